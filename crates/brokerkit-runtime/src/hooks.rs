@@ -1,0 +1,42 @@
+//! Small pieces the vendor crates' request hooks share.
+
+use crate::Secret;
+use reqwest::header::{HeaderName, HeaderValue};
+
+/// Sets a header from a secret, marked sensitive so that `http`'s own `Debug` hides it.
+pub fn set_secret_header(request: &mut reqwest::Request, name: HeaderName, value: &Secret, prefix: &str) -> Result<(), String> {
+    let mut v = HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
+        .map_err(|_| format!("the value for header `{name}` contains characters HTTP headers cannot carry"))?;
+    v.set_sensitive(true);
+    request.headers_mut().insert(name, v);
+    Ok(())
+}
+
+/// Sets `Authorization: Bearer <token>`.
+pub fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), String> {
+    set_secret_header(request, reqwest::header::AUTHORIZATION, token, "Bearer ")
+}
+
+/// progenitor adds `api-version: <info.version>` to every request; brokers never asked for
+/// it, so it is removed rather than sent.
+pub fn strip_generator_headers(request: &mut reqwest::Request) {
+    request.headers_mut().remove("api-version");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_is_set_sensitive_and_api_version_removed() {
+        let mut req = reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        req.headers_mut().insert("api-version", HeaderValue::from_static("1.0"));
+        set_bearer(&mut req, &Secret::new("tok")).unwrap();
+        strip_generator_headers(&mut req);
+        let auth = req.headers().get("authorization").unwrap();
+        assert_eq!(auth, "Bearer tok");
+        assert!(auth.is_sensitive());
+        assert!(req.headers().get("api-version").is_none());
+        assert!(set_bearer(&mut req, &Secret::new("bad\nvalue")).is_err());
+    }
+}

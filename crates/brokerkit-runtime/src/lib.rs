@@ -1,0 +1,17 @@
+//! Shared runtime for the brokerkit vendor crates.
+//!
+//! Only what two or more vendors need lives here: a redacting [`Secret`], the exact
+//! [`Decimal`] that generated types use for money, the single-flight [`TokenCell`], the
+//! [`HttpFailure`] parts every vendor error keeps, and small helpers for the request hooks.
+//! Each vendor crate builds its own typed error and session on top.
+
+pub mod decimal;
+pub mod failure;
+pub mod hooks;
+pub mod secret;
+pub mod token;
+
+pub use decimal::Decimal;
+pub use failure::{Failure, HttpFailure, RateLimit};
+pub use secret::Secret;
+pub use token::{RefreshError, Refresher, TokenCell, Tokens};

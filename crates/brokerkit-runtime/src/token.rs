@@ -1,0 +1,228 @@
+//! The token a session sends, and its refresh: at most one refresh in flight, however many
+//! tasks find the token stale or rejected at the same moment.
+
+use crate::Secret;
+use futures::future::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// An access token, the refresh token that renews it, and when each stops working.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access: Secret,
+    pub refresh: Option<Secret>,
+    pub access_expires_at: Option<SystemTime>,
+    pub refresh_expires_at: Option<SystemTime>,
+}
+
+impl Tokens {
+    pub fn new(access: impl Into<Secret>) -> Self {
+        Self { access: access.into(), refresh: None, access_expires_at: None, refresh_expires_at: None }
+    }
+}
+
+/// Why a refresh failed. Carries no token: its `Display` is safe to log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("token refresh failed{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+pub struct RefreshError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// Obtains new tokens from the current ones (usually by calling the vendor's refresh endpoint).
+pub type Refresher = Arc<dyn Fn(Arc<Tokens>) -> BoxFuture<'static, Result<Tokens, RefreshError>> + Send + Sync>;
+
+struct Current {
+    tokens: Arc<Tokens>,
+    generation: u64,
+}
+
+/// Holds the session's tokens. Cheap to read; refreshes are single-flight.
+pub struct TokenCell {
+    current: RwLock<Option<Current>>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    refresher: RwLock<Option<Refresher>>,
+    skew: Duration,
+    generations: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for TokenCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCell")
+            .field("logged_in", &self.snapshot().is_some())
+            .field("refreshes", &self.refresh_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCell {
+    /// `skew`: how long before `access_expires_at` a token counts as stale and is renewed.
+    pub fn new(skew: Duration) -> Self {
+        Self {
+            current: RwLock::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            refresher: RwLock::new(None),
+            skew,
+            generations: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn set_refresher(&self, refresher: Refresher) {
+        *self.refresher.write().unwrap_or_else(|p| p.into_inner()) = Some(refresher);
+    }
+
+    /// Stores new tokens and returns their generation (which [`Self::refresh_rejected`] takes).
+    pub fn set(&self, tokens: Tokens) -> u64 {
+        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Current { tokens: Arc::new(tokens), generation });
+        generation
+    }
+
+    pub fn clear(&self) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The current tokens and their generation, or `None` before login.
+    pub fn snapshot(&self) -> Option<(Arc<Tokens>, u64)> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| (c.tokens.clone(), c.generation))
+    }
+
+    /// How many refreshes this cell has run.
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::SeqCst)
+    }
+
+    fn is_stale(&self, tokens: &Tokens) -> bool {
+        tokens.access_expires_at.is_some_and(|at| SystemTime::now() + self.skew >= at)
+    }
+
+    /// The access token to send now, renewed first when it is about to expire.
+    /// `None` before login. Without a refresher (or a refresh token) a stale token is returned
+    /// as it is, and the server's answer decides.
+    pub async fn access(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
+        let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
+        if !self.is_stale(&tokens) || !self.can_refresh(&tokens) {
+            return Ok(Some((tokens.access.clone(), generation)));
+        }
+        self.refresh_unless_newer(generation, |t| self.is_stale(t)).await
+    }
+
+    /// The server rejected the token of `generation`: renew it, unless another task already
+    /// has. Returns the token to retry with, or `None` when there is nothing to retry with.
+    pub async fn refresh_rejected(&self, generation: u64) -> Result<Option<(Secret, u64)>, RefreshError> {
+        let Some((tokens, _)) = self.snapshot() else { return Ok(None) };
+        if !self.can_refresh(&tokens) {
+            return Ok(None);
+        }
+        self.refresh_unless_newer(generation, |_| true).await
+    }
+
+    fn can_refresh(&self, tokens: &Tokens) -> bool {
+        tokens.refresh.is_some() && self.refresher.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    async fn refresh_unless_newer(
+        &self,
+        seen: u64,
+        still_needed: impl Fn(&Tokens) -> bool,
+    ) -> Result<Option<(Secret, u64)>, RefreshError> {
+        let _guard = self.refresh_lock.lock().await;
+        // Whoever held the lock before us may have refreshed already.
+        let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
+        if generation != seen || !still_needed(&tokens) {
+            return Ok(Some((tokens.access.clone(), generation)));
+        }
+        let refresher = self.refresher.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(refresher) = refresher else { return Ok(Some((tokens.access.clone(), generation))) };
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        let fresh = refresher(tokens).await?;
+        let access = fresh.access.clone();
+        let generation = self.set(fresh);
+        Ok(Some((access, generation)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn counting_refresher(calls: Arc<AtomicUsize>) -> Refresher {
+        Arc::new(move |old: Arc<Tokens>| {
+            let calls = calls.clone();
+            Box::pin(async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let mut t = Tokens::new(format!("access-{n}"));
+                t.refresh = old.refresh.clone();
+                t.access_expires_at = Some(SystemTime::now() + Duration::from_secs(3600));
+                Ok(t)
+            })
+        })
+    }
+
+    fn expired() -> Tokens {
+        let mut t = Tokens::new("access-0");
+        t.refresh = Some("r".into());
+        t.access_expires_at = Some(SystemTime::now() - Duration::from_secs(1));
+        t
+    }
+
+    #[tokio::test]
+    async fn many_tasks_on_a_stale_token_refresh_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cell = Arc::new(TokenCell::new(Duration::from_secs(30)));
+        cell.set_refresher(counting_refresher(calls.clone()));
+        cell.set(expired());
+        let tasks: Vec<_> = (0..50).map(|_| {
+            let cell = cell.clone();
+            tokio::spawn(async move { cell.access().await.unwrap().unwrap().0 })
+        }).collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().expose(), "access-1");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cell.refresh_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_generation_is_refreshed_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cell = Arc::new(TokenCell::new(Duration::ZERO));
+        cell.set_refresher(counting_refresher(calls.clone()));
+        let mut fresh_looking = expired();
+        fresh_looking.access_expires_at = None;
+        let g = cell.set(fresh_looking);
+        let tasks: Vec<_> = (0..20).map(|_| {
+            let cell = cell.clone();
+            tokio::spawn(async move { cell.refresh_rejected(g).await.unwrap().unwrap().0 })
+        }).collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().expose(), "access-1");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn without_a_refresher_the_stale_token_is_used_as_is() {
+        let cell = TokenCell::new(Duration::ZERO);
+        assert!(cell.access().await.unwrap().is_none(), "nothing before login");
+        cell.set(expired());
+        assert_eq!(cell.access().await.unwrap().unwrap().0.expose(), "access-0");
+        assert!(cell.refresh_rejected(1).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_is_reported_and_keeps_the_old_tokens() {
+        let cell = TokenCell::new(Duration::ZERO);
+        cell.set_refresher(Arc::new(|_| Box::pin(async { Err(RefreshError { status: Some(401), message: "refresh token expired".into() }) })));
+        let g = cell.set(expired());
+        let err = cell.access().await.unwrap_err();
+        assert_eq!(err.to_string(), "token refresh failed (HTTP 401): refresh token expired");
+        assert_eq!(cell.snapshot().unwrap().1, g);
+        assert!(!format!("{cell:?}").contains("access-0"));
+    }
+}

@@ -1,0 +1,305 @@
+//! Pre-pass between the faithful, hand-written spec and what progenitor accepts.
+//!
+//! The specs describe the vendors as they are; this pass rewrites the in-memory copy so the
+//! generator can cope, and so generated types follow brokerkit's conventions:
+//! - several distinct JSON bodies in one response group become one `oneOf` component
+//!   (`<OperationId>Success` / `<OperationId>Error`), because progenitor asserts one type per group;
+//! - parameters marked `x-brokerkit-session-header` are dropped from the operations: the
+//!   crate's hooks send them, so callers never pass them by hand;
+//! - every `format: decimal` schema points at one synthetic component that the generator
+//!   replaces with `brokerkit_runtime::Decimal`;
+//! - every string enum becomes open: `oneOf: [known values, any string]`, so a value the vendor
+//!   adds later decodes as `Other(String)` instead of failing the whole response.
+
+use crate::lint::{json_schema, resolve, response_groups, HTTP_METHODS};
+use heck::ToUpperCamelCase;
+use serde_json::{json, Map, Value};
+
+/// Component name the generator maps to `brokerkit_runtime::Decimal`.
+pub const DECIMAL_COMPONENT: &str = "BrokerkitDecimal";
+/// Extension that marks a header parameter the session supplies.
+pub const SESSION_HEADER_EXT: &str = "x-brokerkit-session-header";
+
+pub fn normalize(doc: &mut Value) -> Result<(), String> {
+    merge_response_bodies(doc)?;
+    drop_session_headers(doc);
+    rewrite_decimals(doc);
+    open_enums(doc);
+    Ok(())
+}
+
+fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
+    let mut new_components: Vec<(String, Value)> = Vec::new();
+    // (path, method, response code, component name)
+    let mut repoint: Vec<(String, String, String, String)> = Vec::new();
+    let snapshot = doc.clone();
+    for (path, item) in snapshot.get("paths").and_then(Value::as_object).into_iter().flatten() {
+        for method in HTTP_METHODS {
+            let Some(op) = item.get(*method) else { continue };
+            let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default();
+            for (group, codes) in response_groups(&snapshot, op) {
+                let mut distinct: Vec<Value> = Vec::new();
+                for (_, resp) in &codes {
+                    if let Some(s) = json_schema(&snapshot, resp) {
+                        if !distinct.contains(s) {
+                            distinct.push(s.clone());
+                        }
+                    }
+                }
+                if distinct.len() < 2 {
+                    continue;
+                }
+                let suffix = if group == "success" { "Success" } else { "Error" };
+                let name = format!("{}{suffix}", op_id.to_upper_camel_case());
+                let description = format!(
+                    "One of the {group} bodies of `{op_id}`; the HTTP status tells which (merged by the generator)."
+                );
+                new_components.push((name.clone(), json!({"description": description, "oneOf": distinct})));
+                for (code, _) in codes {
+                    repoint.push((path.clone(), method.to_string(), code, name.clone()));
+                }
+            }
+        }
+    }
+    let schemas = components_mut(doc, "schemas");
+    for (name, schema) in new_components {
+        if schemas.contains_key(&name) {
+            return Err(format!("normalize: component `{name}` already exists; rename it, the generator needs that name"));
+        }
+        schemas.insert(name, schema);
+    }
+    for (path, method, code, name) in repoint {
+        // A shared `$ref` response is copied inline so that only this operation changes.
+        let shared = doc["paths"][&path][&method]["responses"][&code].get("$ref").and_then(Value::as_str).map(str::to_owned);
+        if let Some(r) = shared {
+            let inline = doc_pointer_clone(doc, &r)?;
+            doc["paths"][&path][&method]["responses"][&code] = inline;
+        }
+        let resp = &mut doc["paths"][&path][&method]["responses"][&code];
+        if let Some(content) = resp.get_mut("content").and_then(Value::as_object_mut) {
+            for (media, m) in content.iter_mut() {
+                if media.starts_with("application/json") {
+                    m["schema"] = json!({"$ref": format!("#/components/schemas/{name}")});
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn doc_pointer_clone(doc: &Value, r: &str) -> Result<Value, String> {
+    resolve(doc, Some(&json!({"$ref": r}))).cloned().ok_or_else(|| format!("normalize: dangling $ref {r}"))
+}
+
+fn components_mut<'a>(doc: &'a mut Value, kind: &str) -> &'a mut Map<String, Value> {
+    let root = doc.as_object_mut().expect("an OpenAPI document is an object");
+    let components = root.entry("components").or_insert_with(|| json!({}));
+    let map = components.as_object_mut().expect("components is an object");
+    map.entry(kind).or_insert_with(|| json!({})).as_object_mut().expect("components section is an object")
+}
+
+fn is_session_header(doc: &Value, p: &Value) -> bool {
+    resolve(doc, Some(p)).and_then(|p| p.get(SESSION_HEADER_EXT)).and_then(Value::as_bool) == Some(true)
+}
+
+fn drop_session_headers(doc: &mut Value) {
+    let snapshot = doc.clone();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (key, value) in item.iter_mut() {
+            let list = if key == "parameters" {
+                Some(value)
+            } else if HTTP_METHODS.contains(&key.as_str()) {
+                value.get_mut("parameters")
+            } else {
+                None
+            };
+            if let Some(Value::Array(list)) = list {
+                list.retain(|p| !is_session_header(&snapshot, p));
+            }
+        }
+    }
+}
+
+/// Keys whose values are data, not schemas: never rewrite inside them.
+const DATA_KEYS: &[&str] = &["example", "examples", "default", "enum", "x-example"];
+
+fn rewrite_decimals(doc: &mut Value) {
+    let mut found = false;
+    for section in ["paths", "components"] {
+        if let Some(v) = doc.get_mut(section) {
+            found |= rewrite_decimals_in(v);
+        }
+    }
+    if found {
+        components_mut(doc, "schemas").insert(
+            DECIMAL_COMPONENT.into(),
+            json!({"description": "An exact decimal; replaced by brokerkit_runtime::Decimal.", "type": "number", "format": "decimal"}),
+        );
+    }
+}
+
+fn is_decimal(v: &Value) -> bool {
+    v.get("format").and_then(Value::as_str) == Some("decimal")
+        || ["oneOf", "anyOf"].iter().any(|k| {
+            v.get(*k).and_then(Value::as_array).is_some_and(|alts| !alts.is_empty() && alts.iter().all(is_decimal))
+        })
+}
+
+fn rewrite_decimals_in(v: &mut Value) -> bool {
+    match v {
+        Value::Object(map) => {
+            if is_decimal(&Value::Object(map.clone())) && map.get("$ref").is_none() {
+                let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+                let reference = json!({"$ref": format!("#/components/schemas/{DECIMAL_COMPONENT}")});
+                let replacement = if nullable {
+                    // `allOf` keeps the nullability (and the description) that a bare `$ref` would drop.
+                    let mut wrapped = Map::new();
+                    wrapped.insert("allOf".into(), json!([reference]));
+                    wrapped.insert("nullable".into(), Value::Bool(true));
+                    if let Some(d) = map.get("description") {
+                        wrapped.insert("description".into(), d.clone());
+                    }
+                    wrapped
+                } else {
+                    reference.as_object().cloned().unwrap_or_default()
+                };
+                *map = replacement;
+                return true;
+            }
+            let mut found = false;
+            for (k, child) in map.iter_mut() {
+                if !DATA_KEYS.contains(&k.as_str()) {
+                    found |= rewrite_decimals_in(child);
+                }
+            }
+            found
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |acc, i| rewrite_decimals_in(i) | acc),
+        _ => false,
+    }
+}
+
+fn open_enums(doc: &mut Value) {
+    for section in ["paths", "components"] {
+        if let Some(v) = doc.get_mut(section) {
+            open_enums_in(v);
+        }
+    }
+}
+
+fn open_enums_in(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let is_string_enum = map.get("type").and_then(Value::as_str) == Some("string")
+                && map.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() > 1 && e.iter().all(Value::is_string));
+            // A single-value enum is a discriminator (`State: Succeeded`): opening it would let one
+            // variant of an untagged union swallow another, so it stays closed.
+            if is_string_enum {
+                let mut known = Map::new();
+                known.insert("type".into(), json!("string"));
+                known.insert("enum".into(), map["enum"].clone());
+                let mut open = Map::new();
+                for key in ["description", "nullable", "example", "default", "x-unverified"] {
+                    if let Some(val) = map.get(key) {
+                        open.insert(key.into(), val.clone());
+                    }
+                }
+                open.insert(
+                    "oneOf".into(),
+                    json!([Value::Object(known), {"type": "string", "title": "Other", "description": "A value this client does not know yet."}]),
+                );
+                *map = open;
+                return;
+            }
+            for (k, child) in map.iter_mut() {
+                if !DATA_KEYS.contains(&k.as_str()) {
+                    open_enums_in(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(open_enums_in),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc_with(op: Value, schemas: Value) -> Value {
+        json!({"openapi": "3.0.3", "paths": {"/token": {"post": op}}, "components": {"schemas": schemas}})
+    }
+
+    #[test]
+    fn distinct_success_bodies_become_one_component() {
+        let body = |r: &str| json!({"description": "x", "content": {"application/json": {"schema": {"$ref": r}}}});
+        let mut doc = doc_with(
+            json!({"operationId": "getToken", "responses": {
+                "200": body("#/components/schemas/Ok"), "202": body("#/components/schemas/More"),
+                "401": body("#/components/schemas/Failed")}}),
+            json!({"Ok": {"type": "object"}, "More": {"type": "object"}, "Failed": {"type": "object"}}),
+        );
+        normalize(&mut doc).unwrap();
+        let merged = &doc["components"]["schemas"]["GetTokenSuccess"]["oneOf"];
+        assert_eq!(merged.as_array().unwrap().len(), 2);
+        for code in ["200", "202"] {
+            assert_eq!(
+                doc["paths"]["/token"]["post"]["responses"][code]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/GetTokenSuccess"
+            );
+        }
+        // A single error body is left alone.
+        assert!(doc["components"]["schemas"].get("GetTokenError").is_none());
+    }
+
+    #[test]
+    fn session_headers_are_dropped_everywhere() {
+        let mut doc = doc_with(
+            json!({"operationId": "a", "parameters": [{"$ref": "#/components/parameters/Key"}, {"name": "q", "in": "query"}], "responses": {}}),
+            json!({}),
+        );
+        doc["components"]["parameters"] = json!({"Key": {"name": "Et-App-Key", "in": "header", SESSION_HEADER_EXT: true}});
+        doc["paths"]["/token"]["parameters"] = json!([{"$ref": "#/components/parameters/Key"}]);
+        normalize(&mut doc).unwrap();
+        assert_eq!(doc["paths"]["/token"]["post"]["parameters"], json!([{"name": "q", "in": "query"}]));
+        assert_eq!(doc["paths"]["/token"]["parameters"], json!([]));
+    }
+
+    #[test]
+    fn decimals_point_at_one_component_and_keep_nullability() {
+        let mut doc = doc_with(
+            json!({"operationId": "a", "responses": {}}),
+            json!({"Quote": {"type": "object", "properties": {
+                "ap": {"type": "number", "format": "decimal"},
+                "sl": {"type": "number", "format": "decimal", "nullable": true, "description": "stop"},
+                "bal": {"oneOf": [{"type": "string", "format": "decimal"}, {"type": "number", "format": "decimal"}]},
+                "n": {"type": "number", "example": {"format": "decimal"}}
+            }}}),
+        );
+        normalize(&mut doc).unwrap();
+        let props = &doc["components"]["schemas"]["Quote"]["properties"];
+        let r = json!({"$ref": "#/components/schemas/BrokerkitDecimal"});
+        assert_eq!(props["ap"], r);
+        assert_eq!(props["bal"], r);
+        assert_eq!(props["sl"], json!({"allOf": [r], "nullable": true, "description": "stop"}));
+        assert_eq!(props["n"]["type"], "number", "examples are data and stay untouched");
+        assert!(doc["components"]["schemas"].get(DECIMAL_COMPONENT).is_some());
+    }
+
+    #[test]
+    fn string_enums_become_open() {
+        let mut doc = doc_with(
+            json!({"operationId": "a", "responses": {}}),
+            json!({"Side": {"type": "string", "enum": ["buy", "sell"], "description": "d"},
+                   "State": {"type": "string", "enum": ["Succeeded"]}}),
+        );
+        normalize(&mut doc).unwrap();
+        let side = &doc["components"]["schemas"]["Side"];
+        assert_eq!(side["description"], "d");
+        assert_eq!(side["oneOf"][0]["enum"], json!(["buy", "sell"]));
+        assert_eq!(side["oneOf"][1]["title"], "Other");
+        assert_eq!(doc["components"]["schemas"]["State"]["enum"], json!(["Succeeded"]), "discriminators stay closed");
+    }
+}
