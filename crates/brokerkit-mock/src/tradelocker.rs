@@ -1,0 +1,1 @@
+//! TradeLocker sandbox (in progress).

@@ -1,0 +1,97 @@
+//! The request hooks of the generated [`Client`](crate::Client): every call made through a
+//! session gets its bearer token and `accNum` without the caller touching headers, a stale
+//! token is renewed first, and a 401 is answered by one refresh and one retry.
+
+use crate::generated::{Client, SECURED_OPERATIONS};
+use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
+use brokerkit_runtime::TokenCell;
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
+use reqwest::header::{HeaderName, HeaderValue};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Renew the access token this long before `expireDate`.
+pub const REFRESH_SKEW: Duration = Duration::from_secs(60);
+
+/// What the hooks need: the tokens and the selected account. Shared by clones of a
+/// [`Session`](crate::Session); a bare `State::default()` sends no credentials.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub(crate) tokens: Arc<TokenCell>,
+    pub(crate) acc_num: Arc<RwLock<Option<String>>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self { tokens: Arc::new(TokenCell::new(REFRESH_SKEW)), acc_num: Arc::default() }
+    }
+}
+
+impl State {
+    pub(crate) fn acc_num(&self) -> Option<String> {
+        self.acc_num.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+const ACC_NUM: HeaderName = HeaderName::from_static("accnum");
+
+fn is_secured(info: &OperationInfo) -> bool {
+    SECURED_OPERATIONS.contains(&info.operation_id)
+}
+
+/// `/trade` operations are the secured ones except the account list, which runs before an
+/// account is chosen.
+fn needs_account(info: &OperationInfo) -> bool {
+    is_secured(info) && info.operation_id != "get_all_accounts"
+}
+
+impl ClientHooks<State> for Client {
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        strip_generator_headers(request);
+        if !is_secured(info) {
+            return Ok(());
+        }
+        let state = self.inner();
+        let token = state.tokens.access().await.map_err(|e| Error::Custom(e.to_string()))?;
+        let Some((token, _)) = token else {
+            return Err(Error::Custom(format!("`{}` needs a logged-in session: call Session::login first", info.operation_id)));
+        };
+        set_bearer(request, &token).map_err(Error::Custom)?;
+        if needs_account(info) {
+            let Some(acc) = state.acc_num() else {
+                return Err(Error::Custom(format!(
+                    "`{}` needs an account: call Session::select_account first",
+                    info.operation_id
+                )));
+            };
+            let value = HeaderValue::from_str(&acc).map_err(|_| Error::Custom("accNum is not a valid header value".into()))?;
+            request.headers_mut().insert(ACC_NUM, value);
+        }
+        Ok(())
+    }
+
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        if !is_secured(info) {
+            return self.client().execute(request).await;
+        }
+        let state = self.inner();
+        let generation = state.tokens.snapshot().map(|(_, g)| g);
+        let retry = request.try_clone();
+        let response = self.client().execute(request).await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return response.error_for_status_ref().map(|_| ()).or(Ok::<(), reqwest::Error>(())).map(|_| response);
+        }
+        // The server no longer accepts this token: renew it once (single-flight) and retry.
+        let (Some(mut retry), Some(generation)) = (retry, generation) else { return Ok(response) };
+        match state.tokens.refresh_rejected(generation).await {
+            Ok(Some((token, _))) => {
+                if set_bearer(&mut retry, &token).is_err() {
+                    return Ok(response);
+                }
+                self.client().execute(retry).await
+            }
+            // The refresh failed or is impossible: the caller gets the original 401.
+            _ => Ok(response),
+        }
+    }
+}

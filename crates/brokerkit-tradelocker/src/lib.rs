@@ -1,0 +1,8 @@
+//! Typed async client for the TradeLocker REST API.
+
+pub mod hooks;
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
+mod generated;
+
+pub use generated::*;

@@ -1,0 +1,7 @@
+#![doc = include_str!("../../../README.md")]
+
+pub use brokerkit_runtime as runtime;
+pub use brokerkit_runtime::{Decimal, Secret};
+
+#[cfg(feature = "tradelocker")]
+pub use brokerkit_tradelocker as tradelocker;
