@@ -49,6 +49,11 @@ fn settings() -> GenerationSettings {
             normalize::DECIMAL_COMPONENT,
             "::brokerkit_runtime::Decimal",
             [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
+        .with_replacement(
+            normalize::SECRET_COMPONENT,
+            "::brokerkit_runtime::Secret",
+            [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
         );
     s
 }

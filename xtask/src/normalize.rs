@@ -8,6 +8,8 @@
 //!   crate's hooks send them, so callers never pass them by hand;
 //! - every `format: decimal` schema points at one synthetic component that the generator
 //!   replaces with `brokerkit_runtime::Decimal`;
+//! - every credential (`format: password` or `x-brokerkit-secret: true`) becomes
+//!   `brokerkit_runtime::Secret`, so no generated type prints a password or token in `Debug`;
 //! - every string enum becomes open: `oneOf: [known values, any string]`, so a value the vendor
 //!   adds later decodes as `Other(String)` instead of failing the whole response.
 
@@ -17,6 +19,10 @@ use serde_json::{json, Map, Value};
 
 /// Component name the generator maps to `brokerkit_runtime::Decimal`.
 pub const DECIMAL_COMPONENT: &str = "BrokerkitDecimal";
+/// Component name the generator maps to `brokerkit_runtime::Secret`.
+pub const SECRET_COMPONENT: &str = "BrokerkitSecret";
+/// Extension that marks a string as a credential (passwords use `format: password`).
+pub const SECRET_EXT: &str = "x-brokerkit-secret";
 /// Extension that marks a header parameter the session supplies.
 pub const SESSION_HEADER_EXT: &str = "x-brokerkit-session-header";
 
@@ -24,6 +30,7 @@ pub fn normalize(doc: &mut Value) -> Result<(), String> {
     merge_response_bodies(doc)?;
     drop_session_headers(doc);
     rewrite_decimals(doc);
+    rewrite_secrets(doc);
     open_enums(doc);
     Ok(())
 }
@@ -129,7 +136,7 @@ fn rewrite_decimals(doc: &mut Value) {
     let mut found = false;
     for section in ["paths", "components"] {
         if let Some(v) = doc.get_mut(section) {
-            found |= rewrite_decimals_in(v);
+            found |= rewrite_matching(v, &is_decimal, DECIMAL_COMPONENT);
         }
     }
     if found {
@@ -147,12 +154,13 @@ fn is_decimal(v: &Value) -> bool {
         })
 }
 
-fn rewrite_decimals_in(v: &mut Value) -> bool {
+/// Replaces every schema for which `matches` holds by a reference to `component`.
+fn rewrite_matching(v: &mut Value, matches: &dyn Fn(&Value) -> bool, component: &str) -> bool {
     match v {
         Value::Object(map) => {
-            if is_decimal(&Value::Object(map.clone())) && map.get("$ref").is_none() {
+            if map.get("$ref").is_none() && matches(&Value::Object(map.clone())) {
                 let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
-                let reference = json!({"$ref": format!("#/components/schemas/{DECIMAL_COMPONENT}")});
+                let reference = json!({"$ref": format!("#/components/schemas/{component}")});
                 let replacement = if nullable {
                     // `allOf` keeps the nullability (and the description) that a bare `$ref` would drop.
                     let mut wrapped = Map::new();
@@ -171,14 +179,34 @@ fn rewrite_decimals_in(v: &mut Value) -> bool {
             let mut found = false;
             for (k, child) in map.iter_mut() {
                 if !DATA_KEYS.contains(&k.as_str()) {
-                    found |= rewrite_decimals_in(child);
+                    found |= rewrite_matching(child, matches, component);
                 }
             }
             found
         }
-        Value::Array(items) => items.iter_mut().fold(false, |acc, i| rewrite_decimals_in(i) | acc),
+        Value::Array(items) => items.iter_mut().fold(false, |acc, i| rewrite_matching(i, matches, component) | acc),
         _ => false,
     }
+}
+
+fn rewrite_secrets(doc: &mut Value) {
+    let mut found = false;
+    for section in ["paths", "components"] {
+        if let Some(v) = doc.get_mut(section) {
+            found |= rewrite_matching(v, &is_secret, SECRET_COMPONENT);
+        }
+    }
+    if found {
+        components_mut(doc, "schemas").insert(
+            SECRET_COMPONENT.into(),
+            json!({"description": "A credential; replaced by brokerkit_runtime::Secret.", "type": "string", "format": "password"}),
+        );
+    }
+}
+
+fn is_secret(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("string")
+        && (v.get("format").and_then(Value::as_str) == Some("password") || v.get(SECRET_EXT).and_then(Value::as_bool) == Some(true))
 }
 
 fn open_enums(doc: &mut Value) {
@@ -286,6 +314,24 @@ mod tests {
         assert_eq!(props["sl"], json!({"allOf": [r], "nullable": true, "description": "stop"}));
         assert_eq!(props["n"]["type"], "number", "examples are data and stay untouched");
         assert!(doc["components"]["schemas"].get(DECIMAL_COMPONENT).is_some());
+    }
+
+    #[test]
+    fn credentials_become_secrets() {
+        let mut doc = doc_with(
+            json!({"operationId": "a", "responses": {}}),
+            json!({"Login": {"type": "object", "properties": {
+                "password": {"type": "string", "format": "password"},
+                "token": {"type": "string", "x-brokerkit-secret": true},
+                "email": {"type": "string"}
+            }}}),
+        );
+        normalize(&mut doc).unwrap();
+        let props = &doc["components"]["schemas"]["Login"]["properties"];
+        let r = json!({"$ref": "#/components/schemas/BrokerkitSecret"});
+        assert_eq!(props["password"], r);
+        assert_eq!(props["token"], r);
+        assert_eq!(props["email"], json!({"type": "string"}));
     }
 
     #[test]

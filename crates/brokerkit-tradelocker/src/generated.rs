@@ -1122,8 +1122,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
     pub struct JwtCredentials {
         ///The user's login email.
         pub email: ::std::string::String,
-        ///The user's password.
-        pub password: ::std::string::String,
+        pub password: ::brokerkit_runtime::Secret,
         ///Broker server name, the same one the web terminal asks for at login.
         pub server: ::std::string::String,
     }
@@ -1141,15 +1140,13 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         schemars::JsonSchema
     )]
     pub struct JwtTokens {
-        ///Bearer token for `/trade` calls and `getAllAccounts`.
         #[serde(rename = "accessToken")]
-        pub access_token: ::std::string::String,
+        pub access_token: ::brokerkit_runtime::Secret,
         ///When the access token expires.
         #[serde(rename = "expireDate")]
         pub expire_date: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///Token for `refreshJwtToken`; it may rotate on each refresh.
         #[serde(rename = "refreshToken")]
-        pub refresh_token: ::std::string::String,
+        pub refresh_token: ::brokerkit_runtime::Secret,
     }
     impl JwtTokens {
         pub fn builder() -> builder::JwtTokens {
@@ -2116,17 +2113,13 @@ others (such as a config route) may appear.
         schemars::JsonSchema
     )]
     pub struct RefreshTokenRequest {
-        /**Unverified: one third-party client also sends the current access token; the official
-client does not, and it is presumably ignored.
-*/
         #[serde(
             rename = "accessToken",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub access_token: ::std::option::Option<::std::string::String>,
-        ///The latest refresh token received.
+        pub access_token: ::std::option::Option<::brokerkit_runtime::Secret>,
         #[serde(rename = "refreshToken")]
-        pub refresh_token: ::std::string::String,
+        pub refresh_token: ::brokerkit_runtime::Secret,
     }
     impl RefreshTokenRequest {
         pub fn builder() -> builder::RefreshTokenRequest {
@@ -2577,9 +2570,8 @@ offset.
         schemars::JsonSchema
     )]
     pub struct StreamAccountToken {
-        ///Token to pass as `token` in the `subscriptions` SUBSCRIBE message.
         #[serde(rename = "accessToken")]
-        pub access_token: ::std::string::String,
+        pub access_token: ::brokerkit_runtime::Secret,
         /**Unverified: the JSON type of the account id is not documented, so a string or an
 integer is accepted. Pass it as `accountId` when subscribing.
 */
@@ -6194,7 +6186,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         pub struct JwtCredentials {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             password: ::std::result::Result<
-                ::std::string::String,
+                ::brokerkit_runtime::Secret,
                 ::std::string::String,
             >,
             server: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -6223,7 +6215,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
             }
             pub fn password<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.password = value
@@ -6270,7 +6262,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         #[derive(Clone, Debug)]
         pub struct JwtTokens {
             access_token: ::std::result::Result<
-                ::std::string::String,
+                ::brokerkit_runtime::Secret,
                 ::std::string::String,
             >,
             expire_date: ::std::result::Result<
@@ -6278,7 +6270,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
                 ::std::string::String,
             >,
             refresh_token: ::std::result::Result<
-                ::std::string::String,
+                ::brokerkit_runtime::Secret,
                 ::std::string::String,
             >,
         }
@@ -6294,7 +6286,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         impl JwtTokens {
             pub fn access_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.access_token = value
@@ -6318,7 +6310,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
             }
             pub fn refresh_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.refresh_token = value
@@ -7846,11 +7838,11 @@ integer is accepted. Pass it as `accountId` when subscribing.
         #[derive(Clone, Debug)]
         pub struct RefreshTokenRequest {
             access_token: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<::brokerkit_runtime::Secret>,
                 ::std::string::String,
             >,
             refresh_token: ::std::result::Result<
-                ::std::string::String,
+                ::brokerkit_runtime::Secret,
                 ::std::string::String,
             >,
         }
@@ -7865,7 +7857,9 @@ integer is accepted. Pass it as `accountId` when subscribing.
         impl RefreshTokenRequest {
             pub fn access_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::brokerkit_runtime::Secret>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.access_token = value
@@ -7877,7 +7871,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
             }
             pub fn refresh_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.refresh_token = value
@@ -8382,7 +8376,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         #[derive(Clone, Debug)]
         pub struct StreamAccountToken {
             access_token: ::std::result::Result<
-                ::std::string::String,
+                ::brokerkit_runtime::Secret,
                 ::std::string::String,
             >,
             account_id: ::std::result::Result<
@@ -8411,7 +8405,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         impl StreamAccountToken {
             pub fn access_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
                 T::Error: ::std::fmt::Display,
             {
                 self.access_token = value
