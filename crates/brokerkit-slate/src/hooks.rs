@@ -1,0 +1,58 @@
+//! What the generated [`Client`](crate::Client) carries and does before each request.
+//!
+//! [`State`] holds the session's token cell. The [`ClientHooks`] impl below runs before every
+//! call: it removes progenitor's `api-version` header and, for the operations the spec marks
+//! as secured ([`SECURED_OPERATIONS`](crate::SECURED_OPERATIONS)), adds
+//! `Authorization: Bearer <token>`, renewing the token first when it is about to expire. A
+//! secured call made before login is refused without sending anything.
+
+use crate::error::NOT_LOGGED_IN;
+use crate::{Client, SECURED_OPERATIONS};
+use brokerkit_runtime::{hooks, Secret, TokenCell, Tokens};
+use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long before `exp` a token counts as stale and is renewed.
+pub const EXPIRY_SKEW: Duration = Duration::from_secs(30);
+
+/// The generated client's inner state: the tokens the hooks send.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub(crate) tokens: Arc<TokenCell>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self { tokens: Arc::new(TokenCell::new(EXPIRY_SKEW)) }
+    }
+}
+
+impl State {
+    /// A state that sends `token` (an API token, or an access token obtained elsewhere).
+    pub fn with_token(token: impl Into<Secret>) -> Self {
+        let state = Self::default();
+        state.tokens.set(Tokens::new(token));
+        state
+    }
+
+    /// The token cell the hooks read.
+    pub fn tokens(&self) -> &Arc<TokenCell> {
+        &self.tokens
+    }
+}
+
+impl ClientHooks<State> for Client {
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), ProgenitorError<E>> {
+        hooks::strip_generator_headers(request);
+        if !SECURED_OPERATIONS.contains(&info.operation_id) {
+            return Ok(());
+        }
+        let token = match self.inner().tokens.access().await {
+            Ok(Some((token, _generation))) => token,
+            Ok(None) => return Err(ProgenitorError::Custom(NOT_LOGGED_IN.into())),
+            Err(e) => return Err(ProgenitorError::Custom(format!("could not renew the session: {e}"))),
+        };
+        hooks::set_bearer(request, &token).map_err(ProgenitorError::Custom)
+    }
+}

@@ -1,0 +1,348 @@
+//! A logged-in Slate session: login, the bearer token on every call, renewal on expiry.
+//!
+//! Slate's customer login (`POST /customers/login`) returns a JWT and no refresh token. The
+//! session therefore keeps the credentials it logged in with (as [`Secret`]s) and renews by
+//! logging in again:
+//! - before a call, when the token's `exp` claim is less than [`EXPIRY_SKEW`] away;
+//! - after a 401, once, then the call is sent again.
+//!
+//! Renewals are single-flight: however many tasks find the token stale at the same moment,
+//! one login goes out. A session made from a token ([`Session::with_token`], for API tokens
+//! or staff tokens) or by [`Session::autologin`] has no credentials and cannot renew: a 401
+//! comes back as [`Error::Unauthorized`].
+//!
+//! The token's claims ([`UnverifiedClaims`]) are decoded **without verifying the signature**:
+//! they tell the client which account to use, never what it is allowed to do.
+
+use crate::claims::UnverifiedClaims;
+use crate::error::Error;
+use crate::hooks::State;
+use crate::money::{AccountSummary, WithdrawalReceipt};
+use crate::{types, Client};
+use brokerkit_runtime::{RateLimit, RefreshError, Secret, Tokens};
+use progenitor_client::{ClientInfo, ResponseValue};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+/// Placeholder in the token cell's refresh slot: Slate issues no refresh token, so "refresh"
+/// means "log in again with the kept credentials" (see the module documentation).
+const RELOGIN: &str = "slate:relogin-with-credentials";
+
+/// A successful answer with its status and headers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Reply<T> {
+    pub value: T,
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    /// `X-RateLimit-*` (and `Retry-After`) as sent with this answer; empty when none were.
+    pub rate_limit: RateLimit,
+}
+
+impl<T> Reply<T> {
+    pub fn from_response(rv: ResponseValue<T>) -> Self {
+        let status = rv.status().as_u16();
+        let headers = rv.headers().clone();
+        let rate_limit = RateLimit::from_headers(&headers);
+        Self { value: rv.into_inner(), status, headers, rate_limit }
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// The same answer with its value converted.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply { value: f(self.value), status: self.status, headers: self.headers, rate_limit: self.rate_limit }
+    }
+}
+
+/// The customer record and token facts returned by a login. Holds no secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoggedIn {
+    pub customer: types::CustomerResponse,
+    /// Claims of the new access token. **Unverified.**
+    pub claims: UnverifiedClaims,
+}
+
+#[derive(Clone)]
+struct Credentials {
+    email: String,
+    password: Secret,
+}
+
+struct Shared {
+    claims: RwLock<Option<UnverifiedClaims>>,
+    customer: RwLock<Option<types::CustomerResponse>>,
+}
+
+/// A Slate client with its session. Cheap to clone; clones share the session.
+#[derive(Clone)]
+pub struct Session {
+    client: Client,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.client.baseurl())
+            .field("tokens", &self.client.inner().tokens())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session that is not logged in yet, with a default HTTP client (15 s timeouts).
+    /// `base_url` is the broker's API root, e.g. `https://api.mybroker.slate-labs.com`.
+    pub fn new(base_url: &str) -> Self {
+        Self::from_client(Client::new(base_url.trim_end_matches('/'), State::default()))
+    }
+
+    /// Same as [`Session::new`] with your own `reqwest::Client` (timeouts, proxy, TLS…).
+    pub fn with_http_client(base_url: &str, http: reqwest::Client) -> Self {
+        Self::from_client(Client::new_with_client(base_url.trim_end_matches('/'), http, State::default()))
+    }
+
+    /// A session that sends `token` as it is: a scoped API token or a staff token obtained
+    /// elsewhere. It cannot renew itself. Claims are read when the token is a JWT.
+    pub fn with_token(base_url: &str, token: impl Into<Secret>) -> Self {
+        let session = Self::new(base_url);
+        session.install_token(token.into());
+        session
+    }
+
+    fn from_client(client: Client) -> Self {
+        Self { client, shared: Arc::new(Shared { claims: RwLock::new(None), customer: RwLock::new(None) }) }
+    }
+
+    /// The generated client. Its calls carry this session's bearer token; map their errors
+    /// with [`Error::from_progenitor`] or go through [`Session::call`] to get renewal too.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Logs a customer in (`POST /customers/login`) and keeps the credentials to log in again
+    /// when the token expires.
+    pub async fn login(&self, email: &str, password: impl Into<Secret>) -> Result<LoggedIn, Error> {
+        let creds = Credentials { email: email.to_string(), password: password.into() };
+        let outcome = login_once(&self.client, &creds).await?;
+        let logged_in = self.install_login(outcome.0, outcome.1, Some(creds))?;
+        Ok(logged_in)
+    }
+
+    /// Redeems a one-time autologin token (`GET /auth/autologin`). The session cannot renew
+    /// itself afterwards (no password is known): log in again when it expires.
+    pub async fn autologin(&self, one_time_token: impl Into<Secret>) -> Result<LoggedIn, Error> {
+        let token: Secret = one_time_token.into();
+        let rv = match self.client.autologin().token(token.expose()).send().await {
+            Ok(rv) => rv,
+            Err(e) => return Err(Error::from_progenitor(e).await),
+        };
+        let body = rv.into_inner();
+        self.install_login(body.access_token, body.customer, None)
+    }
+
+    fn install_login(
+        &self,
+        access: Secret,
+        customer: types::CustomerResponse,
+        creds: Option<Credentials>,
+    ) -> Result<LoggedIn, Error> {
+        let claims = UnverifiedClaims::decode(access.expose())?;
+        let mut tokens = Tokens::new(access);
+        tokens.access_expires_at = claims.expires_at;
+        if let Some(creds) = creds {
+            tokens.refresh = Some(Secret::new(RELOGIN));
+            self.client.inner().tokens().set_refresher(relogin(self.client.clone(), creds, self.shared.clone()));
+        }
+        self.client.inner().tokens().set(tokens);
+        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims.clone());
+        *self.shared.customer.write().unwrap_or_else(|p| p.into_inner()) = Some(customer.clone());
+        Ok(LoggedIn { customer, claims })
+    }
+
+    fn install_token(&self, token: Secret) {
+        let claims = UnverifiedClaims::decode(token.expose()).ok();
+        let mut tokens = Tokens::new(token);
+        tokens.access_expires_at = claims.as_ref().and_then(|c| c.expires_at);
+        self.client.inner().tokens().set(tokens);
+        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = claims;
+    }
+
+    /// Replaces the token the session sends (e.g. after rotating an API token).
+    pub fn set_token(&self, token: impl Into<Secret>) {
+        self.install_token(token.into());
+    }
+
+    /// Forgets the tokens and credentials. Later secured calls fail with
+    /// [`Error::NotLoggedIn`] without being sent.
+    pub fn logout(&self) {
+        self.client.inner().tokens().clear();
+        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.shared.customer.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Claims of the current access token, decoded **without verifying the signature**.
+    /// `None` before login, or when the token is not a JWT (e.g. an opaque API token).
+    pub fn claims(&self) -> Option<UnverifiedClaims> {
+        self.shared.claims.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The primary trading-account login from the token's (unverified) claims.
+    pub fn primary_login(&self) -> Option<String> {
+        self.claims().and_then(|c| c.primary_login)
+    }
+
+    /// The customer record returned by the last login.
+    pub fn customer(&self) -> Option<types::CustomerResponse> {
+        self.shared.customer.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// How many times the session has logged in again to renew its token.
+    pub fn renewals(&self) -> u64 {
+        self.client.inner().tokens().refresh_count()
+    }
+
+    /// Runs one generated call with renewal: the token is renewed first when it is about to
+    /// expire, and after a 401 the session logs in again (when it can) and sends the call
+    /// once more. `op` is called once or twice; it gets a clone of the client.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: brokerkit_slate::Session) -> Result<(), brokerkit_slate::Error> {
+    /// let me = session.call(|c| async move { c.get_me().send().await }).await?;
+    /// println!("{} (remaining this minute: {:?})", me.value.email, me.rate_limit.remaining);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<T, E, F, Fut>(&self, op: F) -> Result<Reply<T>, Error>
+    where
+        E: serde::Serialize,
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    {
+        let tokens = self.client.inner().tokens();
+        let generation = match tokens.access().await {
+            Ok(found) => found.map(|(_, g)| g),
+            Err(e) => return Err(renewal_failed(e)),
+        };
+        match op(self.client.clone()).await {
+            Ok(rv) => Ok(Reply::from_response(rv)),
+            Err(e) => {
+                let err = Error::from_progenitor(e).await;
+                let Some(generation) = generation.filter(|_| matches!(err, Error::Unauthorized(_))) else {
+                    return Err(err);
+                };
+                match tokens.refresh_rejected(generation).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err(err),
+                    Err(e) => return Err(renewal_failed(e)),
+                }
+                match op(self.client.clone()).await {
+                    Ok(rv) => Ok(Reply::from_response(rv)),
+                    Err(e) => Err(Error::from_progenitor(e).await),
+                }
+            }
+        }
+    }
+
+    // ---- typed helpers over the common customer calls -------------------------------------
+
+    /// The logged-in customer's profile (`GET /customers/me`, unverified route).
+    pub async fn me(&self) -> Result<types::CustomerResponse, Error> {
+        Ok(self.call(|c| async move { c.get_me().send().await }).await?.value)
+    }
+
+    /// Live state of a trading account with exact decimals. `login` defaults to the primary
+    /// login of the token's (unverified) claims.
+    pub async fn account_summary(&self, login: Option<&str>) -> Result<AccountSummary, Error> {
+        let login = match login {
+            Some(l) => l.to_string(),
+            None => self.primary_login().ok_or_else(|| {
+                Error::InvalidRequest("no account login given and the token names no primary account".into())
+            })?,
+        };
+        let reply = self.call(|c| {
+            let login = login.clone();
+            async move { c.get_account_state().login(login).send().await }
+        });
+        Ok(AccountSummary::from(reply.await?.value))
+    }
+
+    /// Starts a deposit (`POST /customers/me/deposit`); the answer holds the cashier
+    /// configuration.
+    pub async fn deposit(
+        &self,
+        amount: rust_decimal::Decimal,
+        currency: Option<&str>,
+    ) -> Result<Reply<types::DepositInitiated>, Error> {
+        let body = types::DepositRequest { amount: amount.into(), currency: currency.map(str::to_owned), gateway: None };
+        self.call(|c| {
+            let body = body.clone();
+            async move { c.customer_initiate_deposit().body(body).send().await }
+        })
+        .await
+    }
+
+    /// Files a withdrawal request (`POST /customers/me/withdraw`) in the account currency.
+    pub async fn withdraw(
+        &self,
+        amount: rust_decimal::Decimal,
+        payment_data: serde_json::Map<String, serde_json::Value>,
+        comment: Option<&str>,
+    ) -> Result<WithdrawalReceipt, Error> {
+        let comment = match comment {
+            Some(c) => Some(
+                types::WithdrawalRequestComment::try_from(c.to_string())
+                    .map_err(|e| Error::InvalidRequest(format!("comment: {e}")))?,
+            ),
+            None => None,
+        };
+        let body = types::WithdrawalRequest { amount: amount.into(), payment_data, comment };
+        let reply = self
+            .call(|c| {
+                let body = body.clone();
+                async move { c.customer_request_withdrawal().body(body).send().await }
+            })
+            .await?;
+        Ok(WithdrawalReceipt::from(reply.value))
+    }
+}
+
+/// Logs in once; returns the access token and the customer.
+async fn login_once(client: &Client, creds: &Credentials) -> Result<(Secret, types::CustomerResponse), Error> {
+    let body = types::CustomerLoginRequest { email: creds.email.clone(), password: creds.password.clone() };
+    match client.customer_login().body(body).send().await {
+        Ok(rv) => {
+            let body = rv.into_inner();
+            Ok((body.access_token, body.customer))
+        }
+        Err(e) => Err(Error::from_progenitor(e).await),
+    }
+}
+
+/// The token cell's refresher: log in again with the kept credentials.
+fn relogin(client: Client, creds: Credentials, shared: Arc<Shared>) -> brokerkit_runtime::Refresher {
+    Arc::new(move |_old: Arc<Tokens>| {
+        let client = client.clone();
+        let creds = creds.clone();
+        let shared = shared.clone();
+        Box::pin(async move {
+            let (access, customer) = login_once(&client, &creds)
+                .await
+                .map_err(|e| RefreshError { status: e.status(), message: e.to_string() })?;
+            let claims = UnverifiedClaims::decode(access.expose())
+                .map_err(|e| RefreshError { status: None, message: e.to_string() })?;
+            let mut tokens = Tokens::new(access);
+            tokens.refresh = Some(Secret::new(RELOGIN));
+            tokens.access_expires_at = claims.expires_at;
+            *shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims);
+            *shared.customer.write().unwrap_or_else(|p| p.into_inner()) = Some(customer);
+            Ok(tokens)
+        })
+    })
+}
+
+fn renewal_failed(e: RefreshError) -> Error {
+    Error::Renewal { status: e.status, message: e.message }
+}
