@@ -43,6 +43,7 @@ fn settings() -> GenerationSettings {
     s.with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
         .with_inner_type(quote!(crate::hooks::State))
         .with_hooks(HooksMode::Expected)
         .with_replacement(

@@ -14,6 +14,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountStateData {
@@ -40,6 +41,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountStateEnvelope {
@@ -61,6 +63,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountSummary {
@@ -100,6 +103,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountsEnvelope {
@@ -122,6 +126,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AllAccountsResponse {
@@ -139,6 +144,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Bar {
@@ -162,6 +168,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -241,6 +248,7 @@ positionsCount, ordersCount.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CloseAllPositionsData {
@@ -259,6 +267,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CloseAllPositionsEnvelope {
@@ -281,6 +290,7 @@ positionsCount, ordersCount.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ClosePositionRequest {
@@ -298,6 +308,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ColumnDescriptor {
@@ -319,6 +330,7 @@ positionsCount, ordersCount.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ConfigData {
@@ -376,6 +388,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ConfigEnvelope {
@@ -397,6 +410,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DailyBar {
@@ -417,6 +431,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DailyBarEnvelope {
@@ -438,6 +453,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Depth {
@@ -457,6 +473,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DepthEnvelope {
@@ -478,6 +495,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(transparent)]
@@ -508,6 +526,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct EnvelopeError {
@@ -581,6 +600,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -659,6 +679,7 @@ positionsCount, ordersCount.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ExecutionsData {
@@ -679,6 +700,7 @@ has not been observed, so always decode through the config.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ExecutionsEnvelope {
@@ -700,6 +722,7 @@ has not been observed, so always decode through the config.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct HistoryData {
@@ -718,6 +741,7 @@ has not been observed, so always decode through the config.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct HistoryEnvelope {
@@ -741,6 +765,7 @@ the `/trade` envelope.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct HttpError {
@@ -771,6 +796,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentDetails {
@@ -983,6 +1009,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentDetailsEnvelope {
@@ -1004,6 +1031,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentSummary {
@@ -1079,6 +1107,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentsData {
@@ -1096,6 +1125,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentsEnvelope {
@@ -1117,6 +1147,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct JwtCredentials {
@@ -1137,6 +1168,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct JwtTokens {
@@ -1159,6 +1191,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Limit {
@@ -1179,6 +1212,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1298,6 +1332,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ModifyOrderRequest {
@@ -1350,6 +1385,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ModifyPositionRequest {
@@ -1444,6 +1480,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1522,6 +1559,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct OrdersData {
@@ -1544,6 +1582,7 @@ Title-case strings.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct OrdersEnvelope {
@@ -1565,6 +1604,7 @@ Title-case strings.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct OrdersHistoryData {
@@ -1594,6 +1634,7 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct OrdersHistoryEnvelope {
@@ -1615,6 +1656,7 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PlaceOrderData {
@@ -1633,6 +1675,7 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PlaceOrderEnvelope {
@@ -1654,6 +1697,7 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PlaceOrderRequest {
@@ -1790,6 +1834,7 @@ characters while the official client allows 32, so the stricter 31 is used.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PositionsData {
@@ -1811,6 +1856,7 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PositionsEnvelope {
@@ -1832,6 +1878,7 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Quote {
@@ -1852,6 +1899,7 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct QuotesEnvelope {
@@ -1873,6 +1921,7 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RateLimit {
@@ -1896,6 +1945,7 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1972,6 +2022,7 @@ others (such as a config route) may appear.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2110,6 +2161,7 @@ others (such as a config route) may appear.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RefreshTokenRequest {
@@ -2136,6 +2188,7 @@ wire this is a plain string.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2159,6 +2212,7 @@ wire this is a plain string.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Route {
@@ -2178,6 +2232,7 @@ wire this is a plain string.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2255,6 +2310,7 @@ date may be `""`); decode by column id from /trade/config.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(transparent)]
@@ -2284,6 +2340,7 @@ the remaining schedule fields were never captured, so the object is left open.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SessionDetails {
@@ -2308,6 +2365,7 @@ the remaining schedule fields were never captured, so the object is left open.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SessionDetailsEnvelope {
@@ -2331,6 +2389,7 @@ the remaining schedule fields were never captured, so the object is left open.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SessionHoliday {
@@ -2352,6 +2411,7 @@ the remaining schedule fields were never captured, so the object is left open.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SessionStatus {
@@ -2373,6 +2433,7 @@ the remaining schedule fields were never captured, so the object is left open.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SessionStatusEnvelope {
@@ -2394,6 +2455,7 @@ the remaining schedule fields were never captured, so the object is left open.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2468,6 +2530,7 @@ the remaining schedule fields were never captured, so the object is left open.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct StatusEnvelope {
@@ -2489,6 +2552,7 @@ offset.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2567,6 +2631,7 @@ offset.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct StreamAccountToken {
@@ -2605,6 +2670,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2631,6 +2697,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct StreamAccountTokens {
@@ -2648,6 +2715,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2747,6 +2815,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TableConfig {
@@ -2770,6 +2839,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2844,6 +2914,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TickCost {
@@ -2867,6 +2938,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TickSize {
@@ -2890,6 +2962,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TradeAccount {
@@ -2939,6 +3012,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3001,6 +3075,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]

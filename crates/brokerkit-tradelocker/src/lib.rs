@@ -1,8 +1,48 @@
-//! Typed async client for the TradeLocker REST API.
+//! Typed async client for the [TradeLocker](https://tradelocker.com) REST API.
+//!
+//! The generated [`Client`] covers every operation of `specs/tradelocker.yaml`; the
+//! hand-written [`Session`] on top of it logs in, keeps and renews the JWT (before
+//! `expireDate`, and once on a 401, single-flight), selects an account and sends
+//! `Authorization` and `accNum` on every `/trade` call. Answers come out of the `{s, d}`
+//! envelope ([`envelope`]), rows are decoded by column name ([`rows`]), money is exact
+//! (`rust_decimal`), and every failure is one [`Error`].
+//!
+//! ```no_run
+//! use brokerkit_tradelocker::{orders, Credentials, Environment, Session};
+//! use rust_decimal::Decimal;
+//!
+//! # async fn demo() -> Result<(), brokerkit_tradelocker::Error> {
+//! let creds = Credentials::new("trader@example.com", "password", "OSP-DEMO");
+//! let session = Session::login(Environment::Demo, &creds).await?;
+//! let account = session.accounts().await?.remove(0);
+//! session.select_account(&account);
+//!
+//! let eurusd = session.instruments().await?.into_iter().find(|i| i.name == "EURUSD").unwrap();
+//! let info = eurusd.routes.iter().find(|r| r.type_.to_string() == "INFO").unwrap().id;
+//! let trade = eurusd.routes.iter().find(|r| r.type_.to_string() == "TRADE").unwrap().id;
+//! let quote = session.quote(eurusd.tradable_instrument_id, info).await?;
+//! println!("EURUSD ask {}", quote.ap);
+//!
+//! let order = orders::market(eurusd.tradable_instrument_id, trade, orders::Direction::Buy, Decimal::new(1, 2));
+//! let order_id = session.place_order(&order).await?;
+//! for p in session.positions().await? {
+//!     println!("{} {} lots at {}", p.id, p.qty, p.avg_price);
+//! }
+//! # let _ = order_id; Ok(()) }
+//! ```
 
+pub mod envelope;
+pub mod error;
 pub mod hooks;
+pub mod orders;
+pub mod rows;
+pub mod session;
+
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
 mod generated;
 
+pub use error::{Error, Result};
 pub use generated::*;
+pub use rows::{AccountState, Execution, Order, Position, RowError};
+pub use session::{Account, Credentials, Environment, OrdersHistoryPage, Session, SessionBuilder};

@@ -1,0 +1,404 @@
+//! A logged-in TradeLocker session: tokens kept and renewed, one account selected, and typed
+//! calls that send `Authorization` and `accNum` themselves.
+
+use crate::envelope::{open, require};
+use crate::error::{Error, Result};
+use crate::hooks::State;
+use crate::rows::{self, AccountState, Execution, Order, Position};
+use crate::{types, Client};
+use brokerkit_runtime::{Failure, RefreshError, Secret, Tokens};
+use rust_decimal::Decimal;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::OnceCell;
+
+/// Where the API lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// `https://demo.tradelocker.com/backend-api`
+    Demo,
+    /// `https://live.tradelocker.com/backend-api`
+    Live,
+    /// Any base URL including the `/backend-api` prefix: a proxy, or a sandbox in tests.
+    Custom(String),
+}
+
+impl Environment {
+    pub fn base_url(&self) -> &str {
+        match self {
+            Environment::Demo => "https://demo.tradelocker.com/backend-api",
+            Environment::Live => "https://live.tradelocker.com/backend-api",
+            Environment::Custom(url) => url.trim_end_matches('/'),
+        }
+    }
+}
+
+/// Login credentials. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: Secret,
+    /// The broker server name, as on the web login.
+    pub server: String,
+}
+
+impl Credentials {
+    pub fn new(email: impl Into<String>, password: impl Into<Secret>, server: impl Into<String>) -> Self {
+        Self { email: email.into(), password: password.into(), server: server.into() }
+    }
+}
+
+/// One of the user's accounts, from `/auth/jwt/all-accounts`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Account {
+    /// The account id used in `/trade/accounts/{accountId}/…` paths.
+    pub id: String,
+    /// The number sent as the `accNum` header to select this account.
+    pub acc_num: String,
+    pub name: Option<String>,
+    pub currency: Option<String>,
+    pub status: Option<String>,
+    pub balance: Option<Decimal>,
+}
+
+impl From<types::AccountSummary> for Account {
+    fn from(a: types::AccountSummary) -> Self {
+        // Live servers send `accountBalance`; the published spec misspells it `aaccountBalance`.
+        let balance = a.account_balance.or(a.aaccount_balance).map(Into::into);
+        Account { id: a.id, acc_num: a.acc_num, name: a.name, currency: a.currency, status: a.status, balance }
+    }
+}
+
+/// A page of order history; `has_more` says whether a later `from` would return more.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OrdersHistoryPage {
+    pub orders: Vec<Order>,
+    pub has_more: bool,
+}
+
+/// Settings for a session; [`Session::login`] uses the defaults.
+#[derive(Debug, Clone)]
+pub struct SessionBuilder {
+    environment: Environment,
+    timeout: Duration,
+    connect_timeout: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl SessionBuilder {
+    /// Whole-request timeout (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connection timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Use this `reqwest::Client` (proxies, TLS settings…); the timeouts above then do not apply.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    fn http(&self) -> Result<reqwest::Client> {
+        match &self.http {
+            Some(c) => Ok(c.clone()),
+            None => reqwest::Client::builder()
+                .timeout(self.timeout)
+                .connect_timeout(self.connect_timeout)
+                .build()
+                .map_err(|e| Error::InvalidRequest(format!("cannot build the HTTP client: {e}"))),
+        }
+    }
+
+    /// Logs in and returns a session with no account selected yet.
+    pub async fn login(self, credentials: &Credentials) -> Result<Session> {
+        let http = self.http()?;
+        let base = self.environment.base_url().to_string();
+        let state = State::default();
+        let client = Client::new_with_client(&base, http.clone(), state.clone());
+        // Refreshes go through a client without tokens, so they never recurse into the hooks'
+        // own refresh logic.
+        let plain = Client::new_with_client(&base, http, State::default());
+        state.tokens.set_refresher(Arc::new(move |old: Arc<Tokens>| {
+            let plain = plain.clone();
+            Box::pin(async move { refresh(&plain, &old).await })
+        }));
+
+        let body = types::JwtCredentials {
+            email: credentials.email.clone(),
+            password: credentials.password.clone(),
+            server: credentials.server.clone(),
+        };
+        let tokens = match client.get_jwt_token().body(body).send().await {
+            Ok(rv) => rv.into_inner(),
+            Err(e) => return Err(Error::from_client(e).await),
+        };
+        state.tokens.set(into_tokens(tokens));
+        Ok(Session { client, state, config: Arc::default(), account: Arc::default() })
+    }
+}
+
+async fn refresh(plain: &Client, old: &Tokens) -> std::result::Result<Tokens, RefreshError> {
+    let Some(refresh_token) = old.refresh.clone() else {
+        return Err(RefreshError { status: None, message: "no refresh token".into() });
+    };
+    let body = types::RefreshTokenRequest { refresh_token, access_token: None };
+    match plain.refresh_jwt_token().body(body).send().await {
+        Ok(rv) => Ok(into_tokens(rv.into_inner())),
+        Err(e) => {
+            let failure = Failure::from_progenitor(e).await;
+            Err(RefreshError { status: failure.status(), message: failure.to_string() })
+        }
+    }
+}
+
+fn into_tokens(t: types::JwtTokens) -> Tokens {
+    Tokens {
+        access: t.access_token,
+        refresh: Some(t.refresh_token),
+        access_expires_at: Some(SystemTime::from(t.expire_date)),
+        refresh_expires_at: None,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Selected {
+    id: String,
+}
+
+/// A logged-in session. Cheap to clone; clones share tokens, account and cached config.
+#[derive(Clone)]
+pub struct Session {
+    client: Client,
+    state: State,
+    config: Arc<OnceCell<Arc<types::ConfigData>>>,
+    account: Arc<RwLock<Option<Selected>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.client.baseurl)
+            .field("account", &self.state.acc_num())
+            .field("tokens", &self.state.tokens)
+            .finish()
+    }
+}
+
+macro_rules! send {
+    ($call:expr) => {
+        match $call.await {
+            Ok(rv) => rv,
+            Err(e) => return Err(Error::from_client(e).await),
+        }
+    };
+}
+
+impl Session {
+    /// Settings for a session against `environment`.
+    pub fn builder(environment: Environment) -> SessionBuilder {
+        SessionBuilder { environment, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10), http: None }
+    }
+
+    /// Logs in with default settings.
+    pub async fn login(environment: Environment, credentials: &Credentials) -> Result<Session> {
+        Self::builder(environment).login(credentials).await
+    }
+
+    /// The generated client; calls made with it get the session's headers too.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// How many times the tokens were renewed.
+    pub fn refresh_count(&self) -> u64 {
+        self.state.tokens.refresh_count()
+    }
+
+    /// When the current access token expires.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.state.tokens.snapshot().and_then(|(t, _)| t.access_expires_at)
+    }
+
+    /// Renews the tokens now.
+    pub async fn refresh(&self) -> Result<()> {
+        let generation = self.state.tokens.snapshot().map(|(_, g)| g).unwrap_or_default();
+        self.state.tokens.refresh_rejected(generation).await?;
+        Ok(())
+    }
+
+    /// The user's accounts.
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let rv = send!(self.client.get_all_accounts().send());
+        Ok(rv.into_inner().accounts.into_iter().map(Account::from).collect())
+    }
+
+    /// Selects the account every `/trade` call from now on acts on.
+    pub fn select_account(&self, account: &Account) {
+        *self.state.acc_num.write().unwrap_or_else(|p| p.into_inner()) = Some(account.acc_num.clone());
+        *self.account.write().unwrap_or_else(|p| p.into_inner()) = Some(Selected { id: account.id.clone() });
+    }
+
+    fn account_id(&self) -> Result<String> {
+        self.account
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.id.clone())
+            .ok_or_else(|| Error::InvalidRequest("no account selected: call Session::select_account first".into()))
+    }
+
+    /// `/trade/config`: column ids, rate limits and limits. Fetched once per session.
+    pub async fn config(&self) -> Result<Arc<types::ConfigData>> {
+        self.config
+            .get_or_try_init(|| async {
+                let rv = send!(self.client.get_config().send());
+                require(rv, "config").map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The selected account's balance and margin figures.
+    pub async fn account_state(&self) -> Result<AccountState> {
+        let config = self.config().await?;
+        let columns = rows::column_ids(config.account_details_config.as_ref(), "accountDetails")?;
+        let rv = send!(self.client.get_account_state().account_id(self.account_id()?).send());
+        let data = require(rv, "account state")?;
+        Ok(rows::decode_row("accountDetails", 0, &columns, &data.account_details_data)?)
+    }
+
+    /// Instruments tradable on the selected account.
+    pub async fn instruments(&self) -> Result<Vec<types::InstrumentSummary>> {
+        let rv = send!(self.client.get_instruments().account_id(self.account_id()?).send());
+        Ok(open(rv)?.map(|d| d.instruments).unwrap_or_default())
+    }
+
+    /// Details of one instrument (lot sizes, tick sizes, session ids…).
+    pub async fn instrument_details(&self, tradable_instrument_id: i64, route_id: i64) -> Result<types::InstrumentDetails> {
+        let rv = send!(self.client.get_instrument_details().tradable_instrument_id(tradable_instrument_id).route_id(route_id).send());
+        require(rv, "instrument details")
+    }
+
+    /// Current best bid and ask (use an INFO route).
+    pub async fn quote(&self, tradable_instrument_id: i64, route_id: i64) -> Result<types::Quote> {
+        let rv = send!(self.client.get_quotes().tradable_instrument_id(tradable_instrument_id).route_id(route_id).send());
+        require(rv, "quote")
+    }
+
+    /// Bars between `from` and `to` (Unix ms); empty when the server has none (`no_data`).
+    pub async fn history(
+        &self,
+        tradable_instrument_id: i64,
+        route_id: i64,
+        resolution: types::Resolution,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<types::Bar>> {
+        let call = self
+            .client
+            .get_history()
+            .tradable_instrument_id(tradable_instrument_id)
+            .route_id(route_id)
+            .resolution(resolution)
+            .from(from)
+            .to(to);
+        let rv = send!(call.send());
+        Ok(open(rv)?.map(|d| d.bar_details).unwrap_or_default())
+    }
+
+    /// Places an order and returns its id. Never retried by the client: on a timeout, read
+    /// [`Session::orders`] back before deciding to send it again.
+    pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
+        let rv = send!(self.client.place_order().account_id(self.account_id()?).body(order.clone()).send());
+        Ok(require(rv, "placed order")?.order_id)
+    }
+
+    /// Open positions.
+    pub async fn positions(&self) -> Result<Vec<Position>> {
+        let config = self.config().await?;
+        let columns = rows::column_ids(config.positions_config.as_ref(), "positions")?;
+        let rv = send!(self.client.get_positions().account_id(self.account_id()?).send());
+        let rows = open(rv)?.map(|d| d.positions).unwrap_or_default();
+        Ok(rows::decode_rows("positions", &columns, &rows)?)
+    }
+
+    /// Working (not final) orders.
+    pub async fn orders(&self) -> Result<Vec<Order>> {
+        let config = self.config().await?;
+        let columns = rows::column_ids(config.orders_config.as_ref(), "orders")?;
+        let rv = send!(self.client.get_orders().account_id(self.account_id()?).send());
+        let rows = open(rv)?.map(|d| d.orders).unwrap_or_default();
+        Ok(rows::decode_rows("orders", &columns, &rows)?)
+    }
+
+    /// Final orders created between `from` and `to` (Unix ms, both optional).
+    pub async fn orders_history(&self, from: Option<i64>, to: Option<i64>) -> Result<OrdersHistoryPage> {
+        let config = self.config().await?;
+        let columns = rows::column_ids(config.orders_history_config.as_ref(), "ordersHistory")?;
+        let mut call = self.client.get_orders_history().account_id(self.account_id()?);
+        if let Some(from) = from {
+            call = call.from(from);
+        }
+        if let Some(to) = to {
+            call = call.to(to);
+        }
+        let rv = send!(call.send());
+        let Some(data) = open(rv)? else { return Ok(OrdersHistoryPage { orders: Vec::new(), has_more: false }) };
+        let orders = rows::decode_rows("ordersHistory", &columns, &data.orders_history)?;
+        Ok(OrdersHistoryPage { orders, has_more: data.has_more.unwrap_or(false) })
+    }
+
+    /// Fills of the current trading session.
+    pub async fn executions(&self) -> Result<Vec<Execution>> {
+        let config = self.config().await?;
+        let columns = rows::column_ids(config.filled_orders_config.as_ref(), "executions")?;
+        let rv = send!(self.client.get_executions().account_id(self.account_id()?).send());
+        let rows = open(rv)?.map(|d| d.executions).unwrap_or_default();
+        Ok(rows::decode_rows("executions", &columns, &rows)?)
+    }
+
+    /// Changes a working order.
+    pub async fn modify_order(&self, order_id: &str, changes: &types::ModifyOrderRequest) -> Result<()> {
+        let rv = send!(self.client.modify_order().order_id(order_id).body(changes.clone()).send());
+        open(rv).map(drop)
+    }
+
+    /// Cancels a working order.
+    pub async fn cancel_order(&self, order_id: &str) -> Result<()> {
+        let rv = send!(self.client.cancel_order().order_id(order_id).send());
+        open(rv).map(drop)
+    }
+
+    /// Cancels every working order of the selected account.
+    pub async fn cancel_all_orders(&self) -> Result<()> {
+        let rv = send!(self.client.cancel_all_orders().account_id(self.account_id()?).send());
+        open(rv).map(drop)
+    }
+
+    /// Sets or moves a position's stop loss / take profit.
+    pub async fn modify_position(&self, position_id: &str, changes: &types::ModifyPositionRequest) -> Result<()> {
+        let rv = send!(self.client.modify_position().position_id(position_id).body(changes.clone()).send());
+        open(rv).map(drop)
+    }
+
+    /// Closes a position: all of it with `qty = None`, or part of it.
+    pub async fn close_position(&self, position_id: &str, qty: Option<Decimal>) -> Result<()> {
+        let body = types::ClosePositionRequest { qty: qty.map(Into::into) };
+        let rv = send!(self.client.close_position().position_id(position_id).body(body).send());
+        open(rv).map(drop)
+    }
+
+    /// Closes every position of the selected account (closing orders may fill later).
+    pub async fn close_all_positions(&self) -> Result<()> {
+        let rv = send!(self.client.close_all_positions().account_id(self.account_id()?).send());
+        open(rv).map(drop)
+    }
+}
