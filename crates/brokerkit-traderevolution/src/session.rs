@@ -1,0 +1,334 @@
+//! A logged-in BackOffice session: logs in with a login and password, keeps the
+//! access/refresh pair with their lifetimes, renews the access token through the `token`
+//! header shortly before it expires and whenever the server answers 401 (one refresh in flight
+//! however many calls need it), and logs in again when the refresh token itself is no longer
+//! accepted. Every generated operation is reachable through [`Session::call`]; the common
+//! ones have typed helpers with exact decimals.
+
+use crate::error::Error;
+use crate::generated::{types, Client, ResponseValue};
+use crate::hooks::{State, SEEN};
+use crate::money::{NewOperation, Operation, OperationType};
+use crate::report::{ReportQuery, ReportTable};
+use crate::ErrorCode;
+use brokerkit_runtime::{RefreshError, Secret, Tokens};
+use rust_decimal::Decimal;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// The public sandbox host.
+pub const SANDBOX_HOST: &str = "sandbox.traderevolution.com";
+
+/// The BackOffice base URL of an installation: `https://{host}:8443/proftrading/rest`.
+pub fn server_url(host: &str) -> String {
+    format!("https://{host}:8443/proftrading/rest")
+}
+
+/// Used when the token response leaves out a lifetime (as public client code does).
+pub const DEFAULT_ACCESS_LIFETIME: Duration = Duration::from_secs(300);
+/// Used when the token response leaves out a lifetime (as public client code does).
+pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(3600);
+/// The most a token is renewed ahead of its expiry (a tenth of its lifetime when shorter).
+pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// The lifetimes the server gave the current token pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    pub access: Duration,
+    pub refresh: Duration,
+}
+
+/// Runs one generated call and converts its error, keeping what the hooks saw of the answer.
+pub(crate) async fn run<T, E, Fut>(fut: Fut) -> Result<T, Error>
+where
+    E: serde::Serialize,
+    Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+{
+    SEEN.scope(RefCell::new(None), async move {
+        match fut.await {
+            Ok(v) => Ok(v.into_inner()),
+            Err(e) => {
+                let seen = SEEN.with(|slot| slot.borrow_mut().take());
+                Err(Error::from_call(e, seen).await)
+            }
+        }
+    })
+    .await
+}
+
+/// Logs in and renews tokens. Holds its own client without a token cell, so a refresh never
+/// goes through the hooks it serves.
+struct Auth {
+    client: Client,
+    login: String,
+    password: Secret,
+    lifetimes: RwLock<Option<TokenLifetimes>>,
+    logins: AtomicU64,
+}
+
+fn lifetime(secs: Option<i64>, default: Duration) -> Duration {
+    match secs {
+        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()),
+        _ => default,
+    }
+}
+
+fn margin(life: Duration) -> Duration {
+    (life / 10).min(MAX_REFRESH_MARGIN)
+}
+
+impl Auth {
+    async fn login(&self) -> Result<Tokens, Error> {
+        self.logins.fetch_add(1, Ordering::SeqCst);
+        let body = types::TokenRequest { login: self.login.clone(), password: self.password.clone() };
+        let pair = run(self.client.get_token().body(body).send()).await?;
+        Ok(self.store(pair))
+    }
+
+    fn store(&self, pair: types::TokenPair) -> Tokens {
+        let access = lifetime(pair.access_token_life_time, DEFAULT_ACCESS_LIFETIME);
+        let refresh = lifetime(pair.refresh_token_life_time, DEFAULT_REFRESH_LIFETIME);
+        *self.lifetimes.write().unwrap_or_else(|p| p.into_inner()) = Some(TokenLifetimes { access, refresh });
+        let now = SystemTime::now();
+        Tokens {
+            access: pair.access_token,
+            refresh: Some(pair.refresh_token),
+            access_expires_at: Some(now + access - margin(access)),
+            refresh_expires_at: Some(now + refresh - margin(refresh)),
+        }
+    }
+
+    /// A new pair from the refresh token; a fresh login when the refresh token is past its
+    /// lifetime or refused.
+    async fn renew(&self, old: Arc<Tokens>) -> Result<Tokens, RefreshError> {
+        let usable = old.refresh_expires_at.is_none_or(|at| SystemTime::now() < at);
+        if let (true, Some(refresh)) = (usable, old.refresh.as_ref()) {
+            match run(self.client.refresh_token().token(refresh.expose()).send()).await {
+                Ok(pair) => return Ok(self.store(pair)),
+                Err(e) if matches!(e.status(), Some(400 | 401 | 403 | 406)) => {}
+                Err(e) => return Err(RefreshError { status: e.status(), message: e.to_string() }),
+            }
+        }
+        self.login().await.map_err(|e| RefreshError { status: e.status(), message: format!("logging in again failed: {e}") })
+    }
+}
+
+/// A logged-in session. Cheap to clone; clones share the tokens.
+#[derive(Clone)]
+pub struct Session {
+    client: Client,
+    auth: Arc<Auth>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.client.baseurl)
+            .field("login", &self.auth.login)
+            .field("tokens", &self.client.inner.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Logs in at `base_url` (e.g. [`server_url`]`("sandbox.traderevolution.com")`).
+    pub async fn login(base_url: &str, login: &str, password: impl Into<Secret>) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))?;
+        Self::login_with_client(http, base_url, login, password).await
+    }
+
+    /// Logs in using a caller-configured HTTP client (timeouts, proxy, TLS).
+    pub async fn login_with_client(http: reqwest::Client, base_url: &str, login: &str, password: impl Into<Secret>) -> Result<Self, Error> {
+        let base_url = base_url.trim_end_matches('/');
+        let auth = Arc::new(Auth {
+            client: Client::new_with_client(base_url, http.clone(), State::default()),
+            login: login.to_string(),
+            password: password.into(),
+            lifetimes: RwLock::new(None),
+            logins: AtomicU64::new(0),
+        });
+        let tokens = auth.login().await?;
+        let state = State::default();
+        state.tokens.set(tokens);
+        let renewer = auth.clone();
+        state.tokens.set_refresher(Arc::new(move |old| {
+            let auth = renewer.clone();
+            Box::pin(async move { auth.renew(old).await })
+        }));
+        Ok(Self { client: Client::new_with_client(base_url, http, state), auth })
+    }
+
+    /// The generated client; its calls carry this session's token.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs any generated operation and converts its error to [`Error`], keeping the raw
+    /// body and status of failed answers:
+    /// `session.call(|c| c.get_account().account_id(42).send()).await?`.
+    pub async fn call<'a, T, F, Fut>(&'a self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce(&'a Client) -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<types::BoError>>>,
+    {
+        run(f(&self.client)).await
+    }
+
+    /// Renews the token pair now (through the `token` header, or by logging in again).
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let Some((_, generation)) = self.client.inner.tokens.snapshot() else {
+            return Err(Error::NotLoggedIn("the session has logged out".into()));
+        };
+        self.client.inner.tokens.refresh_rejected(generation).await.map_err(Error::Refresh)?;
+        Ok(())
+    }
+
+    /// Forgets the tokens; later secured calls fail with [`Error::NotLoggedIn`].
+    pub fn logout(&self) {
+        self.client.inner.tokens.clear();
+    }
+
+    /// The lifetimes of the current token pair as the server gave them.
+    pub fn token_lifetimes(&self) -> Option<TokenLifetimes> {
+        *self.auth.lifetimes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When the session will renew the access token (shortly before it expires).
+    pub fn access_renewal_at(&self) -> Option<SystemTime> {
+        self.client.inner.tokens.snapshot().and_then(|(t, _)| t.access_expires_at)
+    }
+
+    /// How many times the session renewed its tokens.
+    pub fn refresh_count(&self) -> u64 {
+        self.client.inner.tokens.refresh_count()
+    }
+
+    /// How many times the session logged in (1 after [`Session::login`]).
+    pub fn login_count(&self) -> u64 {
+        self.auth.logins.load(Ordering::SeqCst)
+    }
+
+    /// Verifies a one-time token from an external link and returns the login it belongs to.
+    /// The token is consumed by the server. [`Error::InvalidToken`] when expired or used.
+    pub async fn verify_one_time_token(&self, token: &Secret) -> Result<String, Error> {
+        let body = types::OneTimeTokenRequest { token: token.clone() };
+        let v = self.call(|c| c.verify_external_token().body(body).send()).await?;
+        verified_login(v)
+    }
+
+    /// Resolves a trading-platform (PFIX) session token to its user login.
+    /// [`Error::InvalidToken`] when the server reports it expired.
+    pub async fn verify_pfix_token(&self, token: &Secret) -> Result<String, Error> {
+        verify_pfix_token(&self.client, token).await
+    }
+
+    /// Asks the server what an error code means (`GET /methods/errors`).
+    pub async fn describe_error(&self, code: &ErrorCode) -> Result<String, Error> {
+        match self.call(|c| c.describe_error().error_id(code.as_str()).send()).await {
+            Ok(d) => Ok(d.description.unwrap_or_default()),
+            // A plain-text (or bare JSON string) answer is a description too.
+            Err(Error::Decode { status: Some(200), body, .. }) if !body.0.is_empty() => {
+                let text = serde_json::from_slice::<String>(&body.0).unwrap_or_else(|_| String::from_utf8_lossy(&body.0).into_owned());
+                Ok(text.trim().to_string())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The user with this login, if any. The login is sent quoted (`'login'`), as public client
+    /// code does.
+    pub async fn find_user_by_login(&self, login: &str) -> Result<Option<types::User>, Error> {
+        let quoted = format!("'{login}'");
+        let users = self.call(|c| c.find_users().login(quoted).send()).await?;
+        Ok(users.into_iter().find(|u| u.login.as_deref().is_none_or(|l| l == login)))
+    }
+
+    /// The balance of a trading account, exactly.
+    pub async fn account_balance(&self, account_id: i64) -> Result<Option<Decimal>, Error> {
+        let account = self.call(|c| c.get_account().account_id(account_id).send()).await?;
+        Ok(account.balance.map(|b| b.into_inner()))
+    }
+
+    /// Creates an account operation and returns its id (when the server reports one).
+    pub async fn create_operation(&self, op: &NewOperation) -> Result<Option<i64>, Error> {
+        let body = op.to_request().map_err(Error::InvalidRequest)?;
+        Ok(self.call(|c| c.create_account_operation().body(body).send()).await?.id)
+    }
+
+    /// Credits `amount` (a deposit, type 2).
+    pub async fn deposit(&self, account_id: i64, amount: Decimal, comment: Option<&str>) -> Result<Option<i64>, Error> {
+        let mut op = NewOperation::new(account_id, OperationType::Deposit, amount.abs());
+        op.comment = comment.map(str::to_string);
+        self.create_operation(&op).await
+    }
+
+    /// Debits `amount` (a withdrawal, type 3, sent as a negative amount since the sign selects
+    /// debit or credit).
+    pub async fn withdraw(&self, account_id: i64, amount: Decimal, comment: Option<&str>) -> Result<Option<i64>, Error> {
+        let mut op = NewOperation::new(account_id, OperationType::Withdrawal, -amount.abs());
+        op.comment = comment.map(str::to_string);
+        self.create_operation(&op).await
+    }
+
+    /// The settled operations of one account.
+    pub async fn settled_operations(&self, account_id: i64) -> Result<Vec<Operation>, Error> {
+        let ops = self
+            .call(|c| {
+                c.list_account_operations()
+                    .is_settled(types::SettledFlag::from(types::SettledFlagString::True))
+                    .account_id(account_id)
+                    .send()
+            })
+            .await?;
+        Ok(ops.into_iter().map(Operation::from).collect())
+    }
+
+    /// Runs a report.
+    pub async fn run_report(&self, query: &ReportQuery) -> Result<ReportTable, Error> {
+        let result = self
+            .call(|c| {
+                let mut b = c.run_report().report_id(query.report_id);
+                if let Some(v) = query.start_ms {
+                    b = b.start_date(v);
+                }
+                if let Some(v) = query.end_ms {
+                    b = b.end_date(v);
+                }
+                if let Some(v) = query.limit {
+                    b = b.limit(v);
+                }
+                if let Some(v) = query.account_id {
+                    b = b.account_id(v);
+                }
+                if let Some(v) = &query.asset_name {
+                    b = b.asset_name(v.clone());
+                }
+                b.send()
+            })
+            .await?;
+        Ok(ReportTable::from(result))
+    }
+}
+
+/// Resolves a trading-platform (PFIX) session token to its user login, without a session
+/// (the endpoint needs no Bearer token): `Client::new(base_url, Default::default())`.
+pub async fn verify_pfix_token(client: &Client, token: &Secret) -> Result<String, Error> {
+    let v = run(client.verify_pfix_token().token(token.expose()).send()).await?;
+    verified_login(v)
+}
+
+fn verified_login(v: types::TokenVerification) -> Result<String, Error> {
+    match (v.is_expired, v.login) {
+        (Some(true), _) | (_, None) => Err(Error::InvalidToken),
+        (_, Some(login)) if login.is_empty() => Err(Error::InvalidToken),
+        (_, Some(login)) => Ok(login),
+    }
+}
