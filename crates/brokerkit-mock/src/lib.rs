@@ -13,6 +13,7 @@
 //! ```
 
 pub mod faults;
+pub mod slate;
 pub mod tradelocker;
 
 pub use faults::{Fault, Faults, Hits};

@@ -195,6 +195,12 @@ impl Session {
         self.claims().and_then(|c| c.primary_login)
     }
 
+    /// The access token the session currently sends (redacted in `Debug`), e.g. to hand to
+    /// another process. `None` before login.
+    pub fn access_token(&self) -> Option<Secret> {
+        self.client.inner().tokens().snapshot().map(|(t, _)| t.access.clone())
+    }
+
     /// The customer record returned by the last login.
     pub fn customer(&self) -> Option<types::CustomerResponse> {
         self.shared.customer.read().unwrap_or_else(|p| p.into_inner()).clone()
