@@ -36,6 +36,9 @@ pub type Refresher = Arc<dyn Fn(Arc<Tokens>) -> BoxFuture<'static, Result<Tokens
 struct Current {
     tokens: Arc<Tokens>,
     generation: u64,
+    /// When to renew: `skew` before expiry, but never earlier than half the token's lifetime,
+    /// so a short-lived token is not renewed on every call.
+    renew_at: Option<SystemTime>,
 }
 
 /// Holds the session's tokens. Cheap to read; refreshes are single-flight.
@@ -77,7 +80,13 @@ impl TokenCell {
     /// Stores new tokens and returns their generation (which [`Self::refresh_rejected`] takes).
     pub fn set(&self, tokens: Tokens) -> u64 {
         let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Current { tokens: Arc::new(tokens), generation });
+        let now = SystemTime::now();
+        let renew_at = tokens.access_expires_at.map(|at| {
+            let lifetime = at.duration_since(now).unwrap_or_default();
+            at - self.skew.min(lifetime / 2)
+        });
+        let current = Current { tokens: Arc::new(tokens), generation, renew_at };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(current);
         generation
     }
 
@@ -90,13 +99,14 @@ impl TokenCell {
         self.current.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| (c.tokens.clone(), c.generation))
     }
 
+    fn is_stale(&self) -> bool {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().and_then(|c| c.renew_at).is_some_and(|at| SystemTime::now() >= at)
+    }
+
     /// How many refreshes this cell has run.
     pub fn refresh_count(&self) -> u64 {
         self.refreshes.load(Ordering::SeqCst)
-    }
-
-    fn is_stale(&self, tokens: &Tokens) -> bool {
-        tokens.access_expires_at.is_some_and(|at| SystemTime::now() + self.skew >= at)
     }
 
     /// The access token to send now, renewed first when it is about to expire.
@@ -104,10 +114,10 @@ impl TokenCell {
     /// as it is, and the server's answer decides.
     pub async fn access(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
         let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
-        if !self.is_stale(&tokens) || !self.can_refresh(&tokens) {
+        if !self.is_stale() || !self.can_refresh(&tokens) {
             return Ok(Some((tokens.access.clone(), generation)));
         }
-        self.refresh_unless_newer(generation, |t| self.is_stale(t)).await
+        self.refresh_unless_newer(generation, || self.is_stale()).await
     }
 
     /// The server rejected the token of `generation`: renew it, unless another task already
@@ -117,7 +127,7 @@ impl TokenCell {
         if !self.can_refresh(&tokens) {
             return Ok(None);
         }
-        self.refresh_unless_newer(generation, |_| true).await
+        self.refresh_unless_newer(generation, || true).await
     }
 
     fn can_refresh(&self, tokens: &Tokens) -> bool {
@@ -127,12 +137,12 @@ impl TokenCell {
     async fn refresh_unless_newer(
         &self,
         seen: u64,
-        still_needed: impl Fn(&Tokens) -> bool,
+        still_needed: impl Fn() -> bool,
     ) -> Result<Option<(Secret, u64)>, RefreshError> {
         let _guard = self.refresh_lock.lock().await;
         // Whoever held the lock before us may have refreshed already.
         let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
-        if generation != seen || !still_needed(&tokens) {
+        if generation != seen || !still_needed() {
             return Ok(Some((tokens.access.clone(), generation)));
         }
         let refresher = self.refresher.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -204,6 +214,20 @@ mod tests {
             assert_eq!(t.await.unwrap().expose(), "access-1");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_short_lived_token_is_renewed_at_half_life_not_on_every_call() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cell = TokenCell::new(Duration::from_secs(60));
+        cell.set_refresher(counting_refresher(calls.clone()));
+        let mut t = expired();
+        t.access_expires_at = Some(SystemTime::now() + Duration::from_secs(10));
+        cell.set(t);
+        for _ in 0..5 {
+            assert_eq!(cell.access().await.unwrap().unwrap().0.expose(), "access-0");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "a 10 s token is fresh for its first 5 s despite the 60 s skew");
     }
 
     #[tokio::test]

@@ -1,0 +1,182 @@
+//! The request hooks of the generated [`Client`](crate::Client).
+//!
+//! Every call carries `Et-App-Key`; every operation the spec secures carries
+//! `Authorization: Bearer <token>`; the second step of a two-factor login carries the interim
+//! token. None of it is the caller's business. A session past its lifetime is refused before
+//! sending (or renewed first, when a re-login hook is installed), a 401 is answered by one
+//! re-login and one retry when possible, and the raw body of every failed response is kept
+//! for the typed [`Error`](crate::Error).
+
+use crate::generated::{Client, SECURED_OPERATIONS};
+use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
+use brokerkit_runtime::{Secret, TokenCell};
+use bytes::Bytes;
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
+use reqwest::header::HeaderName;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Re-login this long before the token's lifetime ends (when a re-login hook is installed).
+pub const RELOGIN_SKEW: Duration = Duration::from_secs(60);
+
+/// The operation id of `POST /token`, as progenitor names it.
+pub(crate) const GET_TOKEN: &str = "get_token";
+
+/// Messages the hooks refuse a call with; [`Error::from_client`](crate::Error::from_client)
+/// turns them back into typed variants.
+pub(crate) const NOT_LOGGED_IN: &str = "autoshares: this call needs a logged-in session";
+pub(crate) const SESSION_EXPIRED: &str = "autoshares: the session token has expired";
+pub(crate) const NO_APP_KEY: &str = "autoshares: no Et-App-Key configured";
+
+const ET_APP_KEY: HeaderName = HeaderName::from_static("et-app-key");
+
+/// What the hooks need. Clones share everything; `Debug` shows no secret.
+#[derive(Clone)]
+pub struct State {
+    pub(crate) app_key: Arc<RwLock<Option<Secret>>>,
+    pub(crate) tokens: Arc<TokenCell>,
+    /// The interim token of a two-factor login in progress (sent only on `POST /token`).
+    pub(crate) interim: Arc<Mutex<Option<Secret>>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self { app_key: Arc::default(), tokens: Arc::new(TokenCell::new(RELOGIN_SKEW)), interim: Arc::default() }
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("app_key", &self.app_key.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|_| "***"))
+            .field("tokens", &self.tokens)
+            .field("two_factor_pending", &self.interim.lock().unwrap_or_else(|p| p.into_inner()).is_some())
+            .finish()
+    }
+}
+
+impl State {
+    pub(crate) fn with_app_key(app_key: Secret) -> Self {
+        let state = Self::default();
+        *state.app_key.write().unwrap_or_else(|p| p.into_inner()) = Some(app_key);
+        state
+    }
+
+    pub(crate) fn app_key(&self) -> Option<Secret> {
+        self.app_key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_interim(&self, token: Option<Secret>) {
+        *self.interim.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+
+    fn interim(&self) -> Option<Secret> {
+        self.interim.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn is_secured(info: &OperationInfo) -> bool {
+    SECURED_OPERATIONS.contains(&info.operation_id)
+}
+
+/// The status, headers and raw body of the last failed response of a call made through
+/// [`capture`]; the generated client only keeps a decoded copy.
+#[derive(Clone, Debug)]
+pub(crate) struct Captured {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+pub(crate) type CaptureSlot = Arc<Mutex<Option<Captured>>>;
+
+tokio::task_local! {
+    static CAPTURE: CaptureSlot;
+}
+
+/// Runs `fut` (one call of the generated client) with a slot the hooks fill with the raw
+/// failed response, and returns both.
+pub(crate) async fn capture<F: std::future::Future>(fut: F) -> (F::Output, Option<Captured>) {
+    let slot: CaptureSlot = Arc::default();
+    let out = CAPTURE.scope(slot.clone(), fut).await;
+    let captured = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    (out, captured)
+}
+
+/// Reads the body of a failed response into the capture slot (when there is one) and hands
+/// progenitor an identical response built from the bytes.
+async fn keep_failure(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    if response.status().as_u16() < 400 || CAPTURE.try_with(|_| ()).is_err() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let version = response.version();
+    let body = response.bytes().await?;
+    let _ = CAPTURE.try_with(|slot| {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Captured { status: status.as_u16(), headers: headers.clone(), body: body.clone() });
+    });
+    let mut rebuilt = http::Response::new(reqwest::Body::from(body));
+    *rebuilt.status_mut() = status;
+    *rebuilt.headers_mut() = headers;
+    *rebuilt.version_mut() = version;
+    Ok(reqwest::Response::from(rebuilt))
+}
+
+impl ClientHooks<State> for Client {
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        strip_generator_headers(request);
+        let state = self.inner();
+        let Some(key) = state.app_key() else { return Err(Error::Custom(NO_APP_KEY.into())) };
+        set_secret_header(request, ET_APP_KEY, &key, "").map_err(Error::Custom)?;
+        if info.operation_id == GET_TOKEN {
+            if let Some(interim) = state.interim() {
+                set_bearer(request, &interim).map_err(Error::Custom)?;
+            }
+            return Ok(());
+        }
+        if !is_secured(info) {
+            return Ok(());
+        }
+        // Renews first when the token is near its end and a re-login hook is installed.
+        let token = state.tokens.access().await.map_err(|e| Error::Custom(format!("autoshares: re-login failed: {e}")))?;
+        let Some((token, _)) = token else { return Err(Error::Custom(NOT_LOGGED_IN.into())) };
+        let expired = state
+            .tokens
+            .snapshot()
+            .and_then(|(t, _)| t.access_expires_at)
+            .is_some_and(|at| SystemTime::now() >= at);
+        if expired {
+            return Err(Error::Custom(SESSION_EXPIRED.into()));
+        }
+        set_bearer(request, &token).map_err(Error::Custom)?;
+        Ok(())
+    }
+
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        if !is_secured(info) {
+            let response = self.client().execute(request).await?;
+            return keep_failure(response).await;
+        }
+        let state = self.inner();
+        let generation = state.tokens.snapshot().map(|(_, g)| g);
+        let retry = request.try_clone();
+        let response = self.client().execute(request).await?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return keep_failure(response).await;
+        }
+        // The token was refused: log in again once (single-flight) and retry, if possible.
+        let (Some(mut retry), Some(generation)) = (retry, generation) else { return keep_failure(response).await };
+        match state.tokens.refresh_rejected(generation).await {
+            Ok(Some((token, new_generation))) if new_generation != generation => {
+                if set_bearer(&mut retry, &token).is_err() {
+                    return keep_failure(response).await;
+                }
+                let response = self.client().execute(retry).await?;
+                keep_failure(response).await
+            }
+            _ => keep_failure(response).await,
+        }
+    }
+}
