@@ -12,9 +12,14 @@
 //! # Ok(()) }
 //! ```
 
+// Handlers return the ready axum `Response` as their error: it is the answer to send, and it
+// lives for one request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod faults;
 pub mod slate;
 pub mod tradelocker;
+pub mod traderevolution;
 
 pub use faults::{Fault, Faults, Hits};
 
@@ -70,5 +75,11 @@ pub async fn serve(router: axum::Router, prefix: &str, port: u16) -> std::io::Re
             })
             .await;
     });
-    Ok(Running { addr, prefix: prefix.to_string(), faults, hits, shutdown: Some(tx) })
+    Ok(Running {
+        addr,
+        prefix: prefix.to_string(),
+        faults,
+        hits,
+        shutdown: Some(tx),
+    })
 }
