@@ -14,8 +14,10 @@ use std::sync::{Arc, Mutex};
 /// Generates the text of `generated.rs` for one vendor's spec.
 pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     let name = format!("specs/{vendor}.yaml");
-    let text = std::fs::read_to_string(spec_path).map_err(|e| format!("{name}: cannot read: {e}"))?;
-    let mut doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
+    let text =
+        std::fs::read_to_string(spec_path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let mut doc: Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
 
     let findings = lint::lint(&doc);
     if !findings.is_empty() {
@@ -25,10 +27,11 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     let secured = secured_operations(&doc);
     normalize::normalize(&mut doc).map_err(|e| format!("{name}: {e}"))?;
 
-    let spec: openapiv3::OpenAPI =
-        serde_json::from_value(doc).map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
+    let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
+        .map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
     let tokens = run_progenitor(&spec).map_err(|e| format!("{name}: progenitor: {e}"))?;
-    let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
+    let mut file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
     add_extras(&mut file, &secured);
 
     Ok(format!(
@@ -72,16 +75,25 @@ fn run_progenitor(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream,
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
         *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{msg}{at}"));
     }));
-    let result = panic::catch_unwind(AssertUnwindSafe(|| Generator::new(&settings()).generate_tokens(spec)));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        Generator::new(&settings()).generate_tokens(spec)
+    }));
     panic::set_hook(previous);
     match result {
         Ok(Ok(tokens)) => Ok(tokens),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => {
-            let msg = captured.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+            let msg = captured
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_default();
             Err(format!("the generator rejected the spec: {msg}"))
         }
     }
@@ -91,12 +103,22 @@ fn run_progenitor(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream,
 fn secured_operations(doc: &Value) -> Vec<String> {
     let global = doc.get("security");
     let mut out = Vec::new();
-    for item in doc.get("paths").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
         for method in lint::HTTP_METHODS {
-            let Some(op) = item.get(*method) else { continue };
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
             let requirements = op.get("security").or(global).and_then(Value::as_array);
             let required = requirements.is_some_and(|reqs| {
-                !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                !reqs.is_empty()
+                    && reqs
+                        .iter()
+                        .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
             });
             if required {
                 if let Some(id) = op.get("operationId").and_then(Value::as_str) {
@@ -119,8 +141,12 @@ fn add_extras(file: &mut syn::File, secured: &[String]) {
         .into_iter()
         .flatten()
         .filter_map(|item| match item {
-            syn::Item::Struct(s) if matches!(s.vis, syn::Visibility::Public(_)) => Some(s.ident.clone()),
-            syn::Item::Enum(e) if matches!(e.vis, syn::Visibility::Public(_)) => Some(e.ident.clone()),
+            syn::Item::Struct(s) if matches!(s.vis, syn::Visibility::Public(_)) => {
+                Some(s.ident.clone())
+            }
+            syn::Item::Enum(e) if matches!(e.vis, syn::Visibility::Public(_)) => {
+                Some(e.ident.clone())
+            }
             _ => None,
         })
         .collect();
@@ -153,7 +179,11 @@ mod tests {
     fn output_is_deterministic_and_marked_generated() {
         let a = mini();
         assert_eq!(a, mini());
-        if let Ok(p) = std::env::var("XTASK_DUMP") { std::fs::write(p, &a).unwrap(); }
-        assert!(a.starts_with("// @generated by `cargo xtask generate` from specs/mini.yaml. DO NOT EDIT."));
+        if let Ok(p) = std::env::var("XTASK_DUMP") {
+            std::fs::write(p, &a).unwrap();
+        }
+        assert!(a.starts_with(
+            "// @generated by `cargo xtask generate` from specs/mini.yaml. DO NOT EDIT."
+        ));
     }
 }

@@ -23,13 +23,19 @@ impl fmt::Display for Finding {
     }
 }
 
-pub const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+pub const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Checks the whole document. An empty result means the spec is inside the supported subset.
 pub fn lint(doc: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |path: String, rule: &'static str, message: String| {
-        out.push(Finding { path, rule, message })
+        out.push(Finding {
+            path,
+            rule,
+            message,
+        })
     };
 
     match doc.get("openapi").and_then(Value::as_str) {
@@ -47,39 +53,90 @@ pub fn lint(doc: &Value) -> Vec<Finding> {
     for (path, item) in paths.into_iter().flatten() {
         let shared_params = item.get("parameters");
         for method in HTTP_METHODS {
-            let Some(op) = item.get(*method) else { continue };
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
             let here = format!("paths.{path}.{method}");
             match op.get("operationId").and_then(Value::as_str) {
-                None | Some("") => push(format!("{here}.operationId"), "operation-id", "every operation needs an operationId".into()),
+                None | Some("") => push(
+                    format!("{here}.operationId"),
+                    "operation-id",
+                    "every operation needs an operationId".into(),
+                ),
                 Some(id) => {
                     if let Some(prev) = seen_ids.insert(id.to_string(), here.clone()) {
-                        push(format!("{here}.operationId"), "operation-id-unique", format!("`{id}` is already used at {prev}"));
+                        push(
+                            format!("{here}.operationId"),
+                            "operation-id-unique",
+                            format!("`{id}` is already used at {prev}"),
+                        );
                     }
                 }
             }
             match op.get("tags").and_then(Value::as_array) {
                 Some(tags) if tags.len() == 1 => {}
-                _ => push(format!("{here}.tags"), "one-tag", "every operation needs exactly one tag".into()),
+                _ => push(
+                    format!("{here}.tags"),
+                    "one-tag",
+                    "every operation needs exactly one tag".into(),
+                ),
             }
-            if op.get("summary").and_then(Value::as_str).is_none_or(str::is_empty) {
-                push(format!("{here}.summary"), "summary", "every operation needs a summary".into());
+            if op
+                .get("summary")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                push(
+                    format!("{here}.summary"),
+                    "summary",
+                    "every operation needs a summary".into(),
+                );
             }
-            for (i, p) in params(doc, op.get("parameters")).chain(params(doc, shared_params)).enumerate() {
+            for (i, p) in params(doc, op.get("parameters"))
+                .chain(params(doc, shared_params))
+                .enumerate()
+            {
                 if p.get("in").and_then(Value::as_str) == Some("cookie") {
-                    push(format!("{here}.parameters[{i}]"), "no-cookie", "cookie parameters are not supported by the generator".into());
+                    push(
+                        format!("{here}.parameters[{i}]"),
+                        "no-cookie",
+                        "cookie parameters are not supported by the generator".into(),
+                    );
                 }
             }
-            if let Some(content) = resolve(doc, op.get("requestBody")).and_then(|b| b.get("content")).and_then(Value::as_object) {
+            if let Some(content) = resolve(doc, op.get("requestBody"))
+                .and_then(|b| b.get("content"))
+                .and_then(Value::as_object)
+            {
                 for media in content.keys() {
                     if media.starts_with("multipart/") {
-                        push(format!("{here}.requestBody.content.{media}"), "no-multipart", "multipart bodies are not supported by the generator".into());
+                        push(
+                            format!("{here}.requestBody.content.{media}"),
+                            "no-multipart",
+                            "multipart bodies are not supported by the generator".into(),
+                        );
                     }
                 }
             }
             for (group, codes) in response_groups(doc, op) {
-                let with_body = codes.iter().filter(|(_, r)| json_schema(doc, r).is_some()).count();
+                let with_body = codes
+                    .iter()
+                    .filter(|(_, r)| json_schema(doc, r).is_some())
+                    .count();
                 if with_body != 0 && with_body != codes.len() {
-                    let names: Vec<String> = codes.iter().map(|(c, r)| format!("{c}{}", if json_schema(doc, r).is_some() { "" } else { " (no body)" })).collect();
+                    let names: Vec<String> = codes
+                        .iter()
+                        .map(|(c, r)| {
+                            format!(
+                                "{c}{}",
+                                if json_schema(doc, r).is_some() {
+                                    ""
+                                } else {
+                                    " (no body)"
+                                }
+                            )
+                        })
+                        .collect();
                     push(
                         format!("{here}.responses"),
                         "body-or-none",
@@ -121,15 +178,28 @@ fn pointer<'a>(doc: &'a Value, r: &str) -> Option<&'a Value> {
 }
 
 fn params<'a>(doc: &'a Value, list: Option<&'a Value>) -> impl Iterator<Item = &'a Value> + 'a {
-    list.and_then(Value::as_array).into_iter().flatten().filter_map(move |p| resolve(doc, Some(p)))
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(move |p| resolve(doc, Some(p)))
 }
 
 /// The 2xx responses and the error responses of an operation, each resolved.
-pub fn response_groups<'a>(doc: &'a Value, op: &'a Value) -> Vec<(&'static str, Vec<(String, &'a Value)>)> {
+pub fn response_groups<'a>(
+    doc: &'a Value,
+    op: &'a Value,
+) -> Vec<(&'static str, Vec<(String, &'a Value)>)> {
     let mut ok = Vec::new();
     let mut err = Vec::new();
-    for (code, resp) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
-        let Some(resp) = resolve(doc, Some(resp)) else { continue };
+    for (code, resp) in op
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(resp) = resolve(doc, Some(resp)) else {
+            continue;
+        };
         if code.starts_with('2') {
             ok.push((code.clone(), resp));
         } else if code.starts_with(['4', '5']) || code == "default" {
@@ -155,7 +225,13 @@ fn find_closed_object(doc: &Value, schema: &Value, visited: &mut Vec<String>) ->
         }
         visited.push(r.to_string());
         let target = pointer(doc, r)?;
-        return find_closed_object(doc, target, visited).map(|p| if p.is_empty() { r.to_string() } else { p });
+        return find_closed_object(doc, target, visited).map(|p| {
+            if p.is_empty() {
+                r.to_string()
+            } else {
+                p
+            }
+        });
     }
     if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
         return Some(String::new());
@@ -165,7 +241,11 @@ fn find_closed_object(doc: &Value, schema: &Value, visited: &mut Vec<String>) ->
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|m| m.values())
-        .chain(["items", "additionalProperties"].iter().filter_map(|k| schema.get(*k)))
+        .chain(
+            ["items", "additionalProperties"]
+                .iter()
+                .filter_map(|k| schema.get(*k)),
+        )
         .chain(
             ["allOf", "oneOf", "anyOf"]
                 .iter()
@@ -190,7 +270,9 @@ mod tests {
     fn op(extra: Value) -> Value {
         let mut op = json!({"operationId": "getThing", "tags": ["t"], "summary": "s",
             "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}});
-        op.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        op.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         json!({"openapi": "3.0.3", "paths": {"/thing": {"get": op}}})
     }
 
@@ -237,7 +319,11 @@ mod tests {
         let found = lint(&doc);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].rule, "open-responses");
-        assert!(found[0].message.contains("#/components/schemas/B"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("#/components/schemas/B"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]

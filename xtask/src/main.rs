@@ -30,7 +30,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let Some((cmd, rest)) = args.split_first() else { return Err(USAGE.into()) };
+    let Some((cmd, rest)) = args.split_first() else {
+        return Err(USAGE.into());
+    };
     if cmd != "generate" {
         return Err(format!("unknown command `{cmd}`\n{USAGE}"));
     }
@@ -39,7 +41,12 @@ fn run(args: &[String]) -> Result<(), String> {
     for a in rest.iter().filter(|a| *a != "--check") {
         match VENDORS.iter().find(|v| **v == a.as_str()) {
             Some(v) => chosen.push(v),
-            None => return Err(format!("unknown vendor `{a}` (known: {})\n{USAGE}", VENDORS.join(", "))),
+            None => {
+                return Err(format!(
+                    "unknown vendor `{a}` (known: {})\n{USAGE}",
+                    VENDORS.join(", ")
+                ))
+            }
         }
     }
     if chosen.is_empty() {
@@ -51,7 +58,11 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut stale = Vec::new();
     for vendor in chosen {
         let spec = root.join("specs").join(format!("{vendor}.yaml"));
-        let out = root.join("crates").join(format!("brokerkit-{vendor}")).join("src").join("generated.rs");
+        let out = root
+            .join("crates")
+            .join(format!("brokerkit-{vendor}"))
+            .join("src")
+            .join("generated.rs");
         let started = std::time::Instant::now();
         match generate::generate(vendor, &spec) {
             Err(e) => failures.push(e),
@@ -62,9 +73,15 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(text) => {
                 if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-                    std::fs::write(&out, &text).map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
+                    std::fs::write(&out, &text)
+                        .map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
                 }
-                println!("{} ({} lines, {} ms)", rel(&root, &out), text.lines().count(), started.elapsed().as_millis());
+                println!(
+                    "{} ({} lines, {} ms)",
+                    rel(&root, &out),
+                    text.lines().count(),
+                    started.elapsed().as_millis()
+                );
             }
         }
     }
@@ -82,7 +99,10 @@ fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
 }
 
 fn rel(root: &Path, p: &Path) -> String {

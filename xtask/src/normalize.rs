@@ -40,10 +40,20 @@ fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
     // (path, method, response code, component name)
     let mut repoint: Vec<(String, String, String, String)> = Vec::new();
     let snapshot = doc.clone();
-    for (path, item) in snapshot.get("paths").and_then(Value::as_object).into_iter().flatten() {
+    for (path, item) in snapshot
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         for method in HTTP_METHODS {
-            let Some(op) = item.get(*method) else { continue };
-            let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default();
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
+            let op_id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             for (group, codes) in response_groups(&snapshot, op) {
                 let mut distinct: Vec<Value> = Vec::new();
                 for (_, resp) in &codes {
@@ -56,12 +66,19 @@ fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
                 if distinct.len() < 2 {
                     continue;
                 }
-                let suffix = if group == "success" { "Success" } else { "Error" };
+                let suffix = if group == "success" {
+                    "Success"
+                } else {
+                    "Error"
+                };
                 let name = format!("{}{suffix}", op_id.to_upper_camel_case());
                 let description = format!(
                     "One of the {group} bodies of `{op_id}`; the HTTP status tells which (merged by the generator)."
                 );
-                new_components.push((name.clone(), json!({"description": description, "oneOf": distinct})));
+                new_components.push((
+                    name.clone(),
+                    json!({"description": description, "oneOf": distinct}),
+                ));
                 for (code, _) in codes {
                     repoint.push((path.clone(), method.to_string(), code, name.clone()));
                 }
@@ -77,7 +94,10 @@ fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
     }
     for (path, method, code, name) in repoint {
         // A shared `$ref` response is copied inline so that only this operation changes.
-        let shared = doc["paths"][&path][&method]["responses"][&code].get("$ref").and_then(Value::as_str).map(str::to_owned);
+        let shared = doc["paths"][&path][&method]["responses"][&code]
+            .get("$ref")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if let Some(r) = shared {
             let inline = doc_pointer_clone(doc, &r)?;
             doc["paths"][&path][&method]["responses"][&code] = inline;
@@ -95,25 +115,39 @@ fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
 }
 
 fn doc_pointer_clone(doc: &Value, r: &str) -> Result<Value, String> {
-    resolve(doc, Some(&json!({"$ref": r}))).cloned().ok_or_else(|| format!("normalize: dangling $ref {r}"))
+    resolve(doc, Some(&json!({"$ref": r})))
+        .cloned()
+        .ok_or_else(|| format!("normalize: dangling $ref {r}"))
 }
 
 fn components_mut<'a>(doc: &'a mut Value, kind: &str) -> &'a mut Map<String, Value> {
-    let root = doc.as_object_mut().expect("an OpenAPI document is an object");
+    let root = doc
+        .as_object_mut()
+        .expect("an OpenAPI document is an object");
     let components = root.entry("components").or_insert_with(|| json!({}));
     let map = components.as_object_mut().expect("components is an object");
-    map.entry(kind).or_insert_with(|| json!({})).as_object_mut().expect("components section is an object")
+    map.entry(kind)
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("components section is an object")
 }
 
 fn is_session_header(doc: &Value, p: &Value) -> bool {
-    resolve(doc, Some(p)).and_then(|p| p.get(SESSION_HEADER_EXT)).and_then(Value::as_bool) == Some(true)
+    resolve(doc, Some(p))
+        .and_then(|p| p.get(SESSION_HEADER_EXT))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn drop_session_headers(doc: &mut Value) {
     let snapshot = doc.clone();
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
     for item in paths.values_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for (key, value) in item.iter_mut() {
             let list = if key == "parameters" {
                 Some(value)
@@ -150,7 +184,9 @@ fn rewrite_decimals(doc: &mut Value) {
 fn is_decimal(v: &Value) -> bool {
     v.get("format").and_then(Value::as_str) == Some("decimal")
         || ["oneOf", "anyOf"].iter().any(|k| {
-            v.get(*k).and_then(Value::as_array).is_some_and(|alts| !alts.is_empty() && alts.iter().all(is_decimal))
+            v.get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|alts| !alts.is_empty() && alts.iter().all(is_decimal))
         })
 }
 
@@ -184,7 +220,9 @@ fn rewrite_matching(v: &mut Value, matches: &dyn Fn(&Value) -> bool, component: 
             }
             found
         }
-        Value::Array(items) => items.iter_mut().fold(false, |acc, i| rewrite_matching(i, matches, component) | acc),
+        Value::Array(items) => items.iter_mut().fold(false, |acc, i| {
+            rewrite_matching(i, matches, component) | acc
+        }),
         _ => false,
     }
 }
@@ -206,7 +244,8 @@ fn rewrite_secrets(doc: &mut Value) {
 
 fn is_secret(v: &Value) -> bool {
     v.get("type").and_then(Value::as_str) == Some("string")
-        && (v.get("format").and_then(Value::as_str) == Some("password") || v.get(SECRET_EXT).and_then(Value::as_bool) == Some(true))
+        && (v.get("format").and_then(Value::as_str) == Some("password")
+            || v.get(SECRET_EXT).and_then(Value::as_bool) == Some(true))
 }
 
 fn open_enums(doc: &mut Value) {
@@ -221,7 +260,10 @@ fn open_enums_in(v: &mut Value) {
     match v {
         Value::Object(map) => {
             let is_string_enum = map.get("type").and_then(Value::as_str) == Some("string")
-                && map.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() > 1 && e.iter().all(Value::is_string));
+                && map
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.len() > 1 && e.iter().all(Value::is_string));
             // A single-value enum is a discriminator (`State: Succeeded`): opening it would let one
             // variant of an untagged union swallow another, so it stays closed.
             if is_string_enum {
@@ -229,7 +271,13 @@ fn open_enums_in(v: &mut Value) {
                 known.insert("type".into(), json!("string"));
                 known.insert("enum".into(), map["enum"].clone());
                 let mut open = Map::new();
-                for key in ["description", "nullable", "example", "default", "x-unverified"] {
+                for key in [
+                    "description",
+                    "nullable",
+                    "example",
+                    "default",
+                    "x-unverified",
+                ] {
                     if let Some(val) = map.get(key) {
                         open.insert(key.into(), val.clone());
                     }
@@ -274,7 +322,8 @@ mod tests {
         assert_eq!(merged.as_array().unwrap().len(), 2);
         for code in ["200", "202"] {
             assert_eq!(
-                doc["paths"]["/token"]["post"]["responses"][code]["content"]["application/json"]["schema"]["$ref"],
+                doc["paths"]["/token"]["post"]["responses"][code]["content"]["application/json"]
+                    ["schema"]["$ref"],
                 "#/components/schemas/GetTokenSuccess"
             );
         }
@@ -288,10 +337,14 @@ mod tests {
             json!({"operationId": "a", "parameters": [{"$ref": "#/components/parameters/Key"}, {"name": "q", "in": "query"}], "responses": {}}),
             json!({}),
         );
-        doc["components"]["parameters"] = json!({"Key": {"name": "Et-App-Key", "in": "header", SESSION_HEADER_EXT: true}});
+        doc["components"]["parameters"] =
+            json!({"Key": {"name": "Et-App-Key", "in": "header", SESSION_HEADER_EXT: true}});
         doc["paths"]["/token"]["parameters"] = json!([{"$ref": "#/components/parameters/Key"}]);
         normalize(&mut doc).unwrap();
-        assert_eq!(doc["paths"]["/token"]["post"]["parameters"], json!([{"name": "q", "in": "query"}]));
+        assert_eq!(
+            doc["paths"]["/token"]["post"]["parameters"],
+            json!([{"name": "q", "in": "query"}])
+        );
         assert_eq!(doc["paths"]["/token"]["parameters"], json!([]));
     }
 
@@ -311,9 +364,17 @@ mod tests {
         let r = json!({"$ref": "#/components/schemas/BrokerkitDecimal"});
         assert_eq!(props["ap"], r);
         assert_eq!(props["bal"], r);
-        assert_eq!(props["sl"], json!({"allOf": [r], "nullable": true, "description": "stop"}));
-        assert_eq!(props["n"]["type"], "number", "examples are data and stay untouched");
-        assert!(doc["components"]["schemas"].get(DECIMAL_COMPONENT).is_some());
+        assert_eq!(
+            props["sl"],
+            json!({"allOf": [r], "nullable": true, "description": "stop"})
+        );
+        assert_eq!(
+            props["n"]["type"], "number",
+            "examples are data and stay untouched"
+        );
+        assert!(doc["components"]["schemas"]
+            .get(DECIMAL_COMPONENT)
+            .is_some());
     }
 
     #[test]
@@ -346,6 +407,10 @@ mod tests {
         assert_eq!(side["description"], "d");
         assert_eq!(side["oneOf"][0]["enum"], json!(["buy", "sell"]));
         assert_eq!(side["oneOf"][1]["title"], "Other");
-        assert_eq!(doc["components"]["schemas"]["State"]["enum"], json!(["Succeeded"]), "discriminators stay closed");
+        assert_eq!(
+            doc["components"]["schemas"]["State"]["enum"],
+            json!(["Succeeded"]),
+            "discriminators stay closed"
+        );
     }
 }

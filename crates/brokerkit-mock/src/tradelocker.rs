@@ -24,21 +24,78 @@ pub const PREFIX: &str = "/backend-api";
 
 /// Column ids of each row table, as `/trade/config` announces them.
 pub const POSITION_COLUMNS: [&str; 11] = [
-    "id", "tradableInstrumentId", "routeId", "side", "qty", "avgPrice", "stopLossId", "takeProfitId", "openDate",
-    "unrealizedPl", "strategyId",
+    "id",
+    "tradableInstrumentId",
+    "routeId",
+    "side",
+    "qty",
+    "avgPrice",
+    "stopLossId",
+    "takeProfitId",
+    "openDate",
+    "unrealizedPl",
+    "strategyId",
 ];
 pub const ORDER_COLUMNS: [&str; 22] = [
-    "id", "tradableInstrumentId", "routeId", "qty", "side", "type", "status", "filledQty", "avgPrice", "price",
-    "stopPrice", "validity", "expireDate", "createdDate", "lastModified", "isOpen", "positionId", "stopLoss",
-    "stopLossType", "takeProfit", "takeProfitType", "strategyId",
+    "id",
+    "tradableInstrumentId",
+    "routeId",
+    "qty",
+    "side",
+    "type",
+    "status",
+    "filledQty",
+    "avgPrice",
+    "price",
+    "stopPrice",
+    "validity",
+    "expireDate",
+    "createdDate",
+    "lastModified",
+    "isOpen",
+    "positionId",
+    "stopLoss",
+    "stopLossType",
+    "takeProfit",
+    "takeProfitType",
+    "strategyId",
 ];
-pub const EXECUTION_COLUMNS: [&str; 8] =
-    ["id", "price", "side", "createdDate", "qty", "orderId", "positionId", "tradableInstrumentId"];
+pub const EXECUTION_COLUMNS: [&str; 8] = [
+    "id",
+    "price",
+    "side",
+    "createdDate",
+    "qty",
+    "orderId",
+    "positionId",
+    "tradableInstrumentId",
+];
 pub const ACCOUNT_COLUMNS: [&str; 26] = [
-    "balance", "projectedBalance", "availableFunds", "blockedBalance", "cashBalance", "unsettledCash",
-    "withdrawalAvailable", "stocksValue", "optionValue", "initialMarginReq", "maintMarginReq", "marginWarningLevel",
-    "blockedForStocks", "stockOrdersReq", "stopOutLevel", "warningMarginReq", "marginBeforeWarning", "todayGross",
-    "todayNet", "todayFees", "todayVolume", "todayTradesCount", "openGrossPnL", "openNetPnL", "positionsCount",
+    "balance",
+    "projectedBalance",
+    "availableFunds",
+    "blockedBalance",
+    "cashBalance",
+    "unsettledCash",
+    "withdrawalAvailable",
+    "stocksValue",
+    "optionValue",
+    "initialMarginReq",
+    "maintMarginReq",
+    "marginWarningLevel",
+    "blockedForStocks",
+    "stockOrdersReq",
+    "stopOutLevel",
+    "warningMarginReq",
+    "marginBeforeWarning",
+    "todayGross",
+    "todayNet",
+    "todayFees",
+    "todayVolume",
+    "todayTradesCount",
+    "openGrossPnL",
+    "openNetPnL",
+    "positionsCount",
     "ordersCount",
 ];
 
@@ -65,10 +122,14 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            users: vec![User { email: "trader@example.com".into(), password: "demo-password".into(), server: "OSP-DEMO".into() }],
+            users: vec![User {
+                email: "trader@example.com".into(),
+                password: "demo-password".into(),
+                server: "OSP-DEMO".into(),
+            }],
             access_lifetime: Duration::from_secs(3600),
             refresh_lifetime: Duration::from_secs(7 * 24 * 3600),
-            balance: Decimal::new(100_000_00, 2),
+            balance: Decimal::new(10_000_000, 2),
         }
     }
 }
@@ -204,7 +265,10 @@ impl Sandbox {
     }
 
     fn now_ms(&self) -> i64 {
-        self.now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+        self.now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
     }
 
     /// 19-digit ids, beyond 2^53 like the real ones.
@@ -220,8 +284,20 @@ impl Sandbox {
         let access = jwt("access_token", user, n);
         let refresh = jwt("refresh_token", user, n);
         let expires = now + self.config.access_lifetime;
-        self.access.insert(access.clone(), Session { user: user.into(), expires });
-        self.refresh.insert(refresh.clone(), Session { user: user.into(), expires: now + self.config.refresh_lifetime });
+        self.access.insert(
+            access.clone(),
+            Session {
+                user: user.into(),
+                expires,
+            },
+        );
+        self.refresh.insert(
+            refresh.clone(),
+            Session {
+                user: user.into(),
+                expires: now + self.config.refresh_lifetime,
+            },
+        );
         json!({"accessToken": access, "refreshToken": refresh, "expireDate": rfc3339(expires)})
     }
 
@@ -274,14 +350,22 @@ impl Server {
     /// Moves an instrument's mid price (quotes, fills and P/L follow).
     pub fn set_mid_price(&self, tradable_instrument_id: i64, mid: Decimal) {
         let mut s = lock(&self.state);
-        if let Some(i) = s.instruments.iter_mut().find(|i| i.tradable_id == tradable_instrument_id) {
+        if let Some(i) = s
+            .instruments
+            .iter_mut()
+            .find(|i| i.tradable_id == tradable_instrument_id)
+        {
             i.mid = mid;
         }
     }
 
     /// Balance of an account, by account id.
     pub fn balance(&self, account_id: &str) -> Option<Decimal> {
-        lock(&self.state).accounts.iter().find(|a| a.id == account_id).map(|a| a.balance)
+        lock(&self.state)
+            .accounts
+            .iter()
+            .find(|a| a.id == account_id)
+            .map(|a| a.balance)
     }
 }
 
@@ -341,7 +425,10 @@ fn router(state: Shared) -> Router {
         .route("/trade/config", get(config))
         .route("/trade/accounts", get(trade_accounts))
         .route("/trade/accounts/{account_id}/state", get(account_state))
-        .route("/trade/accounts/{account_id}/instruments", get(list_instruments))
+        .route(
+            "/trade/accounts/{account_id}/instruments",
+            get(list_instruments),
+        )
         .route("/trade/instruments/{id}", get(instrument_details))
         .route("/trade/sessions/{id}", get(session_details))
         .route("/trade/sessionStatuses/{id}", get(session_status))
@@ -349,12 +436,27 @@ fn router(state: Shared) -> Router {
         .route("/trade/dailyBar", get(daily_bar))
         .route("/trade/depth", get(depth))
         .route("/trade/history", get(history))
-        .route("/trade/accounts/{account_id}/positions", get(positions).delete(close_all_positions))
-        .route("/trade/accounts/{account_id}/orders", get(orders).post(place_order).delete(cancel_all_orders))
-        .route("/trade/accounts/{account_id}/ordersHistory", get(orders_history))
+        .route(
+            "/trade/accounts/{account_id}/positions",
+            get(positions).delete(close_all_positions),
+        )
+        .route(
+            "/trade/accounts/{account_id}/orders",
+            get(orders).post(place_order).delete(cancel_all_orders),
+        )
+        .route(
+            "/trade/accounts/{account_id}/ordersHistory",
+            get(orders_history),
+        )
         .route("/trade/accounts/{account_id}/executions", get(executions))
-        .route("/trade/orders/{order_id}", patch(modify_order).delete(cancel_order))
-        .route("/trade/positions/{position_id}", patch(modify_position).delete(close_position))
+        .route(
+            "/trade/orders/{order_id}",
+            patch(modify_order).delete(cancel_order),
+        )
+        .route(
+            "/trade/positions/{position_id}",
+            patch(modify_position).delete(close_position),
+        )
         .with_state(state)
 }
 
@@ -385,11 +487,15 @@ fn rejected(errmsg: &str) -> Response {
 }
 
 fn num(d: Decimal) -> Value {
-    d.normalize().to_f64().map(Value::from).unwrap_or(Value::Null)
+    d.normalize()
+        .to_f64()
+        .map(Value::from)
+        .unwrap_or(Value::Null)
 }
 
 fn cell(d: Option<Decimal>) -> Value {
-    d.map(|d| Value::String(d.normalize().to_string())).unwrap_or(Value::Null)
+    d.map(|d| Value::String(d.normalize().to_string()))
+        .unwrap_or(Value::Null)
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -402,13 +508,20 @@ fn b64(s: &str) -> String {
 }
 
 fn jwt(kind: &str, user: &str, n: u64) -> String {
-    format!("{}.{}.{}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(&json!({"type": kind, "sub": user, "n": n}).to_string()), b64(&format!("sandbox-{n}")))
+    format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(&json!({"type": kind, "sub": user, "n": n}).to_string()),
+        b64(&format!("sandbox-{n}"))
+    )
 }
 
 fn dec(v: &Value) -> Option<Decimal> {
     match v {
         Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        Value::Number(n) => Decimal::from_str(&n.to_string()).or_else(|_| Decimal::from_scientific(&n.to_string())).ok(),
+        Value::Number(n) => Decimal::from_str(&n.to_string())
+            .or_else(|_| Decimal::from_scientific(&n.to_string()))
+            .ok(),
         _ => None,
     }
 }
@@ -424,28 +537,64 @@ fn int(v: &Value) -> Option<i64> {
 // ---- auth ----------------------------------------------------------------------------------
 
 async fn login(State(state): State<Shared>, body: Option<Json<Value>>) -> Response {
-    let Some(Json(body)) = body else { return http_error(StatusCode::BAD_REQUEST, "/auth/jwt/token", "JSON body required") };
+    let Some(Json(body)) = body else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/auth/jwt/token",
+            "JSON body required",
+        );
+    };
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(email), Some(password), Some(server)) = (field("email"), field("password"), field("server")) else {
-        return http_error(StatusCode::BAD_REQUEST, "/auth/jwt/token", "email, password and server are required");
+    let (Some(email), Some(password), Some(server)) =
+        (field("email"), field("password"), field("server"))
+    else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/auth/jwt/token",
+            "email, password and server are required",
+        );
     };
     let mut s = lock(&state);
-    let known = s.config.users.iter().any(|u| u.email == email && u.password == password && u.server == server);
+    let known = s
+        .config
+        .users
+        .iter()
+        .any(|u| u.email == email && u.password == password && u.server == server);
     if !known {
-        return http_error(StatusCode::FORBIDDEN, "/auth/jwt/token", "Invalid credentials or server");
+        return http_error(
+            StatusCode::FORBIDDEN,
+            "/auth/jwt/token",
+            "Invalid credentials or server",
+        );
     }
     (StatusCode::CREATED, Json(s.issue_tokens(&email))).into_response()
 }
 
 async fn refresh(State(state): State<Shared>, body: Option<Json<Value>>) -> Response {
-    let token = body.as_ref().and_then(|Json(b)| b.get("refreshToken")).and_then(Value::as_str).map(str::to_owned);
-    let Some(token) = token else { return http_error(StatusCode::BAD_REQUEST, "/auth/jwt/refresh", "refreshToken is required") };
+    let token = body
+        .as_ref()
+        .and_then(|Json(b)| b.get("refreshToken"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/auth/jwt/refresh",
+            "refreshToken is required",
+        );
+    };
     let mut s = lock(&state);
     let now = s.now();
     // Refresh tokens are single-use: the old one is burned whatever happens next.
     match s.refresh.remove(&token) {
-        Some(session) if session.expires > now => (StatusCode::CREATED, Json(s.issue_tokens(&session.user))).into_response(),
-        _ => http_error(StatusCode::UNAUTHORIZED, "/auth/jwt/refresh", "Refresh token expired or invalid"),
+        Some(session) if session.expires > now => {
+            (StatusCode::CREATED, Json(s.issue_tokens(&session.user))).into_response()
+        }
+        _ => http_error(
+            StatusCode::UNAUTHORIZED,
+            "/auth/jwt/refresh",
+            "Refresh token expired or invalid",
+        ),
     }
 }
 
@@ -478,10 +627,19 @@ fn trade_account(s: &Sandbox, headers: &HeaderMap, path: &str) -> Result<Account
 }
 
 /// Like [`trade_account`], and the path's account id must be that account.
-fn path_account(s: &Sandbox, headers: &HeaderMap, account_id: &str, path: &str) -> Result<Account, Response> {
+fn path_account(
+    s: &Sandbox,
+    headers: &HeaderMap,
+    account_id: &str,
+    path: &str,
+) -> Result<Account, Response> {
     let account = trade_account(s, headers, path)?;
     if account.id != account_id {
-        return Err(http_error(StatusCode::NOT_FOUND, path, "Account not found for this accNum"));
+        return Err(http_error(
+            StatusCode::NOT_FOUND,
+            path,
+            "Account not found for this accNum",
+        ));
     }
     Ok(account)
 }
@@ -511,14 +669,39 @@ async fn all_accounts(State(state): State<Shared>, headers: HeaderMap) -> Respon
 }
 
 async fn stream_tokens(State(state): State<Shared>, body: Option<Json<Value>>) -> Response {
-    let Some(Json(body)) = body else { return http_error(StatusCode::BAD_REQUEST, "/auth/jwt/accounts/tokens", "JSON body required") };
+    let Some(Json(body)) = body else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/auth/jwt/accounts/tokens",
+            "JSON body required",
+        );
+    };
     let mut s = lock(&state);
-    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let (email, password, server) = (field("email"), field("password"), field("server"));
-    if !s.config.users.iter().any(|u| u.email == email && u.password == password && u.server == server) {
-        return http_error(StatusCode::FORBIDDEN, "/auth/jwt/accounts/tokens", "Invalid credentials or server");
+    if !s
+        .config
+        .users
+        .iter()
+        .any(|u| u.email == email && u.password == password && u.server == server)
+    {
+        return http_error(
+            StatusCode::FORBIDDEN,
+            "/auth/jwt/accounts/tokens",
+            "Invalid credentials or server",
+        );
     }
-    let ids: Vec<String> = s.accounts.iter().filter(|a| a.user == email).map(|a| a.id.clone()).collect();
+    let ids: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|a| a.user == email)
+        .map(|a| a.id.clone())
+        .collect();
     let data: Vec<Value> = ids
         .into_iter()
         .map(|id| {
@@ -532,17 +715,27 @@ async fn stream_tokens(State(state): State<Shared>, body: Option<Json<Value>>) -
 // ---- reference data ------------------------------------------------------------------------
 
 fn table(id: &str, title: &str, columns: &[&str]) -> Value {
-    let columns: Vec<Value> = columns.iter().map(|c| json!({"id": c, "description": c})).collect();
+    let columns: Vec<Value> = columns
+        .iter()
+        .map(|c| json!({"id": c, "description": c}))
+        .collect();
     json!({"id": id, "title": title, "columns": columns})
 }
 
 async fn config(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let s = lock(&state);
     guard!(trade_account(&s, &headers, "/trade/config"));
-    let rate_limits: Vec<Value> = ["GET_ACCOUNTS", "GET_POSITIONS", "GET_ORDERS", "PLACE_ORDER", "QUOTES", "QUOTES_HISTORY"]
-        .iter()
-        .map(|t| json!({"rateLimitType": t, "measure": "SECONDS", "intervalNum": 1, "limit": 10}))
-        .collect();
+    let rate_limits: Vec<Value> = [
+        "GET_ACCOUNTS",
+        "GET_POSITIONS",
+        "GET_ORDERS",
+        "PLACE_ORDER",
+        "QUOTES",
+        "QUOTES_HISTORY",
+    ]
+    .iter()
+    .map(|t| json!({"rateLimitType": t, "measure": "SECONDS", "intervalNum": 1, "limit": 10}))
+    .collect();
     ok(json!({
         "customerAccess": {"orders": true, "positions": true, "marketDepth": true},
         "positionsConfig": table("positions", "Positions", &POSITION_COLUMNS),
@@ -566,21 +759,43 @@ async fn trade_accounts(State(state): State<Shared>, headers: HeaderMap) -> Resp
 }
 
 fn unrealized(s: &Sandbox, p: &PositionRec) -> Decimal {
-    let Some(i) = s.instrument(p.instrument) else { return Decimal::ZERO };
+    let Some(i) = s.instrument(p.instrument) else {
+        return Decimal::ZERO;
+    };
     let (bid, ask) = s.quote(i);
-    let diff = if p.side == "buy" { bid - p.avg_price } else { p.avg_price - ask };
+    let diff = if p.side == "buy" {
+        bid - p.avg_price
+    } else {
+        p.avg_price - ask
+    };
     (diff * p.qty * i.contract_size).round_dp(2)
 }
 
-async fn account_state(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>) -> Response {
+async fn account_state(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Response {
     let s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/state"));
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/state"
+    ));
     let positions: Vec<&PositionRec> = s.positions.iter().filter(|p| p.account == a.id).collect();
     let open_pl: Decimal = positions.iter().map(|p| unrealized(&s, p)).sum();
-    let working = s.orders.iter().filter(|o| o.account == a.id && o.status == "New").count();
+    let working = s
+        .orders
+        .iter()
+        .filter(|o| o.account == a.id && o.status == "New")
+        .count();
     let today: Vec<&Execution> = s.executions.iter().filter(|e| e.account == a.id).collect();
     let volume: Decimal = today.iter().map(|e| e.qty).sum();
-    let mut values: BTreeMap<&str, Decimal> = ACCOUNT_COLUMNS.iter().map(|c| (*c, Decimal::ZERO)).collect();
+    let mut values: BTreeMap<&str, Decimal> = ACCOUNT_COLUMNS
+        .iter()
+        .map(|c| (*c, Decimal::ZERO))
+        .collect();
     values.insert("balance", a.balance);
     values.insert("projectedBalance", a.balance + open_pl);
     values.insert("availableFunds", a.balance + open_pl);
@@ -605,9 +820,18 @@ fn instrument_summary(i: &Instrument) -> Value {
     })
 }
 
-async fn list_instruments(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>) -> Response {
+async fn list_instruments(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Response {
     let s = lock(&state);
-    guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/instruments"));
+    guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/instruments"
+    ));
     let list: Vec<Value> = s.instruments.iter().map(instrument_summary).collect();
     ok(json!({"instruments": list}))
 }
@@ -619,23 +843,55 @@ fn param_i64(q: &HashMap<String, String>, name: &str) -> Option<i64> {
 }
 
 /// The instrument and INFO route of a market-data call, or the answer to send.
-fn market_instrument(s: &Sandbox, q: &HashMap<String, String>, path: &str) -> Result<Instrument, Response> {
-    let (Some(id), Some(route)) = (param_i64(q, "tradableInstrumentId"), param_i64(q, "routeId")) else {
-        return Err(http_error(StatusCode::BAD_REQUEST, path, "tradableInstrumentId and routeId are required"));
+fn market_instrument(
+    s: &Sandbox,
+    q: &HashMap<String, String>,
+    path: &str,
+) -> Result<Instrument, Response> {
+    let (Some(id), Some(route)) = (
+        param_i64(q, "tradableInstrumentId"),
+        param_i64(q, "routeId"),
+    ) else {
+        return Err(http_error(
+            StatusCode::BAD_REQUEST,
+            path,
+            "tradableInstrumentId and routeId are required",
+        ));
     };
-    let Some(i) = s.instrument(id) else { return Err(rejected("Unknown instrument")) };
+    let Some(i) = s.instrument(id) else {
+        return Err(rejected("Unknown instrument"));
+    };
     if route != i.info_route && route != i.trade_route {
         return Err(rejected("Unknown route"));
     }
     Ok(i.clone())
 }
 
-async fn instrument_details(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<i64>, Query(q): Params) -> Response {
+async fn instrument_details(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Params,
+) -> Response {
     let s = lock(&state);
-    guard!(trade_account(&s, &headers, "/trade/instruments/{tradableInstrumentId}"));
-    let Some(i) = s.instrument(id) else { return http_error(StatusCode::NOT_FOUND, "/trade/instruments/{id}", "Unknown instrument") };
+    guard!(trade_account(
+        &s,
+        &headers,
+        "/trade/instruments/{tradableInstrumentId}"
+    ));
+    let Some(i) = s.instrument(id) else {
+        return http_error(
+            StatusCode::NOT_FOUND,
+            "/trade/instruments/{id}",
+            "Unknown instrument",
+        );
+    };
     if param_i64(&q, "routeId").is_none() {
-        return http_error(StatusCode::BAD_REQUEST, "/trade/instruments/{id}", "routeId is required");
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/instruments/{id}",
+            "routeId is required",
+        );
     }
     let mut d = instrument_summary(i);
     let fields = json!({
@@ -655,15 +911,27 @@ async fn instrument_details(State(state): State<Shared>, headers: HeaderMap, Pat
     ok(d)
 }
 
-async fn session_details(State(state): State<Shared>, headers: HeaderMap, Path(_id): Path<i64>) -> Response {
+async fn session_details(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(_id): Path<i64>,
+) -> Response {
     let s = lock(&state);
     guard!(trade_account(&s, &headers, "/trade/sessions/{sessionId}"));
     ok(json!({"blockTrading": false, "holidays": [{"date": "2026-12-25", "name": "Christmas"}]}))
 }
 
-async fn session_status(State(state): State<Shared>, headers: HeaderMap, Path(_id): Path<i64>) -> Response {
+async fn session_status(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(_id): Path<i64>,
+) -> Response {
     let s = lock(&state);
-    guard!(trade_account(&s, &headers, "/trade/sessionStatuses/{sessionStatusId}"));
+    guard!(trade_account(
+        &s,
+        &headers,
+        "/trade/sessionStatuses/{sessionStatusId}"
+    ));
     ok(json!({"allowedOperations": [1, 1, 1], "allowedOrderTypes": [1, 1, 1, 0, 0, 0]}))
 }
 
@@ -680,7 +948,9 @@ async fn daily_bar(State(state): State<Shared>, headers: HeaderMap, Query(q): Pa
     guard!(trade_account(&s, &headers, "/trade/dailyBar"));
     let i = guard!(market_instrument(&s, &q, "/trade/dailyBar"));
     let m = i.mid;
-    ok(json!({"o": num(m), "h": num(m * Decimal::new(1005, 3)), "l": num(m * Decimal::new(995, 3)), "c": num(m), "v": 1250}))
+    ok(
+        json!({"o": num(m), "h": num(m * Decimal::new(1005, 3)), "l": num(m * Decimal::new(995, 3)), "c": num(m), "v": 1250}),
+    )
 }
 
 async fn depth(State(state): State<Shared>, headers: HeaderMap, Query(q): Params) -> Response {
@@ -689,8 +959,12 @@ async fn depth(State(state): State<Shared>, headers: HeaderMap, Query(q): Params
     let i = guard!(market_instrument(&s, &q, "/trade/depth"));
     let (bid, ask) = s.quote(&i);
     let step = i.half_spread;
-    let asks: Vec<Value> = (0..3).map(|k| json!([num(ask + step * Decimal::from(k)), 1 + k])).collect();
-    let bids: Vec<Value> = (0..3).map(|k| json!([num(bid - step * Decimal::from(k)), 1 + k])).collect();
+    let asks: Vec<Value> = (0..3)
+        .map(|k| json!([num(ask + step * Decimal::from(k)), 1 + k]))
+        .collect();
+    let bids: Vec<Value> = (0..3)
+        .map(|k| json!([num(bid - step * Decimal::from(k)), 1 + k]))
+        .collect();
     ok(json!({"asks": asks, "bids": bids}))
 }
 
@@ -714,10 +988,18 @@ async fn history(State(state): State<Shared>, headers: HeaderMap, Query(q): Para
     guard!(trade_account(&s, &headers, "/trade/history"));
     let i = guard!(market_instrument(&s, &q, "/trade/history"));
     let (Some(from), Some(to)) = (param_i64(&q, "from"), param_i64(&q, "to")) else {
-        return http_error(StatusCode::BAD_REQUEST, "/trade/history", "from and to are required");
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/history",
+            "from and to are required",
+        );
     };
     let Some(step) = q.get("resolution").and_then(|r| resolution_ms(r)) else {
-        return http_error(StatusCode::BAD_REQUEST, "/trade/history", "unknown resolution");
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/history",
+            "unknown resolution",
+        );
     };
     let first = from.div_euclid(step) * step + if from % step == 0 { 0 } else { step };
     if to <= first {
@@ -746,38 +1028,95 @@ async fn history(State(state): State<Shared>, headers: HeaderMap, Query(q): Para
 fn order_row(o: &OrderRec) -> Value {
     let kind_is_open = o.status == "New";
     json!([
-        o.id, o.instrument.to_string(), o.route.to_string(), cell(Some(o.qty)), o.side, o.kind, o.status,
-        cell(Some(o.filled_qty)), cell(o.avg_price), cell(o.price), cell(o.stop_price), o.validity, null,
-        o.created.to_string(), o.modified.to_string(), kind_is_open.to_string(), o.position_id, cell(o.stop_loss),
-        o.stop_loss.map(|_| "absolute"), cell(o.take_profit), o.take_profit.map(|_| "absolute"),
-        o.strategy_id.clone().unwrap_or_else(|| "key-undefined".into()),
+        o.id,
+        o.instrument.to_string(),
+        o.route.to_string(),
+        cell(Some(o.qty)),
+        o.side,
+        o.kind,
+        o.status,
+        cell(Some(o.filled_qty)),
+        cell(o.avg_price),
+        cell(o.price),
+        cell(o.stop_price),
+        o.validity,
+        null,
+        o.created.to_string(),
+        o.modified.to_string(),
+        kind_is_open.to_string(),
+        o.position_id,
+        cell(o.stop_loss),
+        o.stop_loss.map(|_| "absolute"),
+        cell(o.take_profit),
+        o.take_profit.map(|_| "absolute"),
+        o.strategy_id
+            .clone()
+            .unwrap_or_else(|| "key-undefined".into()),
     ])
 }
 
-async fn positions(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>) -> Response {
+async fn positions(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Response {
     let s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/positions"));
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/positions"
+    ));
     let rows: Vec<Value> = s
         .positions
         .iter()
         .filter(|p| p.account == a.id)
         .map(|p| {
-            json!([p.id, p.instrument.to_string(), p.route.to_string(), p.side, cell(Some(p.qty)), cell(Some(p.avg_price)),
-                   p.stop_loss_id, p.take_profit_id, p.opened.to_string(), cell(Some(unrealized(&s, p))),
-                   p.strategy_id.clone().unwrap_or_else(|| "key-undefined".into())])
+            json!([
+                p.id,
+                p.instrument.to_string(),
+                p.route.to_string(),
+                p.side,
+                cell(Some(p.qty)),
+                cell(Some(p.avg_price)),
+                p.stop_loss_id,
+                p.take_profit_id,
+                p.opened.to_string(),
+                cell(Some(unrealized(&s, p))),
+                p.strategy_id
+                    .clone()
+                    .unwrap_or_else(|| "key-undefined".into())
+            ])
         })
         .collect();
     ok(json!({"positions": rows}))
 }
 
-async fn orders(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>, Query(q): Params) -> Response {
+async fn orders(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    Query(q): Params,
+) -> Response {
     let s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/orders"));
-    let rows: Vec<Value> = filtered(&s, &a, &q).filter(|o| o.status == "New").map(order_row).collect();
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/orders"
+    ));
+    let rows: Vec<Value> = filtered(&s, &a, &q)
+        .filter(|o| o.status == "New")
+        .map(order_row)
+        .collect();
     ok(json!({"orders": rows}))
 }
 
-fn filtered<'a>(s: &'a Sandbox, a: &'a Account, q: &'a HashMap<String, String>) -> impl Iterator<Item = &'a OrderRec> + 'a {
+fn filtered<'a>(
+    s: &'a Sandbox,
+    a: &'a Account,
+    q: &'a HashMap<String, String>,
+) -> impl Iterator<Item = &'a OrderRec> + 'a {
     let from = param_i64(q, "from");
     let to = param_i64(q, "to");
     let instrument = param_i64(q, "tradableInstrumentId");
@@ -789,23 +1128,53 @@ fn filtered<'a>(s: &'a Sandbox, a: &'a Account, q: &'a HashMap<String, String>) 
     })
 }
 
-async fn orders_history(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>, Query(q): Params) -> Response {
+async fn orders_history(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    Query(q): Params,
+) -> Response {
     let s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/ordersHistory"));
-    let rows: Vec<Value> = filtered(&s, &a, &q).filter(|o| o.status != "New").map(order_row).collect();
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/ordersHistory"
+    ));
+    let rows: Vec<Value> = filtered(&s, &a, &q)
+        .filter(|o| o.status != "New")
+        .map(order_row)
+        .collect();
     ok(json!({"ordersHistory": rows, "hasMore": false}))
 }
 
-async fn executions(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>) -> Response {
+async fn executions(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Response {
     let s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/executions"));
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/executions"
+    ));
     let rows: Vec<Value> = s
         .executions
         .iter()
         .filter(|e| e.account == a.id)
         .map(|e| {
-            json!([e.id, cell(Some(e.price)), e.side, e.created.to_string(), cell(Some(e.qty)), e.order_id, e.position_id,
-                   e.instrument.to_string()])
+            json!([
+                e.id,
+                cell(Some(e.price)),
+                e.side,
+                e.created.to_string(),
+                cell(Some(e.qty)),
+                e.order_id,
+                e.position_id,
+                e.instrument.to_string()
+            ])
         })
         .collect();
     ok(json!({"executions": rows}))
@@ -816,18 +1185,44 @@ fn valid_qty(i: &Instrument, qty: Decimal) -> bool {
     qty > Decimal::ZERO && (qty % i.lot_step).is_zero()
 }
 
-async fn place_order(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>, body: Option<Json<Value>>) -> Response {
+async fn place_order(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
     let mut s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/orders"));
-    let Some(Json(body)) = body else { return http_error(StatusCode::BAD_REQUEST, "/trade/accounts/{accountId}/orders", "JSON body required") };
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/orders"
+    ));
+    let Some(Json(body)) = body else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/accounts/{accountId}/orders",
+            "JSON body required",
+        );
+    };
     let get = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);
-    let (Some(instrument), Some(route), Some(qty)) = (int(&get("tradableInstrumentId")), int(&get("routeId")), dec(&get("qty"))) else {
-        return http_error(StatusCode::BAD_REQUEST, "/trade/accounts/{accountId}/orders", "tradableInstrumentId, routeId and qty are required");
+    let (Some(instrument), Some(route), Some(qty)) = (
+        int(&get("tradableInstrumentId")),
+        int(&get("routeId")),
+        dec(&get("qty")),
+    ) else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/accounts/{accountId}/orders",
+            "tradableInstrumentId, routeId and qty are required",
+        );
     };
     let side = get("side").as_str().unwrap_or_default().to_string();
     let kind = get("type").as_str().unwrap_or_default().to_string();
     let validity = get("validity").as_str().unwrap_or_default().to_string();
-    let Some(i) = s.instrument(instrument).cloned() else { return rejected("Instrument not found") };
+    let Some(i) = s.instrument(instrument).cloned() else {
+        return rejected("Instrument not found");
+    };
     if route != i.trade_route {
         return rejected("Route is not a TRADE route for this instrument");
     }
@@ -835,7 +1230,10 @@ async fn place_order(State(state): State<Shared>, headers: HeaderMap, Path(accou
         return rejected("Invalid side");
     }
     if !valid_qty(&i, qty) {
-        return rejected(&format!("Invalid quantity {qty}: must be a positive multiple of {}", i.lot_step));
+        return rejected(&format!(
+            "Invalid quantity {qty}: must be a positive multiple of {}",
+            i.lot_step
+        ));
     }
     let price = dec(&get("price"));
     let stop_price = dec(&get("stopPrice"));
@@ -844,7 +1242,9 @@ async fn place_order(State(state): State<Shared>, headers: HeaderMap, Path(accou
         ("limit", "GTC") if price.is_some() => {}
         ("stop", "GTC") if stop_price.is_some() => {}
         ("market", _) => return rejected("Market orders must be IOC"),
-        ("limit", _) | ("stop", _) => return rejected("Limit and stop orders need GTC and a price"),
+        ("limit", _) | ("stop", _) => {
+            return rejected("Limit and stop orders need GTC and a price")
+        }
         _ => return rejected("Invalid order type"),
     }
     let strategy_id = get("strategyId").as_str().map(str::to_owned);
@@ -896,41 +1296,84 @@ async fn place_order(State(state): State<Shared>, headers: HeaderMap, Path(accou
             strategy_id,
             account: a.id.clone(),
         });
-        s.executions.push(Execution { id: exec_id, price: fill, side, created: now, qty, order_id: id.clone(), position_id, instrument, account: a.id.clone() });
+        s.executions.push(Execution {
+            id: exec_id,
+            price: fill,
+            side,
+            created: now,
+            qty,
+            order_id: id.clone(),
+            position_id,
+            instrument,
+            account: a.id.clone(),
+        });
     }
     s.orders.push(order);
     ok(json!({"orderId": id}))
 }
 
-async fn cancel_all_orders(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>, Query(q): Params) -> Response {
+async fn cancel_all_orders(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    Query(q): Params,
+) -> Response {
     let mut s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/orders"));
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/orders"
+    ));
     let instrument = param_i64(&q, "tradableInstrumentId");
     let now = s.now_ms();
-    for o in s.orders.iter_mut().filter(|o| o.account == a.id && o.status == "New" && instrument.is_none_or(|i| o.instrument == i)) {
+    for o in s.orders.iter_mut().filter(|o| {
+        o.account == a.id && o.status == "New" && instrument.is_none_or(|i| o.instrument == i)
+    }) {
         o.status = "Cancelled".into();
         o.modified = now;
     }
     ok_empty()
 }
 
-async fn modify_order(State(state): State<Shared>, headers: HeaderMap, Path(order_id): Path<String>, body: Option<Json<Value>>) -> Response {
+async fn modify_order(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/orders/{orderId}"));
-    let Some(Json(body)) = body else { return http_error(StatusCode::BAD_REQUEST, "/trade/orders/{orderId}", "JSON body required") };
+    let Some(Json(body)) = body else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/orders/{orderId}",
+            "JSON body required",
+        );
+    };
     let now = s.now_ms();
     let step = {
-        let Some(o) = s.orders.iter().find(|o| o.id == order_id && o.account == a.id) else { return rejected("Order not found") };
+        let Some(o) = s
+            .orders
+            .iter()
+            .find(|o| o.id == order_id && o.account == a.id)
+        else {
+            return rejected("Order not found");
+        };
         if o.status != "New" {
             return rejected(&format!("Order is {} and cannot be modified", o.status));
         }
-        s.instrument(o.instrument).map(|i| i.lot_step).unwrap_or(Decimal::new(1, 2))
+        s.instrument(o.instrument)
+            .map(|i| i.lot_step)
+            .unwrap_or(Decimal::new(1, 2))
     };
     let qty = body.get("qty").and_then(dec);
     if qty.is_some_and(|q| q <= Decimal::ZERO || !(q % step).is_zero()) {
         return rejected("Invalid quantity");
     }
-    let Some(o) = s.orders.iter_mut().find(|o| o.id == order_id) else { return rejected("Order not found") };
+    let Some(o) = s.orders.iter_mut().find(|o| o.id == order_id) else {
+        return rejected("Order not found");
+    };
     if let Some(q) = qty {
         o.qty = q;
     }
@@ -944,11 +1387,21 @@ async fn modify_order(State(state): State<Shared>, headers: HeaderMap, Path(orde
     ok_empty()
 }
 
-async fn cancel_order(State(state): State<Shared>, headers: HeaderMap, Path(order_id): Path<String>) -> Response {
+async fn cancel_order(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/orders/{orderId}"));
     let now = s.now_ms();
-    let Some(o) = s.orders.iter_mut().find(|o| o.id == order_id && o.account == a.id) else { return rejected("Order not found") };
+    let Some(o) = s
+        .orders
+        .iter_mut()
+        .find(|o| o.id == order_id && o.account == a.id)
+    else {
+        return rejected("Order not found");
+    };
     if o.status != "New" {
         return rejected(&format!("Order is {} and cannot be cancelled", o.status));
     }
@@ -957,17 +1410,41 @@ async fn cancel_order(State(state): State<Shared>, headers: HeaderMap, Path(orde
     ok_empty()
 }
 
-async fn modify_position(State(state): State<Shared>, headers: HeaderMap, Path(position_id): Path<String>, body: Option<Json<Value>>) -> Response {
+async fn modify_position(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(position_id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/positions/{positionId}"));
-    let Some(Json(body)) = body else { return http_error(StatusCode::BAD_REQUEST, "/trade/positions/{positionId}", "JSON body required") };
-    let Some(p) = s.positions.iter().find(|p| p.id == position_id && p.account == a.id).cloned() else { return rejected("Position not found") };
+    let Some(Json(body)) = body else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            "/trade/positions/{positionId}",
+            "JSON body required",
+        );
+    };
+    let Some(p) = s
+        .positions
+        .iter()
+        .find(|p| p.id == position_id && p.account == a.id)
+        .cloned()
+    else {
+        return rejected("Position not found");
+    };
     let now = s.now_ms();
     let closing = if p.side == "buy" { "sell" } else { "buy" };
     // Stop loss and take profit are separate working orders linked to the position.
     for (key, kind) in [("stopLoss", "stop"), ("takeProfit", "limit")] {
-        let Some(level) = body.get(key).and_then(dec) else { continue };
-        let existing = if key == "stopLoss" { p.stop_loss_id.clone() } else { p.take_profit_id.clone() };
+        let Some(level) = body.get(key).and_then(dec) else {
+            continue;
+        };
+        let existing = if key == "stopLoss" {
+            p.stop_loss_id.clone()
+        } else {
+            p.take_profit_id.clone()
+        };
         let id = match existing {
             Some(id) => id,
             None => s.new_id(),
@@ -1006,16 +1483,37 @@ async fn modify_position(State(state): State<Shared>, headers: HeaderMap, Path(p
 }
 
 /// Closes `qty` of a position (all when `None` or zero) at the current quote.
-fn close(s: &mut Sandbox, position_id: &str, account: &str, qty: Option<Decimal>) -> Result<(), String> {
-    let p = s.positions.iter().find(|p| p.id == position_id && p.account == account).cloned().ok_or("Position not found")?;
-    let i = s.instrument(p.instrument).cloned().ok_or("Instrument not found")?;
+fn close(
+    s: &mut Sandbox,
+    position_id: &str,
+    account: &str,
+    qty: Option<Decimal>,
+) -> Result<(), String> {
+    let p = s
+        .positions
+        .iter()
+        .find(|p| p.id == position_id && p.account == account)
+        .cloned()
+        .ok_or("Position not found")?;
+    let i = s
+        .instrument(p.instrument)
+        .cloned()
+        .ok_or("Instrument not found")?;
     let qty = qty.filter(|q| !q.is_zero()).unwrap_or(p.qty);
     if qty > p.qty || !valid_qty(&i, qty) {
-        return Err(format!("Invalid quantity {qty} for a position of {}", p.qty));
+        return Err(format!(
+            "Invalid quantity {qty} for a position of {}",
+            p.qty
+        ));
     }
     let (bid, ask) = s.quote(&i);
     let fill = if p.side == "buy" { bid } else { ask };
-    let pnl = (if p.side == "buy" { fill - p.avg_price } else { p.avg_price - fill }) * qty * i.contract_size;
+    let pnl = (if p.side == "buy" {
+        fill - p.avg_price
+    } else {
+        p.avg_price - fill
+    }) * qty
+        * i.contract_size;
     let now = s.now_ms();
     let order_id = s.new_id();
     let exec_id = s.new_id();
@@ -1041,14 +1539,28 @@ fn close(s: &mut Sandbox, position_id: &str, account: &str, qty: Option<Decimal>
         strategy_id: None,
         account: account.into(),
     });
-    s.executions.push(Execution { id: exec_id, price: fill, side, created: now, qty, order_id, position_id: p.id.clone(), instrument: p.instrument, account: account.into() });
+    s.executions.push(Execution {
+        id: exec_id,
+        price: fill,
+        side,
+        created: now,
+        qty,
+        order_id,
+        position_id: p.id.clone(),
+        instrument: p.instrument,
+        account: account.into(),
+    });
     if let Some(acc) = s.accounts.iter_mut().find(|a| a.id == account) {
         acc.balance += pnl.round_dp(2);
     }
     if qty == p.qty {
         s.positions.retain(|x| x.id != p.id);
         // Linked SL/TP orders go with the position.
-        for o in s.orders.iter_mut().filter(|o| o.status == "New" && o.position_id.as_deref() == Some(&p.id)) {
+        for o in s
+            .orders
+            .iter_mut()
+            .filter(|o| o.status == "New" && o.position_id.as_deref() == Some(&p.id))
+        {
             o.status = "Cancelled".into();
         }
     } else if let Some(pos) = s.positions.iter_mut().find(|x| x.id == p.id) {
@@ -1067,18 +1579,37 @@ async fn close_position(
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/positions/{positionId}"));
     // The documented body `{qty}`; some clients send `qty` as a query parameter instead.
-    let qty = body.as_ref().and_then(|Json(b)| b.get("qty")).and_then(dec).or_else(|| q.get("qty").and_then(|v| Decimal::from_str(v).ok()));
+    let qty = body
+        .as_ref()
+        .and_then(|Json(b)| b.get("qty"))
+        .and_then(dec)
+        .or_else(|| q.get("qty").and_then(|v| Decimal::from_str(v).ok()));
     match close(&mut s, &position_id, &a.id, qty) {
         Ok(()) => ok_empty(),
         Err(msg) => rejected(&msg),
     }
 }
 
-async fn close_all_positions(State(state): State<Shared>, headers: HeaderMap, Path(account_id): Path<String>, Query(q): Params) -> Response {
+async fn close_all_positions(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    Query(q): Params,
+) -> Response {
     let mut s = lock(&state);
-    let a = guard!(path_account(&s, &headers, &account_id, "/trade/accounts/{accountId}/positions"));
+    let a = guard!(path_account(
+        &s,
+        &headers,
+        &account_id,
+        "/trade/accounts/{accountId}/positions"
+    ));
     let instrument = param_i64(&q, "tradableInstrumentId");
-    let ids: Vec<String> = s.positions.iter().filter(|p| p.account == a.id && instrument.is_none_or(|i| p.instrument == i)).map(|p| p.id.clone()).collect();
+    let ids: Vec<String> = s
+        .positions
+        .iter()
+        .filter(|p| p.account == a.id && instrument.is_none_or(|i| p.instrument == i))
+        .map(|p| p.id.clone())
+        .collect();
     for id in &ids {
         if let Err(msg) = close(&mut s, id, &a.id, None) {
             return rejected(&msg);

@@ -112,7 +112,10 @@ impl Serialize for Decimal {
         }
         match self.0.to_f64() {
             Some(f) => serializer.serialize_f64(f),
-            None => Err(serde::ser::Error::custom(format!("{} does not fit in a JSON number", self.0))),
+            None => Err(serde::ser::Error::custom(format!(
+                "{} does not fit in a JSON number",
+                self.0
+            ))),
         }
     }
 }
@@ -153,7 +156,10 @@ impl schemars::JsonSchema for Decimal {
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
         use schemars::schema::{InstanceType, SchemaObject, SingleOrVec};
         SchemaObject {
-            instance_type: Some(SingleOrVec::Vec(vec![InstanceType::Number, InstanceType::String])),
+            instance_type: Some(SingleOrVec::Vec(vec![
+                InstanceType::Number,
+                InstanceType::String,
+            ])),
             format: Some("decimal".into()),
             ..Default::default()
         }
@@ -195,12 +201,17 @@ pub mod lenient {
     pub mod option {
         use super::super::*;
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<rust_decimal::Decimal>, D::Error> {
             let v = serde_json::Value::deserialize(d)?;
             from_json(&v).map_err(de::Error::custom)
         }
 
-        pub fn serialize<S: Serializer>(v: &Option<rust_decimal::Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            v: &Option<rust_decimal::Decimal>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match v {
                 Some(v) => Decimal(*v).serialize(s),
                 None => s.serialize_none(),
@@ -220,7 +231,8 @@ mod tests {
 
     #[test]
     fn reads_numbers_and_strings_exactly() {
-        let v: Vec<Decimal> = serde_json::from_value(json!([1.37364, "0.62", 7, "100000.00", 0.1, "1e-3"])).unwrap();
+        let v: Vec<Decimal> =
+            serde_json::from_value(json!([1.37364, "0.62", 7, "100000.00", 0.1, "1e-3"])).unwrap();
         let text: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert_eq!(text, ["1.37364", "0.62", "7", "100000.00", "0.1", "0.001"]);
     }
@@ -228,13 +240,24 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_number() {
         for bad in [json!("abc"), json!(true), json!(""), json!(null)] {
-            assert!(serde_json::from_value::<Decimal>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Decimal>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn writes_json_numbers_that_read_back_the_same() {
-        let values = ["1.37364", "0.62", "-12.5", "100000", "77261.7", "0.00001", "123456789.123456"];
+        let values = [
+            "1.37364",
+            "0.62",
+            "-12.5",
+            "100000",
+            "77261.7",
+            "0.00001",
+            "123456789.123456",
+        ];
         for s in values {
             let out = serde_json::to_string(&d(s)).unwrap();
             assert_eq!(out.parse::<Decimal>().unwrap(), d(s), "{s} -> {out}");
@@ -247,8 +270,14 @@ mod tests {
     fn loose_cells() {
         assert_eq!(from_json(&json!("")).unwrap(), None);
         assert_eq!(from_json(&json!(null)).unwrap(), None);
-        assert_eq!(from_json(&json!("8.12")).unwrap(), Some(rust_decimal::Decimal::new(812, 2)));
-        assert_eq!(from_json(&json!(18446744073709551615u64)).unwrap(), Some(u64::MAX.into()));
+        assert_eq!(
+            from_json(&json!("8.12")).unwrap(),
+            Some(rust_decimal::Decimal::new(812, 2))
+        );
+        assert_eq!(
+            from_json(&json!(18446744073709551615u64)).unwrap(),
+            Some(u64::MAX.into())
+        );
         assert!(from_json(&json!([1])).is_err());
     }
 }

@@ -8,7 +8,14 @@ use std::fmt;
 use std::time::Duration;
 
 /// Headers that may carry credentials; never printed.
-const SENSITIVE_HEADERS: &[&str] = &["authorization", "set-cookie", "cookie", "et-app-key", "token", "developer-api-key"];
+const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "set-cookie",
+    "cookie",
+    "et-app-key",
+    "token",
+    "developer-api-key",
+];
 /// How much of a body `Display` shows; the whole body stays in [`HttpFailure::body`].
 const DISPLAY_BODY_LIMIT: usize = 300;
 
@@ -97,7 +104,12 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let num = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         Self {
             retry_after: num("retry-after").map(Duration::from_secs),
             limit: num("x-ratelimit-limit"),
@@ -124,7 +136,11 @@ pub enum Failure {
     /// The server answered with a status the operation does not treat as success.
     Http(HttpFailure),
     /// A success status whose body does not match the spec.
-    Decode { status: Option<u16>, body: Bytes, message: String },
+    Decode {
+        status: Option<u16>,
+        body: Bytes,
+        message: String,
+    },
     /// Anything else the generated client reported (e.g. a hook's refusal).
     Other(String),
 }
@@ -136,7 +152,11 @@ impl fmt::Display for Failure {
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Connection(m) => write!(f, "connection failed: {m}"),
             Failure::Http(h) => h.fmt(f),
-            Failure::Decode { status, body, message } => {
+            Failure::Decode {
+                status,
+                body,
+                message,
+            } => {
                 write!(f, "unexpected response body")?;
                 if let Some(s) = status {
                     write!(f, " (HTTP {s})")?;
@@ -175,15 +195,29 @@ impl Failure {
             E2::ErrorResponse(rv) => {
                 let status = rv.status().as_u16();
                 let headers = rv.headers().clone();
-                let body = serde_json::to_vec(rv.as_ref()).map(Bytes::from).unwrap_or_default();
-                Failure::Http(HttpFailure { status, headers, body })
+                let body = serde_json::to_vec(rv.as_ref())
+                    .map(Bytes::from)
+                    .unwrap_or_default();
+                Failure::Http(HttpFailure {
+                    status,
+                    headers,
+                    body,
+                })
             }
-            E2::InvalidResponsePayload(body, e) => Failure::Decode { status: None, body, message: e.to_string() },
+            E2::InvalidResponsePayload(body, e) => Failure::Decode {
+                status: None,
+                body,
+                message: e.to_string(),
+            },
             E2::UnexpectedResponse(resp) => {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
                 match resp.bytes().await {
-                    Ok(body) => Failure::Http(HttpFailure { status, headers, body }),
+                    Ok(body) => Failure::Http(HttpFailure {
+                        status,
+                        headers,
+                        body,
+                    }),
                     Err(e) => transport(&e),
                 }
             }
@@ -231,9 +265,16 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("set-cookie", "session=abc".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
-        let f = HttpFailure { status: 500, headers, body: Bytes::from("x".repeat(1000)) };
+        let f = HttpFailure {
+            status: 500,
+            headers,
+            body: Bytes::from("x".repeat(1000)),
+        };
         let dbg = format!("{f:?}");
-        assert!(!dbg.contains("abc") && dbg.contains("application/json"), "{dbg}");
+        assert!(
+            !dbg.contains("abc") && dbg.contains("application/json"),
+            "{dbg}"
+        );
         assert!(f.to_string().chars().count() < 320);
         assert_eq!(f.body.len(), 1000, "the body is kept whole");
     }

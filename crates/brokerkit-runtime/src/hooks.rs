@@ -4,9 +4,15 @@ use crate::Secret;
 use reqwest::header::{HeaderName, HeaderValue};
 
 /// Sets a header from a secret, marked sensitive so that `http`'s own `Debug` hides it.
-pub fn set_secret_header(request: &mut reqwest::Request, name: HeaderName, value: &Secret, prefix: &str) -> Result<(), String> {
-    let mut v = HeaderValue::from_str(&format!("{prefix}{}", value.expose()))
-        .map_err(|_| format!("the value for header `{name}` contains characters HTTP headers cannot carry"))?;
+pub fn set_secret_header(
+    request: &mut reqwest::Request,
+    name: HeaderName,
+    value: &Secret,
+    prefix: &str,
+) -> Result<(), String> {
+    let mut v = HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
+        format!("the value for header `{name}` contains characters HTTP headers cannot carry")
+    })?;
     v.set_sensitive(true);
     request.headers_mut().insert(name, v);
     Ok(())
@@ -29,8 +35,10 @@ mod tests {
 
     #[test]
     fn bearer_is_set_sensitive_and_api_version_removed() {
-        let mut req = reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
-        req.headers_mut().insert("api-version", HeaderValue::from_static("1.0"));
+        let mut req =
+            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        req.headers_mut()
+            .insert("api-version", HeaderValue::from_static("1.0"));
         set_bearer(&mut req, &Secret::new("tok")).unwrap();
         strip_generator_headers(&mut req);
         let auth = req.headers().get("authorization").unwrap();

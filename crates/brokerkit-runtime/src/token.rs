@@ -18,7 +18,12 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(access: impl Into<Secret>) -> Self {
-        Self { access: access.into(), refresh: None, access_expires_at: None, refresh_expires_at: None }
+        Self {
+            access: access.into(),
+            refresh: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+        }
     }
 }
 
@@ -31,7 +36,8 @@ pub struct RefreshError {
 }
 
 /// Obtains new tokens from the current ones (usually by calling the vendor's refresh endpoint).
-pub type Refresher = Arc<dyn Fn(Arc<Tokens>) -> BoxFuture<'static, Result<Tokens, RefreshError>> + Send + Sync>;
+pub type Refresher =
+    Arc<dyn Fn(Arc<Tokens>) -> BoxFuture<'static, Result<Tokens, RefreshError>> + Send + Sync>;
 
 struct Current {
     tokens: Arc<Tokens>,
@@ -85,7 +91,11 @@ impl TokenCell {
             let lifetime = at.duration_since(now).unwrap_or_default();
             at - self.skew.min(lifetime / 2)
         });
-        let current = Current { tokens: Arc::new(tokens), generation, renew_at };
+        let current = Current {
+            tokens: Arc::new(tokens),
+            generation,
+            renew_at,
+        };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(current);
         generation
     }
@@ -96,12 +106,19 @@ impl TokenCell {
 
     /// The current tokens and their generation, or `None` before login.
     pub fn snapshot(&self) -> Option<(Arc<Tokens>, u64)> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|c| (c.tokens.clone(), c.generation))
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| (c.tokens.clone(), c.generation))
     }
 
     fn is_stale(&self) -> bool {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        current.as_ref().and_then(|c| c.renew_at).is_some_and(|at| SystemTime::now() >= at)
+        current
+            .as_ref()
+            .and_then(|c| c.renew_at)
+            .is_some_and(|at| SystemTime::now() >= at)
     }
 
     /// How many refreshes this cell has run.
@@ -113,17 +130,25 @@ impl TokenCell {
     /// `None` before login. Without a refresher (or a refresh token) a stale token is returned
     /// as it is, and the server's answer decides.
     pub async fn access(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
-        let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
+        let Some((tokens, generation)) = self.snapshot() else {
+            return Ok(None);
+        };
         if !self.is_stale() || !self.can_refresh(&tokens) {
             return Ok(Some((tokens.access.clone(), generation)));
         }
-        self.refresh_unless_newer(generation, || self.is_stale()).await
+        self.refresh_unless_newer(generation, || self.is_stale())
+            .await
     }
 
     /// The server rejected the token of `generation`: renew it, unless another task already
     /// has. Returns the token to retry with, or `None` when there is nothing to retry with.
-    pub async fn refresh_rejected(&self, generation: u64) -> Result<Option<(Secret, u64)>, RefreshError> {
-        let Some((tokens, _)) = self.snapshot() else { return Ok(None) };
+    pub async fn refresh_rejected(
+        &self,
+        generation: u64,
+    ) -> Result<Option<(Secret, u64)>, RefreshError> {
+        let Some((tokens, _)) = self.snapshot() else {
+            return Ok(None);
+        };
         if !self.can_refresh(&tokens) {
             return Ok(None);
         }
@@ -131,7 +156,12 @@ impl TokenCell {
     }
 
     fn can_refresh(&self, tokens: &Tokens) -> bool {
-        tokens.refresh.is_some() && self.refresher.read().unwrap_or_else(|p| p.into_inner()).is_some()
+        tokens.refresh.is_some()
+            && self
+                .refresher
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
     }
 
     async fn refresh_unless_newer(
@@ -141,12 +171,20 @@ impl TokenCell {
     ) -> Result<Option<(Secret, u64)>, RefreshError> {
         let _guard = self.refresh_lock.lock().await;
         // Whoever held the lock before us may have refreshed already.
-        let Some((tokens, generation)) = self.snapshot() else { return Ok(None) };
+        let Some((tokens, generation)) = self.snapshot() else {
+            return Ok(None);
+        };
         if generation != seen || !still_needed() {
             return Ok(Some((tokens.access.clone(), generation)));
         }
-        let refresher = self.refresher.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(refresher) = refresher else { return Ok(Some((tokens.access.clone(), generation))) };
+        let refresher = self
+            .refresher
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(refresher) = refresher else {
+            return Ok(Some((tokens.access.clone(), generation)));
+        };
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         let fresh = refresher(tokens).await?;
         let access = fresh.access.clone();
@@ -187,10 +225,12 @@ mod tests {
         let cell = Arc::new(TokenCell::new(Duration::from_secs(30)));
         cell.set_refresher(counting_refresher(calls.clone()));
         cell.set(expired());
-        let tasks: Vec<_> = (0..50).map(|_| {
-            let cell = cell.clone();
-            tokio::spawn(async move { cell.access().await.unwrap().unwrap().0 })
-        }).collect();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cell = cell.clone();
+                tokio::spawn(async move { cell.access().await.unwrap().unwrap().0 })
+            })
+            .collect();
         for t in tasks {
             assert_eq!(t.await.unwrap().expose(), "access-1");
         }
@@ -206,10 +246,12 @@ mod tests {
         let mut fresh_looking = expired();
         fresh_looking.access_expires_at = None;
         let g = cell.set(fresh_looking);
-        let tasks: Vec<_> = (0..20).map(|_| {
-            let cell = cell.clone();
-            tokio::spawn(async move { cell.refresh_rejected(g).await.unwrap().unwrap().0 })
-        }).collect();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let cell = cell.clone();
+                tokio::spawn(async move { cell.refresh_rejected(g).await.unwrap().unwrap().0 })
+            })
+            .collect();
         for t in tasks {
             assert_eq!(t.await.unwrap().expose(), "access-1");
         }
@@ -227,13 +269,20 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(cell.access().await.unwrap().unwrap().0.expose(), "access-0");
         }
-        assert_eq!(calls.load(Ordering::SeqCst), 0, "a 10 s token is fresh for its first 5 s despite the 60 s skew");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "a 10 s token is fresh for its first 5 s despite the 60 s skew"
+        );
     }
 
     #[tokio::test]
     async fn without_a_refresher_the_stale_token_is_used_as_is() {
         let cell = TokenCell::new(Duration::ZERO);
-        assert!(cell.access().await.unwrap().is_none(), "nothing before login");
+        assert!(
+            cell.access().await.unwrap().is_none(),
+            "nothing before login"
+        );
         cell.set(expired());
         assert_eq!(cell.access().await.unwrap().unwrap().0.expose(), "access-0");
         assert!(cell.refresh_rejected(1).await.unwrap().is_none());
@@ -242,10 +291,20 @@ mod tests {
     #[tokio::test]
     async fn a_failed_refresh_is_reported_and_keeps_the_old_tokens() {
         let cell = TokenCell::new(Duration::ZERO);
-        cell.set_refresher(Arc::new(|_| Box::pin(async { Err(RefreshError { status: Some(401), message: "refresh token expired".into() }) })));
+        cell.set_refresher(Arc::new(|_| {
+            Box::pin(async {
+                Err(RefreshError {
+                    status: Some(401),
+                    message: "refresh token expired".into(),
+                })
+            })
+        }));
         let g = cell.set(expired());
         let err = cell.access().await.unwrap_err();
-        assert_eq!(err.to_string(), "token refresh failed (HTTP 401): refresh token expired");
+        assert_eq!(
+            err.to_string(),
+            "token refresh failed (HTTP 401): refresh token expired"
+        );
         assert_eq!(cell.snapshot().unwrap().1, g);
         assert!(!format!("{cell:?}").contains("access-0"));
     }

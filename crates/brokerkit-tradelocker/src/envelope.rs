@@ -63,9 +63,10 @@ pub fn open<T: Envelope>(response: ResponseValue<T>) -> Result<Option<T::Data>> 
     match s {
         S::String(K::Ok) => Ok(d),
         S::String(K::NoData) => Ok(None),
-        S::String(K::Error) => {
-            Err(Error::Rejected { status, message: errmsg.unwrap_or_else(|| "(no errmsg in the answer)".into()) })
-        }
+        S::String(K::Error) => Err(Error::Rejected {
+            status,
+            message: errmsg.unwrap_or_else(|| "(no errmsg in the answer)".into()),
+        }),
         S::Other(other) => Err(Error::UnknownStatus(other)),
     }
 }

@@ -19,7 +19,10 @@ pub enum Error {
     Forbidden(HttpFailure),
     /// HTTP 429: slow down; `rate_limit.retry_after` says for how long when the server tells.
     #[error("rate limited ({failure}); retry after {}", rate_limit.retry_after.map(|d| format!("{}s", d.as_secs())).unwrap_or_else(|| "a while".into()))]
-    RateLimited { rate_limit: RateLimit, failure: HttpFailure },
+    RateLimited {
+        rate_limit: RateLimit,
+        failure: HttpFailure,
+    },
     /// Any other unsuccessful HTTP status.
     #[error("TradeLocker answered {0}")]
     Http(HttpFailure),
@@ -31,7 +34,11 @@ pub enum Error {
     Connection(String),
     /// A success status whose body is not what the spec describes.
     #[error("TradeLocker sent a body this client cannot read{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode { status: Option<u16>, body: Bytes, message: String },
+    Decode {
+        status: Option<u16>,
+        body: Bytes,
+        message: String,
+    },
     /// The envelope's `s` was neither `ok`, `error` nor `no_data`.
     #[error("TradeLocker answered with unknown envelope status `{0}`")]
     UnknownStatus(String),
@@ -55,13 +62,24 @@ impl Error {
             Failure::Http(h) => match h.status {
                 401 => Error::Unauthorized(h),
                 403 => Error::Forbidden(h),
-                429 => Error::RateLimited { rate_limit: h.rate_limit(), failure: h },
+                429 => Error::RateLimited {
+                    rate_limit: h.rate_limit(),
+                    failure: h,
+                },
                 _ => Error::Http(h),
             },
             Failure::InvalidRequest(m) | Failure::Other(m) => Error::InvalidRequest(m),
             Failure::Timeout(m) => Error::Timeout(m),
             Failure::Connection(m) => Error::Connection(m),
-            Failure::Decode { status, body, message } => Error::Decode { status, body, message },
+            Failure::Decode {
+                status,
+                body,
+                message,
+            } => Error::Decode {
+                status,
+                body,
+                message,
+            },
             other => Error::InvalidRequest(other.to_string()),
         }
     }

@@ -23,13 +23,19 @@ pub struct State {
 
 impl Default for State {
     fn default() -> Self {
-        Self { tokens: Arc::new(TokenCell::new(REFRESH_SKEW)), acc_num: Arc::default() }
+        Self {
+            tokens: Arc::new(TokenCell::new(REFRESH_SKEW)),
+            acc_num: Arc::default(),
+        }
     }
 }
 
 impl State {
     pub(crate) fn acc_num(&self) -> Option<String> {
-        self.acc_num.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.acc_num
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -46,15 +52,26 @@ fn needs_account(info: &OperationInfo) -> bool {
 }
 
 impl ClientHooks<State> for Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
         strip_generator_headers(request);
         if !is_secured(info) {
             return Ok(());
         }
         let state = self.inner();
-        let token = state.tokens.access().await.map_err(|e| Error::Custom(e.to_string()))?;
+        let token = state
+            .tokens
+            .access()
+            .await
+            .map_err(|e| Error::Custom(e.to_string()))?;
         let Some((token, _)) = token else {
-            return Err(Error::Custom(format!("`{}` needs a logged-in session: call Session::login first", info.operation_id)));
+            return Err(Error::Custom(format!(
+                "`{}` needs a logged-in session: call Session::login first",
+                info.operation_id
+            )));
         };
         set_bearer(request, &token).map_err(Error::Custom)?;
         if needs_account(info) {
@@ -64,13 +81,18 @@ impl ClientHooks<State> for Client {
                     info.operation_id
                 )));
             };
-            let value = HeaderValue::from_str(&acc).map_err(|_| Error::Custom("accNum is not a valid header value".into()))?;
+            let value = HeaderValue::from_str(&acc)
+                .map_err(|_| Error::Custom("accNum is not a valid header value".into()))?;
             request.headers_mut().insert(ACC_NUM, value);
         }
         Ok(())
     }
 
-    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
         if !is_secured(info) {
             return self.client().execute(request).await;
         }
@@ -79,10 +101,16 @@ impl ClientHooks<State> for Client {
         let retry = request.try_clone();
         let response = self.client().execute(request).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return response.error_for_status_ref().map(|_| ()).or(Ok::<(), reqwest::Error>(())).map(|_| response);
+            return response
+                .error_for_status_ref()
+                .map(|_| ())
+                .or(Ok::<(), reqwest::Error>(()))
+                .map(|_| response);
         }
         // The server no longer accepts this token: renew it once (single-flight) and retry.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else { return Ok(response) };
+        let (Some(mut retry), Some(generation)) = (retry, generation) else {
+            return Ok(response);
+        };
         match state.tokens.refresh_rejected(generation).await {
             Ok(Some((token, _))) => {
                 if set_bearer(&mut retry, &token).is_err() {

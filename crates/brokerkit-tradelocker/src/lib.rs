@@ -8,7 +8,7 @@
 //! (`rust_decimal`), and every failure is one [`Error`].
 //!
 //! ```no_run
-//! use brokerkit_tradelocker::{orders, Credentials, Environment, Session};
+//! use brokerkit_tradelocker::{orders, Credentials, Environment, InstrumentRoutes, Session};
 //! use rust_decimal::Decimal;
 //!
 //! # async fn demo() -> Result<(), brokerkit_tradelocker::Error> {
@@ -18,8 +18,7 @@
 //! session.select_account(&account);
 //!
 //! let eurusd = session.instruments().await?.into_iter().find(|i| i.name == "EURUSD").unwrap();
-//! let info = eurusd.routes.iter().find(|r| r.type_.to_string() == "INFO").unwrap().id;
-//! let trade = eurusd.routes.iter().find(|r| r.type_.to_string() == "TRADE").unwrap().id;
+//! let (info, trade) = (eurusd.info_route().unwrap(), eurusd.trade_route().unwrap());
 //! let quote = session.quote(eurusd.tradable_instrument_id, info).await?;
 //! println!("EURUSD ask {}", quote.ap);
 //!
@@ -31,9 +30,14 @@
 //! # let _ = order_id; Ok(()) }
 //! ```
 
+// `Error` keeps the whole failed response (status, headers, body) by design; it is built once
+// per failed call, so its size is not worth boxing every variant for.
+#![allow(clippy::result_large_err)]
+
 pub mod envelope;
 pub mod error;
 pub mod hooks;
+pub mod instruments;
 pub mod orders;
 pub mod rows;
 pub mod session;
@@ -44,5 +48,6 @@ mod generated;
 
 pub use error::{Error, Result};
 pub use generated::*;
+pub use instruments::InstrumentRoutes;
 pub use rows::{AccountState, Execution, Order, Position, RowError};
 pub use session::{Account, Credentials, Environment, OrdersHistoryPage, Session, SessionBuilder};

@@ -1,7 +1,9 @@
 //! Building orders: the common shapes with the right `validity` (market → IOC,
 //! limit and stop → GTC) and exact decimal prices.
 
-use crate::types::{OrderType, OrderTypeString, PlaceOrderRequest, Side, SideString, Validity, ValidityString};
+use crate::types::{
+    OrderType, OrderTypeString, PlaceOrderRequest, Side, SideString, Validity, ValidityString,
+};
 use rust_decimal::Decimal;
 
 /// Buy or sell.
@@ -20,7 +22,14 @@ impl From<Direction> for Side {
     }
 }
 
-fn base(instrument: i64, trade_route: i64, direction: Direction, qty: Decimal, kind: OrderTypeString, validity: ValidityString) -> PlaceOrderRequest {
+fn base(
+    instrument: i64,
+    trade_route: i64,
+    direction: Direction,
+    qty: Decimal,
+    kind: OrderTypeString,
+    validity: ValidityString,
+) -> PlaceOrderRequest {
     PlaceOrderRequest {
         tradable_instrument_id: instrument,
         route_id: trade_route,
@@ -40,20 +49,58 @@ fn base(instrument: i64, trade_route: i64, direction: Direction, qty: Decimal, k
 }
 
 /// A market order (IOC) for `qty` lots on a TRADE route.
-pub fn market(instrument: i64, trade_route: i64, direction: Direction, qty: Decimal) -> PlaceOrderRequest {
-    base(instrument, trade_route, direction, qty, OrderTypeString::Market, ValidityString::Ioc)
+pub fn market(
+    instrument: i64,
+    trade_route: i64,
+    direction: Direction,
+    qty: Decimal,
+) -> PlaceOrderRequest {
+    base(
+        instrument,
+        trade_route,
+        direction,
+        qty,
+        OrderTypeString::Market,
+        ValidityString::Ioc,
+    )
 }
 
 /// A limit order (GTC) at `price`.
-pub fn limit(instrument: i64, trade_route: i64, direction: Direction, qty: Decimal, price: Decimal) -> PlaceOrderRequest {
-    let mut o = base(instrument, trade_route, direction, qty, OrderTypeString::Limit, ValidityString::Gtc);
+pub fn limit(
+    instrument: i64,
+    trade_route: i64,
+    direction: Direction,
+    qty: Decimal,
+    price: Decimal,
+) -> PlaceOrderRequest {
+    let mut o = base(
+        instrument,
+        trade_route,
+        direction,
+        qty,
+        OrderTypeString::Limit,
+        ValidityString::Gtc,
+    );
     o.price = Some(price.into());
     o
 }
 
 /// A stop order (GTC) triggered at `stop_price`.
-pub fn stop(instrument: i64, trade_route: i64, direction: Direction, qty: Decimal, stop_price: Decimal) -> PlaceOrderRequest {
-    let mut o = base(instrument, trade_route, direction, qty, OrderTypeString::Stop, ValidityString::Gtc);
+pub fn stop(
+    instrument: i64,
+    trade_route: i64,
+    direction: Direction,
+    qty: Decimal,
+    stop_price: Decimal,
+) -> PlaceOrderRequest {
+    let mut o = base(
+        instrument,
+        trade_route,
+        direction,
+        qty,
+        OrderTypeString::Stop,
+        ValidityString::Gtc,
+    );
     o.stop_price = Some(stop_price.into());
     o
 }
@@ -65,9 +112,26 @@ mod tests {
     #[test]
     fn market_orders_are_ioc_and_limits_gtc_with_exact_prices() {
         let m = serde_json::to_value(market(1, 2, Direction::Buy, Decimal::new(1, 2))).unwrap();
-        assert_eq!((m["type"].as_str(), m["validity"].as_str(), m["side"].as_str()), (Some("market"), Some("IOC"), Some("buy")));
+        assert_eq!(
+            (
+                m["type"].as_str(),
+                m["validity"].as_str(),
+                m["side"].as_str()
+            ),
+            (Some("market"), Some("IOC"), Some("buy"))
+        );
         assert_eq!(m["qty"], serde_json::json!(0.01));
-        let l = serde_json::to_value(limit(1, 2, Direction::Sell, Decimal::ONE, Decimal::new(110867, 3))).unwrap();
-        assert_eq!((l["validity"].as_str(), l["price"].to_string()), (Some("GTC"), "110.867".to_string()));
+        let l = serde_json::to_value(limit(
+            1,
+            2,
+            Direction::Sell,
+            Decimal::ONE,
+            Decimal::new(110867, 3),
+        ))
+        .unwrap();
+        assert_eq!(
+            (l["validity"].as_str(), l["price"].to_string()),
+            (Some("GTC"), "110.867".to_string())
+        );
     }
 }

@@ -16,29 +16,66 @@ pub enum RowError {
     #[error("{table}: /trade/config has no column list for this table")]
     NoColumns { table: &'static str },
     #[error("{table} row {row}: {got} cells for {expected} columns")]
-    Width { table: &'static str, row: usize, expected: usize, got: usize },
+    Width {
+        table: &'static str,
+        row: usize,
+        expected: usize,
+        got: usize,
+    },
     #[error("{table} row {row}: {message}")]
-    Cell { table: &'static str, row: usize, message: String },
+    Cell {
+        table: &'static str,
+        row: usize,
+        message: String,
+    },
 }
 
 /// Column ids of one table, in the order the server sends cells.
-pub fn column_ids(config: Option<&types::TableConfig>, table: &'static str) -> Result<Vec<String>, RowError> {
+pub fn column_ids(
+    config: Option<&types::TableConfig>,
+    table: &'static str,
+) -> Result<Vec<String>, RowError> {
     let config = config.ok_or(RowError::NoColumns { table })?;
     Ok(config.columns.iter().map(|c| c.id.clone()).collect())
 }
 
 /// Decodes one row into `T` by column name.
-pub fn decode_row<T: DeserializeOwned>(table: &'static str, row: usize, columns: &[String], cells: &[RowCell]) -> Result<T, RowError> {
+pub fn decode_row<T: DeserializeOwned>(
+    table: &'static str,
+    row: usize,
+    columns: &[String],
+    cells: &[RowCell],
+) -> Result<T, RowError> {
     if cells.len() != columns.len() {
-        return Err(RowError::Width { table, row, expected: columns.len(), got: cells.len() });
+        return Err(RowError::Width {
+            table,
+            row,
+            expected: columns.len(),
+            got: cells.len(),
+        });
     }
-    let object: Map<String, Value> = columns.iter().cloned().zip(cells.iter().map(|c| c.0.clone())).collect();
-    serde_json::from_value(Value::Object(object)).map_err(|e| RowError::Cell { table, row, message: e.to_string() })
+    let object: Map<String, Value> = columns
+        .iter()
+        .cloned()
+        .zip(cells.iter().map(|c| c.0.clone()))
+        .collect();
+    serde_json::from_value(Value::Object(object)).map_err(|e| RowError::Cell {
+        table,
+        row,
+        message: e.to_string(),
+    })
 }
 
 /// Decodes every row of a table.
-pub fn decode_rows<T: DeserializeOwned>(table: &'static str, columns: &[String], rows: &[Vec<RowCell>]) -> Result<Vec<T>, RowError> {
-    rows.iter().enumerate().map(|(i, cells)| decode_row(table, i, columns, cells)).collect()
+pub fn decode_rows<T: DeserializeOwned>(
+    table: &'static str,
+    columns: &[String],
+    rows: &[Vec<RowCell>],
+) -> Result<Vec<T>, RowError> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, cells)| decode_row(table, i, columns, cells))
+        .collect()
 }
 
 /// An open position (`/positions`).
@@ -168,11 +205,32 @@ macro_rules! account_state {
 }
 
 account_state!(
-    balance, projected_balance, available_funds, blocked_balance, cash_balance, unsettled_cash,
-    withdrawal_available, stocks_value, option_value, initial_margin_req, maint_margin_req,
-    margin_warning_level, blocked_for_stocks, stock_orders_req, stop_out_level, warning_margin_req,
-    margin_before_warning, today_gross, today_net, today_fees, today_volume, today_trades_count,
-    open_gross_pn_l, open_net_pn_l, positions_count, orders_count,
+    balance,
+    projected_balance,
+    available_funds,
+    blocked_balance,
+    cash_balance,
+    unsettled_cash,
+    withdrawal_available,
+    stocks_value,
+    option_value,
+    initial_margin_req,
+    maint_margin_req,
+    margin_warning_level,
+    blocked_for_stocks,
+    stock_orders_req,
+    stop_out_level,
+    warning_margin_req,
+    margin_before_warning,
+    today_gross,
+    today_net,
+    today_fees,
+    today_volume,
+    today_trades_count,
+    open_gross_pn_l,
+    open_net_pn_l,
+    positions_count,
+    orders_count,
 );
 
 // Loose cells: ids and numbers arrive as strings or numbers, booleans as "true"/"false".
@@ -187,7 +245,9 @@ fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => Ok(Some(s)),
         Value::Number(n) => Ok(Some(n.to_string())),
-        other => Err(serde::de::Error::custom(format!("expected an id, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an id, got {other}"
+        ))),
     }
 }
 
@@ -199,9 +259,18 @@ fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
-        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {n}"))),
-        other => Err(serde::de::Error::custom(format!("expected an integer, got {other}"))),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {n}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an integer, got {other}"
+        ))),
     }
 }
 
@@ -212,7 +281,9 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        other => Err(serde::de::Error::custom(format!("expected a boolean, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a boolean, got {other}"
+        ))),
     }
 }
 
@@ -226,8 +297,17 @@ mod tests {
     }
 
     const POSITION_COLUMNS: [&str; 11] = [
-        "id", "tradableInstrumentId", "routeId", "side", "qty", "avgPrice", "stopLossId",
-        "takeProfitId", "openDate", "unrealizedPl", "strategyId",
+        "id",
+        "tradableInstrumentId",
+        "routeId",
+        "side",
+        "qty",
+        "avgPrice",
+        "stopLossId",
+        "takeProfitId",
+        "openDate",
+        "unrealizedPl",
+        "strategyId",
     ];
 
     fn cols(ids: &[&str]) -> Vec<String> {
@@ -236,9 +316,24 @@ mod tests {
 
     #[test]
     fn a_live_position_row_of_strings_decodes() {
-        let row = cells(json!(["7421932185916132049","6125","948735","buy","0.62","1.37364",null,null,"1774250624000","8.12","key-undefined"]));
+        let row = cells(json!([
+            "7421932185916132049",
+            "6125",
+            "948735",
+            "buy",
+            "0.62",
+            "1.37364",
+            null,
+            null,
+            "1774250624000",
+            "8.12",
+            "key-undefined"
+        ]));
         let p: Position = decode_row("positions", 0, &cols(&POSITION_COLUMNS), &row).unwrap();
-        assert_eq!(p.id, "7421932185916132049", "19-digit ids stay exact strings");
+        assert_eq!(
+            p.id, "7421932185916132049",
+            "19-digit ids stay exact strings"
+        );
         assert_eq!(p.tradable_instrument_id, 6125);
         assert_eq!(p.qty, Decimal::new(62, 2));
         assert_eq!(p.avg_price.to_string(), "1.37364");
@@ -252,38 +347,77 @@ mod tests {
         let mut reordered = cols(&POSITION_COLUMNS);
         reordered.reverse();
         reordered.push("brandNewColumn".into());
-        let row = cells(json!(["s1", 3.5, "", null, null, 1.1, 0.5, "sell", 7, 9, 42, "x"]));
+        let row = cells(json!([
+            "s1", 3.5, "", null, null, 1.1, 0.5, "sell", 7, 9, 42, "x"
+        ]));
         let p: Position = decode_row("positions", 0, &reordered, &row).unwrap();
-        assert_eq!((p.id.as_str(), p.tradable_instrument_id, p.route_id), ("42", 9, 7));
+        assert_eq!(
+            (p.id.as_str(), p.tradable_instrument_id, p.route_id),
+            ("42", 9, 7)
+        );
         assert_eq!(p.open_date, None, "an empty openDate is no date");
-        assert_eq!(p.other.get("brandNewColumn"), Some(&json!("x")), "unknown columns are kept");
-        assert!(matches!(p.side, types::Side::String(types::SideString::Sell)));
+        assert_eq!(
+            p.other.get("brandNewColumn"),
+            Some(&json!("x")),
+            "unknown columns are kept"
+        );
+        assert!(matches!(
+            p.side,
+            types::Side::String(types::SideString::Sell)
+        ));
     }
 
     #[test]
     fn bad_rows_are_typed_errors() {
         let short = cells(json!(["1", "2"]));
-        let e = decode_row::<Position>("positions", 3, &cols(&POSITION_COLUMNS), &short).unwrap_err();
-        assert_eq!(e, RowError::Width { table: "positions", row: 3, expected: 11, got: 2 });
-        let mut row = cells(json!(["1","2","3","buy","lots","1",null,null,"","0",""]));
+        let e =
+            decode_row::<Position>("positions", 3, &cols(&POSITION_COLUMNS), &short).unwrap_err();
+        assert_eq!(
+            e,
+            RowError::Width {
+                table: "positions",
+                row: 3,
+                expected: 11,
+                got: 2
+            }
+        );
+        let mut row = cells(json!([
+            "1", "2", "3", "buy", "lots", "1", null, null, "", "0", ""
+        ]));
         let e = decode_row::<Position>("positions", 0, &cols(&POSITION_COLUMNS), &row).unwrap_err();
         assert!(e.to_string().contains("not a decimal"), "{e}");
         row[4] = RowCell(json!("1"));
         row[5] = RowCell(Value::Null);
-        assert!(decode_row::<Position>("positions", 0, &cols(&POSITION_COLUMNS), &row).is_err(), "avgPrice is required");
+        assert!(
+            decode_row::<Position>("positions", 0, &cols(&POSITION_COLUMNS), &row).is_err(),
+            "avgPrice is required"
+        );
     }
 
     #[test]
     fn an_unknown_side_does_not_fail_the_row() {
-        let row = cells(json!(["1","2","3","short","1","1",null,null,"",null,null]));
+        let row = cells(json!([
+            "1", "2", "3", "short", "1", "1", null, null, "", null, null
+        ]));
         let p: Position = decode_row("positions", 0, &cols(&POSITION_COLUMNS), &row).unwrap();
         assert!(matches!(p.side, types::Side::Other(ref s) if s == "short"));
     }
 
     #[test]
     fn account_state_by_name_with_strings_and_numbers() {
-        let columns = cols(&["balance", "projectedBalance", "openNetPnL", "positionsCount"]);
-        let s: AccountState = decode_row("accountDetails", 0, &columns, &cells(json!(["100000.00", 100008.12, "8.12", 1]))).unwrap();
+        let columns = cols(&[
+            "balance",
+            "projectedBalance",
+            "openNetPnL",
+            "positionsCount",
+        ]);
+        let s: AccountState = decode_row(
+            "accountDetails",
+            0,
+            &columns,
+            &cells(json!(["100000.00", 100008.12, "8.12", 1])),
+        )
+        .unwrap();
         assert_eq!(s.balance, Some(Decimal::new(10000000, 2)));
         assert_eq!(s.projected_balance.unwrap().to_string(), "100008.12");
         assert_eq!(s.open_net_pn_l, Some(Decimal::new(812, 2)));

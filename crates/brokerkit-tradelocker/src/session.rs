@@ -43,8 +43,16 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(email: impl Into<String>, password: impl Into<Secret>, server: impl Into<String>) -> Self {
-        Self { email: email.into(), password: password.into(), server: server.into() }
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<Secret>,
+        server: impl Into<String>,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+            server: server.into(),
+        }
     }
 }
 
@@ -66,7 +74,14 @@ impl From<types::AccountSummary> for Account {
     fn from(a: types::AccountSummary) -> Self {
         // Live servers send `accountBalance`; the published spec misspells it `aaccountBalance`.
         let balance = a.account_balance.or(a.aaccount_balance).map(Into::into);
-        Account { id: a.id, acc_num: a.acc_num, name: a.name, currency: a.currency, status: a.status, balance }
+        Account {
+            id: a.id,
+            acc_num: a.acc_num,
+            name: a.name,
+            currency: a.currency,
+            status: a.status,
+            balance,
+        }
     }
 }
 
@@ -126,10 +141,12 @@ impl SessionBuilder {
         // Refreshes go through a client without tokens, so they never recurse into the hooks'
         // own refresh logic.
         let plain = Client::new_with_client(&base, http, State::default());
-        state.tokens.set_refresher(Arc::new(move |old: Arc<Tokens>| {
-            let plain = plain.clone();
-            Box::pin(async move { refresh(&plain, &old).await })
-        }));
+        state
+            .tokens
+            .set_refresher(Arc::new(move |old: Arc<Tokens>| {
+                let plain = plain.clone();
+                Box::pin(async move { refresh(&plain, &old).await })
+            }));
 
         let body = types::JwtCredentials {
             email: credentials.email.clone(),
@@ -141,20 +158,34 @@ impl SessionBuilder {
             Err(e) => return Err(Error::from_client(e).await),
         };
         state.tokens.set(into_tokens(tokens));
-        Ok(Session { client, state, config: Arc::default(), account: Arc::default() })
+        Ok(Session {
+            client,
+            state,
+            config: Arc::default(),
+            account: Arc::default(),
+        })
     }
 }
 
 async fn refresh(plain: &Client, old: &Tokens) -> std::result::Result<Tokens, RefreshError> {
     let Some(refresh_token) = old.refresh.clone() else {
-        return Err(RefreshError { status: None, message: "no refresh token".into() });
+        return Err(RefreshError {
+            status: None,
+            message: "no refresh token".into(),
+        });
     };
-    let body = types::RefreshTokenRequest { refresh_token, access_token: None };
+    let body = types::RefreshTokenRequest {
+        refresh_token,
+        access_token: None,
+    };
     match plain.refresh_jwt_token().body(body).send().await {
         Ok(rv) => Ok(into_tokens(rv.into_inner())),
         Err(e) => {
             let failure = Failure::from_progenitor(e).await;
-            Err(RefreshError { status: failure.status(), message: failure.to_string() })
+            Err(RefreshError {
+                status: failure.status(),
+                message: failure.to_string(),
+            })
         }
     }
 }
@@ -204,7 +235,12 @@ macro_rules! send {
 impl Session {
     /// Settings for a session against `environment`.
     pub fn builder(environment: Environment) -> SessionBuilder {
-        SessionBuilder { environment, timeout: Duration::from_secs(30), connect_timeout: Duration::from_secs(10), http: None }
+        SessionBuilder {
+            environment,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            http: None,
+        }
     }
 
     /// Logs in with default settings.
@@ -224,12 +260,20 @@ impl Session {
 
     /// When the current access token expires.
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.state.tokens.snapshot().and_then(|(t, _)| t.access_expires_at)
+        self.state
+            .tokens
+            .snapshot()
+            .and_then(|(t, _)| t.access_expires_at)
     }
 
     /// Renews the tokens now.
     pub async fn refresh(&self) -> Result<()> {
-        let generation = self.state.tokens.snapshot().map(|(_, g)| g).unwrap_or_default();
+        let generation = self
+            .state
+            .tokens
+            .snapshot()
+            .map(|(_, g)| g)
+            .unwrap_or_default();
         self.state.tokens.refresh_rejected(generation).await?;
         Ok(())
     }
@@ -237,13 +281,24 @@ impl Session {
     /// The user's accounts.
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         let rv = send!(self.client.get_all_accounts().send());
-        Ok(rv.into_inner().accounts.into_iter().map(Account::from).collect())
+        Ok(rv
+            .into_inner()
+            .accounts
+            .into_iter()
+            .map(Account::from)
+            .collect())
     }
 
     /// Selects the account every `/trade` call from now on acts on.
     pub fn select_account(&self, account: &Account) {
-        *self.state.acc_num.write().unwrap_or_else(|p| p.into_inner()) = Some(account.acc_num.clone());
-        *self.account.write().unwrap_or_else(|p| p.into_inner()) = Some(Selected { id: account.id.clone() });
+        *self
+            .state
+            .acc_num
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(account.acc_num.clone());
+        *self.account.write().unwrap_or_else(|p| p.into_inner()) = Some(Selected {
+            id: account.id.clone(),
+        });
     }
 
     fn account_id(&self) -> Result<String> {
@@ -252,7 +307,11 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .map(|s| s.id.clone())
-            .ok_or_else(|| Error::InvalidRequest("no account selected: call Session::select_account first".into()))
+            .ok_or_else(|| {
+                Error::InvalidRequest(
+                    "no account selected: call Session::select_account first".into(),
+                )
+            })
     }
 
     /// `/trade/config`: column ids, rate limits and limits. Fetched once per session.
@@ -270,26 +329,53 @@ impl Session {
     pub async fn account_state(&self) -> Result<AccountState> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.account_details_config.as_ref(), "accountDetails")?;
-        let rv = send!(self.client.get_account_state().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .get_account_state()
+            .account_id(self.account_id()?)
+            .send());
         let data = require(rv, "account state")?;
-        Ok(rows::decode_row("accountDetails", 0, &columns, &data.account_details_data)?)
+        Ok(rows::decode_row(
+            "accountDetails",
+            0,
+            &columns,
+            &data.account_details_data,
+        )?)
     }
 
     /// Instruments tradable on the selected account.
     pub async fn instruments(&self) -> Result<Vec<types::InstrumentSummary>> {
-        let rv = send!(self.client.get_instruments().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .get_instruments()
+            .account_id(self.account_id()?)
+            .send());
         Ok(open(rv)?.map(|d| d.instruments).unwrap_or_default())
     }
 
     /// Details of one instrument (lot sizes, tick sizes, session ids…).
-    pub async fn instrument_details(&self, tradable_instrument_id: i64, route_id: i64) -> Result<types::InstrumentDetails> {
-        let rv = send!(self.client.get_instrument_details().tradable_instrument_id(tradable_instrument_id).route_id(route_id).send());
+    pub async fn instrument_details(
+        &self,
+        tradable_instrument_id: i64,
+        route_id: i64,
+    ) -> Result<types::InstrumentDetails> {
+        let rv = send!(self
+            .client
+            .get_instrument_details()
+            .tradable_instrument_id(tradable_instrument_id)
+            .route_id(route_id)
+            .send());
         require(rv, "instrument details")
     }
 
     /// Current best bid and ask (use an INFO route).
     pub async fn quote(&self, tradable_instrument_id: i64, route_id: i64) -> Result<types::Quote> {
-        let rv = send!(self.client.get_quotes().tradable_instrument_id(tradable_instrument_id).route_id(route_id).send());
+        let rv = send!(self
+            .client
+            .get_quotes()
+            .tradable_instrument_id(tradable_instrument_id)
+            .route_id(route_id)
+            .send());
         require(rv, "quote")
     }
 
@@ -317,7 +403,12 @@ impl Session {
     /// Places an order and returns its id. Never retried by the client: on a timeout, read
     /// [`Session::orders`] back before deciding to send it again.
     pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
-        let rv = send!(self.client.place_order().account_id(self.account_id()?).body(order.clone()).send());
+        let rv = send!(self
+            .client
+            .place_order()
+            .account_id(self.account_id()?)
+            .body(order.clone())
+            .send());
         Ok(require(rv, "placed order")?.order_id)
     }
 
@@ -325,7 +416,11 @@ impl Session {
     pub async fn positions(&self) -> Result<Vec<Position>> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.positions_config.as_ref(), "positions")?;
-        let rv = send!(self.client.get_positions().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .get_positions()
+            .account_id(self.account_id()?)
+            .send());
         let rows = open(rv)?.map(|d| d.positions).unwrap_or_default();
         Ok(rows::decode_rows("positions", &columns, &rows)?)
     }
@@ -334,16 +429,27 @@ impl Session {
     pub async fn orders(&self) -> Result<Vec<Order>> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.orders_config.as_ref(), "orders")?;
-        let rv = send!(self.client.get_orders().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .get_orders()
+            .account_id(self.account_id()?)
+            .send());
         let rows = open(rv)?.map(|d| d.orders).unwrap_or_default();
         Ok(rows::decode_rows("orders", &columns, &rows)?)
     }
 
     /// Final orders created between `from` and `to` (Unix ms, both optional).
-    pub async fn orders_history(&self, from: Option<i64>, to: Option<i64>) -> Result<OrdersHistoryPage> {
+    pub async fn orders_history(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<OrdersHistoryPage> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.orders_history_config.as_ref(), "ordersHistory")?;
-        let mut call = self.client.get_orders_history().account_id(self.account_id()?);
+        let mut call = self
+            .client
+            .get_orders_history()
+            .account_id(self.account_id()?);
         if let Some(from) = from {
             call = call.from(from);
         }
@@ -351,23 +457,44 @@ impl Session {
             call = call.to(to);
         }
         let rv = send!(call.send());
-        let Some(data) = open(rv)? else { return Ok(OrdersHistoryPage { orders: Vec::new(), has_more: false }) };
+        let Some(data) = open(rv)? else {
+            return Ok(OrdersHistoryPage {
+                orders: Vec::new(),
+                has_more: false,
+            });
+        };
         let orders = rows::decode_rows("ordersHistory", &columns, &data.orders_history)?;
-        Ok(OrdersHistoryPage { orders, has_more: data.has_more.unwrap_or(false) })
+        Ok(OrdersHistoryPage {
+            orders,
+            has_more: data.has_more.unwrap_or(false),
+        })
     }
 
     /// Fills of the current trading session.
     pub async fn executions(&self) -> Result<Vec<Execution>> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.filled_orders_config.as_ref(), "executions")?;
-        let rv = send!(self.client.get_executions().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .get_executions()
+            .account_id(self.account_id()?)
+            .send());
         let rows = open(rv)?.map(|d| d.executions).unwrap_or_default();
         Ok(rows::decode_rows("executions", &columns, &rows)?)
     }
 
     /// Changes a working order.
-    pub async fn modify_order(&self, order_id: &str, changes: &types::ModifyOrderRequest) -> Result<()> {
-        let rv = send!(self.client.modify_order().order_id(order_id).body(changes.clone()).send());
+    pub async fn modify_order(
+        &self,
+        order_id: &str,
+        changes: &types::ModifyOrderRequest,
+    ) -> Result<()> {
+        let rv = send!(self
+            .client
+            .modify_order()
+            .order_id(order_id)
+            .body(changes.clone())
+            .send());
         open(rv).map(drop)
     }
 
@@ -379,26 +506,50 @@ impl Session {
 
     /// Cancels every working order of the selected account.
     pub async fn cancel_all_orders(&self) -> Result<()> {
-        let rv = send!(self.client.cancel_all_orders().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .cancel_all_orders()
+            .account_id(self.account_id()?)
+            .send());
         open(rv).map(drop)
     }
 
     /// Sets or moves a position's stop loss / take profit.
-    pub async fn modify_position(&self, position_id: &str, changes: &types::ModifyPositionRequest) -> Result<()> {
-        let rv = send!(self.client.modify_position().position_id(position_id).body(changes.clone()).send());
+    pub async fn modify_position(
+        &self,
+        position_id: &str,
+        changes: &types::ModifyPositionRequest,
+    ) -> Result<()> {
+        let rv = send!(self
+            .client
+            .modify_position()
+            .position_id(position_id)
+            .body(changes.clone())
+            .send());
         open(rv).map(drop)
     }
 
     /// Closes a position: all of it with `qty = None`, or part of it.
     pub async fn close_position(&self, position_id: &str, qty: Option<Decimal>) -> Result<()> {
-        let body = types::ClosePositionRequest { qty: qty.map(Into::into) };
-        let rv = send!(self.client.close_position().position_id(position_id).body(body).send());
+        let body = types::ClosePositionRequest {
+            qty: qty.map(Into::into),
+        };
+        let rv = send!(self
+            .client
+            .close_position()
+            .position_id(position_id)
+            .body(body)
+            .send());
         open(rv).map(drop)
     }
 
     /// Closes every position of the selected account (closing orders may fill later).
     pub async fn close_all_positions(&self) -> Result<()> {
-        let rv = send!(self.client.close_all_positions().account_id(self.account_id()?).send());
+        let rv = send!(self
+            .client
+            .close_all_positions()
+            .account_id(self.account_id()?)
+            .send());
         open(rv).map(drop)
     }
 }

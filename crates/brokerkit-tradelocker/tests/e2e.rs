@@ -2,7 +2,9 @@
 
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_mock::Fault;
-use brokerkit_tradelocker::{orders, types, Credentials, Environment, Error, Session};
+use brokerkit_tradelocker::{
+    orders, types, Credentials, Environment, Error, InstrumentRoutes, Session,
+};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,7 +25,9 @@ fn d(s: &str) -> Decimal {
 
 async fn logged_in(config: Config) -> (sandbox::Server, Session) {
     let server = sandbox::start(config).await.unwrap();
-    let session = Session::login(Environment::Custom(server.base_url()), &creds()).await.unwrap();
+    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+        .await
+        .unwrap();
     let account = session.accounts().await.unwrap().remove(0);
     session.select_account(&account);
     (server, session)
@@ -32,12 +36,18 @@ async fn logged_in(config: Config) -> (sandbox::Server, Session) {
 #[tokio::test]
 async fn login_to_trade_to_close() {
     let server = sandbox::start(Config::default()).await.unwrap();
-    let session = Session::login(Environment::Custom(server.base_url()), &creds()).await.unwrap();
+    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+        .await
+        .unwrap();
 
     let accounts = session.accounts().await.unwrap();
     assert_eq!(accounts.len(), 2);
     assert_eq!(accounts[0].acc_num, "1");
-    assert_eq!(accounts[0].balance, Some(d("100000.00")), "the string balance is read exactly");
+    assert_eq!(
+        accounts[0].balance,
+        Some(d("100000.00")),
+        "the string balance is read exactly"
+    );
     session.select_account(&accounts[0]);
 
     let config = session.config().await.unwrap();
@@ -46,6 +56,10 @@ async fn login_to_trade_to_close() {
     let instruments = session.instruments().await.unwrap();
     let eurusd = instruments.iter().find(|i| i.name == "EURUSD").unwrap();
     assert_eq!(eurusd.tradable_instrument_id, EURUSD);
+    assert_eq!(
+        (eurusd.info_route(), eurusd.trade_route()),
+        (Some(INFO), Some(TRADE))
+    );
 
     let details = session.instrument_details(EURUSD, INFO).await.unwrap();
     assert_eq!(*details.lot_step, d("0.01"));
@@ -53,13 +67,28 @@ async fn login_to_trade_to_close() {
     let quote = session.quote(EURUSD, INFO).await.unwrap();
     assert_eq!((*quote.bp, *quote.ap), (d("1.08638"), d("1.08642")));
 
-    let order_id = session.place_order(&orders::market(EURUSD, TRADE, orders::Direction::Buy, d("0.62"))).await.unwrap();
-    assert_eq!(order_id.len(), 19, "order ids beyond 2^53 arrive as exact strings");
+    let order_id = session
+        .place_order(&orders::market(
+            EURUSD,
+            TRADE,
+            orders::Direction::Buy,
+            d("0.62"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        order_id.len(),
+        19,
+        "order ids beyond 2^53 arrive as exact strings"
+    );
 
     let positions = session.positions().await.unwrap();
     assert_eq!(positions.len(), 1);
     let p = &positions[0];
-    assert_eq!((p.qty, p.avg_price, p.tradable_instrument_id), (d("0.62"), d("1.08642"), EURUSD));
+    assert_eq!(
+        (p.qty, p.avg_price, p.tradable_instrument_id),
+        (d("0.62"), d("1.08642"), EURUSD)
+    );
     assert!(p.id.parse::<u64>().unwrap() > (1u64 << 53));
 
     let state = session.account_state().await.unwrap();
@@ -75,7 +104,10 @@ async fn login_to_trade_to_close() {
     let history = session.orders_history(None, None).await.unwrap();
     assert_eq!(history.orders.len(), 2);
     assert!(history.orders.iter().all(|o| o.status == "Filled"));
-    assert_eq!(history.orders[0].position_id.as_deref(), Some(p.id.as_str()));
+    assert_eq!(
+        history.orders[0].position_id.as_deref(),
+        Some(p.id.as_str())
+    );
     let executions = session.executions().await.unwrap();
     assert_eq!(executions.len(), 2);
     assert_eq!(executions[1].price, d("1.08742"));
@@ -84,20 +116,39 @@ async fn login_to_trade_to_close() {
 #[tokio::test]
 async fn working_orders_can_be_modified_and_cancelled() {
     let (_server, session) = logged_in(Config::default()).await;
-    let id = session.place_order(&orders::limit(EURUSD, TRADE, orders::Direction::Buy, d("1"), d("1.05"))).await.unwrap();
+    let id = session
+        .place_order(&orders::limit(
+            EURUSD,
+            TRADE,
+            orders::Direction::Buy,
+            d("1"),
+            d("1.05"),
+        ))
+        .await
+        .unwrap();
     let working = session.orders().await.unwrap();
     assert_eq!((working.len(), working[0].price), (1, Some(d("1.05"))));
 
-    let changes = types::ModifyOrderRequest { price: Some(d("1.06").into()), qty: Some(d("2").into()), ..Default::default() };
+    let changes = types::ModifyOrderRequest {
+        price: Some(d("1.06").into()),
+        qty: Some(d("2").into()),
+        ..Default::default()
+    };
     session.modify_order(&id, &changes).await.unwrap();
     let working = session.orders().await.unwrap();
-    assert_eq!((working[0].price, working[0].qty), (Some(d("1.06")), d("2")));
+    assert_eq!(
+        (working[0].price, working[0].qty),
+        (Some(d("1.06")), d("2"))
+    );
 
     session.cancel_order(&id).await.unwrap();
     assert!(session.orders().await.unwrap().is_empty());
     // Cancelling again is a business rejection at HTTP 200, not a success.
     match session.cancel_order(&id).await {
-        Err(Error::Rejected { status: 200, message }) => assert!(message.contains("Cancelled"), "{message}"),
+        Err(Error::Rejected {
+            status: 200,
+            message,
+        }) => assert!(message.contains("Cancelled"), "{message}"),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -105,9 +156,20 @@ async fn working_orders_can_be_modified_and_cancelled() {
 #[tokio::test]
 async fn stop_loss_on_a_position_shows_up_as_an_order() {
     let (_server, session) = logged_in(Config::default()).await;
-    session.place_order(&orders::market(EURUSD, TRADE, orders::Direction::Sell, d("1"))).await.unwrap();
+    session
+        .place_order(&orders::market(
+            EURUSD,
+            TRADE,
+            orders::Direction::Sell,
+            d("1"),
+        ))
+        .await
+        .unwrap();
     let p = session.positions().await.unwrap().remove(0);
-    let sl = types::ModifyPositionRequest { stop_loss: Some(d("1.1").into()), ..Default::default() };
+    let sl = types::ModifyPositionRequest {
+        stop_loss: Some(d("1.1").into()),
+        ..Default::default()
+    };
     session.modify_position(&p.id, &sl).await.unwrap();
     let p = session.positions().await.unwrap().remove(0);
     let orders = session.orders().await.unwrap();
@@ -115,13 +177,24 @@ async fn stop_loss_on_a_position_shows_up_as_an_order() {
     assert_eq!(Some(orders[0].id.clone()), p.stop_loss_id);
     assert_eq!(orders[0].stop_price, Some(d("1.1")));
     session.close_all_positions().await.unwrap();
-    assert!(session.orders().await.unwrap().is_empty(), "the stop loss goes with the position");
+    assert!(
+        session.orders().await.unwrap().is_empty(),
+        "the stop loss goes with the position"
+    );
 }
 
 #[tokio::test]
 async fn an_in_band_error_at_http_200_is_a_typed_rejection() {
     let (server, session) = logged_in(Config::default()).await;
-    let err = session.place_order(&orders::market(EURUSD, TRADE, orders::Direction::Buy, d("0.001"))).await.unwrap_err();
+    let err = session
+        .place_order(&orders::market(
+            EURUSD,
+            TRADE,
+            orders::Direction::Buy,
+            d("0.001"),
+        ))
+        .await
+        .unwrap_err();
     match &err {
         Error::Rejected { status, message } => {
             assert_eq!(*status, 200);
@@ -131,7 +204,13 @@ async fn an_in_band_error_at_http_200_is_a_typed_rejection() {
     }
     assert!(err.to_string().contains("Invalid quantity"));
     assert!(session.positions().await.unwrap().is_empty());
-    assert_eq!(server.hits.get("POST", &format!("/trade/accounts/{}/orders", "2200767")), 1, "never retried");
+    assert_eq!(
+        server
+            .hits
+            .get("POST", &format!("/trade/accounts/{}/orders", "2200767")),
+        1,
+        "never retried"
+    );
 }
 
 #[tokio::test]
@@ -145,16 +224,25 @@ async fn a_token_the_server_stops_accepting_is_refreshed_once_under_50_concurren
         })
         .collect();
     for c in calls {
-        c.await.unwrap().expect("every call succeeds after the refresh");
+        c.await
+            .unwrap()
+            .expect("every call succeeds after the refresh");
     }
     assert_eq!(server.hits.get("POST", "/auth/jwt/refresh"), 1);
     assert_eq!(session.refresh_count(), 1);
-    assert_eq!(server.hits.get("GET", "/trade/quotes"), 100, "each call was sent, refused once, and retried once");
+    assert_eq!(
+        server.hits.get("GET", "/trade/quotes"),
+        100,
+        "each call was sent, refused once, and retried once"
+    );
 }
 
 #[tokio::test]
 async fn a_token_near_its_expire_date_is_refreshed_before_use_once_under_50_concurrent_calls() {
-    let config = Config { access_lifetime: Duration::from_millis(1200), ..Config::default() };
+    let config = Config {
+        access_lifetime: Duration::from_millis(1200),
+        ..Config::default()
+    };
     let (server, session) = logged_in(config).await;
     tokio::time::sleep(Duration::from_millis(700)).await; // past half the lifetime
     let calls: Vec<_> = (0..50)
@@ -167,7 +255,11 @@ async fn a_token_near_its_expire_date_is_refreshed_before_use_once_under_50_conc
         c.await.unwrap().unwrap();
     }
     assert_eq!(server.hits.get("POST", "/auth/jwt/refresh"), 1);
-    assert_eq!(server.hits.get("GET", "/trade/quotes"), 50, "no call was refused: the token was renewed first");
+    assert_eq!(
+        server.hits.get("GET", "/trade/quotes"),
+        50,
+        "no call was refused: the token was renewed first"
+    );
 }
 
 #[tokio::test]
@@ -176,7 +268,10 @@ async fn a_dead_refresh_token_gives_unauthorized() {
     server.expire_access_tokens();
     server.expire_refresh_tokens();
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized(ref h) if h.status == 401), "{err:?}");
+    assert!(
+        matches!(err, Error::Unauthorized(ref h) if h.status == 401),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("log in again"));
 }
 
@@ -184,7 +279,9 @@ async fn a_dead_refresh_token_gives_unauthorized() {
 async fn wrong_credentials_are_forbidden() {
     let server = sandbox::start(Config::default()).await.unwrap();
     let bad = Credentials::new("trader@example.com", "wrong", "OSP-DEMO");
-    let err = Session::login(Environment::Custom(server.base_url()), &bad).await.unwrap_err();
+    let err = Session::login(Environment::Custom(server.base_url()), &bad)
+        .await
+        .unwrap_err();
     match &err {
         Error::Forbidden(h) => assert!(h.body_text().contains("Invalid credentials")),
         other => panic!("expected Forbidden, got {other:?}"),
@@ -195,9 +292,18 @@ async fn wrong_credentials_are_forbidden() {
 async fn a_429_keeps_retry_after_status_and_body() {
     let (server, session) = logged_in(Config::default()).await;
     let body = r#"{"timestamp":"2026-03-23T10:00:00.000+00:00","status":429,"error":"Too Many Requests","path":"/clientapi/v1/quotes"}"#;
-    server.faults.inject("/trade/quotes", Fault::RateLimited { retry_after_secs: 3, body: body.into() });
+    server.faults.inject(
+        "/trade/quotes",
+        Fault::RateLimited {
+            retry_after_secs: 3,
+            body: body.into(),
+        },
+    );
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::RateLimited { rate_limit, failure } => {
+        Error::RateLimited {
+            rate_limit,
+            failure,
+        } => {
             assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(3)));
             assert_eq!(failure.status, 429);
             assert!(failure.body_text().contains("Too Many Requests"));
@@ -219,7 +325,13 @@ async fn malformed_json_is_a_decode_error_with_the_body() {
 #[tokio::test]
 async fn a_missing_required_field_is_a_decode_error() {
     let (server, session) = logged_in(Config::default()).await;
-    server.faults.inject("/trade/quotes", Fault::Respond { status: 200, body: r#"{"s":"ok","d":{"ap":1.1}}"#.into() });
+    server.faults.inject(
+        "/trade/quotes",
+        Fault::Respond {
+            status: 200,
+            body: r#"{"s":"ok","d":{"ap":1.1}}"#.into(),
+        },
+    );
     match session.quote(EURUSD, INFO).await.unwrap_err() {
         Error::Decode { message, .. } => assert!(message.contains("missing field"), "{message}"),
         other => panic!("expected Decode, got {other:?}"),
@@ -234,7 +346,10 @@ async fn a_slow_answer_times_out() {
         .login(&creds())
         .await
         .unwrap();
-    server.faults.inject("/auth/jwt/all-accounts", Fault::Latency(Duration::from_secs(2)));
+    server.faults.inject(
+        "/auth/jwt/all-accounts",
+        Fault::Latency(Duration::from_secs(2)),
+    );
     let err = session.accounts().await.unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
     assert!(err.is_transient());
@@ -254,7 +369,12 @@ async fn a_refused_connection_is_a_connection_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = Session::login(Environment::Custom(format!("http://127.0.0.1:{port}/backend-api")), &creds()).await.unwrap_err();
+    let err = Session::login(
+        Environment::Custom(format!("http://127.0.0.1:{port}/backend-api")),
+        &creds(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Connection(_)), "{err:?}");
 }
 
@@ -262,9 +382,21 @@ async fn a_refused_connection_is_a_connection_error() {
 async fn empty_history_is_no_data_not_an_error() {
     let (_server, session) = logged_in(Config::default()).await;
     let minute = types::Resolution::SubMonthResolution(types::SubMonthResolutionString::X1m.into());
-    let bars = session.history(EURUSD, INFO, minute.clone(), 1_700_000_000_000, 1_700_000_000_000).await.unwrap();
+    let bars = session
+        .history(
+            EURUSD,
+            INFO,
+            minute.clone(),
+            1_700_000_000_000,
+            1_700_000_000_000,
+        )
+        .await
+        .unwrap();
     assert!(bars.is_empty());
-    let bars = session.history(EURUSD, INFO, minute, 1_700_000_000_000, 1_700_000_600_000).await.unwrap();
+    let bars = session
+        .history(EURUSD, INFO, minute, 1_700_000_000_000, 1_700_000_600_000)
+        .await
+        .unwrap();
     assert_eq!(bars.len(), 10);
     assert!(bars.windows(2).all(|w| w[1].t - w[0].t == 60_000));
 }
@@ -273,7 +405,13 @@ async fn empty_history_is_no_data_not_an_error() {
 async fn an_unknown_enum_value_does_not_fail_the_response() {
     let (server, session) = logged_in(Config::default()).await;
     let body = r#"{"s":"ok","d":{"instruments":[{"tradableInstrumentId":1,"id":2,"name":"X","routes":[{"id":3,"type":"SMART"}]}]}}"#;
-    server.faults.inject("/trade/accounts/*", Fault::Respond { status: 200, body: body.into() });
+    server.faults.inject(
+        "/trade/accounts/*",
+        Fault::Respond {
+            status: 200,
+            body: body.into(),
+        },
+    );
     let list = session.instruments().await.unwrap();
     assert!(matches!(&list[0].routes[0].type_, types::RouteType::Other(s) if s == "SMART"));
 }
@@ -281,10 +419,21 @@ async fn an_unknown_enum_value_does_not_fail_the_response() {
 #[tokio::test]
 async fn calls_without_an_account_are_refused_before_sending() {
     let server = sandbox::start(Config::default()).await.unwrap();
-    let session = Session::login(Environment::Custom(server.base_url()), &creds()).await.unwrap();
+    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+        .await
+        .unwrap();
     let before = server.hits.total();
-    assert!(matches!(session.positions().await.unwrap_err(), Error::InvalidRequest(_)));
-    let raw = session.client().get_quotes().tradable_instrument_id(EURUSD).route_id(INFO).send().await;
+    assert!(matches!(
+        session.positions().await.unwrap_err(),
+        Error::InvalidRequest(_)
+    ));
+    let raw = session
+        .client()
+        .get_quotes()
+        .tradable_instrument_id(EURUSD)
+        .route_id(INFO)
+        .send()
+        .await;
     let err = Error::from_client(raw.unwrap_err()).await;
     assert!(err.to_string().contains("select_account"), "{err}");
     assert_eq!(server.hits.total(), before, "nothing was sent");
@@ -296,11 +445,14 @@ async fn secrets_never_show_in_debug_or_errors() {
     let creds = creds();
     let token_sample = {
         // The raw client exposes the token type but Debug must still hide it.
-        let t = session.client().get_jwt_token().body(types::JwtCredentials {
-            email: creds.email.clone(),
-            password: creds.password.clone(),
-            server: creds.server.clone(),
-        });
+        let t = session
+            .client()
+            .get_jwt_token()
+            .body(types::JwtCredentials {
+                email: creds.email.clone(),
+                password: creds.password.clone(),
+                server: creds.server.clone(),
+            });
         t.send().await.unwrap().into_inner()
     };
     let texts = [
@@ -312,9 +464,15 @@ async fn secrets_never_show_in_debug_or_errors() {
     server.expire_access_tokens();
     server.expire_refresh_tokens();
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    for text in texts.iter().chain([format!("{err:?}"), err.to_string()].iter()) {
+    for text in texts
+        .iter()
+        .chain([format!("{err:?}"), err.to_string()].iter())
+    {
         assert!(!text.contains(PASSWORD), "{text}");
         assert!(!text.contains(token_sample.access_token.expose()), "{text}");
-        assert!(!text.contains(token_sample.refresh_token.expose()), "{text}");
+        assert!(
+            !text.contains(token_sample.refresh_token.expose()),
+            "{text}"
+        );
     }
 }
