@@ -51,7 +51,12 @@ impl Faults {
     }
 
     fn push(&self, method: Option<&str>, path: &str, fault: Fault, remaining: Option<usize>) {
-        let rule = Rule { method: method.map(str::to_ascii_uppercase), path: path.to_string(), fault, remaining };
+        let rule = Rule {
+            method: method.map(str::to_ascii_uppercase),
+            path: path.to_string(),
+            fault,
+            remaining,
+        };
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
     }
 
@@ -86,15 +91,29 @@ pub struct Hits(Arc<Mutex<HashMap<String, usize>>>);
 impl Hits {
     pub fn get(&self, method: &str, path: &str) -> usize {
         let key = format!("{} {path}", method.to_ascii_uppercase());
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied().unwrap_or(0)
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn total(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
     }
 
     fn record(&self, method: &str, path: &str) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(format!("{method} {path}")).or_default() += 1;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(format!("{method} {path}"))
+            .or_default() += 1;
     }
 }
 
@@ -106,8 +125,16 @@ struct Ctl {
 }
 
 pub(crate) fn wrap(router: axum::Router, prefix: &str, faults: Faults, hits: Hits) -> axum::Router {
-    let ctl = Ctl { prefix: prefix.to_string(), faults, hits };
-    let inner = if prefix.is_empty() { router } else { axum::Router::new().nest(prefix, router) };
+    let ctl = Ctl {
+        prefix: prefix.to_string(),
+        faults,
+        hits,
+    };
+    let inner = if prefix.is_empty() {
+        router
+    } else {
+        axum::Router::new().nest(prefix, router)
+    };
     inner.layer(middleware::from_fn_with_state(ctl, apply))
 }
 
@@ -116,15 +143,21 @@ async fn apply(State(ctl): State<Ctl>, req: Request, next: Next) -> Response {
     let path = full.strip_prefix(&ctl.prefix).unwrap_or(&full).to_string();
     let method = req.method().as_str().to_string();
     ctl.hits.record(&method, &path);
-    let Some(fault) = ctl.faults.take(&method, &path) else { return next.run(req).await };
+    let Some(fault) = ctl.faults.take(&method, &path) else {
+        return next.run(req).await;
+    };
     match fault {
         Fault::Latency(d) => {
             tokio::time::sleep(d).await;
             next.run(req).await
         }
-        Fault::RateLimited { retry_after_secs, body } => {
+        Fault::RateLimited {
+            retry_after_secs,
+            body,
+        } => {
             let mut r = json_response(StatusCode::TOO_MANY_REQUESTS, body);
-            r.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(retry_after_secs));
             r
         }
         Fault::ServerError(code) => json_response(
@@ -134,14 +167,20 @@ async fn apply(State(ctl): State<Ctl>, req: Request, next: Next) -> Response {
         Fault::Drop => {
             let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
                 Ok(b"{\"s\":\"ok\",\"d\":"),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected drop")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected drop",
+                )),
             ];
             let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
         Fault::Malformed => json_response(StatusCode::OK, "{\"s\":\"ok\",\"d\":[1,2".to_string()),
-        Fault::Respond { status, body } => json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
+        Fault::Respond { status, body } => {
+            json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
+        }
     }
 }
 
