@@ -18,3 +18,8 @@ fn check(vendor: &str, schemas: Vec<(&'static str, schemars::schema::RootSchema)
 fn tradelocker() {
     check("tradelocker", brokerkit_tradelocker::type_schemas());
 }
+
+#[test]
+fn traderevolution() {
+    check("traderevolution", brokerkit_traderevolution::type_schemas());
+}

@@ -5,3 +5,5 @@ pub use brokerkit_runtime::{Decimal, Secret};
 
 #[cfg(feature = "tradelocker")]
 pub use brokerkit_tradelocker as tradelocker;
+#[cfg(feature = "traderevolution")]
+pub use brokerkit_traderevolution as traderevolution;
