@@ -88,13 +88,29 @@ impl Default for Config {
                 last_name: "Trader".into(),
                 country: "GB".into(),
                 accounts: vec![
-                    SeedAccount { login: "100001".into(), currency: "USD".into(), balance: Decimal::new(100_000, 2) },
-                    SeedAccount { login: "100002".into(), currency: "EUR".into(), balance: Decimal::new(50_000, 2) },
+                    SeedAccount {
+                        login: "100001".into(),
+                        currency: "USD".into(),
+                        balance: Decimal::new(100_000, 2),
+                    },
+                    SeedAccount {
+                        login: "100002".into(),
+                        currency: "EUR".into(),
+                        balance: Decimal::new(50_000, 2),
+                    },
                 ],
             }],
             staff: vec![
-                SeedStaff { email: "admin@example.com".into(), password: "admin password".into(), totp_code: None },
-                SeedStaff { email: "secure@example.com".into(), password: "admin password".into(), totp_code: Some("123456".into()) },
+                SeedStaff {
+                    email: "admin@example.com".into(),
+                    password: "admin password".into(),
+                    totp_code: None,
+                },
+                SeedStaff {
+                    email: "secure@example.com".into(),
+                    password: "admin password".into(),
+                    totp_code: Some("123456".into()),
+                },
             ],
             token_lifetime: Duration::from_secs(900),
             rate_limit_per_minute: 300,
@@ -246,9 +262,10 @@ impl Sandbox {
                 });
             }
         }
-        for (symbol, digits, bid, ask, category) in
-            [("EURUSD", 5, "1.08512", "1.08519", "forex"), ("BTCUSD", 2, "77261.70", "77275.10", "crypto")]
-        {
+        for (symbol, digits, bid, ask, category) in [
+            ("EURUSD", 5, "1.08512", "1.08519", "forex"),
+            ("BTCUSD", 2, "77261.70", "77275.10", "crypto"),
+        ] {
             let id = s.uuid();
             let m = json!({
                 "id": id, "symbol": symbol, "display_name": symbol, "category": category,
@@ -260,7 +277,8 @@ impl Sandbox {
                 "is_enabled": true, "asset_class": category, "provider": "sandbox", "provider_symbol": symbol,
                 "last_bid": num(bid), "last_ask": num(ask), "last_tick_at": Utc::now().to_rfc3339(),
             });
-            s.instruments.push(m.as_object().cloned().unwrap_or_default());
+            s.instruments
+                .push(m.as_object().cloned().unwrap_or_default());
         }
         s
     }
@@ -276,7 +294,10 @@ impl Sandbox {
     }
 
     fn accounts_of(&self, customer_id: &str) -> Vec<&Account> {
-        self.accounts.iter().filter(|a| a.customer_id == customer_id).collect()
+        self.accounts
+            .iter()
+            .filter(|a| a.customer_id == customer_id)
+            .collect()
     }
 
     fn issue_jwt(&mut self, principal: Principal) -> (String, SessionRec) {
@@ -298,7 +319,11 @@ impl Sandbox {
             }
         }
         let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default());
-        let signing_input = format!("{}.{}", enc(&json!({"alg": "HS256", "typ": "JWT"})), enc(&claims));
+        let signing_input = format!(
+            "{}.{}",
+            enc(&json!({"alg": "HS256", "typ": "JWT"})),
+            enc(&claims)
+        );
         let mut sig = Vec::with_capacity(32);
         for round in 0u8..4 {
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -306,14 +331,23 @@ impl Sandbox {
             sig.extend_from_slice(&h.finish().to_be_bytes());
         }
         let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig));
-        let rec = SessionRec { principal, expires_at: exp, revoked: false, sid };
+        let rec = SessionRec {
+            principal,
+            expires_at: exp,
+            revoked: false,
+            sid,
+        };
         self.sessions.insert(token.clone(), rec.clone());
         (token, rec)
     }
 
     fn customer_json(&self, c: &Customer) -> Value {
-        let accounts: Vec<Value> =
-            self.accounts_of(&c.id).iter().enumerate().map(|(i, a)| account_json(a, i == 0)).collect();
+        let accounts: Vec<Value> = self
+            .accounts_of(&c.id)
+            .iter()
+            .enumerate()
+            .map(|(i, a)| account_json(a, i == 0))
+            .collect();
         let deposits: Vec<&Tx> = self
             .transactions
             .iter()
@@ -351,7 +385,9 @@ impl Sandbox {
         let pending: Decimal = self
             .transactions
             .iter()
-            .filter(|t| t.account_id == account.id && t.kind == "WITHDRAWAL" && t.status == "PENDING")
+            .filter(|t| {
+                t.account_id == account.id && t.kind == "WITHDRAWAL" && t.status == "PENDING"
+            })
             .map(|t| t.amount)
             .sum();
         account.balance - pending
@@ -402,7 +438,12 @@ fn api_token_json(t: &ApiTokenRec, with_secret: bool) -> Value {
 // ---------------------------------------------------------------------------------- errors
 
 fn json_response(status: StatusCode, body: Value) -> Response {
-    (status, [("content-type", "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, detail: &str, code: &str) -> Response {
@@ -448,7 +489,10 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(body: &'a Map<String, Value>) -> Self {
-        Self { body, errors: vec![] }
+        Self {
+            body,
+            errors: vec![],
+        }
     }
 
     fn loc(name: &str) -> Vec<Value> {
@@ -456,7 +500,12 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&mut self, name: &str) {
-        self.errors.push(verr(Self::loc(name), "Field required", "missing", Some(&Value::Object(self.body.clone()))));
+        self.errors.push(verr(
+            Self::loc(name),
+            "Field required",
+            "missing",
+            Some(&Value::Object(self.body.clone())),
+        ));
     }
 
     fn string(&mut self, name: &str, required: bool, min: usize, max: usize) -> Option<String> {
@@ -487,13 +536,24 @@ impl<'a> Fields<'a> {
                 Some(s.clone())
             }
             Some(other) => {
-                self.errors.push(verr(Self::loc(name), "Input should be a valid string", "string_type", Some(other)));
+                self.errors.push(verr(
+                    Self::loc(name),
+                    "Input should be a valid string",
+                    "string_type",
+                    Some(other),
+                ));
                 None
             }
         }
     }
 
-    fn decimal(&mut self, name: &str, required: bool, min: Option<Decimal>, max: Option<Decimal>) -> Option<Decimal> {
+    fn decimal(
+        &mut self,
+        name: &str,
+        required: bool,
+        min: Option<Decimal>,
+        max: Option<Decimal>,
+    ) -> Option<Decimal> {
         let raw = match self.body.get(name) {
             None | Some(Value::Null) => {
                 if required {
@@ -504,12 +564,19 @@ impl<'a> Fields<'a> {
             Some(v) => v.clone(),
         };
         let parsed = match &raw {
-            Value::Number(n) => Decimal::from_str(&n.to_string()).or_else(|_| Decimal::from_scientific(&n.to_string())).ok(),
+            Value::Number(n) => Decimal::from_str(&n.to_string())
+                .or_else(|_| Decimal::from_scientific(&n.to_string()))
+                .ok(),
             Value::String(s) => Decimal::from_str(s.trim()).ok(),
             _ => None,
         };
         let Some(d) = parsed else {
-            self.errors.push(verr(Self::loc(name), "Input should be a valid number", "decimal_parsing", Some(&raw)));
+            self.errors.push(verr(
+                Self::loc(name),
+                "Input should be a valid number",
+                "decimal_parsing",
+                Some(&raw),
+            ));
             return None;
         };
         if let Some(m) = min.filter(|m| d < *m) {
@@ -521,7 +588,12 @@ impl<'a> Fields<'a> {
             ));
         }
         if let Some(m) = max.filter(|m| d > *m) {
-            self.errors.push(verr(Self::loc(name), &format!("Input should be less than or equal to {m}"), "less_than_equal", Some(&raw)));
+            self.errors.push(verr(
+                Self::loc(name),
+                &format!("Input should be less than or equal to {m}"),
+                "less_than_equal",
+                Some(&raw),
+            ));
         }
         Some(d)
     }
@@ -580,30 +652,58 @@ fn authenticate(s: &mut Sandbox, headers: &HeaderMap, need: Need) -> Result<Auth
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return Err(error(StatusCode::UNAUTHORIZED, "Not authenticated", "not_authenticated"));
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Not authenticated",
+            "not_authenticated",
+        ));
     };
     let principal = if let Some(rec) = s.sessions.get(token) {
         if rec.revoked {
-            return Err(error(StatusCode::UNAUTHORIZED, "Session revoked", "session_revoked"));
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "Session revoked",
+                "session_revoked",
+            ));
         }
         if rec.expires_at <= Utc::now().timestamp() {
-            return Err(error(StatusCode::UNAUTHORIZED, "Token expired", "token_expired"));
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "Token expired",
+                "token_expired",
+            ));
         }
         rec.principal.clone()
     } else if let Some(t) = s.api_tokens.iter().find(|t| t.secret == token) {
         if t.status != "active" {
-            return Err(error(StatusCode::UNAUTHORIZED, "API token is not active", "token_inactive"));
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "API token is not active",
+                "token_inactive",
+            ));
         }
         Principal::Staff(format!("api-token:{}", t.id))
     } else {
-        return Err(error(StatusCode::UNAUTHORIZED, "Could not validate credentials", "invalid_token"));
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Could not validate credentials",
+            "invalid_token",
+        ));
     };
     match (need, &principal) {
         (Need::Customer, Principal::Staff(_)) => {
-            return Err(error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch"))
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "Customer token required",
+                "token_type_mismatch",
+            ))
         }
         (Need::Staff, Principal::Customer(_)) => {
-            return Err(error(StatusCode::FORBIDDEN, "Staff or API token required", "token_type_mismatch"))
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "Staff or API token required",
+                "token_type_mismatch",
+            ))
         }
         _ => {}
     }
@@ -616,13 +716,27 @@ fn authenticate(s: &mut Sandbox, headers: &HeaderMap, need: Need) -> Result<Auth
     }
     let reset = (minute + 1) * 60 - now;
     if entry.1 >= limit {
-        let a = Authed { principal, limit, remaining: 0, reset };
-        let mut r = a.reply(StatusCode::TOO_MANY_REQUESTS, json!({"detail": "Rate limit exceeded", "error": "rate_limited"}));
-        r.headers_mut().insert("retry-after", HeaderValue::from(reset.max(1)));
+        let a = Authed {
+            principal,
+            limit,
+            remaining: 0,
+            reset,
+        };
+        let mut r = a.reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"detail": "Rate limit exceeded", "error": "rate_limited"}),
+        );
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from(reset.max(1)));
         return Err(r);
     }
     entry.1 += 1;
-    Ok(Authed { principal, limit, remaining: limit - entry.1, reset })
+    Ok(Authed {
+        principal,
+        limit,
+        remaining: limit - entry.1,
+        reset,
+    })
 }
 
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Sandbox> {
@@ -644,12 +758,24 @@ async fn customer_login(State(s): State<Shared>, body: Bytes) -> Response {
     }
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let mut s = lock(&s);
-    let Some(c) = s.customers.iter().find(|c| c.email.eq_ignore_ascii_case(&email) && c.password == password).cloned()
+    let Some(c) = s
+        .customers
+        .iter()
+        .find(|c| c.email.eq_ignore_ascii_case(&email) && c.password == password)
+        .cloned()
     else {
-        return error(StatusCode::UNAUTHORIZED, "Invalid email or password", "invalid_credentials");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password",
+            "invalid_credentials",
+        );
     };
     if !c.is_active {
-        return error(StatusCode::FORBIDDEN, "Customer is disabled", "customer_disabled");
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer is disabled",
+            "customer_disabled",
+        );
     }
     s.logins += 1;
     if let Some(m) = s.customers.iter_mut().find(|m| m.id == c.id) {
@@ -657,23 +783,38 @@ async fn customer_login(State(s): State<Shared>, body: Bytes) -> Response {
     }
     let (token, _) = s.issue_jwt(Principal::Customer(c.id.clone()));
     let c = s.customer(&c.id).cloned().unwrap_or(c);
-    json_response(StatusCode::OK, json!({"access_token": token, "token_type": "bearer", "customer": s.customer_json(&c)}))
+    json_response(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "bearer", "customer": s.customer_json(&c)}),
+    )
 }
 
 async fn autologin(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(token) = q.get("token") else {
-        return unprocessable(vec![verr(vec![json!("query"), json!("token")], "Field required", "missing", None)]);
+        return unprocessable(vec![verr(
+            vec![json!("query"), json!("token")],
+            "Field required",
+            "missing",
+            None,
+        )]);
     };
     let mut s = lock(&s);
     let Some(customer_id) = s.autologin.remove(token) else {
-        return error(StatusCode::UNAUTHORIZED, "Invalid or already used autologin token", "invalid_autologin_token");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or already used autologin token",
+            "invalid_autologin_token",
+        );
     };
     let Some(c) = s.customer(&customer_id).cloned() else {
         return error(StatusCode::NOT_FOUND, "Customer not found", "not_found");
     };
     s.logins += 1;
     let (token, _) = s.issue_jwt(Principal::Customer(customer_id));
-    json_response(StatusCode::OK, json!({"access_token": token, "token_type": "bearer", "customer": s.customer_json(&c)}))
+    json_response(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "bearer", "customer": s.customer_json(&c)}),
+    )
 }
 
 async fn register(State(s): State<Shared>, body: Bytes) -> Response {
@@ -688,17 +829,31 @@ async fn register(State(s): State<Shared>, body: Bytes) -> Response {
     let first_name = f.string("first_name", false, 0, 100);
     let last_name = f.string("last_name", false, 0, 100);
     let country = f.string("country", false, 2, 2);
-    let source = f.string("source", false, 0, 50).unwrap_or_else(|| "organic".into());
+    let source = f
+        .string("source", false, 0, 50)
+        .unwrap_or_else(|| "organic".into());
     if let Some(e) = email.as_ref().filter(|e| !e.contains('@')) {
-        f.errors.push(verr(Fields::loc("email"), "value is not a valid email address", "value_error", Some(&json!(e))));
+        f.errors.push(verr(
+            Fields::loc("email"),
+            "value is not a valid email address",
+            "value_error",
+            Some(&json!(e)),
+        ));
     }
     if let Err(r) = f.finish() {
         return r;
     }
     let email = email.unwrap_or_default();
     let mut s = lock(&s);
-    if s.customers.iter().any(|c| c.email.eq_ignore_ascii_case(&email)) {
-        return error(StatusCode::CONFLICT, "Email already registered", "duplicate_email");
+    if s.customers
+        .iter()
+        .any(|c| c.email.eq_ignore_ascii_case(&email))
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "Email already registered",
+            "duplicate_email",
+        );
     }
     let id = s.uuid();
     let c = Customer {
@@ -730,7 +885,10 @@ async fn register(State(s): State<Shared>, body: Bytes) -> Response {
     });
     let autologin = format!("al_{}", s.uuid().replace('-', ""));
     s.autologin.insert(autologin.clone(), id);
-    json_response(StatusCode::CREATED, json!({"customer": s.customer_json(&c), "autologin_token": autologin}))
+    json_response(
+        StatusCode::CREATED,
+        json!({"customer": s.customer_json(&c), "autologin_token": autologin}),
+    )
 }
 
 async fn me(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -739,10 +897,19 @@ async fn me(State(s): State<Shared>, headers: HeaderMap) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Principal::Customer(id) = &a.principal else { return error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch") };
+    let Principal::Customer(id) = &a.principal else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer token required",
+            "token_type_mismatch",
+        );
+    };
     match s.customer(id).cloned() {
         Some(c) => a.reply(StatusCode::OK, s.customer_json(&c)),
-        None => a.reply(StatusCode::NOT_FOUND, json!({"detail": "Customer not found", "error": "not_found"})),
+        None => a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Customer not found", "error": "not_found"}),
+        ),
     }
 }
 
@@ -752,8 +919,19 @@ async fn my_accounts(State(s): State<Shared>, headers: HeaderMap) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Principal::Customer(id) = &a.principal else { return error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch") };
-    let list: Vec<Value> = s.accounts_of(id).iter().enumerate().map(|(i, x)| account_json(x, i == 0)).collect();
+    let Principal::Customer(id) = &a.principal else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer token required",
+            "token_type_mismatch",
+        );
+    };
+    let list: Vec<Value> = s
+        .accounts_of(id)
+        .iter()
+        .enumerate()
+        .map(|(i, x)| account_json(x, i == 0))
+        .collect();
     a.reply(StatusCode::OK, Value::Array(list))
 }
 
@@ -763,8 +941,20 @@ async fn my_transactions(State(s): State<Shared>, headers: HeaderMap) -> Respons
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Principal::Customer(id) = &a.principal else { return error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch") };
-    let list: Vec<Value> = s.transactions.iter().rev().filter(|t| &t.customer_id == id).map(tx_json).collect();
+    let Principal::Customer(id) = &a.principal else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer token required",
+            "token_type_mismatch",
+        );
+    };
+    let list: Vec<Value> = s
+        .transactions
+        .iter()
+        .rev()
+        .filter(|t| &t.customer_id == id)
+        .map(tx_json)
+        .collect();
     a.reply(StatusCode::OK, Value::Array(list))
 }
 
@@ -779,14 +969,28 @@ async fn deposit(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
         Err(r) => return a.wrap(r),
     };
     let mut f = Fields::new(&body);
-    let amount = f.decimal("amount", true, Some(Decimal::new(1, 2)), Some(Decimal::from(10_000_000)));
+    let amount = f.decimal(
+        "amount",
+        true,
+        Some(Decimal::new(1, 2)),
+        Some(Decimal::from(10_000_000)),
+    );
     let currency = f.string("currency", false, 3, 3);
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
-    let Principal::Customer(id) = a.principal.clone() else { return error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch") };
+    let Principal::Customer(id) = a.principal.clone() else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer token required",
+            "token_type_mismatch",
+        );
+    };
     let Some(account) = s.accounts_of(&id).first().map(|x| (*x).clone()) else {
-        return a.reply(StatusCode::CONFLICT, json!({"detail": "Customer has no trading account", "error": "no_account"}));
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": "Customer has no trading account", "error": "no_account"}),
+        );
     };
     let tx_id = s.uuid();
     let currency = currency.unwrap_or(account.currency.clone());
@@ -828,15 +1032,29 @@ async fn withdraw(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         Err(r) => return a.wrap(r),
     };
     let mut f = Fields::new(&body);
-    let amount = f.decimal("amount", true, Some(Decimal::new(1, 2)), Some(Decimal::from(10_000_000)));
+    let amount = f.decimal(
+        "amount",
+        true,
+        Some(Decimal::new(1, 2)),
+        Some(Decimal::from(10_000_000)),
+    );
     let comment = f.string("comment", false, 0, 500);
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
     let amount = amount.unwrap_or_default();
-    let Principal::Customer(id) = a.principal.clone() else { return error(StatusCode::FORBIDDEN, "Customer token required", "token_type_mismatch") };
+    let Principal::Customer(id) = a.principal.clone() else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Customer token required",
+            "token_type_mismatch",
+        );
+    };
     let Some(account) = s.accounts_of(&id).first().map(|x| (*x).clone()) else {
-        return a.reply(StatusCode::CONFLICT, json!({"detail": "Customer has no trading account", "error": "no_account"}));
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": "Customer has no trading account", "error": "no_account"}),
+        );
     };
     let available = s.withdrawable(&account);
     if amount > available {
@@ -874,18 +1092,30 @@ async fn withdraw(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     )
 }
 
-async fn list_customers(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn list_customers(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let countries: Vec<String> = q.iter().filter(|(n, _)| n == "country").map(|(_, v)| v.clone()).collect();
+    let countries: Vec<String> = q
+        .iter()
+        .filter(|(n, _)| n == "country")
+        .map(|(_, v)| v.clone())
+        .collect();
     let page: usize = get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
     let page_size: usize = get("page_size").and_then(|p| p.parse().ok()).unwrap_or(50);
     if page == 0 || page_size == 0 || page_size > 500 {
-        let (name, input) = if page == 0 { ("page", get("page")) } else { ("page_size", get("page_size")) };
+        let (name, input) = if page == 0 {
+            ("page", get("page"))
+        } else {
+            ("page_size", get("page_size"))
+        };
         return a.reply(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"detail": [verr(vec![json!("query"), json!(name)], "Input should be in range", "less_than_equal", input.map(Value::from).as_ref())]}),
@@ -895,16 +1125,33 @@ async fn list_customers(State(s): State<Shared>, headers: HeaderMap, Query(q): Q
     let matching: Vec<Customer> = s
         .customers
         .iter()
-        .filter(|c| countries.is_empty() || c.country.as_ref().is_some_and(|x| countries.contains(x)))
-        .filter(|c| search.as_ref().is_none_or(|q| c.email.to_lowercase().contains(q)))
+        .filter(|c| {
+            countries.is_empty() || c.country.as_ref().is_some_and(|x| countries.contains(x))
+        })
+        .filter(|c| {
+            search
+                .as_ref()
+                .is_none_or(|q| c.email.to_lowercase().contains(q))
+        })
         .cloned()
         .collect();
-    let items: Vec<Value> =
-        matching.iter().skip((page - 1) * page_size).take(page_size).map(|c| s.customer_json(c)).collect();
-    a.reply(StatusCode::OK, json!({"items": items, "total": matching.len(), "page": page, "page_size": page_size}))
+    let items: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * page_size)
+        .take(page_size)
+        .map(|c| s.customer_json(c))
+        .collect();
+    a.reply(
+        StatusCode::OK,
+        json!({"items": items, "total": matching.len(), "page": page, "page_size": page_size}),
+    )
 }
 
-async fn get_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_customer(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -912,11 +1159,19 @@ async fn get_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Pat
     };
     match s.customer(&id).cloned() {
         Some(c) => a.reply(StatusCode::OK, s.customer_json(&c)),
-        None => a.reply(StatusCode::NOT_FOUND, json!({"detail": "Customer not found", "error": "not_found"})),
+        None => a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Customer not found", "error": "not_found"}),
+        ),
     }
 }
 
-async fn update_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn update_customer(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -934,7 +1189,12 @@ async fn update_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): 
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
         Some(other) => {
-            f.errors.push(verr(Fields::loc("sales_status_id"), "Input should be a valid integer", "int_type", Some(other)));
+            f.errors.push(verr(
+                Fields::loc("sales_status_id"),
+                "Input should be a valid integer",
+                "int_type",
+                Some(other),
+            ));
             None
         }
     };
@@ -942,7 +1202,10 @@ async fn update_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): 
         return a.wrap(r);
     }
     let Some(c) = s.customers.iter_mut().find(|c| c.id == id) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Customer not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Customer not found", "error": "not_found"}),
+        );
     };
     if phone.is_some() {
         c.phone = phone;
@@ -960,20 +1223,33 @@ async fn update_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): 
     a.reply(StatusCode::OK, s.customer_json(&c))
 }
 
-async fn list_accounts(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn list_accounts(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let currencies: Vec<String> = q.iter().filter(|(n, _)| n == "currency").map(|(_, v)| v.clone()).collect();
+    let currencies: Vec<String> = q
+        .iter()
+        .filter(|(n, _)| n == "currency")
+        .map(|(_, v)| v.clone())
+        .collect();
     let mut bad = vec![];
     let mut bound = |k: &str| {
         get(k).and_then(|v| match Decimal::from_str(&v) {
             Ok(d) => Some(d),
             Err(_) => {
-                bad.push(verr(vec![json!("query"), json!(k)], "Input should be a valid number", "float_parsing", Some(&json!(v))));
+                bad.push(verr(
+                    vec![json!("query"), json!(k)],
+                    "Input should be a valid number",
+                    "float_parsing",
+                    Some(&json!(v)),
+                ));
                 None
             }
         })
@@ -991,21 +1267,34 @@ async fn list_accounts(State(s): State<Shared>, headers: HeaderMap, Query(q): Qu
         .filter(|x| bmin.is_none_or(|m| x.balance >= m) && bmax.is_none_or(|m| x.balance <= m))
         .map(|x| account_json(x, false))
         .collect();
-    a.reply(StatusCode::OK, json!({"total": items.len(), "page": 1, "page_size": 50, "items": items}))
+    a.reply(
+        StatusCode::OK,
+        json!({"total": items.len(), "page": 1, "page_size": 50, "items": items}),
+    )
 }
 
-async fn account_state(State(s): State<Shared>, headers: HeaderMap, Path(login): Path<String>) -> Response {
+async fn account_state(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Any) {
         Ok(a) => a,
         Err(r) => return r,
     };
     let Some(acc) = s.accounts.iter().find(|x| x.login == login).cloned() else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Account {login} not found"), "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Account {login} not found"), "error": "not_found"}),
+        );
     };
     if let Principal::Customer(id) = &a.principal {
         if &acc.customer_id != id {
-            return a.reply(StatusCode::FORBIDDEN, json!({"detail": "Not your account", "error": "forbidden"}));
+            return a.reply(
+                StatusCode::FORBIDDEN,
+                json!({"detail": "Not your account", "error": "forbidden"}),
+            );
         }
     }
     a.reply(
@@ -1018,7 +1307,13 @@ async fn account_state(State(s): State<Shared>, headers: HeaderMap, Path(login):
     )
 }
 
-async fn set_account_active(s: Shared, headers: HeaderMap, login: String, body: Bytes, active: bool) -> Response {
+async fn set_account_active(
+    s: Shared,
+    headers: HeaderMap,
+    login: String,
+    body: Bytes,
+    active: bool,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -1041,22 +1336,42 @@ async fn set_account_active(s: Shared, headers: HeaderMap, login: String, body: 
     }
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
     let Some(acc) = s.accounts.iter_mut().find(|x| x.login == login) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Account {login} not found"), "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Account {login} not found"), "error": "not_found"}),
+        );
     };
     if acc.is_active == active && !force {
         let state = if active { "open" } else { "closed" };
-        return a.reply(StatusCode::CONFLICT, json!({"detail": format!("Account is already {state}"), "error": "state_mismatch"}));
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": format!("Account is already {state}"), "error": "state_mismatch"}),
+        );
     }
     acc.is_active = active;
-    let message = if active { "Account reopened" } else { "Account closed" };
+    let message = if active {
+        "Account reopened"
+    } else {
+        "Account closed"
+    };
     a.reply(StatusCode::OK, json!({"login": login.parse::<i64>().unwrap_or_default(), "is_active": active, "message": message}))
 }
 
-async fn reopen_account(State(s): State<Shared>, headers: HeaderMap, Path(login): Path<String>, body: Bytes) -> Response {
+async fn reopen_account(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
     set_account_active(s, headers, login, body, true).await
 }
 
-async fn close_account(State(s): State<Shared>, headers: HeaderMap, Path(login): Path<String>, body: Bytes) -> Response {
+async fn close_account(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
     set_account_active(s, headers, login, body, false).await
 }
 
@@ -1073,7 +1388,10 @@ async fn preflight(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     let mut f = Fields::new(&body);
     let symbol = f.string("symbol", true, 1, 32);
     let action = f.string("action", true, 1, 20);
-    if let Some(act) = action.as_ref().filter(|x| !["open", "close", "trigger", "sl", "tp"].contains(&x.as_str())) {
+    if let Some(act) = action
+        .as_ref()
+        .filter(|x| !["open", "close", "trigger", "sl", "tp"].contains(&x.as_str()))
+    {
         f.errors.push(verr(
             Fields::loc("action"),
             "String should match pattern '^(open|close|trigger|sl|tp)$'",
@@ -1086,14 +1404,20 @@ async fn preflight(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     }
     let symbol = symbol.unwrap_or_default();
     let Some(inst) = s.instruments.iter().find(|i| i["symbol"] == json!(symbol)) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"}),
+        );
     };
     // The sandbox blocks new crypto positions as if a maintenance window were on.
     if inst["category"] == json!("crypto") && action.as_deref() == Some("open") {
         let ends = Utc::now() + chrono::Duration::minutes(15);
         return a.reply(StatusCode::OK, json!({"block": "maintenance", "ends_at": ends.to_rfc3339(), "message": "Crypto opening paused"}));
     }
-    a.reply(StatusCode::OK, json!({"block": null, "ends_at": null, "message": null}))
+    a.reply(
+        StatusCode::OK,
+        json!({"block": null, "ends_at": null, "message": null}),
+    )
 }
 
 async fn list_instruments(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -1106,7 +1430,11 @@ async fn list_instruments(State(s): State<Shared>, headers: HeaderMap) -> Respon
     a.reply(StatusCode::OK, Value::Array(list))
 }
 
-async fn get_instrument(State(s): State<Shared>, headers: HeaderMap, Path(symbol): Path<String>) -> Response {
+async fn get_instrument(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Any) {
         Ok(a) => a,
@@ -1114,7 +1442,10 @@ async fn get_instrument(State(s): State<Shared>, headers: HeaderMap, Path(symbol
     };
     match s.instruments.iter().find(|i| i["symbol"] == json!(symbol)) {
         Some(i) => a.reply(StatusCode::OK, Value::Object(i.clone())),
-        None => a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"})),
+        None => a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"}),
+        ),
     }
 }
 
@@ -1130,7 +1461,12 @@ async fn create_instrument(State(s): State<Shared>, headers: HeaderMap, body: By
     };
     let mut f = Fields::new(&body);
     let symbol = f.string("symbol", true, 1, 32);
-    for (k, max) in [("display_name", 64), ("category", 32), ("base_currency", 8), ("quote_currency", 8)] {
+    for (k, max) in [
+        ("display_name", 64),
+        ("category", 32),
+        ("base_currency", 8),
+        ("quote_currency", 8),
+    ] {
         f.string(k, true, 1, max);
     }
     f.decimal("pip_size", true, None, None);
@@ -1140,7 +1476,10 @@ async fn create_instrument(State(s): State<Shared>, headers: HeaderMap, body: By
     }
     let symbol = symbol.unwrap_or_default();
     if s.instruments.iter().any(|i| i["symbol"] == json!(symbol)) {
-        return a.reply(StatusCode::CONFLICT, json!({"detail": format!("Instrument {symbol} exists"), "error": "duplicate_symbol"}));
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": format!("Instrument {symbol} exists"), "error": "duplicate_symbol"}),
+        );
     }
     let defaults = json!({
         "unit_currency": "USD", "digits": 5, "contract_size": 100000, "min_lot": 0.01, "max_lot": 100, "lot_step": 0.01,
@@ -1160,8 +1499,17 @@ async fn create_instrument(State(s): State<Shared>, headers: HeaderMap, body: By
     a.reply(StatusCode::OK, Value::Object(m))
 }
 
-fn group_row(s: &mut Sandbox, group: &str, symbol: &str, patch: &Map<String, Value>) -> Option<Value> {
-    let inst = s.instruments.iter().find(|i| i["symbol"] == json!(symbol))?.clone();
+fn group_row(
+    s: &mut Sandbox,
+    group: &str,
+    symbol: &str,
+    patch: &Map<String, Value>,
+) -> Option<Value> {
+    let inst = s
+        .instruments
+        .iter()
+        .find(|i| i["symbol"] == json!(symbol))?
+        .clone();
     let key = (group.to_string(), symbol.to_string());
     if !s.group_rows.contains_key(&key) {
         let mut row = Map::new();
@@ -1169,7 +1517,16 @@ fn group_row(s: &mut Sandbox, group: &str, symbol: &str, patch: &Map<String, Val
         row.insert("group_id".into(), json!(group));
         row.insert("instrument_id".into(), inst["id"].clone());
         row.insert("symbol".into(), json!(symbol));
-        for k in ["spread", "margin_rate", "swap_type", "swap_long", "swap_short", "min_lot", "max_lot", "lot_step"] {
+        for k in [
+            "spread",
+            "margin_rate",
+            "swap_type",
+            "swap_long",
+            "swap_short",
+            "min_lot",
+            "max_lot",
+            "lot_step",
+        ] {
             row.insert(k.into(), inst.get(k).cloned().unwrap_or(Value::Null));
         }
         row.insert("tradeability".into(), json!("full"));
@@ -1189,17 +1546,46 @@ fn group_row(s: &mut Sandbox, group: &str, symbol: &str, patch: &Map<String, Val
 
 fn check_group_patch(patch: &Map<String, Value>, prefix: &[&str]) -> Vec<Value> {
     let mut errors = vec![];
-    let bounds = [("spread", "0", "100"), ("margin_rate", "0.001", "1"), ("swap_long", "-50", "50"), ("swap_short", "-50", "50"), ("commission_value", "0", "50")];
+    let bounds = [
+        ("spread", "0", "100"),
+        ("margin_rate", "0.001", "1"),
+        ("swap_long", "-50", "50"),
+        ("swap_short", "-50", "50"),
+        ("commission_value", "0", "50"),
+    ];
     for (k, lo, hi) in bounds {
-        let Some(v) = patch.get(k).filter(|v| !v.is_null()) else { continue };
-        let d = v.as_f64().map(|f| f.to_string()).and_then(|t| Decimal::from_str(&t).ok());
-        let (lo, hi) = (Decimal::from_str(lo).unwrap_or_default(), Decimal::from_str(hi).unwrap_or_default());
+        let Some(v) = patch.get(k).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let d = v
+            .as_f64()
+            .map(|f| f.to_string())
+            .and_then(|t| Decimal::from_str(&t).ok());
+        let (lo, hi) = (
+            Decimal::from_str(lo).unwrap_or_default(),
+            Decimal::from_str(hi).unwrap_or_default(),
+        );
         let mut loc: Vec<Value> = prefix.iter().map(|p| json!(p)).collect();
         loc.push(json!(k));
         match d {
-            None => errors.push(verr(loc, "Input should be a valid number", "float_type", Some(v))),
-            Some(d) if d < lo => errors.push(verr(loc, &format!("Input should be greater than or equal to {lo}"), "greater_than_equal", Some(v))),
-            Some(d) if d > hi => errors.push(verr(loc, &format!("Input should be less than or equal to {hi}"), "less_than_equal", Some(v))),
+            None => errors.push(verr(
+                loc,
+                "Input should be a valid number",
+                "float_type",
+                Some(v),
+            )),
+            Some(d) if d < lo => errors.push(verr(
+                loc,
+                &format!("Input should be greater than or equal to {lo}"),
+                "greater_than_equal",
+                Some(v),
+            )),
+            Some(d) if d > hi => errors.push(verr(
+                loc,
+                &format!("Input should be less than or equal to {hi}"),
+                "less_than_equal",
+                Some(v),
+            )),
             _ => {}
         }
     }
@@ -1227,11 +1613,19 @@ async fn upsert_group_instrument(
     }
     match group_row(&mut s, &group, &symbol, &body) {
         Some(row) => a.reply(StatusCode::OK, row),
-        None => a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"})),
+        None => a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"}),
+        ),
     }
 }
 
-async fn bulk_upsert(State(s): State<Shared>, headers: HeaderMap, Path(group): Path<String>, body: Bytes) -> Response {
+async fn bulk_upsert(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(group): Path<String>,
+    body: Bytes,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -1244,20 +1638,46 @@ async fn bulk_upsert(State(s): State<Shared>, headers: HeaderMap, Path(group): P
     let symbols: Vec<String> = body
         .get("symbols")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let patch = body.get("patch").and_then(Value::as_object).cloned();
     let mut errors = vec![];
-    for (i, item) in body.get("symbols").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, item) in body
+        .get("symbols")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if item.as_str().is_none_or(str::is_empty) {
-            errors.push(verr(vec![json!("body"), json!("symbols"), json!(i)], "String should have at least 1 character", "string_too_short", Some(item)));
+            errors.push(verr(
+                vec![json!("body"), json!("symbols"), json!(i)],
+                "String should have at least 1 character",
+                "string_too_short",
+                Some(item),
+            ));
         }
     }
     if symbols.is_empty() {
-        errors.push(verr(vec![json!("body"), json!("symbols")], "List should have at least 1 item after validation, not 0", "too_short", body.get("symbols")));
+        errors.push(verr(
+            vec![json!("body"), json!("symbols")],
+            "List should have at least 1 item after validation, not 0",
+            "too_short",
+            body.get("symbols"),
+        ));
     }
     match &patch {
-        None => errors.push(verr(vec![json!("body"), json!("patch")], "Field required", "missing", None)),
+        None => errors.push(verr(
+            vec![json!("body"), json!("patch")],
+            "Field required",
+            "missing",
+            None,
+        )),
         Some(p) => errors.extend(check_group_patch(p, &["body", "patch"])),
     }
     if !errors.is_empty() {
@@ -1268,20 +1688,32 @@ async fn bulk_upsert(State(s): State<Shared>, headers: HeaderMap, Path(group): P
     for sym in &symbols {
         match group_row(&mut s, &group, sym, &patch) {
             Some(r) => rows.push(r),
-            None => return a.reply(StatusCode::NOT_FOUND, json!({"detail": format!("Unknown symbol {sym}"), "error": "not_found"})),
+            None => {
+                return a.reply(
+                    StatusCode::NOT_FOUND,
+                    json!({"detail": format!("Unknown symbol {sym}"), "error": "not_found"}),
+                )
+            }
         }
     }
     a.reply(StatusCode::OK, Value::Array(rows))
 }
 
-async fn swap_rates(State(s): State<Shared>, headers: HeaderMap, Path(group): Path<String>) -> Response {
+async fn swap_rates(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(group): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     if group != GROUP_ID {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Group not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Group not found", "error": "not_found"}),
+        );
     }
     let multiplier = Decimal::new(15, 1);
     let rows: Vec<Value> = s
@@ -1306,14 +1738,23 @@ async fn swap_rates(State(s): State<Shared>, headers: HeaderMap, Path(group): Pa
     )
 }
 
-async fn list_transactions(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn list_transactions(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let all = |k: &str| q.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let all = |k: &str| {
+        q.iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
     let (types, statuses) = (all("type"), all("status"));
     let limit: usize = get("limit").and_then(|v| v.parse().ok()).unwrap_or(100);
     let offset: usize = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -1353,17 +1794,30 @@ async fn manual_transaction(State(s): State<Shared>, headers: HeaderMap, body: B
     let mut f = Fields::new(&body);
     let account_id = f.string("account_id", true, 36, 36);
     let amount = f.decimal("amount", true, None, None);
-    let status = f.string("status", false, 1, 20).unwrap_or_else(|| "PENDING".into());
+    let status = f
+        .string("status", false, 1, 20)
+        .unwrap_or_else(|| "PENDING".into());
     let comment = f.string("comment", false, 0, 1000);
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
     let amount = amount.unwrap_or_default();
-    let Some(acc) = s.accounts.iter().find(|x| Some(&x.id) == account_id.as_ref()).cloned() else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Account not found", "error": "not_found"}));
+    let Some(acc) = s
+        .accounts
+        .iter()
+        .find(|x| Some(&x.id) == account_id.as_ref())
+        .cloned()
+    else {
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Account not found", "error": "not_found"}),
+        );
     };
     if acc.balance + amount < Decimal::ZERO && status == "APPROVED" {
-        return a.reply(StatusCode::BAD_REQUEST, json!({"detail": "Balance would become negative", "error": "insufficient_funds"}));
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Balance would become negative", "error": "insufficient_funds"}),
+        );
     }
     let now = Utc::now();
     let id = s.uuid();
@@ -1373,10 +1827,18 @@ async fn manual_transaction(State(s): State<Shared>, headers: HeaderMap, body: B
         customer_id: acc.customer_id.clone(),
         account_id: acc.id.clone(),
         account_login: acc.login.clone(),
-        kind: if amount < Decimal::ZERO { "WITHDRAWAL".into() } else { "DEPOSIT".into() },
+        kind: if amount < Decimal::ZERO {
+            "WITHDRAWAL".into()
+        } else {
+            "DEPOSIT".into()
+        },
         status: status.clone(),
         amount: amount.abs(),
-        currency: body.get("currency").and_then(Value::as_str).unwrap_or(&acc.currency).to_string(),
+        currency: body
+            .get("currency")
+            .and_then(Value::as_str)
+            .unwrap_or(&acc.currency)
+            .to_string(),
         comment,
         payment_data: body.get("payment_data").cloned().unwrap_or(json!({})),
         create_time: now,
@@ -1393,7 +1855,13 @@ async fn manual_transaction(State(s): State<Shared>, headers: HeaderMap, body: B
     a.reply(StatusCode::OK, out)
 }
 
-async fn decide(s: Shared, headers: HeaderMap, tx_id: String, body: Bytes, approve: bool) -> Response {
+async fn decide(
+    s: Shared,
+    headers: HeaderMap,
+    tx_id: String,
+    body: Bytes,
+    approve: bool,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -1403,9 +1871,15 @@ async fn decide(s: Shared, headers: HeaderMap, tx_id: String, body: Bytes, appro
         Ok(b) => b,
         Err(r) => return a.wrap(r),
     };
-    let comment = body.get("comment").and_then(Value::as_str).map(str::to_owned);
+    let comment = body
+        .get("comment")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let Some(i) = s.transactions.iter().position(|t| t.id == tx_id) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Transaction not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Transaction not found", "error": "not_found"}),
+        );
     };
     if s.transactions[i].status != "PENDING" {
         return a.reply(
@@ -1415,12 +1889,22 @@ async fn decide(s: Shared, headers: HeaderMap, tx_id: String, body: Bytes, appro
     }
     let tx = s.transactions[i].clone();
     if approve {
-        let delta = if tx.kind == "WITHDRAWAL" { -tx.amount } else { tx.amount };
+        let delta = if tx.kind == "WITHDRAWAL" {
+            -tx.amount
+        } else {
+            tx.amount
+        };
         let Some(acc) = s.accounts.iter_mut().find(|x| x.id == tx.account_id) else {
-            return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Account not found", "error": "not_found"}));
+            return a.reply(
+                StatusCode::NOT_FOUND,
+                json!({"detail": "Account not found", "error": "not_found"}),
+            );
         };
         if acc.balance + delta < Decimal::ZERO {
-            return a.reply(StatusCode::BAD_REQUEST, json!({"detail": "Balance would become negative", "error": "insufficient_funds"}));
+            return a.reply(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": "Balance would become negative", "error": "insufficient_funds"}),
+            );
         }
         acc.balance += delta;
     }
@@ -1440,11 +1924,21 @@ async fn decide(s: Shared, headers: HeaderMap, tx_id: String, body: Bytes, appro
     a.reply(StatusCode::OK, out)
 }
 
-async fn decline(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn decline(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     decide(s, headers, id, body, false).await
 }
 
-async fn approve(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn approve(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     decide(s, headers, id, body, true).await
 }
 
@@ -1474,25 +1968,46 @@ async fn transfer(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let to = f.string("to_login", true, 1, 32);
     let amount = f.decimal("amount", true, None, Some(Decimal::from(10_000_000)));
     if amount.is_some_and(|x| x <= Decimal::ZERO) {
-        f.errors.push(verr(Fields::loc("amount"), "Input should be greater than 0", "greater_than", body.get("amount")));
+        f.errors.push(verr(
+            Fields::loc("amount"),
+            "Input should be greater than 0",
+            "greater_than",
+            body.get("amount"),
+        ));
     }
     let note = f.string("note", false, 0, 1000);
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
-    let (from, to, amount) = (from.unwrap_or_default(), to.unwrap_or_default(), amount.unwrap_or_default());
+    let (from, to, amount) = (
+        from.unwrap_or_default(),
+        to.unwrap_or_default(),
+        amount.unwrap_or_default(),
+    );
     let find = |login: &str| s.accounts.iter().find(|x| x.login == login).cloned();
     let (Some(src), Some(dst)) = (find(&from), find(&to)) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Account not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Account not found", "error": "not_found"}),
+        );
     };
     if src.id == dst.id {
-        return a.reply(StatusCode::BAD_REQUEST, json!({"detail": "Cannot transfer to the same account", "error": "same_account"}));
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Cannot transfer to the same account", "error": "same_account"}),
+        );
     }
     if s.withdrawable(&src) < amount {
-        return a.reply(StatusCode::BAD_REQUEST, json!({"detail": "Insufficient funds", "error": "insufficient_funds"}));
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Insufficient funds", "error": "insufficient_funds"}),
+        );
     }
     let Some(fx) = rate(&src.currency, &dst.currency) else {
-        return a.reply(StatusCode::BAD_REQUEST, json!({"detail": "No conversion rate", "error": "no_rate"}));
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "No conversion rate", "error": "no_rate"}),
+        );
     };
     let converted = (amount * fx).round_dp(2);
     let now = Utc::now();
@@ -1504,7 +2019,10 @@ async fn transfer(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             acc.balance += converted;
         }
     }
-    for (id, acc, kind, amt) in [(&out_id, &src, "TRANSFER_OUT", amount), (&in_id, &dst, "TRANSFER_IN", converted)] {
+    for (id, acc, kind, amt) in [
+        (&out_id, &src, "TRANSFER_OUT", amount),
+        (&in_id, &dst, "TRANSFER_IN", converted),
+    ] {
         s.transactions.push(Tx {
             id: id.clone(),
             source: "crm".into(),
@@ -1534,14 +2052,21 @@ async fn transfer(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     )
 }
 
-async fn risk_profile(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn risk_profile(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     if s.customer(&id).is_none() {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Customer not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Customer not found", "error": "not_found"}),
+        );
     }
     a.reply(
         StatusCode::OK,
@@ -1573,27 +2098,57 @@ async fn create_api_token(State(s): State<Shared>, headers: HeaderMap, body: Byt
     };
     let mut f = Fields::new(&body);
     let name = f.string("name", true, 1, 100);
-    let scopes: Vec<String> =
-        body.get("scopes").and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default();
+    let scopes: Vec<String> = body
+        .get("scopes")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     if scopes.is_empty() {
-        let kind = if body.contains_key("scopes") { "too_short" } else { "missing" };
-        f.errors.push(verr(Fields::loc("scopes"), "List should have at least 1 item after validation, not 0", kind, body.get("scopes")));
+        let kind = if body.contains_key("scopes") {
+            "too_short"
+        } else {
+            "missing"
+        };
+        f.errors.push(verr(
+            Fields::loc("scopes"),
+            "List should have at least 1 item after validation, not 0",
+            kind,
+            body.get("scopes"),
+        ));
     }
-    let expiry = f.string("expiry", false, 1, 10).unwrap_or_else(|| "90d".into());
+    let expiry = f
+        .string("expiry", false, 1, 10)
+        .unwrap_or_else(|| "90d".into());
     let days = match expiry.as_str() {
         "30d" => Some(30),
         "90d" => Some(90),
         "1y" => Some(365),
         "never" => None,
         other => {
-            f.errors.push(verr(Fields::loc("expiry"), "Input should be '30d', '90d', '1y' or 'never'", "enum", Some(&json!(other))));
+            f.errors.push(verr(
+                Fields::loc("expiry"),
+                "Input should be '30d', '90d', '1y' or 'never'",
+                "enum",
+                Some(&json!(other)),
+            ));
             None
         }
     };
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
-    let Principal::Staff(created_by) = a.principal.clone() else { return error(StatusCode::FORBIDDEN, "Staff token required", "token_type_mismatch") };
+    let Principal::Staff(created_by) = a.principal.clone() else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Staff token required",
+            "token_type_mismatch",
+        );
+    };
     let id = s.api_tokens.len() as i64 + 1;
     let secret = format!("slt_live_{}", s.uuid().replace('-', ""));
     let now = Utc::now();
@@ -1602,7 +2157,9 @@ async fn create_api_token(State(s): State<Shared>, headers: HeaderMap, body: Byt
         name: name.unwrap_or_default(),
         secret,
         scopes,
-        ip_allowlist: body.get("ip_allowlist").and_then(|v| serde_json::from_value(v.clone()).ok()),
+        ip_allowlist: body
+            .get("ip_allowlist")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
         rate_limit: body.get("rate_limit").and_then(Value::as_i64),
         expires_at: days.map(|d| now + chrono::Duration::days(d)),
         status: "active".into(),
@@ -1620,11 +2177,19 @@ async fn list_api_tokens(State(s): State<Shared>, headers: HeaderMap) -> Respons
         Ok(a) => a,
         Err(r) => return r,
     };
-    let list: Vec<Value> = s.api_tokens.iter().map(|t| api_token_json(t, false)).collect();
+    let list: Vec<Value> = s
+        .api_tokens
+        .iter()
+        .map(|t| api_token_json(t, false))
+        .collect();
     a.reply(StatusCode::OK, Value::Array(list))
 }
 
-async fn rotate_api_token(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+async fn rotate_api_token(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
@@ -1632,21 +2197,31 @@ async fn rotate_api_token(State(s): State<Shared>, headers: HeaderMap, Path(id):
     };
     let secret = format!("slt_live_{}", s.uuid().replace('-', ""));
     let Some(t) = s.api_tokens.iter_mut().find(|t| t.id == id) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "API token not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "API token not found", "error": "not_found"}),
+        );
     };
     t.secret = secret;
     let out = api_token_json(t, true);
     a.reply(StatusCode::OK, out)
 }
 
-async fn revoke_api_token(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+async fn revoke_api_token(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
     let Some(t) = s.api_tokens.iter_mut().find(|t| t.id == id) else {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "API token not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "API token not found", "error": "not_found"}),
+        );
     };
     t.status = "revoked".into();
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -1667,13 +2242,34 @@ async fn staff_login(State(s): State<Shared>, body: Bytes) -> Response {
         return r;
     }
     let mut s = lock(&s);
-    let Some(staff) = s.config.staff.iter().find(|u| u.email.eq_ignore_ascii_case(&email) && u.password == password).cloned() else {
-        return error(StatusCode::UNAUTHORIZED, "Invalid email or password", "invalid_credentials");
+    let Some(staff) = s
+        .config
+        .staff
+        .iter()
+        .find(|u| u.email.eq_ignore_ascii_case(&email) && u.password == password)
+        .cloned()
+    else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid email or password",
+            "invalid_credentials",
+        );
     };
     if let Some(code) = &staff.totp_code {
         match &totp {
-            None => return json_response(StatusCode::ACCEPTED, json!({"detail": "TOTP code required", "error": "TOTP_REQUIRED"})),
-            Some(c) if c != code => return error(StatusCode::UNAUTHORIZED, "Invalid TOTP code", "invalid_totp"),
+            None => {
+                return json_response(
+                    StatusCode::ACCEPTED,
+                    json!({"detail": "TOTP code required", "error": "TOTP_REQUIRED"}),
+                )
+            }
+            Some(c) if c != code => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid TOTP code",
+                    "invalid_totp",
+                )
+            }
             _ => {}
         }
     }
@@ -1702,16 +2298,27 @@ async fn refresh(State(s): State<Shared>, body: Bytes) -> Response {
     let mut s = lock(&s);
     // Single use: the old refresh token is burned.
     let Some(principal) = s.refresh_tokens.remove(&token) else {
-        return error(StatusCode::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid refresh token",
+            "invalid_refresh_token",
+        );
     };
     let (access, _) = s.issue_jwt(principal.clone());
     let next = format!("rt_{}", s.uuid().replace('-', ""));
     s.refresh_tokens.insert(next.clone(), principal);
     let lifetime = s.config.token_lifetime.as_secs();
-    json_response(StatusCode::OK, json!({"access_token": access, "refresh_token": next, "token_type": "bearer", "expires_in": lifetime}))
+    json_response(
+        StatusCode::OK,
+        json!({"access_token": access, "refresh_token": next, "token_type": "bearer", "expires_in": lifetime}),
+    )
 }
 
-async fn revoke_session(State(s): State<Shared>, headers: HeaderMap, Path(sid): Path<String>) -> Response {
+async fn revoke_session(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Any) {
         Ok(a) => a,
@@ -1725,7 +2332,10 @@ async fn revoke_session(State(s): State<Shared>, headers: HeaderMap, Path(sid): 
         }
     }
     if !found {
-        return a.reply(StatusCode::NOT_FOUND, json!({"detail": "Session not found", "error": "not_found"}));
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Session not found", "error": "not_found"}),
+        );
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
     a.headers(r.headers_mut());
@@ -1746,7 +2356,10 @@ fn router(state: Shared) -> Router {
         .route("/customers/me/transactions", get(my_transactions))
         .route("/customers/me/deposit", post(deposit))
         .route("/customers/me/withdraw", post(withdraw))
-        .route("/customers/{customer_id}", get(get_customer).patch(update_customer))
+        .route(
+            "/customers/{customer_id}",
+            get(get_customer).patch(update_customer),
+        )
         .route("/api-tokens", post(create_api_token).get(list_api_tokens))
         .route("/api-tokens/{token_id}/rotate", post(rotate_api_token))
         .route("/api-tokens/{token_id}", delete(revoke_api_token))
@@ -1759,7 +2372,10 @@ fn router(state: Shared) -> Router {
         .route("/instruments/{symbol}", get(get_instrument))
         .route("/broker/instruments/available", get(list_instruments))
         .route("/groups/{group_id}/instruments/bulk", put(bulk_upsert))
-        .route("/groups/{group_id}/instruments/{symbol}", put(upsert_group_instrument))
+        .route(
+            "/groups/{group_id}/instruments/{symbol}",
+            put(upsert_group_instrument),
+        )
         .route("/broker/groups/{group_id}/swap-rates", get(swap_rates))
         .route("/transactions", get(list_transactions))
         .route("/transactions/manual", post(manual_transaction))
@@ -1795,7 +2411,11 @@ impl Server {
 
     /// Balance of a trading account, by login.
     pub fn balance(&self, login: &str) -> Option<Decimal> {
-        lock(&self.state).accounts.iter().find(|a| a.login == login).map(|a| a.balance)
+        lock(&self.state)
+            .accounts
+            .iter()
+            .find(|a| a.login == login)
+            .map(|a| a.balance)
     }
 
     /// How many successful logins (customer, autologin and staff) the sandbox has answered.
@@ -1805,12 +2425,20 @@ impl Server {
 
     /// The id of a customer, by email.
     pub fn customer_id(&self, email: &str) -> Option<String> {
-        lock(&self.state).customers.iter().find(|c| c.email == email).map(|c| c.id.clone())
+        lock(&self.state)
+            .customers
+            .iter()
+            .find(|c| c.email == email)
+            .map(|c| c.id.clone())
     }
 
     /// The id of a trading account (uuid), by login.
     pub fn account_id(&self, login: &str) -> Option<String> {
-        lock(&self.state).accounts.iter().find(|a| a.login == login).map(|a| a.id.clone())
+        lock(&self.state)
+            .accounts
+            .iter()
+            .find(|a| a.login == login)
+            .map(|a| a.id.clone())
     }
 
     /// Changes the per-minute rate limit (applies from the next request).

@@ -45,7 +45,10 @@ impl From<types::ApiTokenWithSecret> for IssuedApiToken {
 
 impl Session {
     /// Creates a scoped API token (`POST /api-tokens`).
-    pub async fn create_api_token(&self, request: types::ApiTokenCreateRequest) -> Result<Reply<IssuedApiToken>, Error> {
+    pub async fn create_api_token(
+        &self,
+        request: types::ApiTokenCreateRequest,
+    ) -> Result<Reply<IssuedApiToken>, Error> {
         let reply = self
             .call(|c| {
                 let body = request.clone();
@@ -57,7 +60,9 @@ impl Session {
 
     /// Rotates an API token's secret (unverified route `POST /api-tokens/{id}/rotate`).
     pub async fn rotate_api_token(&self, token_id: i64) -> Result<Reply<IssuedApiToken>, Error> {
-        let reply = self.call(|c| async move { c.rotate_api_token().token_id(token_id).send().await }).await?;
+        let reply = self
+            .call(|c| async move { c.rotate_api_token().token_id(token_id).send().await })
+            .await?;
         Ok(reply.map(IssuedApiToken::from))
     }
 }

@@ -21,7 +21,12 @@ use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Claim names tried, in order, for the primary trading-account login.
-const LOGIN_CLAIMS: &[&str] = &["login", "account_login", "primary_login", "trading_account_login"];
+const LOGIN_CLAIMS: &[&str] = &[
+    "login",
+    "account_login",
+    "primary_login",
+    "trading_account_login",
+];
 
 /// What kind of principal a token stands for (`type` claim).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +92,9 @@ impl UnverifiedClaims {
         }
         // Some encoders pad; the JWT spec says they must not. Accept both.
         let payload = segments[1].trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ClaimsError::NotBase64)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| ClaimsError::NotBase64)?;
         let raw: Map<String, Value> = match serde_json::from_slice(&bytes) {
             Ok(Value::Object(m)) => m,
             _ => return Err(ClaimsError::NotJson),
@@ -103,16 +110,26 @@ impl UnverifiedClaims {
         };
         let time = |name: &str| {
             let v = raw.get(name)?;
-            let secs = v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))?;
+            let secs = v.as_u64().or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            })?;
             UNIX_EPOCH.checked_add(Duration::from_secs(secs))
         };
         Self {
-            token_type: raw.get("type").and_then(Value::as_str).map(TokenType::from_claim),
+            token_type: raw
+                .get("type")
+                .and_then(Value::as_str)
+                .map(TokenType::from_claim),
             primary_login: LOGIN_CLAIMS.iter().find_map(|k| raw.get(*k).and_then(text)),
             subject: raw.get("sub").and_then(text),
             expires_at: time("exp"),
             issued_at: time("iat"),
-            session_id: raw.get("sid").or_else(|| raw.get("session_id")).and_then(text),
+            session_id: raw
+                .get("sid")
+                .or_else(|| raw.get("session_id"))
+                .and_then(text),
             raw,
         }
     }
@@ -130,7 +147,12 @@ mod tests {
 
     fn jwt(payload: Value) -> String {
         let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
-        format!("{}.{}.{}", enc(&json!({"alg": "HS256", "typ": "JWT"})), enc(&payload), URL_SAFE_NO_PAD.encode(b"sig"))
+        format!(
+            "{}.{}.{}",
+            enc(&json!({"alg": "HS256", "typ": "JWT"})),
+            enc(&payload),
+            URL_SAFE_NO_PAD.encode(b"sig")
+        )
     }
 
     #[test]
@@ -141,17 +163,31 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(c.token_type, Some(TokenType::Customer));
-        assert_eq!(c.primary_login.as_deref(), Some("100001"), "a numeric login becomes text");
-        assert_eq!(c.subject.as_deref(), Some("3c90c3cc-0d44-4b50-8888-8dd25736052a"));
-        assert_eq!(c.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_700_000_900)));
-        assert_eq!(c.issued_at, Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        assert_eq!(
+            c.primary_login.as_deref(),
+            Some("100001"),
+            "a numeric login becomes text"
+        );
+        assert_eq!(
+            c.subject.as_deref(),
+            Some("3c90c3cc-0d44-4b50-8888-8dd25736052a")
+        );
+        assert_eq!(
+            c.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_900))
+        );
+        assert_eq!(
+            c.issued_at,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
         assert_eq!(c.session_id.as_deref(), Some("s-1"));
         assert!(c.is_expired(), "2023 is in the past");
     }
 
     #[test]
     fn falls_back_to_other_login_claims_and_keeps_unknown_types() {
-        let c = UnverifiedClaims::decode(&jwt(json!({"type": "robot", "account_login": "77"}))).unwrap();
+        let c = UnverifiedClaims::decode(&jwt(json!({"type": "robot", "account_login": "77"})))
+            .unwrap();
         assert_eq!(c.token_type, Some(TokenType::Other("robot".into())));
         assert_eq!(c.primary_login.as_deref(), Some("77"));
         assert_eq!(c.expires_at, None);
@@ -165,15 +201,27 @@ mod tests {
     fn the_signature_is_not_checked() {
         let token = jwt(json!({"type": "customer"}));
         let forged = format!("{}.AAAA", token.rsplit_once('.').unwrap().0);
-        assert_eq!(UnverifiedClaims::decode(&forged).unwrap().token_type, Some(TokenType::Customer));
+        assert_eq!(
+            UnverifiedClaims::decode(&forged).unwrap().token_type,
+            Some(TokenType::Customer)
+        );
     }
 
     #[test]
     fn malformed_tokens_are_typed_errors_without_the_token() {
-        assert_eq!(UnverifiedClaims::decode("opaque-secret-token"), Err(ClaimsError::NotAJwt(1)));
-        assert_eq!(UnverifiedClaims::decode("a.%%%.c"), Err(ClaimsError::NotBase64));
+        assert_eq!(
+            UnverifiedClaims::decode("opaque-secret-token"),
+            Err(ClaimsError::NotAJwt(1))
+        );
+        assert_eq!(
+            UnverifiedClaims::decode("a.%%%.c"),
+            Err(ClaimsError::NotBase64)
+        );
         let not_json = format!("a.{}.c", URL_SAFE_NO_PAD.encode(b"[1,2]"));
-        assert_eq!(UnverifiedClaims::decode(&not_json), Err(ClaimsError::NotJson));
+        assert_eq!(
+            UnverifiedClaims::decode(&not_json),
+            Err(ClaimsError::NotJson)
+        );
         let msg = ClaimsError::NotAJwt(1).to_string();
         assert!(!msg.contains("opaque-secret-token"));
     }

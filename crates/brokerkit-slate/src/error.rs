@@ -53,7 +53,11 @@ pub struct FieldError {
 impl FieldError {
     /// The location as a dotted path, e.g. `body.amount` or `query.symbols.0`.
     pub fn path(&self) -> String {
-        self.location.iter().map(ToString::to_string).collect::<Vec<_>>().join(".")
+        self.location
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// Whether the error is about the field `name` (its last named location segment).
@@ -72,7 +76,10 @@ impl FieldError {
             .map(|segs| {
                 segs.iter()
                     .map(|s| match s {
-                        Value::Number(n) => n.as_i64().map(LocSegment::Index).unwrap_or_else(|| LocSegment::Field(n.to_string())),
+                        Value::Number(n) => n
+                            .as_i64()
+                            .map(LocSegment::Index)
+                            .unwrap_or_else(|| LocSegment::Field(n.to_string())),
                         Value::String(s) => LocSegment::Field(s.clone()),
                         other => LocSegment::Field(other.to_string()),
                     })
@@ -81,8 +88,16 @@ impl FieldError {
             .unwrap_or_default();
         Some(FieldError {
             location,
-            message: obj.get("msg").and_then(Value::as_str).unwrap_or_default().to_string(),
-            kind: obj.get("type").and_then(Value::as_str).unwrap_or_default().to_string(),
+            message: obj
+                .get("msg")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            kind: obj
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             input: obj.get("input").cloned(),
             context: obj.get("ctx").and_then(Value::as_object).cloned(),
         })
@@ -161,32 +176,36 @@ impl ApiFailure {
 pub enum Error {
     /// 422: invalid inputs, each with its location and message.
     #[error("HTTP {}: the server rejected the request's inputs: {}", .0.status, join(&.0.errors))]
-    Validation(ValidationFailure),
+    Validation(Box<ValidationFailure>),
     /// 401: missing, invalid, expired or revoked credentials. Log in again.
     #[error("HTTP {}: not authorized: {}; log in again", .0.status, .0.summary())]
-    Unauthorized(ApiFailure),
+    Unauthorized(Box<ApiFailure>),
     /// 403: valid credentials without the right scope, or a customer token used on a staff
     /// endpoint (or the reverse).
     #[error("HTTP {}: forbidden: {}; check the token type and scopes", .0.status, .0.summary())]
-    Forbidden(ApiFailure),
+    Forbidden(Box<ApiFailure>),
     /// 404.
     #[error("HTTP {}: not found: {}", .0.status, .0.summary())]
-    NotFound(ApiFailure),
+    NotFound(Box<ApiFailure>),
     /// 409: a duplicate or a state mismatch.
     #[error("HTTP {}: conflict: {}", .0.status, .0.summary())]
-    Conflict(ApiFailure),
+    Conflict(Box<ApiFailure>),
     /// 429: slow down; [`ApiFailure::rate_limit`] says until when, when the server said.
     #[error("HTTP {}: rate limited: {}{}", .0.status, .0.summary(), retry_hint(&.0.rate_limit))]
-    RateLimited(ApiFailure),
+    RateLimited(Box<ApiFailure>),
     /// Any other error status (400, 5xx…), with its body.
     #[error("HTTP {}: {}", .0.status, .0.summary())]
-    Api(ApiFailure),
+    Api(Box<ApiFailure>),
     /// The staff login needs a TOTP code (HTTP 202 `TOTP_REQUIRED`).
     #[error("a TOTP code is required for this login; send it with the password")]
     TotpRequired,
     /// A success status with a body that does not match the spec.
     #[error("unexpected response body{}: {message}; body: {}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), excerpt(body))]
-    Decode { status: Option<u16>, body: Bytes, message: String },
+    Decode {
+        status: Option<u16>,
+        body: Bytes,
+        message: String,
+    },
     /// The request was refused before sending (a required parameter is missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
@@ -198,7 +217,10 @@ pub enum Error {
     Connection(String),
     /// The session's token expired and logging in again failed (e.g. the password changed).
     #[error("could not renew the session{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Renewal { status: Option<u16>, message: String },
+    Renewal {
+        status: Option<u16>,
+        message: String,
+    },
     /// A call that needs a token was made before logging in.
     #[error("not logged in: call Session::login first")]
     NotLoggedIn,
@@ -214,7 +236,11 @@ fn join(errors: &[FieldError]) -> String {
     if errors.is_empty() {
         return "no details".into();
     }
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn retry_hint(r: &RateLimit) -> String {
@@ -235,13 +261,33 @@ impl Error {
         let status = http.status;
         let body: Option<Value> = serde_json::from_slice(&http.body).ok();
         if status == 422 {
-            if let Some(items) = body.as_ref().and_then(|b| b.get("detail")).and_then(Value::as_array) {
+            if let Some(items) = body
+                .as_ref()
+                .and_then(|b| b.get("detail"))
+                .and_then(Value::as_array)
+            {
                 let errors = items.iter().filter_map(FieldError::from_value).collect();
-                return Error::Validation(ValidationFailure { status, errors, rate_limit, http });
+                return Error::Validation(Box::new(ValidationFailure {
+                    status,
+                    errors,
+                    rate_limit,
+                    http,
+                }));
             }
         }
-        let field = |name: &str| body.as_ref().and_then(|b| b.get(name)).and_then(Value::as_str).map(str::to_owned);
-        let api = ApiFailure { status, detail: field("detail"), code: field("error"), rate_limit, http };
+        let field = |name: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let api = Box::new(ApiFailure {
+            status,
+            detail: field("detail"),
+            code: field("error"),
+            rate_limit,
+            http,
+        });
         match status {
             401 => Error::Unauthorized(api),
             403 => Error::Forbidden(api),
@@ -259,7 +305,15 @@ impl Error {
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
             Failure::Timeout(m) => Error::Timeout(m),
             Failure::Connection(m) => Error::Connection(m),
-            Failure::Decode { status, body, message } => Error::Decode { status, body, message },
+            Failure::Decode {
+                status,
+                body,
+                message,
+            } => Error::Decode {
+                status,
+                body,
+                message,
+            },
             Failure::Other(m) if m.contains(NOT_LOGGED_IN) => Error::NotLoggedIn,
             Failure::Other(m) => Error::Other(m),
             other => Error::Other(other.to_string()),
@@ -331,7 +385,11 @@ mod tests {
         for (k, v) in headers {
             h.insert(*k, v.parse().unwrap());
         }
-        HttpFailure { status, headers: h, body: Bytes::from(serde_json::to_vec(&body).unwrap()) }
+        HttpFailure {
+            status,
+            headers: h,
+            body: Bytes::from(serde_json::to_vec(&body).unwrap()),
+        }
     }
 
     #[test]
@@ -343,13 +401,22 @@ mod tests {
         let e = Error::from_http(failure(422, body, &[]));
         let errs = e.field_errors();
         assert_eq!(errs.len(), 2);
-        assert_eq!(errs[0].location, [LocSegment::Field("body".into()), LocSegment::Field("password".into())]);
+        assert_eq!(
+            errs[0].location,
+            [
+                LocSegment::Field("body".into()),
+                LocSegment::Field("password".into())
+            ]
+        );
         assert!(errs[0].is_field("password"));
         assert_eq!(errs[1].path(), "query.symbols.0");
         assert_eq!(errs[1].location[2], LocSegment::Index(0));
         assert_eq!(errs[0].input, Some(json!("hunter2")));
         let shown = format!("{e} {e:?}");
-        assert!(shown.contains("body.password: String should have at least 8 characters"), "{shown}");
+        assert!(
+            shown.contains("body.password: String should have at least 8 characters"),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 
@@ -358,17 +425,33 @@ mod tests {
         let e = Error::from_http(failure(
             429,
             json!({"detail": "Rate limit exceeded", "error": "rate_limited"}),
-            &[("x-ratelimit-limit", "300"), ("x-ratelimit-remaining", "0"), ("retry-after", "12")],
+            &[
+                ("x-ratelimit-limit", "300"),
+                ("x-ratelimit-remaining", "0"),
+                ("retry-after", "12"),
+            ],
         ));
-        let Error::RateLimited(a) = &e else { panic!("{e:?}") };
+        let Error::RateLimited(a) = &e else {
+            panic!("{e:?}")
+        };
         assert_eq!(a.code.as_deref(), Some("rate_limited"));
         assert_eq!(e.rate_limit().limit, Some(300));
         assert_eq!(e.rate_limit().remaining, Some(0));
         assert!(e.to_string().contains("retry after 12 s"), "{e}");
         assert!(e.is_transient());
-        assert!(matches!(Error::from_http(failure(401, json!({"detail": "x"}), &[])), Error::Unauthorized(_)));
-        assert!(matches!(Error::from_http(failure(409, json!({"detail": "x"}), &[])), Error::Conflict(_)));
-        let plain = Error::from_http(HttpFailure { status: 502, headers: HeaderMap::new(), body: Bytes::from_static(b"<html>bad gateway</html>") });
+        assert!(matches!(
+            Error::from_http(failure(401, json!({"detail": "x"}), &[])),
+            Error::Unauthorized(_)
+        ));
+        assert!(matches!(
+            Error::from_http(failure(409, json!({"detail": "x"}), &[])),
+            Error::Conflict(_)
+        ));
+        let plain = Error::from_http(HttpFailure {
+            status: 502,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"<html>bad gateway</html>"),
+        });
         assert!(matches!(&plain, Error::Api(a) if a.detail.is_none()));
         assert_eq!(plain.status(), Some(502));
         assert!(plain.to_string().contains("bad gateway"));

@@ -14,6 +14,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountPage {
@@ -36,6 +37,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountStateResponse {
@@ -79,6 +81,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AccountStatusChange {
@@ -100,6 +103,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ApiToken {
@@ -133,6 +137,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ApiTokenCreateRequest {
@@ -225,6 +230,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -307,6 +313,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -389,6 +396,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ApiTokenWithSecret {
@@ -423,6 +431,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -447,6 +456,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ApproveTransactionRequest {
@@ -464,6 +474,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -487,6 +498,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -510,6 +522,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -533,6 +546,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CloseAccountRequest {
@@ -616,6 +630,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -640,6 +655,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ClosePositionRequest {
@@ -657,6 +673,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -680,6 +697,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -703,6 +721,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -726,6 +745,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -749,6 +769,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -772,6 +793,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -795,6 +817,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerLoginRequest {
@@ -812,6 +835,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerLoginResponse {
@@ -831,6 +855,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -855,6 +880,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerOwner {
@@ -882,6 +908,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerPage {
@@ -904,6 +931,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -930,6 +958,7 @@ customer (trader); field names and value types come from the vendor's examples.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerResponse {
@@ -1039,6 +1068,7 @@ customer (trader); field names and value types come from the vendor's examples.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerRiskProfile {
@@ -1069,6 +1099,7 @@ customer (trader); field names and value types come from the vendor's examples.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomerUpdateRequest {
@@ -1092,6 +1123,7 @@ customer (trader); field names and value types come from the vendor's examples.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1116,6 +1148,7 @@ customer (trader); field names and value types come from the vendor's examples.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DeclineTransactionRequest {
@@ -1133,6 +1166,7 @@ customer (trader); field names and value types come from the vendor's examples.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DepositInitiated {
@@ -1167,6 +1201,7 @@ customer (trader); field names and value types come from the vendor's examples.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct DepositRequest {
@@ -1190,6 +1225,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ErrorBody {
@@ -1210,6 +1246,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1233,6 +1270,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1256,6 +1294,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1279,6 +1318,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1302,6 +1342,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1325,6 +1366,7 @@ machine-readable `error` code.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -1350,6 +1392,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct GroupInstrument {
@@ -1393,6 +1436,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct GroupInstrumentBulkRequest {
@@ -1411,6 +1455,7 @@ is assumed. A group's terms for one instrument.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct GroupInstrumentUpsertRequest {
@@ -1451,6 +1496,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct GroupSwapRates {
@@ -1472,6 +1518,7 @@ is assumed. A group's terms for one instrument.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct HttpValidationError {
@@ -1489,6 +1536,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Instrument {
@@ -1573,6 +1621,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct InstrumentCreateRequest {
@@ -2035,6 +2084,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2058,6 +2108,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2081,6 +2132,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2104,6 +2156,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2127,6 +2180,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2150,6 +2204,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2173,6 +2228,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2196,6 +2252,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2219,6 +2276,7 @@ is assumed. A group's terms for one instrument.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2244,6 +2302,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ManualTransactionRequest {
@@ -2289,6 +2348,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Order {
@@ -2321,6 +2381,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2395,6 +2456,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2473,6 +2535,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2496,6 +2559,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PlaceOrderRequest {
@@ -2522,6 +2586,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Position {
@@ -2554,6 +2619,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2640,6 +2706,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2663,6 +2730,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PreflightRequest {
@@ -2750,6 +2818,7 @@ assumed. A transaction recorded by staff.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PreflightResponse {
@@ -2772,6 +2841,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RefreshRequest {
@@ -2788,6 +2858,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2811,6 +2882,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -2834,6 +2906,7 @@ assumed. A transaction recorded by staff.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RegisterCustomerRequest {
@@ -3141,6 +3214,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RegisterCustomerResponse {
@@ -3161,6 +3235,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3243,6 +3318,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3266,6 +3342,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ReopenAccountRequest {
@@ -3352,6 +3429,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3375,6 +3453,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3399,6 +3478,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskConcentration {
@@ -3421,6 +3501,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskLatency {
@@ -3447,6 +3528,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskLifetime {
@@ -3469,6 +3551,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskMetrics {
@@ -3497,6 +3580,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskPnl {
@@ -3523,6 +3607,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskRuleThresholds {
@@ -3545,6 +3630,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskTiming {
@@ -3567,6 +3653,7 @@ registration", so the body is assumed to carry the customer and that token.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RiskTrades {
@@ -3591,6 +3678,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3614,6 +3702,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3637,6 +3726,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct StaffLoginRequest {
@@ -3657,6 +3747,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3680,6 +3771,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SwapRate {
@@ -3703,6 +3795,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TokenPair {
@@ -3726,6 +3819,7 @@ registration", so the body is assumed to carry the customer and that token.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TotpChallenge {
@@ -3748,6 +3842,7 @@ shape is assembled from list filters and transaction fields.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TradingAccount {
@@ -3792,6 +3887,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct Transaction {
@@ -3888,6 +3984,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -3966,6 +4063,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -4060,6 +4158,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TransferRequest {
@@ -4080,6 +4179,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TransferResponse {
@@ -4110,6 +4210,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -4133,6 +4234,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -4156,6 +4258,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ValidationError {
@@ -4186,6 +4289,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(untagged)]
@@ -4212,6 +4316,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct WithdrawalRequest {
@@ -4297,6 +4402,7 @@ shape is assembled from list filters and transaction fields.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct WithdrawalRequested {

@@ -24,7 +24,9 @@ pub struct State {
 
 impl Default for State {
     fn default() -> Self {
-        Self { tokens: Arc::new(TokenCell::new(EXPIRY_SKEW)) }
+        Self {
+            tokens: Arc::new(TokenCell::new(EXPIRY_SKEW)),
+        }
     }
 }
 
@@ -43,7 +45,11 @@ impl State {
 }
 
 impl ClientHooks<State> for Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), ProgenitorError<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), ProgenitorError<E>> {
         hooks::strip_generator_headers(request);
         if !SECURED_OPERATIONS.contains(&info.operation_id) {
             return Ok(());
@@ -51,7 +57,11 @@ impl ClientHooks<State> for Client {
         let token = match self.inner().tokens.access().await {
             Ok(Some((token, _generation))) => token,
             Ok(None) => return Err(ProgenitorError::Custom(NOT_LOGGED_IN.into())),
-            Err(e) => return Err(ProgenitorError::Custom(format!("could not renew the session: {e}"))),
+            Err(e) => {
+                return Err(ProgenitorError::Custom(format!(
+                    "could not renew the session: {e}"
+                )))
+            }
         };
         hooks::set_bearer(request, &token).map_err(ProgenitorError::Custom)
     }

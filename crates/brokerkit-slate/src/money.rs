@@ -19,7 +19,10 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount: Decimal, currency: impl Into<String>) -> Self {
-        Self { amount, currency: currency.into() }
+        Self {
+            amount,
+            currency: currency.into(),
+        }
     }
 }
 
@@ -57,7 +60,8 @@ impl AccountSummary {
 
 impl From<types::AccountStateResponse> for AccountSummary {
     fn from(s: types::AccountStateResponse) -> Self {
-        let d = |v: Option<brokerkit_runtime::Decimal>| v.map(brokerkit_runtime::Decimal::into_inner);
+        let d =
+            |v: Option<brokerkit_runtime::Decimal>| v.map(brokerkit_runtime::Decimal::into_inner);
         Self {
             login: s.login,
             currency: s.currency,
@@ -112,7 +116,11 @@ mod tests {
         .unwrap();
         let a = AccountSummary::from(s);
         assert_eq!(a.balance, Some(Decimal::new(10001, 1)));
-        assert_eq!(a.equity.unwrap().to_string(), "1000.30", "string decimals keep their scale");
+        assert_eq!(
+            a.equity.unwrap().to_string(),
+            "1000.30",
+            "string decimals keep their scale"
+        );
         assert_eq!(a.margin, None);
         assert_eq!(a.free_margin, None);
         assert_eq!(a.balance_money().unwrap().to_string(), "1000.1 USD");
@@ -127,7 +135,14 @@ mod tests {
         .unwrap();
         let r = WithdrawalReceipt::from(w);
         assert_eq!(r.amount, Money::new(Decimal::new(10, 2), "USD"));
-        assert_eq!(r.max_withdrawable.amount + r.amount.amount, Decimal::new(90030, 2), "no binary rounding");
-        assert_eq!(r.message, "Withdrawal request submitted for approval", "the vendor default fills a missing message");
+        assert_eq!(
+            r.max_withdrawable.amount + r.amount.amount,
+            Decimal::new(90030, 2),
+            "no binary rounding"
+        );
+        assert_eq!(
+            r.message, "Withdrawal request submitted for approval",
+            "the vendor default fills a missing message"
+        );
     }
 }

@@ -44,7 +44,12 @@ impl<T> Reply<T> {
         let status = rv.status().as_u16();
         let headers = rv.headers().clone();
         let rate_limit = RateLimit::from_headers(&headers);
-        Self { value: rv.into_inner(), status, headers, rate_limit }
+        Self {
+            value: rv.into_inner(),
+            status,
+            headers,
+            rate_limit,
+        }
     }
 
     pub fn into_inner(self) -> T {
@@ -53,7 +58,12 @@ impl<T> Reply<T> {
 
     /// The same answer with its value converted.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
-        Reply { value: f(self.value), status: self.status, headers: self.headers, rate_limit: self.rate_limit }
+        Reply {
+            value: f(self.value),
+            status: self.status,
+            headers: self.headers,
+            rate_limit: self.rate_limit,
+        }
     }
 }
 
@@ -97,12 +107,19 @@ impl Session {
     /// A session that is not logged in yet, with a default HTTP client (15 s timeouts).
     /// `base_url` is the broker's API root, e.g. `https://api.mybroker.slate-labs.com`.
     pub fn new(base_url: &str) -> Self {
-        Self::from_client(Client::new(base_url.trim_end_matches('/'), State::default()))
+        Self::from_client(Client::new(
+            base_url.trim_end_matches('/'),
+            State::default(),
+        ))
     }
 
     /// Same as [`Session::new`] with your own `reqwest::Client` (timeouts, proxy, TLS…).
     pub fn with_http_client(base_url: &str, http: reqwest::Client) -> Self {
-        Self::from_client(Client::new_with_client(base_url.trim_end_matches('/'), http, State::default()))
+        Self::from_client(Client::new_with_client(
+            base_url.trim_end_matches('/'),
+            http,
+            State::default(),
+        ))
     }
 
     /// A session that sends `token` as it is: a scoped API token or a staff token obtained
@@ -114,7 +131,13 @@ impl Session {
     }
 
     fn from_client(client: Client) -> Self {
-        Self { client, shared: Arc::new(Shared { claims: RwLock::new(None), customer: RwLock::new(None) }) }
+        Self {
+            client,
+            shared: Arc::new(Shared {
+                claims: RwLock::new(None),
+                customer: RwLock::new(None),
+            }),
+        }
     }
 
     /// The generated client. Its calls carry this session's bearer token; map their errors
@@ -126,7 +149,10 @@ impl Session {
     /// Logs a customer in (`POST /customers/login`) and keeps the credentials to log in again
     /// when the token expires.
     pub async fn login(&self, email: &str, password: impl Into<Secret>) -> Result<LoggedIn, Error> {
-        let creds = Credentials { email: email.to_string(), password: password.into() };
+        let creds = Credentials {
+            email: email.to_string(),
+            password: password.into(),
+        };
         let outcome = login_once(&self.client, &creds).await?;
         let logged_in = self.install_login(outcome.0, outcome.1, Some(creds))?;
         Ok(logged_in)
@@ -155,11 +181,23 @@ impl Session {
         tokens.access_expires_at = claims.expires_at;
         if let Some(creds) = creds {
             tokens.refresh = Some(Secret::new(RELOGIN));
-            self.client.inner().tokens().set_refresher(relogin(self.client.clone(), creds, self.shared.clone()));
+            self.client.inner().tokens().set_refresher(relogin(
+                self.client.clone(),
+                creds,
+                self.shared.clone(),
+            ));
         }
         self.client.inner().tokens().set(tokens);
-        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims.clone());
-        *self.shared.customer.write().unwrap_or_else(|p| p.into_inner()) = Some(customer.clone());
+        *self
+            .shared
+            .claims
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(claims.clone());
+        *self
+            .shared
+            .customer
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(customer.clone());
         Ok(LoggedIn { customer, claims })
     }
 
@@ -168,7 +206,11 @@ impl Session {
         let mut tokens = Tokens::new(token);
         tokens.access_expires_at = claims.as_ref().and_then(|c| c.expires_at);
         self.client.inner().tokens().set(tokens);
-        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = claims;
+        *self
+            .shared
+            .claims
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = claims;
     }
 
     /// Replaces the token the session sends (e.g. after rotating an API token).
@@ -180,14 +222,26 @@ impl Session {
     /// [`Error::NotLoggedIn`] without being sent.
     pub fn logout(&self) {
         self.client.inner().tokens().clear();
-        *self.shared.claims.write().unwrap_or_else(|p| p.into_inner()) = None;
-        *self.shared.customer.write().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .shared
+            .claims
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .shared
+            .customer
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Claims of the current access token, decoded **without verifying the signature**.
     /// `None` before login, or when the token is not a JWT (e.g. an opaque API token).
     pub fn claims(&self) -> Option<UnverifiedClaims> {
-        self.shared.claims.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .claims
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The primary trading-account login from the token's (unverified) claims.
@@ -198,12 +252,20 @@ impl Session {
     /// The access token the session currently sends (redacted in `Debug`), e.g. to hand to
     /// another process. `None` before login.
     pub fn access_token(&self) -> Option<Secret> {
-        self.client.inner().tokens().snapshot().map(|(t, _)| t.access.clone())
+        self.client
+            .inner()
+            .tokens()
+            .snapshot()
+            .map(|(t, _)| t.access.clone())
     }
 
     /// The customer record returned by the last login.
     pub fn customer(&self) -> Option<types::CustomerResponse> {
-        self.shared.customer.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .customer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// How many times the session has logged in again to renew its token.
@@ -236,7 +298,8 @@ impl Session {
             Ok(rv) => Ok(Reply::from_response(rv)),
             Err(e) => {
                 let err = Error::from_progenitor(e).await;
-                let Some(generation) = generation.filter(|_| matches!(err, Error::Unauthorized(_))) else {
+                let Some(generation) = generation.filter(|_| matches!(err, Error::Unauthorized(_)))
+                else {
                     return Err(err);
                 };
                 match tokens.refresh_rejected(generation).await {
@@ -256,7 +319,10 @@ impl Session {
 
     /// The logged-in customer's profile (`GET /customers/me`, unverified route).
     pub async fn me(&self) -> Result<types::CustomerResponse, Error> {
-        Ok(self.call(|c| async move { c.get_me().send().await }).await?.value)
+        Ok(self
+            .call(|c| async move { c.get_me().send().await })
+            .await?
+            .value)
     }
 
     /// Live state of a trading account with exact decimals. `login` defaults to the primary
@@ -265,7 +331,9 @@ impl Session {
         let login = match login {
             Some(l) => l.to_string(),
             None => self.primary_login().ok_or_else(|| {
-                Error::InvalidRequest("no account login given and the token names no primary account".into())
+                Error::InvalidRequest(
+                    "no account login given and the token names no primary account".into(),
+                )
             })?,
         };
         let reply = self.call(|c| {
@@ -282,7 +350,11 @@ impl Session {
         amount: rust_decimal::Decimal,
         currency: Option<&str>,
     ) -> Result<Reply<types::DepositInitiated>, Error> {
-        let body = types::DepositRequest { amount: amount.into(), currency: currency.map(str::to_owned), gateway: None };
+        let body = types::DepositRequest {
+            amount: amount.into(),
+            currency: currency.map(str::to_owned),
+            gateway: None,
+        };
         self.call(|c| {
             let body = body.clone();
             async move { c.customer_initiate_deposit().body(body).send().await }
@@ -304,7 +376,11 @@ impl Session {
             ),
             None => None,
         };
-        let body = types::WithdrawalRequest { amount: amount.into(), payment_data, comment };
+        let body = types::WithdrawalRequest {
+            amount: amount.into(),
+            payment_data,
+            comment,
+        };
         let reply = self
             .call(|c| {
                 let body = body.clone();
@@ -316,8 +392,14 @@ impl Session {
 }
 
 /// Logs in once; returns the access token and the customer.
-async fn login_once(client: &Client, creds: &Credentials) -> Result<(Secret, types::CustomerResponse), Error> {
-    let body = types::CustomerLoginRequest { email: creds.email.clone(), password: creds.password.clone() };
+async fn login_once(
+    client: &Client,
+    creds: &Credentials,
+) -> Result<(Secret, types::CustomerResponse), Error> {
+    let body = types::CustomerLoginRequest {
+        email: creds.email.clone(),
+        password: creds.password.clone(),
+    };
     match client.customer_login().body(body).send().await {
         Ok(rv) => {
             let body = rv.into_inner();
@@ -328,17 +410,27 @@ async fn login_once(client: &Client, creds: &Credentials) -> Result<(Secret, typ
 }
 
 /// The token cell's refresher: log in again with the kept credentials.
-fn relogin(client: Client, creds: Credentials, shared: Arc<Shared>) -> brokerkit_runtime::Refresher {
+fn relogin(
+    client: Client,
+    creds: Credentials,
+    shared: Arc<Shared>,
+) -> brokerkit_runtime::Refresher {
     Arc::new(move |_old: Arc<Tokens>| {
         let client = client.clone();
         let creds = creds.clone();
         let shared = shared.clone();
         Box::pin(async move {
-            let (access, customer) = login_once(&client, &creds)
-                .await
-                .map_err(|e| RefreshError { status: e.status(), message: e.to_string() })?;
-            let claims = UnverifiedClaims::decode(access.expose())
-                .map_err(|e| RefreshError { status: None, message: e.to_string() })?;
+            let (access, customer) =
+                login_once(&client, &creds)
+                    .await
+                    .map_err(|e| RefreshError {
+                        status: e.status(),
+                        message: e.to_string(),
+                    })?;
+            let claims = UnverifiedClaims::decode(access.expose()).map_err(|e| RefreshError {
+                status: None,
+                message: e.to_string(),
+            })?;
             let mut tokens = Tokens::new(access);
             tokens.refresh = Some(Secret::new(RELOGIN));
             tokens.access_expires_at = claims.expires_at;
@@ -350,5 +442,8 @@ fn relogin(client: Client, creds: Credentials, shared: Arc<Shared>) -> brokerkit
 }
 
 fn renewal_failed(e: RefreshError) -> Error {
-    Error::Renewal { status: e.status, message: e.message }
+    Error::Renewal {
+        status: e.status,
+        message: e.message,
+    }
 }

@@ -10,7 +10,9 @@ pub const STAFF_EMAIL: &str = "admin@example.com";
 pub const STAFF_PASSWORD: &str = "admin password";
 
 pub async fn sandbox() -> Server {
-    slate::start(Config::default()).await.expect("sandbox starts")
+    slate::start(Config::default())
+        .await
+        .expect("sandbox starts")
 }
 
 pub async fn sandbox_with(config: Config) -> Server {
@@ -19,7 +21,10 @@ pub async fn sandbox_with(config: Config) -> Server {
 
 pub async fn customer(server: &Server) -> Session {
     let session = Session::new(&server.base_url());
-    session.login(EMAIL, PASSWORD).await.expect("customer login");
+    session
+        .login(EMAIL, PASSWORD)
+        .await
+        .expect("customer login");
     session
 }
 
@@ -31,7 +36,16 @@ pub async fn staff(server: &Server) -> Session {
         password: Secret::new(STAFF_PASSWORD),
         totp_code: None,
     };
-    let answer = raw.client().staff_login().body(body).send().await.expect("staff login").into_inner();
-    let types::StaffLoginSuccess::TokenPair(pair) = answer else { panic!("no TOTP for this user") };
+    let answer = raw
+        .client()
+        .staff_login()
+        .body(body)
+        .send()
+        .await
+        .expect("staff login")
+        .into_inner();
+    let types::StaffLoginSuccess::TokenPair(pair) = answer else {
+        panic!("no TOTP for this user")
+    };
     Session::with_token(&server.base_url(), pair.access_token)
 }
