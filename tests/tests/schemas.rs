@@ -23,3 +23,8 @@ fn tradelocker() {
 fn traderevolution() {
     check("traderevolution", brokerkit_traderevolution::type_schemas());
 }
+
+#[test]
+fn slate() {
+    check("slate", brokerkit_slate::type_schemas());
+}

@@ -7,3 +7,5 @@ pub use brokerkit_runtime::{Decimal, Secret};
 pub use brokerkit_tradelocker as tradelocker;
 #[cfg(feature = "traderevolution")]
 pub use brokerkit_traderevolution as traderevolution;
+#[cfg(feature = "slate")]
+pub use brokerkit_slate as slate;
