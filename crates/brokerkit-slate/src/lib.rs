@@ -10,31 +10,51 @@
 //!   the vendor's public reference does not show are marked *Unverified* in their docs).
 //!
 //! ```
-//! use brokerkit_slate::{Session, TokenType};
+//! use brokerkit_slate::{types, Error, Session, TokenType};
 //! use rust_decimal::Decimal;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let sandbox = brokerkit_mock::slate::start(Default::default()).await?;
+//! // Each broker has its own host: https://api.{your-broker}.slate-labs.com
 //! # let base_url = sandbox.base_url();
-//! // `base_url` is your broker's API root, e.g. https://api.mybroker.slate-labs.com
+//! # let _ = "https://api.mybroker.slate-labs.com";
 //! let session = Session::new(&base_url);
 //! let login = session.login("trader@example.com", "correct horse").await?;
 //!
-//! // Read from the JWT without checking its signature: use it for routing only.
+//! // Claims are read from the JWT WITHOUT checking its signature: use them for routing only.
 //! assert_eq!(login.claims.token_type, Some(TokenType::Customer));
 //! let account = session.primary_login().expect("the token names the primary account");
 //!
+//! // Exact decimals in and out.
 //! let summary = session.account_summary(Some(&account)).await?;
-//! println!("balance: {:?} {:?}", summary.balance, summary.currency);
-//!
-//! // Exact decimals in, exact decimals out.
+//! println!("{:?} {:?}", summary.balance, summary.currency);
 //! let receipt = session.withdraw(Decimal::new(2550, 2), Default::default(), Some("payout")).await?;
-//! assert_eq!(receipt.amount.amount, Decimal::new(2550, 2));
+//! println!("{} requested, {} still withdrawable", receipt.amount, receipt.max_withdrawable);
 //!
-//! // Any generated call, with renewal and the rate-limit headers of the answer.
-//! let instruments = session.call(|c| async move { c.list_available_instruments().send().await }).await?;
-//! println!("{} instruments, {:?} calls left", instruments.value.len(), instruments.rate_limit.remaining);
+//! // Any generated operation: bearer token, renewal on expiry, rate-limit headers of the answer.
+//! let check = types::PreflightRequest {
+//!     symbol: "EURUSD".parse().expect("a symbol"),
+//!     action: types::PreflightActionString::Open.into(),
+//!     requested_at: None,
+//! };
+//! let reply = session
+//!     .call(|c| {
+//!         let body = check.clone();
+//!         async move { c.preflight_order().body(body).send().await }
+//!     })
+//!     .await?;
+//! println!("block: {:?}; {:?} calls left this minute", reply.value.block, reply.rate_limit.remaining);
+//!
+//! // FastAPI's 422 is typed: every invalid field with its location.
+//! match session.withdraw(Decimal::ZERO, Default::default(), None).await {
+//!     Err(Error::Validation(v)) => {
+//!         for e in &v.errors {
+//!             println!("{}: {}", e.path(), e.message); // body.amount: Input should be greater than or equal to 0.01
+//!         }
+//!     }
+//!     other => panic!("expected a 422, got {other:?}"),
+//! }
 //! # Ok(()) }
 //! ```
 
