@@ -6,6 +6,9 @@
 //! - before a call, when the token's `exp` claim is less than [`EXPIRY_SKEW`] away;
 //! - after a 401, once, then the call is sent again.
 //!
+//! A staff session ([`Session::login_staff`]) gets a token pair instead and renews through
+//! `POST /auth/refresh`.
+//!
 //! Renewals are single-flight: however many tasks find the token stale at the same moment,
 //! one login goes out. A session made from a token ([`Session::with_token`], for API tokens
 //! or staff tokens) or by [`Session::autologin`] has no credentials and cannot renew: a 401
@@ -156,6 +159,48 @@ impl Session {
         let outcome = login_once(&self.client, &creds).await?;
         let logged_in = self.install_login(outcome.0, outcome.1, Some(creds))?;
         Ok(logged_in)
+    }
+
+    /// Logs a staff user in (`POST /api/admin/users/login`, an unverified route from the
+    /// vendor's narrative guide) for the CRM operations. Users with TOTP enabled must pass
+    /// `totp_code` (or a backup code); without it the answer is [`Error::TotpRequired`]. The
+    /// token pair is renewed through `POST /auth/refresh` (single-use, rotating refresh tokens).
+    pub async fn login_staff(
+        &self,
+        email: &str,
+        password: impl Into<Secret>,
+        totp_code: Option<Secret>,
+    ) -> Result<UnverifiedClaims, Error> {
+        let body = types::StaffLoginRequest {
+            email: email.to_string(),
+            password: password.into(),
+            totp_code,
+        };
+        let answer = match self.client.staff_login().body(body).send().await {
+            Ok(rv) => rv.into_inner(),
+            Err(e) => return Err(Error::from_progenitor(e).await),
+        };
+        let pair = match answer {
+            types::StaffLoginSuccess::TokenPair(pair) => pair,
+            types::StaffLoginSuccess::TotpChallenge(_) => return Err(Error::TotpRequired),
+        };
+        let (tokens, claims) = staff_tokens(pair)?;
+        self.client
+            .inner()
+            .tokens()
+            .set_refresher(refresh_pair(self.client.clone(), self.shared.clone()));
+        self.client.inner().tokens().set(tokens);
+        *self
+            .shared
+            .claims
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(claims.clone());
+        *self
+            .shared
+            .customer
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(claims)
     }
 
     /// Redeems a one-time autologin token (`GET /auth/autologin`). The session cannot renew
@@ -436,6 +481,56 @@ fn relogin(
             tokens.access_expires_at = claims.expires_at;
             *shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims);
             *shared.customer.write().unwrap_or_else(|p| p.into_inner()) = Some(customer);
+            Ok(tokens)
+        })
+    })
+}
+
+/// Tokens and claims from a staff token pair; the access token's `exp` wins over `expires_in`.
+fn staff_tokens(pair: types::TokenPair) -> Result<(Tokens, UnverifiedClaims), Error> {
+    let claims = UnverifiedClaims::decode(pair.access_token.expose())?;
+    let mut tokens = Tokens::new(pair.access_token);
+    tokens.refresh = pair.refresh_token;
+    tokens.access_expires_at = claims.expires_at.or_else(|| {
+        let secs = u64::try_from(pair.expires_in?).ok()?;
+        std::time::SystemTime::now().checked_add(std::time::Duration::from_secs(secs))
+    });
+    Ok((tokens, claims))
+}
+
+/// The token cell's refresher for staff sessions: `POST /auth/refresh` with the current
+/// (single-use) refresh token.
+fn refresh_pair(client: Client, shared: Arc<Shared>) -> brokerkit_runtime::Refresher {
+    Arc::new(move |old: Arc<Tokens>| {
+        let client = client.clone();
+        let shared = shared.clone();
+        Box::pin(async move {
+            let Some(refresh_token) = old.refresh.clone() else {
+                return Err(RefreshError {
+                    status: None,
+                    message: "no refresh token".into(),
+                });
+            };
+            let pair = match client
+                .refresh_token()
+                .body(types::RefreshRequest { refresh_token })
+                .send()
+                .await
+            {
+                Ok(rv) => rv.into_inner(),
+                Err(e) => {
+                    let e = Error::from_progenitor(e).await;
+                    return Err(RefreshError {
+                        status: e.status(),
+                        message: e.to_string(),
+                    });
+                }
+            };
+            let (tokens, claims) = staff_tokens(pair).map_err(|e| RefreshError {
+                status: None,
+                message: e.to_string(),
+            })?;
+            *shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims);
             Ok(tokens)
         })
     })

@@ -674,3 +674,35 @@ async fn authentication_staff_totp_refresh_rotation_and_session_revocation() {
         "{err:?}"
     );
 }
+
+// ---- Open enums -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn enum_values_the_client_does_not_know_still_decode() {
+    let server = sandbox().await;
+    let staff = staff(&server).await;
+    let account: uuid::Uuid = server.account_id("100001").unwrap().parse().unwrap();
+    let body: types::ManualTransactionRequest = serde_json::from_value(
+        json!({"account_id": account, "amount": "12.5", "status": "ON_HOLD"}),
+    )
+    .unwrap();
+    let tx = staff
+        .call(|c| {
+            let body = body.clone();
+            async move { c.create_manual_transaction().body(body).send().await }
+        })
+        .await
+        .unwrap()
+        .value;
+    assert!(
+        matches!(&tx.status, Some(types::TransactionStatus::Other(s)) if s == "ON_HOLD"),
+        "{:?}",
+        tx.status
+    );
+    assert_eq!(tx.amount.map(|a| a.into_inner()), Some(d("12.5")));
+    assert_eq!(
+        server.balance("100001"),
+        Some(d("1000.00")),
+        "only APPROVED moves money"
+    );
+}

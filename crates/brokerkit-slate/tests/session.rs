@@ -409,3 +409,46 @@ async fn logout_forgets_the_token() {
         Error::NotLoggedIn
     ));
 }
+
+#[tokio::test]
+async fn a_staff_session_needs_its_totp_code_and_renews_through_refresh() {
+    let server = sandbox().await;
+    let session = Session::new(&server.base_url());
+    let err = session
+        .login_staff("secure@example.com", STAFF_PASSWORD, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TotpRequired), "{err:?}");
+    assert_eq!(err.status(), Some(202));
+    let err = session
+        .login_staff("secure@example.com", STAFF_PASSWORD, Some("000000".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Unauthorized(a) if a.code.as_deref() == Some("invalid_totp")),
+        "{err:?}"
+    );
+
+    let claims = session
+        .login_staff("secure@example.com", STAFF_PASSWORD, Some("123456".into()))
+        .await
+        .unwrap();
+    assert_eq!(claims.token_type, Some(TokenType::User));
+    assert_eq!(claims.primary_login, None);
+    let before = session.access_token().unwrap();
+
+    server.expire_all_tokens();
+    let listed = session
+        .call(|c| async move { c.list_api_tokens().send().await })
+        .await
+        .unwrap();
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        server.hits.get("POST", "/auth/refresh"),
+        1,
+        "renewed with the refresh token"
+    );
+    assert_eq!(server.logins(), 1, "not by logging in again");
+    assert_ne!(session.access_token().unwrap(), before);
+    assert_eq!(session.renewals(), 1);
+}

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use brokerkit_mock::slate::{self, Config, Server};
-use brokerkit_slate::{types, Secret, Session};
+use brokerkit_slate::Session;
 
 pub const EMAIL: &str = "trader@example.com";
 pub const PASSWORD: &str = "correct horse";
@@ -28,24 +28,12 @@ pub async fn customer(server: &Server) -> Session {
     session
 }
 
-/// Logs a staff user in through the generated client and wraps the token in a session.
+/// A staff session (user token pair) for the CRM operations.
 pub async fn staff(server: &Server) -> Session {
-    let raw = Session::new(&server.base_url());
-    let body = types::StaffLoginRequest {
-        email: STAFF_EMAIL.into(),
-        password: Secret::new(STAFF_PASSWORD),
-        totp_code: None,
-    };
-    let answer = raw
-        .client()
-        .staff_login()
-        .body(body)
-        .send()
+    let session = Session::new(&server.base_url());
+    session
+        .login_staff(STAFF_EMAIL, STAFF_PASSWORD, None)
         .await
-        .expect("staff login")
-        .into_inner();
-    let types::StaffLoginSuccess::TokenPair(pair) = answer else {
-        panic!("no TOTP for this user")
-    };
-    Session::with_token(&server.base_url(), pair.access_token)
+        .expect("staff login");
+    session
 }
