@@ -201,17 +201,45 @@ pub mod lenient {
     pub mod option {
         use super::super::*;
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<rust_decimal::Decimal>, D::Error> {
-            let v = serde_json::Value::deserialize(d)?;
-            from_json(&v).map_err(de::Error::custom)
+        struct OptionVisitor;
+
+        impl<'de> Visitor<'de> for OptionVisitor {
+            type Value = Option<rust_decimal::Decimal>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal number, a numeric string, an empty string or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                from_f64(v).map(Some).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v.trim().is_empty() {
+                    return Ok(None);
+                }
+                parse_str(v).map(Some).map_err(E::custom)
+            }
         }
 
-        pub fn serialize<S: Serializer>(
-            v: &Option<rust_decimal::Decimal>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+            d.deserialize_any(OptionVisitor)
+        }
+
+        pub fn serialize<S: Serializer>(v: &Option<rust_decimal::Decimal>, s: S) -> Result<S::Ok, S::Error> {
             match v {
                 Some(v) => Decimal(*v).serialize(s),
                 None => s.serialize_none(),
@@ -264,6 +292,23 @@ mod tests {
             assert!(!out.starts_with('"'), "{out} is a number");
         }
         assert_eq!(serde_json::to_string(&d("5.00")).unwrap(), "5");
+    }
+
+    #[test]
+    fn lenient_optional_fields() {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(default, with = "crate::decimal::lenient::option")]
+            v: Option<rust_decimal::Decimal>,
+        }
+        let read = |j: serde_json::Value| serde_json::from_value::<Row>(j).map(|r| r.v);
+        assert_eq!(read(json!({"v": null})).unwrap(), None);
+        assert_eq!(read(json!({"v": ""})).unwrap(), None);
+        assert_eq!(read(json!({})).unwrap(), None);
+        assert_eq!(read(json!({"v": "1.50"})).unwrap(), Some(rust_decimal::Decimal::new(150, 2)));
+        assert_eq!(read(json!({"v": 2})).unwrap(), Some(2.into()));
+        assert!(read(json!({"v": "x"})).is_err());
+        assert!(read(json!({"v": [1]})).is_err());
     }
 
     #[test]

@@ -4,8 +4,10 @@
 
 use crate::types::{self, RowCell};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
+use std::fmt;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -39,44 +41,61 @@ pub fn column_ids(
     Ok(config.columns.iter().map(|c| c.id.clone()).collect())
 }
 
+/// A typed row: the column ids it reads, and where unknown columns go.
+pub trait Row: DeserializeOwned {
+    /// Column ids the type reads (after serde renames).
+    const KNOWN: &'static [&'static str];
+    /// Cells of columns this client does not know yet.
+    fn other_mut(&mut self) -> &mut BTreeMap<String, Value>;
+}
+
 /// Decodes one row into `T` by column name.
-pub fn decode_row<T: DeserializeOwned>(
-    table: &'static str,
-    row: usize,
-    columns: &[String],
-    cells: &[RowCell],
-) -> Result<T, RowError> {
+pub fn decode_row<T: Row>(table: &'static str, row: usize, columns: &[String], cells: &[RowCell]) -> Result<T, RowError> {
     if cells.len() != columns.len() {
-        return Err(RowError::Width {
-            table,
-            row,
-            expected: columns.len(),
-            got: cells.len(),
-        });
+        return Err(RowError::Width { table, row, expected: columns.len(), got: cells.len() });
     }
-    let object: Map<String, Value> = columns
-        .iter()
-        .cloned()
-        .zip(cells.iter().map(|c| c.0.clone()))
-        .collect();
-    serde_json::from_value(Value::Object(object)).map_err(|e| RowError::Cell {
-        table,
-        row,
-        message: e.to_string(),
-    })
+    // Reads the cells in place, as a map keyed by column id: no intermediate JSON object.
+    let pairs = columns.iter().map(String::as_str).zip(cells.iter().map(|c| &c.0));
+    let mut out: T = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs))
+        .map_err(|e| RowError::Cell { table, row, message: e.to_string() })?;
+    for (column, cell) in columns.iter().zip(cells) {
+        if !T::KNOWN.contains(&column.as_str()) {
+            out.other_mut().insert(column.clone(), cell.0.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Decodes every row of a table.
-pub fn decode_rows<T: DeserializeOwned>(
-    table: &'static str,
-    columns: &[String],
-    rows: &[Vec<RowCell>],
-) -> Result<Vec<T>, RowError> {
-    rows.iter()
-        .enumerate()
-        .map(|(i, cells)| decode_row(table, i, columns, cells))
-        .collect()
+pub fn decode_rows<T: Row>(table: &'static str, columns: &[String], rows: &[Vec<RowCell>]) -> Result<Vec<T>, RowError> {
+    rows.iter().enumerate().map(|(i, cells)| decode_row(table, i, columns, cells)).collect()
 }
+
+macro_rules! row {
+    ($t:ty, [$($col:literal),* $(,)?]) => {
+        impl Row for $t {
+            const KNOWN: &'static [&'static str] = &[$($col),*];
+            fn other_mut(&mut self) -> &mut BTreeMap<String, Value> {
+                &mut self.other
+            }
+        }
+    };
+}
+
+row!(Position, ["id", "tradableInstrumentId", "routeId", "side", "qty", "avgPrice", "stopLossId", "takeProfitId", "openDate", "unrealizedPl", "strategyId"]);
+row!(Order, [
+    "id", "tradableInstrumentId", "routeId", "qty", "side", "type", "status", "filledQty", "avgPrice", "price",
+    "stopPrice", "validity", "expireDate", "createdDate", "lastModified", "isOpen", "positionId", "stopLoss",
+    "stopLossType", "takeProfit", "takeProfitType", "strategyId",
+]);
+row!(Execution, ["id", "price", "side", "createdDate", "qty", "orderId", "positionId", "tradableInstrumentId"]);
+row!(AccountState, [
+    "balance", "projectedBalance", "availableFunds", "blockedBalance", "cashBalance", "unsettledCash",
+    "withdrawalAvailable", "stocksValue", "optionValue", "initialMarginReq", "maintMarginReq", "marginWarningLevel",
+    "blockedForStocks", "stockOrdersReq", "stopOutLevel", "warningMarginReq", "marginBeforeWarning", "todayGross",
+    "todayNet", "todayFees", "todayVolume", "todayTradesCount", "openGrossPnL", "openNetPnL", "positionsCount",
+    "ordersCount",
+]);
 
 /// An open position (`/positions`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -106,7 +125,7 @@ pub struct Position {
     #[serde(default, deserialize_with = "opt_id")]
     pub strategy_id: Option<String>,
     /// Columns this client does not know yet, as sent.
-    #[serde(flatten)]
+    #[serde(skip)]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -158,7 +177,8 @@ pub struct Order {
     pub take_profit_type: Option<String>,
     #[serde(default, deserialize_with = "opt_id")]
     pub strategy_id: Option<String>,
-    #[serde(flatten)]
+    /// Columns this client does not know yet, as sent.
+    #[serde(skip)]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -182,7 +202,8 @@ pub struct Execution {
     pub position_id: Option<String>,
     #[serde(deserialize_with = "int")]
     pub tradable_instrument_id: i64,
-    #[serde(flatten)]
+    /// Columns this client does not know yet, as sent.
+    #[serde(skip)]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -198,7 +219,8 @@ macro_rules! account_state {
                 #[serde(default, with = "brokerkit_runtime::decimal::lenient::option")]
                 pub $field: Option<Decimal>,
             )*
-            #[serde(flatten)]
+            /// Columns this client does not know yet, as sent.
+            #[serde(skip)]
             pub other: BTreeMap<String, Value>,
         }
     };
@@ -233,58 +255,96 @@ account_state!(
     orders_count,
 );
 
-// Loose cells: ids and numbers arrive as strings or numbers, booleans as "true"/"false".
+// Loose cells: ids and numbers arrive as strings or numbers, booleans as "true"/"false", and
+// "no value" as null or "". Visitors read them without building intermediate JSON values.
+
+struct IdCell;
+
+impl Visitor<'_> for IdCell {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an id (string or number) or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((!v.is_empty()).then(|| v.to_owned()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+}
+
+struct IntCell;
+
+impl Visitor<'_> for IntCell {
+    type Value = Option<i64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer (string or number) or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let t = v.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse().map(Some).map_err(|_| E::custom(format!("expected an integer, got {v:?}")))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        i64::try_from(v).map(Some).map_err(|_| E::custom(format!("integer {v} is out of range")))
+    }
+}
+
+struct BoolCell;
+
+impl Visitor<'_> for BoolCell {
+    type Value = Option<bool>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a boolean (or \"true\"/\"false\") or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match v {
+            "" => Ok(None),
+            _ if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            _ if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            _ => Err(E::custom(format!("expected a boolean, got {v:?}"))),
+        }
+    }
+}
 
 fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    opt_id(d)?.ok_or_else(|| serde::de::Error::custom("missing id"))
+    opt_id(d)?.ok_or_else(|| de::Error::custom("missing id"))
 }
 
 fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        other => Err(serde::de::Error::custom(format!(
-            "expected an id, got {other}"
-        ))),
-    }
+    d.deserialize_any(IdCell)
 }
 
 fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    opt_int(d)?.ok_or_else(|| serde::de::Error::custom("missing integer"))
+    opt_int(d)?.ok_or_else(|| de::Error::custom("missing integer"))
 }
 
 fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::String(s) if s.trim().is_empty() => Ok(None),
-        Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("expected an integer, got {s:?}"))),
-        Value::Number(n) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {n}"))),
-        other => Err(serde::de::Error::custom(format!(
-            "expected an integer, got {other}"
-        ))),
-    }
+    d.deserialize_any(IntCell)
 }
 
 fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Bool(b) => Ok(Some(b)),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a boolean, got {other}"
-        ))),
-    }
+    d.deserialize_any(BoolCell)
 }
 
 #[cfg(test)]
@@ -401,6 +461,33 @@ mod tests {
         ]));
         let p: Position = decode_row("positions", 0, &cols(&POSITION_COLUMNS), &row).unwrap();
         assert!(matches!(p.side, types::Side::Other(ref s) if s == "short"));
+    }
+
+    #[test]
+    fn known_columns_match_the_serde_names() {
+        // Every KNOWN column must land in a field, not in `other`.
+        fn check<T: Row + std::fmt::Debug>(table: &'static str) {
+            let columns = cols(T::KNOWN);
+            let cells: Vec<RowCell> = T::KNOWN.iter().map(|c| RowCell(sample(c))).collect();
+            let row: T = decode_row(table, 0, &columns, &cells).unwrap_or_else(|e| panic!("{e}"));
+            let mut row = row;
+            assert!(row.other_mut().is_empty(), "{table}: {:?}", row.other_mut());
+        }
+        fn sample(column: &str) -> Value {
+            match column {
+                "side" => json!("buy"),
+                "type" => json!("market"),
+                "status" => json!("Filled"),
+                "validity" => json!("IOC"),
+                "isOpen" => json!("false"),
+                "stopLossType" | "takeProfitType" | "strategyId" => json!("x"),
+                _ => json!("1"),
+            }
+        }
+        check::<Position>("positions");
+        check::<Order>("orders");
+        check::<Execution>("executions");
+        check::<AccountState>("accountDetails");
     }
 
     #[test]
