@@ -34,13 +34,25 @@ pub enum ErrorBody {
     /// `{"error": …}`: the app key was refused.
     AppKey { error: String },
     /// `{"Message": …, "ModelState"?: {…}}`.
-    Message { message: String, model_state: BTreeMap<String, Vec<String>> },
+    Message {
+        message: String,
+        model_state: BTreeMap<String, Vec<String>>,
+    },
     /// `{"message": …, "error"?: …}`: an unhandled server error.
-    Server { message: String, error: Option<String> },
+    Server {
+        message: String,
+        error: Option<String>,
+    },
     /// `{"State": "Failed", "Step": …, "Reason": …}`: a failed login.
-    Login { step: Option<String>, reason: Option<String> },
+    Login {
+        step: Option<String>,
+        reason: Option<String>,
+    },
     /// `{"Errors": […], "Reason": …}`: a refused registration.
-    Registration { reason: Option<String>, errors: Vec<String> },
+    Registration {
+        reason: Option<String>,
+        errors: Vec<String>,
+    },
     /// Anything else (including an empty or non-JSON body).
     Unknown,
 }
@@ -66,18 +78,32 @@ struct RawBody {
 impl ErrorBody {
     /// Recognises the shape of `body`.
     pub fn parse(body: &[u8]) -> Self {
-        let Ok(raw) = serde_json::from_slice::<RawBody>(body) else { return ErrorBody::Unknown };
+        let Ok(raw) = serde_json::from_slice::<RawBody>(body) else {
+            return ErrorBody::Unknown;
+        };
         if raw.state.is_some() && (raw.step.is_some() || raw.reason.is_some()) {
-            return ErrorBody::Login { step: raw.step, reason: raw.reason };
+            return ErrorBody::Login {
+                step: raw.step,
+                reason: raw.reason,
+            };
         }
         if let Some(errors) = raw.errors {
-            return ErrorBody::Registration { reason: raw.reason, errors };
+            return ErrorBody::Registration {
+                reason: raw.reason,
+                errors,
+            };
         }
         if let Some(message) = raw.message_upper {
-            return ErrorBody::Message { message, model_state: raw.model_state.unwrap_or_default() };
+            return ErrorBody::Message {
+                message,
+                model_state: raw.model_state.unwrap_or_default(),
+            };
         }
         if let Some(message) = raw.message {
-            return ErrorBody::Server { message, error: raw.error };
+            return ErrorBody::Server {
+                message,
+                error: raw.error,
+            };
         }
         if let Some(error) = raw.error {
             return ErrorBody::AppKey { error };
@@ -88,8 +114,12 @@ impl ErrorBody {
     fn message(&self) -> Option<String> {
         match self {
             ErrorBody::AppKey { error } => Some(error.clone()),
-            ErrorBody::Message { message, .. } | ErrorBody::Server { message, .. } => Some(message.clone()),
-            ErrorBody::Login { reason, .. } | ErrorBody::Registration { reason, .. } => reason.clone(),
+            ErrorBody::Message { message, .. } | ErrorBody::Server { message, .. } => {
+                Some(message.clone())
+            }
+            ErrorBody::Login { reason, .. } | ErrorBody::Registration { reason, .. } => {
+                reason.clone()
+            }
             ErrorBody::Unknown => None,
         }
     }
@@ -104,15 +134,25 @@ pub enum Error {
     /// wrong user name or password, `VerificationCode` / `SecutityPin` a wrong or missing
     /// second factor).
     #[error("login failed at step {}: {}", step.as_deref().unwrap_or("?"), reason.as_deref().unwrap_or("no reason given"))]
-    LoginFailed { step: Option<String>, reason: Option<String>, failure: HttpFailure },
+    LoginFailed {
+        step: Option<String>,
+        reason: Option<String>,
+        failure: Box<HttpFailure>,
+    },
     /// The `Et-App-Key` is missing or unknown (`{"error": …}`, HTTP 403 — or 401 on some
     /// deployments): check the key from the back office.
     #[error("the app key was refused ({message}); check the Et-App-Key from the back office (HTTP {})", failure.status)]
-    AppKey { message: String, failure: HttpFailure },
+    AppKey {
+        message: String,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 401 outside login: the token expired, was revoked, or may not see this resource
     /// (e.g. another user's account). Log in again, or install a re-login hook.
     #[error("not authorized: {message} (HTTP 401); the token expired, was revoked or may not access this resource: log in again")]
-    Unauthorized { message: String, failure: HttpFailure },
+    Unauthorized {
+        message: String,
+        failure: Box<HttpFailure>,
+    },
     /// The call needs a session, and there is none.
     #[error("not logged in: call AutoShares::login first")]
     NotLoggedIn,
@@ -130,32 +170,60 @@ pub enum Error {
     Rejected(OrderRejection),
     /// A password-reset step answered 200 with `IsSucceed: false`.
     #[error("refused: {}", if errors.is_empty() { "no reason given".to_string() } else { errors.join("; ") })]
-    Refused { errors: Vec<String>, codes: Vec<String>, status: u16, body: Bytes },
+    Refused {
+        errors: Vec<String>,
+        codes: Vec<String>,
+        status: u16,
+        body: Bytes,
+    },
     /// Registration refused (HTTP 409, `{"Errors":[…],"Reason":…}`).
     #[error("registration refused ({}): {}", reason.as_deref().unwrap_or("no reason"), errors.join("; "))]
-    RegistrationFailed { reason: Option<String>, errors: Vec<String>, failure: HttpFailure },
+    RegistrationFailed {
+        reason: Option<String>,
+        errors: Vec<String>,
+        failure: Box<HttpFailure>,
+    },
     /// Model validation failed (HTTP 400 or 422 with `ModelState`); `fields` maps each field
     /// to its messages.
     #[error("validation failed: {message} {fields:?} (HTTP {})", failure.status)]
-    Validation { message: String, fields: BTreeMap<String, Vec<String>>, failure: HttpFailure },
+    Validation {
+        message: String,
+        fields: BTreeMap<String, Vec<String>>,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 400: the request is invalid (a bad id, `@me` for an account, a bad filter).
     #[error("bad request: {message} (HTTP 400)")]
-    BadRequest { message: String, failure: HttpFailure },
+    BadRequest {
+        message: String,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 404: unknown security, or no route matched (often a missing parameter).
     #[error("not found: {message} (HTTP 404)")]
-    NotFound { message: String, failure: HttpFailure },
+    NotFound {
+        message: String,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 409: the platform could not do it (e.g. an OMS error).
     #[error("conflict: {} (HTTP 409)", message.as_deref().unwrap_or("no message"))]
-    Conflict { message: Option<String>, failure: HttpFailure },
+    Conflict {
+        message: Option<String>,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 5xx.
     #[error("server error: {} (HTTP {})", message.as_deref().unwrap_or("no message"), failure.status)]
-    Server { message: Option<String>, failure: HttpFailure },
+    Server {
+        message: Option<String>,
+        failure: Box<HttpFailure>,
+    },
     /// HTTP 429: slow down; `rate_limit.retry_after` says for how long when the server tells.
     #[error("rate limited ({failure}); retry after {}", rate_limit.retry_after.map(|d| format!("{}s", d.as_secs())).unwrap_or_else(|| "a while".into()))]
-    RateLimited { rate_limit: RateLimit, failure: HttpFailure },
+    RateLimited {
+        rate_limit: RateLimit,
+        failure: Box<HttpFailure>,
+    },
     /// Any other unsuccessful HTTP status.
     #[error("AutoShares answered {0}")]
-    Http(HttpFailure),
+    Http(Box<HttpFailure>),
     /// No answer in time.
     #[error("AutoShares did not answer in time: {0}")]
     Timeout(String),
@@ -164,7 +232,11 @@ pub enum Error {
     Connection(String),
     /// A success status whose body is not what the spec describes.
     #[error("AutoShares sent a body this client cannot read{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode { status: Option<u16>, body: Bytes, message: String },
+    Decode {
+        status: Option<u16>,
+        body: Bytes,
+        message: String,
+    },
     /// A filter could not be built safely.
     #[error(transparent)]
     Filter(#[from] crate::filter::FilterError),
@@ -192,43 +264,103 @@ impl Error {
         let failure = Failure::from_progenitor(err).await;
         match (failure, captured) {
             // The hooks kept the body exactly as it came: prefer it to the re-encoded copy.
-            (Failure::Http(_) | Failure::Decode { .. }, Some(c)) => {
-                Self::from_http(HttpFailure { status: c.status, headers: c.headers, body: c.body })
-            }
+            (Failure::Http(_) | Failure::Decode { .. }, Some(c)) => Self::from_http(HttpFailure {
+                status: c.status,
+                headers: c.headers,
+                body: c.body,
+            }),
             (Failure::Http(h), None) => Self::from_http(h),
             (Failure::Other(m), _) => match m.as_str() {
                 NOT_LOGGED_IN => Error::NotLoggedIn,
                 SESSION_EXPIRED => Error::SessionExpired,
-                NO_APP_KEY => Error::InvalidRequest("no Et-App-Key: build the client with an app key".into()),
+                NO_APP_KEY => {
+                    Error::InvalidRequest("no Et-App-Key: build the client with an app key".into())
+                }
                 _ => Error::InvalidRequest(m),
             },
             (Failure::InvalidRequest(m), _) => Error::InvalidRequest(m),
             (Failure::Timeout(m), _) => Error::Timeout(m),
             (Failure::Connection(m), _) => Error::Connection(m),
-            (Failure::Decode { status, body, message }, None) => Error::Decode { status, body, message },
+            (
+                Failure::Decode {
+                    status,
+                    body,
+                    message,
+                },
+                None,
+            ) => Error::Decode {
+                status,
+                body,
+                message,
+            },
             (other, _) => Error::InvalidRequest(other.to_string()),
         }
     }
 
     /// Gives a failed response its AutoShares meaning, from its status and body shape.
     pub fn from_http(failure: HttpFailure) -> Self {
+        let failure = Box::new(failure);
         let body = ErrorBody::parse(&failure.body);
         let message = body.message();
-        let fallback = || message.clone().unwrap_or_else(|| failure.body_text().chars().take(200).collect());
+        let fallback = || {
+            message
+                .clone()
+                .unwrap_or_else(|| failure.body_text().chars().take(200).collect())
+        };
         match (failure.status, body) {
-            (_, ErrorBody::AppKey { error }) if matches!(failure.status, 401 | 403) => Error::AppKey { message: error, failure },
-            (401, ErrorBody::Login { step, reason }) => Error::LoginFailed { step, reason, failure },
-            (401, _) => Error::Unauthorized { message: fallback(), failure },
-            (403, _) => Error::AppKey { message: fallback(), failure },
-            (400 | 422, ErrorBody::Message { message, model_state }) if !model_state.is_empty() => {
-                Error::Validation { message, fields: model_state, failure }
+            (_, ErrorBody::AppKey { error }) if matches!(failure.status, 401 | 403) => {
+                Error::AppKey {
+                    message: error,
+                    failure,
+                }
             }
-            (422, _) => Error::Validation { message: fallback(), fields: BTreeMap::new(), failure },
-            (400, _) => Error::BadRequest { message: fallback(), failure },
-            (404, _) => Error::NotFound { message: fallback(), failure },
-            (409, ErrorBody::Registration { reason, errors }) => Error::RegistrationFailed { reason, errors, failure },
+            (401, ErrorBody::Login { step, reason }) => Error::LoginFailed {
+                step,
+                reason,
+                failure,
+            },
+            (401, _) => Error::Unauthorized {
+                message: fallback(),
+                failure,
+            },
+            (403, _) => Error::AppKey {
+                message: fallback(),
+                failure,
+            },
+            (
+                400 | 422,
+                ErrorBody::Message {
+                    message,
+                    model_state,
+                },
+            ) if !model_state.is_empty() => Error::Validation {
+                message,
+                fields: model_state,
+                failure,
+            },
+            (422, _) => Error::Validation {
+                message: fallback(),
+                fields: BTreeMap::new(),
+                failure,
+            },
+            (400, _) => Error::BadRequest {
+                message: fallback(),
+                failure,
+            },
+            (404, _) => Error::NotFound {
+                message: fallback(),
+                failure,
+            },
+            (409, ErrorBody::Registration { reason, errors }) => Error::RegistrationFailed {
+                reason,
+                errors,
+                failure,
+            },
             (409, _) => Error::Conflict { message, failure },
-            (429, _) => Error::RateLimited { rate_limit: failure.rate_limit(), failure },
+            (429, _) => Error::RateLimited {
+                rate_limit: failure.rate_limit(),
+                failure,
+            },
             (500..=599, _) => Error::Server { message, failure },
             _ => Error::Http(failure),
         }
@@ -290,27 +422,70 @@ mod tests {
     use super::*;
 
     fn fail(status: u16, body: &str) -> HttpFailure {
-        HttpFailure { status, headers: http::HeaderMap::new(), body: Bytes::from(body.to_string()) }
+        HttpFailure {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
     }
 
     #[test]
     fn each_shape_gets_its_variant() {
-        let e = Error::from_http(fail(403, r#"{"error":"Application key is not defined or does not exist"}"#));
+        let e = Error::from_http(fail(
+            403,
+            r#"{"error":"Application key is not defined or does not exist"}"#,
+        ));
         assert!(matches!(e, Error::AppKey { .. }), "{e:?}");
-        let e = Error::from_http(fail(401, r#"{"error":"Application key is not defined or does not exist"}"#));
+        let e = Error::from_http(fail(
+            401,
+            r#"{"error":"Application key is not defined or does not exist"}"#,
+        ));
         assert!(matches!(e, Error::AppKey { .. }), "{e:?}");
-        let e = Error::from_http(fail(401, r#"{"Message":"Authorization has been denied for this request."}"#));
-        assert!(matches!(&e, Error::Unauthorized { message, .. } if message.contains("denied")), "{e:?}");
-        let e = Error::from_http(fail(422, r#"{"Message":"Validation error","ModelState":{"m.Symbol":["required"]}}"#));
-        assert!(matches!(&e, Error::Validation { fields, .. } if fields["m.Symbol"] == vec!["required".to_string()]), "{e:?}");
-        let e = Error::from_http(fail(500, r#"{"message":"An error occurred","error":"Unexpected server error"}"#));
-        assert!(matches!(&e, Error::Server { message: Some(m), .. } if m == "An error occurred"), "{e:?}");
-        let e = Error::from_http(fail(409, r#"{"Errors":["Email was not set."],"Reason":"SchemaValidationFail"}"#));
-        assert!(matches!(&e, Error::RegistrationFailed { reason: Some(r), .. } if r == "SchemaValidationFail"), "{e:?}");
-        let e = Error::from_http(fail(401, r#"{"State":"Failed","Step":"BaseAuthentication","Reason":"Invalid credentials"}"#));
-        assert!(matches!(&e, Error::LoginFailed { step: Some(s), .. } if s == "BaseAuthentication"), "{e:?}");
+        let e = Error::from_http(fail(
+            401,
+            r#"{"Message":"Authorization has been denied for this request."}"#,
+        ));
+        assert!(
+            matches!(&e, Error::Unauthorized { message, .. } if message.contains("denied")),
+            "{e:?}"
+        );
+        let e = Error::from_http(fail(
+            422,
+            r#"{"Message":"Validation error","ModelState":{"m.Symbol":["required"]}}"#,
+        ));
+        assert!(
+            matches!(&e, Error::Validation { fields, .. } if fields["m.Symbol"] == vec!["required".to_string()]),
+            "{e:?}"
+        );
+        let e = Error::from_http(fail(
+            500,
+            r#"{"message":"An error occurred","error":"Unexpected server error"}"#,
+        ));
+        assert!(
+            matches!(&e, Error::Server { message: Some(m), .. } if m == "An error occurred"),
+            "{e:?}"
+        );
+        let e = Error::from_http(fail(
+            409,
+            r#"{"Errors":["Email was not set."],"Reason":"SchemaValidationFail"}"#,
+        ));
+        assert!(
+            matches!(&e, Error::RegistrationFailed { reason: Some(r), .. } if r == "SchemaValidationFail"),
+            "{e:?}"
+        );
+        let e = Error::from_http(fail(
+            401,
+            r#"{"State":"Failed","Step":"BaseAuthentication","Reason":"Invalid credentials"}"#,
+        ));
+        assert!(
+            matches!(&e, Error::LoginFailed { step: Some(s), .. } if s == "BaseAuthentication"),
+            "{e:?}"
+        );
         let e = Error::from_http(fail(502, "<html>bad gateway</html>"));
-        assert!(matches!(&e, Error::Server { message: None, .. }) && e.is_transient(), "{e:?}");
+        assert!(
+            matches!(&e, Error::Server { message: None, .. }) && e.is_transient(),
+            "{e:?}"
+        );
         assert_eq!(e.body().unwrap().as_ref(), b"<html>bad gateway</html>");
         assert_eq!(e.status(), Some(502));
     }

@@ -44821,13 +44821,13 @@ Sends a `POST` request to `/token`
 
 Arguments:
 - `authentication_type`: Routes between user and user-less authentication (published API only).
-- `o_auth_code`: OAuth authorization code (published API only; not described by the docs).
-- `password`: Password of that user.
-- `pin_code`: The user's PIN, when the server expects step `SecutityPin`.
+- `o_auth_code`: OAuth authorization code (published API only; not described by the docs). A credential: typed as a plain string here because the generator sends header parameters with `to_string()`, which a redacting secret type would turn into `***`; the crate's hooks mark the header sensitive.
+- `password`: Password of that user. A credential: typed as a plain string here because the generator sends header parameters with `to_string()`, which a redacting secret type would turn into `***`; the crate's hooks mark the header sensitive.
+- `pin_code`: The user's PIN, when the server expects step `SecutityPin`. A credential: typed as a plain string here because the generator sends header parameters with `to_string()`, which a redacting secret type would turn into `***`; the crate's hooks mark the header sensitive.
 - `redirect_uri`: OAuth redirect URI that goes with `OAuthCode` (published API only).
 - `referral_code`: Referral code (published API only).
 - `username`: Login of the user on whose behalf the authentication is performed.
-- `verification_code`: Code sent by e-mail or SMS; the second step of two-factor authentication.
+- `verification_code`: Code sent by e-mail or SMS; the second step of two-factor authentication. A credential: typed as a plain string here because the generator sends header parameters with `to_string()`, which a redacting secret type would turn into `***`; the crate's hooks mark the header sensitive.
 ```ignore
 let response = client.get_token()
     .authentication_type(authentication_type)
@@ -47229,13 +47229,13 @@ pub mod builder {
     pub struct GetToken<'a> {
         client: &'a super::Client,
         authentication_type: Result<Option<::std::string::String>, String>,
-        o_auth_code: Result<Option<::brokerkit_runtime::Secret>, String>,
-        password: Result<Option<::brokerkit_runtime::Secret>, String>,
-        pin_code: Result<Option<::brokerkit_runtime::Secret>, String>,
+        o_auth_code: Result<Option<::std::string::String>, String>,
+        password: Result<Option<::std::string::String>, String>,
+        pin_code: Result<Option<::std::string::String>, String>,
         redirect_uri: Result<Option<::std::string::String>, String>,
         referral_code: Result<Option<::std::string::String>, String>,
         username: Result<Option<::std::string::String>, String>,
-        verification_code: Result<Option<::brokerkit_runtime::Secret>, String>,
+        verification_code: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -47266,39 +47266,39 @@ pub mod builder {
         }
         pub fn o_auth_code<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::brokerkit_runtime::Secret>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.o_auth_code = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: brokerkit_runtime :: Secret` for o_auth_code failed"
+                    "conversion to `:: std :: string :: String` for o_auth_code failed"
                         .to_string()
                 });
             self
         }
         pub fn password<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::brokerkit_runtime::Secret>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.password = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: brokerkit_runtime :: Secret` for password failed"
+                    "conversion to `:: std :: string :: String` for password failed"
                         .to_string()
                 });
             self
         }
         pub fn pin_code<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::brokerkit_runtime::Secret>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.pin_code = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: brokerkit_runtime :: Secret` for pin_code failed"
+                    "conversion to `:: std :: string :: String` for pin_code failed"
                         .to_string()
                 });
             self
@@ -47344,13 +47344,13 @@ pub mod builder {
         }
         pub fn verification_code<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::brokerkit_runtime::Secret>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.verification_code = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: brokerkit_runtime :: Secret` for verification_code failed"
+                    "conversion to `:: std :: string :: String` for verification_code failed"
                         .to_string()
                 });
             self

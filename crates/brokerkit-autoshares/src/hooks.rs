@@ -41,16 +41,35 @@ pub struct State {
 
 impl Default for State {
     fn default() -> Self {
-        Self { app_key: Arc::default(), tokens: Arc::new(TokenCell::new(RELOGIN_SKEW)), interim: Arc::default() }
+        Self {
+            app_key: Arc::default(),
+            tokens: Arc::new(TokenCell::new(RELOGIN_SKEW)),
+            interim: Arc::default(),
+        }
     }
 }
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
-            .field("app_key", &self.app_key.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|_| "***"))
+            .field(
+                "app_key",
+                &self
+                    .app_key
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|_| "***"),
+            )
             .field("tokens", &self.tokens)
-            .field("two_factor_pending", &self.interim.lock().unwrap_or_else(|p| p.into_inner()).is_some())
+            .field(
+                "two_factor_pending",
+                &self
+                    .interim
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some(),
+            )
             .finish()
     }
 }
@@ -63,7 +82,10 @@ impl State {
     }
 
     pub(crate) fn app_key(&self) -> Option<Secret> {
-        self.app_key.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.app_key
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_interim(&self, token: Option<Secret>) {
@@ -71,7 +93,10 @@ impl State {
     }
 
     fn interim(&self) -> Option<Secret> {
-        self.interim.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.interim
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -114,8 +139,11 @@ async fn keep_failure(response: reqwest::Response) -> reqwest::Result<reqwest::R
     let version = response.version();
     let body = response.bytes().await?;
     let _ = CAPTURE.try_with(|slot| {
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Captured { status: status.as_u16(), headers: headers.clone(), body: body.clone() });
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Captured {
+            status: status.as_u16(),
+            headers: headers.clone(),
+            body: body.clone(),
+        });
     });
     let mut rebuilt = http::Response::new(reqwest::Body::from(body));
     *rebuilt.status_mut() = status;
@@ -125,12 +153,23 @@ async fn keep_failure(response: reqwest::Response) -> reqwest::Result<reqwest::R
 }
 
 impl ClientHooks<State> for Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
         strip_generator_headers(request);
         let state = self.inner();
-        let Some(key) = state.app_key() else { return Err(Error::Custom(NO_APP_KEY.into())) };
+        let Some(key) = state.app_key() else {
+            return Err(Error::Custom(NO_APP_KEY.into()));
+        };
         set_secret_header(request, ET_APP_KEY, &key, "").map_err(Error::Custom)?;
         if info.operation_id == GET_TOKEN {
+            for name in ["password", "pincode", "verificationcode", "oauthcode"] {
+                if let Some(v) = request.headers_mut().get_mut(name) {
+                    v.set_sensitive(true);
+                }
+            }
             if let Some(interim) = state.interim() {
                 set_bearer(request, &interim).map_err(Error::Custom)?;
             }
@@ -140,8 +179,14 @@ impl ClientHooks<State> for Client {
             return Ok(());
         }
         // Renews first when the token is near its end and a re-login hook is installed.
-        let token = state.tokens.access().await.map_err(|e| Error::Custom(format!("autoshares: re-login failed: {e}")))?;
-        let Some((token, _)) = token else { return Err(Error::Custom(NOT_LOGGED_IN.into())) };
+        let token = state
+            .tokens
+            .access()
+            .await
+            .map_err(|e| Error::Custom(format!("autoshares: re-login failed: {e}")))?;
+        let Some((token, _)) = token else {
+            return Err(Error::Custom(NOT_LOGGED_IN.into()));
+        };
         let expired = state
             .tokens
             .snapshot()
@@ -154,7 +199,11 @@ impl ClientHooks<State> for Client {
         Ok(())
     }
 
-    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
         if !is_secured(info) {
             let response = self.client().execute(request).await?;
             return keep_failure(response).await;
@@ -167,7 +216,9 @@ impl ClientHooks<State> for Client {
             return keep_failure(response).await;
         }
         // The token was refused: log in again once (single-flight) and retry, if possible.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else { return keep_failure(response).await };
+        let (Some(mut retry), Some(generation)) = (retry, generation) else {
+            return keep_failure(response).await;
+        };
         match state.tokens.refresh_rejected(generation).await {
             Ok(Some((token, new_generation))) if new_generation != generation => {
                 if set_bearer(&mut retry, &token).is_err() {

@@ -1,9 +1,63 @@
-//! Typed async client for the AutoShares Trading API.
+//! Typed async client for the AutoShares Trading API (a white-labelled ETNA Trader backend).
+//!
+//! The generated [`Client`] covers all 129 operations of `specs/autoshares.yaml`. On top of it:
+//! - [`AutoShares::login`]: single- or two-factor login as a typed flow ([`Login::Session`] or
+//!   a [`Challenge`] naming the step to answer); failures are [`Error::LoginFailed`];
+//! - [`Session`]: every call carries `Et-App-Key` and `Authorization` without the caller
+//!   touching headers; [`Session::logout`]; an expired token is [`Error::SessionExpired`] or,
+//!   with [`Session::set_relogin`], renewed and the call retried;
+//! - paged endpoints as lazy [`futures::Stream`]s ([`Session::orders`], [`Session::positions`]…);
+//! - [`filter`]: a typed, injection-safe builder for the SQL-like `filter` parameter;
+//! - orders: [`Session::preview_order`], [`Session::submit_order`], [`Session::replace_order`],
+//!   [`Session::cancel_order`]; a 200 with `IsSuccessful: false` is [`Error::Rejected`];
+//! - one [`Error`] for every AutoShares error shape, keeping status and body.
+//!
+//! ```no_run
+//! use brokerkit_autoshares::filter::{field, Filter};
+//! use brokerkit_autoshares::orders::{OrderRequest, Side};
+//! use brokerkit_autoshares::{etna_base_url, AutoShares, Error, ListQuery, Login};
+//! use futures::TryStreamExt;
+//! use rust_decimal::Decimal;
+//!
+//! # async fn demo(read_code: impl Fn() -> String) -> Result<(), Error> {
+//! let api = AutoShares::new(etna_base_url("pub-api-et-demo-prod"), "my-app-key")?;
+//! let session = match api.login("jdoe", "password").await? {
+//!     Login::Session(session) => session,
+//!     // Two-factor users answer the step the server names (e-mailed code or PIN).
+//!     Login::Challenge(challenge) => challenge.answer(read_code()).await?.into_session()?,
+//! };
+//! let account = session.accounts().await?[0].id.unwrap_or_default();
+//!
+//! // Verify, then place; a refusal (HTTP 200, IsSuccessful false) is Error::Rejected.
+//! let order = OrderRequest::limit("AAPL", Side::Buy, Decimal::from(10), Decimal::new(150_25, 2));
+//! match session.submit_order(account, &order).await {
+//!     Ok((preview, placed)) => println!("order {} placed, commission {:?}", placed.id, preview.commission),
+//!     Err(Error::Rejected(r)) => println!("refused: {} {:?}", r.code, r.args),
+//!     Err(e) => return Err(e),
+//! }
+//!
+//! // Pages are fetched as the stream is read; filter values are escaped.
+//! let filled = Filter::new().and(field("Symbol").eq("AAPL")).and(field("Status").eq(2));
+//! let orders: Vec<_> = session.orders(account, ListQuery::new().filter(filled)).try_collect().await?;
+//! println!("{} filled AAPL orders", orders.len());
+//! session.logout().await?;
+//! # Ok(()) }
+//! ```
 
+pub mod error;
+pub mod filter;
 pub mod hooks;
+pub mod orders;
+pub mod paging;
+pub mod session;
 
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
 mod generated;
 
+pub use error::{Error, ErrorBody, OrderRejection, Result};
 pub use generated::*;
+pub use session::{
+    etna_base_url, AutoShares, AutoSharesBuilder, Challenge, ChallengeStep, ListQuery, Login,
+    ReloginHook, Session, TOKEN_LIFETIME,
+};

@@ -16,6 +16,7 @@
 // lives for one request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod autoshares;
 pub mod faults;
 pub mod slate;
 pub mod tradelocker;

@@ -51,6 +51,7 @@ async fn main() -> ExitCode {
     }
     match vendor.as_str() {
         "tradelocker" => run!(tradelocker),
+        "autoshares" => run!(autoshares),
         "traderevolution" => run!(traderevolution),
         "slate" => run!(slate),
         other => {
