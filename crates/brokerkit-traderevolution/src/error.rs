@@ -28,7 +28,12 @@ pub enum KnownCode {
 }
 
 impl KnownCode {
-    pub const ALL: [KnownCode; 4] = [Self::BadCredentials, Self::NoApiAccess, Self::ReportFilterMissing, Self::RateLimited];
+    pub const ALL: [KnownCode; 4] = [
+        Self::BadCredentials,
+        Self::NoApiAccess,
+        Self::ReportFilterMissing,
+        Self::RateLimited,
+    ];
 
     /// The dotted code.
     pub fn code(self) -> &'static str {
@@ -54,9 +59,13 @@ impl KnownCode {
     pub fn hint(self) -> &'static str {
         match self {
             Self::BadCredentials => "check the login and password",
-            Self::NoApiAccess => "ask the broker to grant this user REST API access in the BackOffice",
+            Self::NoApiAccess => {
+                "ask the broker to grant this user REST API access in the BackOffice"
+            }
             Self::ReportFilterMissing => "pass the filter the report requires (e.g. an account id)",
-            Self::RateLimited => "slow down: repeated violations block the token for several seconds",
+            Self::RateLimited => {
+                "slow down: repeated violations block the token for several seconds"
+            }
         }
     }
 }
@@ -66,7 +75,10 @@ impl ErrorCode {
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let groups: Vec<&str> = text.split('.').collect();
-        let ok = groups.len() >= 2 && groups.iter().all(|g| !g.is_empty() && g.len() <= 6 && g.bytes().all(|b| b.is_ascii_digit()));
+        let ok = groups.len() >= 2
+            && groups
+                .iter()
+                .all(|g| !g.is_empty() && g.len() <= 6 && g.bytes().all(|b| b.is_ascii_digit()));
         ok.then(|| Self(text.to_string()))
     }
 
@@ -167,7 +179,9 @@ impl fmt::Display for RateLimited {
             Some(d) => write!(f, "wait {} s", d.as_secs())?,
             None => f.write_str("wait a few seconds")?,
         }
-        f.write_str(" and send fewer requests; repeated violations block the token for several seconds")
+        f.write_str(
+            " and send fewer requests; repeated violations block the token for several seconds",
+        )
     }
 }
 
@@ -187,10 +201,10 @@ impl fmt::Debug for RawBody {
 pub enum Error {
     /// An error status with the vendor's error body (code, message).
     #[error("{0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// HTTP 429.
     #[error("{0}")]
-    RateLimited(RateLimited),
+    RateLimited(Box<RateLimited>),
     /// A secured call was made before logging in.
     #[error("not logged in: {0}")]
     NotLoggedIn(String),
@@ -202,7 +216,11 @@ pub enum Error {
     InvalidToken,
     /// A success status whose body does not match the spec (the body is kept whole).
     #[error("unexpected response body{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode { status: Option<u16>, body: RawBody, message: String },
+    Decode {
+        status: Option<u16>,
+        body: RawBody,
+        message: String,
+    },
     /// No answer in time.
     #[error("timed out: {0}")]
     Timeout(String),
@@ -225,7 +243,10 @@ impl Error {
         Self::from_failure(Failure::from_progenitor(err).await, None)
     }
 
-    pub(crate) async fn from_call<E: serde::Serialize>(err: progenitor_client::Error<E>, seen: Option<Seen>) -> Self {
+    pub(crate) async fn from_call<E: serde::Serialize>(
+        err: progenitor_client::Error<E>,
+        seen: Option<Seen>,
+    ) -> Self {
         Self::from_failure(Failure::from_progenitor(err).await, seen)
     }
 
@@ -235,16 +256,36 @@ impl Error {
             (_, Some(Seen::RefreshFailed(e))) => Error::Refresh(e),
             // The raw response the hooks saw wins over the re-serialized typed body: it keeps
             // fields the spec does not model and bodies that are not JSON at all.
-            (Failure::Http(_) | Failure::Decode { .. }, Some(Seen::Response { status, headers, body: Some(body) })) if status >= 400 => {
-                Self::from_http(HttpFailure { status, headers, body })
-            }
+            (
+                Failure::Http(_) | Failure::Decode { .. },
+                Some(Seen::Response {
+                    status,
+                    headers,
+                    body: Some(body),
+                }),
+            ) if status >= 400 => Self::from_http(HttpFailure {
+                status,
+                headers,
+                body,
+            }),
             (Failure::Http(h), _) => Self::from_http(h),
-            (Failure::Decode { status, body, message }, seen) => {
+            (
+                Failure::Decode {
+                    status,
+                    body,
+                    message,
+                },
+                seen,
+            ) => {
                 let status = status.or(match seen {
                     Some(Seen::Response { status, .. }) => Some(status),
                     _ => None,
                 });
-                Error::Decode { status, body: RawBody(body), message }
+                Error::Decode {
+                    status,
+                    body: RawBody(body),
+                    message,
+                }
             }
             (Failure::InvalidRequest(m), _) => Error::InvalidRequest(m),
             (Failure::Timeout(m), _) => Error::Timeout(m),
@@ -261,10 +302,19 @@ impl Error {
         };
         if http.status == 429 {
             let retry_after = http.rate_limit().retry_after;
-            return Error::RateLimited(RateLimited { code, retry_after, http });
+            return Error::RateLimited(Box::new(RateLimited {
+                code,
+                retry_after,
+                http,
+            }));
         }
         let message = json.as_ref().and_then(find_message);
-        Error::Api(ApiError { status: http.status, code, message, http })
+        Error::Api(Box::new(ApiError {
+            status: http.status,
+            code,
+            message,
+            http,
+        }))
     }
 
     /// The HTTP status, when the server answered.
@@ -298,14 +348,34 @@ impl Error {
     }
 }
 
-const CODE_KEYS: &[&str] = &["errorCode", "code", "errorId", "error_code", "errorcode", "id", "error"];
-const MESSAGE_KEYS: &[&str] = &["message", "errorMessage", "error_description", "description", "error", "text", "msg"];
+const CODE_KEYS: &[&str] = &[
+    "errorCode",
+    "code",
+    "errorId",
+    "error_code",
+    "errorcode",
+    "id",
+    "error",
+];
+const MESSAGE_KEYS: &[&str] = &[
+    "message",
+    "errorMessage",
+    "error_description",
+    "description",
+    "error",
+    "text",
+    "msg",
+];
 
 /// The dotted code of an error body: first under a usual key, then anywhere in it.
 pub(crate) fn find_code(v: &serde_json::Value) -> Option<ErrorCode> {
     if let Some(map) = v.as_object() {
         for key in CODE_KEYS {
-            if let Some(code) = map.get(*key).and_then(serde_json::Value::as_str).and_then(ErrorCode::parse) {
+            if let Some(code) = map
+                .get(*key)
+                .and_then(serde_json::Value::as_str)
+                .and_then(ErrorCode::parse)
+            {
                 return Some(code);
             }
         }
@@ -342,10 +412,22 @@ mod tests {
 
     #[test]
     fn codes_are_found_under_any_key_or_in_text() {
-        assert_eq!(find_code(&json!({"errorCode": "1.2.0.11"})).unwrap(), KnownCode::BadCredentials);
-        assert_eq!(find_code(&json!({"status": 406, "details": {"code": "1.6.2.2"}})).unwrap(), KnownCode::ReportFilterMissing);
-        assert_eq!(find_code(&json!({"message": "no code here", "status": 500})), None);
-        assert_eq!(find_code_in_text("Error 2.147.1.27: slow down").unwrap(), KnownCode::RateLimited);
+        assert_eq!(
+            find_code(&json!({"errorCode": "1.2.0.11"})).unwrap(),
+            KnownCode::BadCredentials
+        );
+        assert_eq!(
+            find_code(&json!({"status": 406, "details": {"code": "1.6.2.2"}})).unwrap(),
+            KnownCode::ReportFilterMissing
+        );
+        assert_eq!(
+            find_code(&json!({"message": "no code here", "status": 500})),
+            None
+        );
+        assert_eq!(
+            find_code_in_text("Error 2.147.1.27: slow down").unwrap(),
+            KnownCode::RateLimited
+        );
         assert_eq!(find_code_in_text("price 1.5 is bad"), None);
         assert!(ErrorCode::parse("1.x.2").is_none());
         assert_eq!(ErrorCode::parse("9.9.9.9").unwrap().meaning(), None);
@@ -353,16 +435,29 @@ mod tests {
 
     #[test]
     fn display_names_the_meaning_and_what_to_do() {
-        let http = HttpFailure { status: 401, headers: Default::default(), body: Bytes::from_static(br#"{"errorCode":"1.2.0.11"}"#) };
+        let http = HttpFailure {
+            status: 401,
+            headers: Default::default(),
+            body: Bytes::from_static(br#"{"errorCode":"1.2.0.11"}"#),
+        };
         let e = Error::from_http(http);
         assert_eq!(e.code().unwrap().known(), Some(KnownCode::BadCredentials));
         let text = e.to_string();
-        assert!(text.contains("HTTP 401") && text.contains("wrong login or password") && text.contains("check the login"), "{text}");
+        assert!(
+            text.contains("HTTP 401")
+                && text.contains("wrong login or password")
+                && text.contains("check the login"),
+            "{text}"
+        );
     }
 
     #[test]
     fn decode_errors_do_not_print_the_body() {
-        let e = Error::Decode { status: Some(200), body: RawBody(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")), message: "EOF".into() };
+        let e = Error::Decode {
+            status: Some(200),
+            body: RawBody(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")),
+            message: "EOF".into(),
+        };
         assert!(!format!("{e} {e:?}").contains("tok-123"));
     }
 }

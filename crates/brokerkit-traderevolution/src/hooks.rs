@@ -28,14 +28,20 @@ pub struct State {
 impl Default for State {
     fn default() -> Self {
         // The session computes expiry times with its own margin, so the cell needs none.
-        Self { tokens: Arc::new(TokenCell::new(Duration::ZERO)) }
+        Self {
+            tokens: Arc::new(TokenCell::new(Duration::ZERO)),
+        }
     }
 }
 
 /// What the hooks saw of the last request of a [`Session::call`](crate::Session::call).
 #[derive(Debug)]
 pub(crate) enum Seen {
-    Response { status: u16, headers: HeaderMap, body: Option<Bytes> },
+    Response {
+        status: u16,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    },
     NotLoggedIn(String),
     RefreshFailed(RefreshError),
 }
@@ -65,13 +71,21 @@ async fn observe(response: reqwest::Response) -> reqwest::Result<reqwest::Respon
     }
     let status = response.status();
     if status.as_u16() < 400 {
-        note(Seen::Response { status: status.as_u16(), headers: HeaderMap::new(), body: None });
+        note(Seen::Response {
+            status: status.as_u16(),
+            headers: HeaderMap::new(),
+            body: None,
+        });
         return Ok(response);
     }
     let headers = response.headers().clone();
     let version = response.version();
     let body = response.bytes().await?;
-    note(Seen::Response { status: status.as_u16(), headers: headers.clone(), body: Some(body.clone()) });
+    note(Seen::Response {
+        status: status.as_u16(),
+        headers: headers.clone(),
+        body: Some(body.clone()),
+    });
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
@@ -80,7 +94,11 @@ async fn observe(response: reqwest::Response) -> reqwest::Result<reqwest::Respon
 }
 
 impl ClientHooks<State> for Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
         strip_generator_headers(request);
         if !is_secured(info) {
             return Ok(());
@@ -89,7 +107,10 @@ impl ClientHooks<State> for Client {
         match state.tokens.access().await {
             Ok(Some((token, _))) => set_bearer(request, &token).map_err(Error::Custom),
             Ok(None) => {
-                let msg = format!("`{}` needs a logged-in session: call Session::login first", info.operation_id);
+                let msg = format!(
+                    "`{}` needs a logged-in session: call Session::login first",
+                    info.operation_id
+                );
                 note(Seen::NotLoggedIn(msg.clone()));
                 Err(Error::Custom(msg))
             }
@@ -101,7 +122,11 @@ impl ClientHooks<State> for Client {
         }
     }
 
-    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
         let state = self.inner();
         if !is_secured(info) {
             let response = self.client().execute(request).await?;
@@ -114,7 +139,9 @@ impl ClientHooks<State> for Client {
             return observe(response).await;
         }
         // The server no longer accepts this token: renew it once (single-flight) and retry.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else { return observe(response).await };
+        let (Some(mut retry), Some(generation)) = (retry, generation) else {
+            return observe(response).await;
+        };
         match state.tokens.refresh_rejected(generation).await {
             Ok(Some((token, _))) if set_bearer(&mut retry, &token).is_ok() => {
                 let response = self.client().execute(retry).await?;

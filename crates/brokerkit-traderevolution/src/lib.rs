@@ -13,41 +13,43 @@
 //!   ([`NewOperation`], [`Operation`], [`ReportTable::decimal`]).
 //!
 //! ```
-//! use brokerkit_traderevolution::{Error, KnownCode, OperationType, NewOperation, ReportQuery, Session};
-//! use rust_decimal_macros::dec;
+//! use brokerkit_traderevolution::{server_url, Error, KnownCode, NewOperation, OperationType, ReportQuery, Session};
+//! use rust_decimal::Decimal;
 //!
-//! async fn example(base_url: &str) -> Result<(), Error> {
-//!     // e.g. base_url = brokerkit_traderevolution::server_url("sandbox.traderevolution.com")
-//!     let session = Session::login(base_url, "admin", "admin-pass").await?;
-//!
-//!     // Money movements with exact decimals; the sign selects credit or debit.
-//!     let account_id = 3243753;
-//!     session.deposit(account_id, dec!(1000.10), Some("Welcome bonus")).await?;
-//!     let adjustment = NewOperation::new(account_id, OperationType::Adjustment, dec!(-0.10));
-//!     session.create_operation(&adjustment).await?;
-//!     assert_eq!(session.account_balance(account_id).await?, Some(dec!(1000.00)));
-//!
-//!     // Any generated operation, with the session's token.
-//!     let accounts = session.call(|c| c.list_accounts().limit(10u32).send()).await?;
-//!     println!("{} accounts", accounts.len());
-//!
-//!     // Reports come back as a table of named columns.
-//!     let statement = session.run_report(&ReportQuery::new(119).account(account_id)).await?;
-//!     println!("balance column: {:?}", statement.decimal(0, "Balance")?);
-//!
-//!     // Dotted error codes are typed.
-//!     match session.run_report(&ReportQuery::new(119)).await {
-//!         Err(Error::Api(e)) if e.code.as_ref().and_then(|c| c.known()) == Some(KnownCode::ReportFilterMissing) => {}
-//!         other => panic!("expected 1.6.2.2, got {other:?}"),
-//!     }
-//!     Ok(())
-//! }
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! #     let server = brokerkit_mock::traderevolution::start(Default::default()).await?;
-//! #     example(&server.base_url()).await?;
-//! #     Ok(())
-//! # }
+//! # async fn main() -> Result<(), Error> {
+//! # let base_url = &server_url("sandbox.traderevolution.com");
+//! # let server = brokerkit_mock::traderevolution::start(Default::default()).await.unwrap();
+//! # let base_url = &server.base_url();
+//! let session = Session::login(base_url, "admin", "admin-pass").await?;
+//!
+//! // Money movements with exact decimals; the sign selects credit or debit.
+//! let account_id = 3243753;
+//! session.deposit(account_id, Decimal::new(100010, 2), Some("Welcome bonus")).await?;
+//! let adjustment = NewOperation::new(account_id, OperationType::Adjustment, Decimal::new(-10, 2));
+//! session.create_operation(&adjustment).await?;
+//! println!("balance {:?}", session.account_balance(account_id).await?);
+//!
+//! // Any generated operation, with the session's token.
+//! let accounts = session.call(|c| c.list_accounts().limit(10u32).send()).await?;
+//! println!("{} accounts", accounts.len());
+//!
+//! // Reports come back as a table of named columns.
+//! let statement = session.run_report(&ReportQuery::new(119).account(account_id)).await?;
+//! println!("balance column: {:?}", statement.decimal(0, "Balance")?);
+//!
+//! // Dotted error codes are typed.
+//! match session.run_report(&ReportQuery::new(119)).await {
+//!     Err(Error::Api(e)) if e.code.as_ref().and_then(|c| c.known()) == Some(KnownCode::ReportFilterMissing) => {
+//!         println!("this report needs an account filter (code 1.6.2.2)")
+//!     }
+//!     other => println!("{other:?}"),
+//! }
+//! # assert_eq!(session.account_balance(account_id).await?, Some(Decimal::new(100000, 2)));
+//! # assert_eq!(statement.decimal(0, "Balance")?, Some(Decimal::new(100000, 2)));
+//! # let e = session.run_report(&ReportQuery::new(119)).await.unwrap_err();
+//! # assert_eq!(e.code().and_then(|c| c.known()), Some(KnownCode::ReportFilterMissing));
+//! # Ok(()) }
 //! ```
 
 pub mod error;
@@ -65,8 +67,3 @@ pub use generated::*;
 pub use money::{NewOperation, Operation, OperationType};
 pub use report::{ReportQuery, ReportTable};
 pub use session::{server_url, verify_pfix_token, Session, TokenLifetimes, SANDBOX_HOST};
-
-/// The README section's example, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/readme/traderevolution.md")]
-pub struct ReadmeDoctests;

@@ -67,7 +67,12 @@ pub struct NewOperation {
 
 impl NewOperation {
     pub fn new(account_id: i64, kind: OperationType, amount: Decimal) -> Self {
-        Self { account_id, amount, kind, comment: None }
+        Self {
+            account_id,
+            amount,
+            kind,
+            comment: None,
+        }
     }
 
     pub fn with_comment(mut self, comment: impl Into<String>) -> Self {
@@ -139,9 +144,12 @@ mod tests {
 
     #[test]
     fn a_long_comment_is_refused_before_sending_and_amounts_stay_exact() {
-        let op = NewOperation::new(1, OperationType::Deposit, dec!(0.1)).with_comment("x".repeat(129));
+        let op =
+            NewOperation::new(1, OperationType::Deposit, dec!(0.1)).with_comment("x".repeat(129));
         assert!(op.to_request().unwrap_err().contains("128"));
-        let body = NewOperation::new(1, OperationType::Deposit, dec!(1234567.89)).to_request().unwrap();
+        let body = NewOperation::new(1, OperationType::Deposit, dec!(1234567.89))
+            .to_request()
+            .unwrap();
         assert_eq!(serde_json::to_string(&body.amount).unwrap(), "1234567.89");
     }
 }

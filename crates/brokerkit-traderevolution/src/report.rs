@@ -24,7 +24,10 @@ pub struct ReportQuery {
 
 impl ReportQuery {
     pub fn new(report_id: i64) -> Self {
-        Self { report_id, ..Default::default() }
+        Self {
+            report_id,
+            ..Default::default()
+        }
     }
 
     /// The period, from `start` (inclusive) to `end`.
@@ -78,7 +81,10 @@ impl From<types::ReportResult> for ReportTable {
             .into_iter()
             .map(|row| match row {
                 Value::Array(cells) => cells,
-                Value::Object(mut map) => headers.iter().map(|h| map.remove(h).unwrap_or(Value::Null)).collect(),
+                Value::Object(mut map) => headers
+                    .iter()
+                    .map(|h| map.remove(h).unwrap_or(Value::Null))
+                    .collect(),
                 scalar => vec![scalar],
             })
             .collect();
@@ -97,10 +103,11 @@ impl ReportTable {
 
     /// The index of a column, by exact name or, failing that, ignoring case.
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.headers
-            .iter()
-            .position(|h| h == name)
-            .or_else(|| self.headers.iter().position(|h| h.eq_ignore_ascii_case(name)))
+        self.headers.iter().position(|h| h == name).or_else(|| {
+            self.headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name))
+        })
     }
 
     /// The cell of `row` in the named column (`None` for an unknown column or a short row).
@@ -119,15 +126,24 @@ impl ReportTable {
 
     /// A cell as an exact decimal (a number or a numeric string; `null` or `""` is `None`).
     pub fn decimal(&self, row: usize, column: &str) -> Result<Option<Decimal>, Error> {
-        let Some(cell) = self.cell(row, column) else { return Ok(None) };
-        brokerkit_runtime::decimal::from_json(cell).map_err(|e| Error::Other(format!("report column `{column}`, row {row}: {e}")))
+        let Some(cell) = self.cell(row, column) else {
+            return Ok(None);
+        };
+        brokerkit_runtime::decimal::from_json(cell)
+            .map_err(|e| Error::Other(format!("report column `{column}`, row {row}: {e}")))
     }
 
     /// Every row as an object keyed by column name.
     pub fn records(&self) -> Vec<Map<String, Value>> {
         self.rows
             .iter()
-            .map(|row| self.headers.iter().cloned().zip(row.iter().cloned()).collect())
+            .map(|row| {
+                self.headers
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().cloned())
+                    .collect()
+            })
             .collect()
     }
 }
@@ -144,8 +160,12 @@ mod tests {
 
     #[test]
     fn array_and_object_rows_read_alike() {
-        let a = ReportTable::from(result(json!({"headers": ["Account", "Amount"], "data": [["acc-1", 10.25], ["acc-2", "0.1"]]})));
-        let o = ReportTable::from(result(json!({"headers": ["Account", "Amount"], "data": [{"Amount": 10.25, "Account": "acc-1"}, {"Account": "acc-2", "Amount": "0.1"}]})));
+        let a = ReportTable::from(result(
+            json!({"headers": ["Account", "Amount"], "data": [["acc-1", 10.25], ["acc-2", "0.1"]]}),
+        ));
+        let o = ReportTable::from(result(
+            json!({"headers": ["Account", "Amount"], "data": [{"Amount": 10.25, "Account": "acc-1"}, {"Account": "acc-2", "Amount": "0.1"}]}),
+        ));
         assert_eq!(a, o);
         assert_eq!(a.decimal(0, "Amount").unwrap(), Some(dec!(10.25)));
         assert_eq!(a.decimal(1, "amount").unwrap(), Some(dec!(0.1)));
@@ -157,6 +177,10 @@ mod tests {
     #[test]
     fn a_non_numeric_cell_is_an_error_not_a_panic() {
         let t = ReportTable::from(result(json!({"headers": ["Amount"], "data": [["abc"]]})));
-        assert!(t.decimal(0, "Amount").unwrap_err().to_string().contains("Amount"));
+        assert!(t
+            .decimal(0, "Amount")
+            .unwrap_err()
+            .to_string()
+            .contains("Amount"));
     }
 }

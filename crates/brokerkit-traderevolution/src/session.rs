@@ -84,7 +84,10 @@ fn margin(life: Duration) -> Duration {
 impl Auth {
     async fn login(&self) -> Result<Tokens, Error> {
         self.logins.fetch_add(1, Ordering::SeqCst);
-        let body = types::TokenRequest { login: self.login.clone(), password: self.password.clone() };
+        let body = types::TokenRequest {
+            login: self.login.clone(),
+            password: self.password.clone(),
+        };
         let pair = run(self.client.get_token().body(body).send()).await?;
         Ok(self.store(pair))
     }
@@ -92,7 +95,8 @@ impl Auth {
     fn store(&self, pair: types::TokenPair) -> Tokens {
         let access = lifetime(pair.access_token_life_time, DEFAULT_ACCESS_LIFETIME);
         let refresh = lifetime(pair.refresh_token_life_time, DEFAULT_REFRESH_LIFETIME);
-        *self.lifetimes.write().unwrap_or_else(|p| p.into_inner()) = Some(TokenLifetimes { access, refresh });
+        *self.lifetimes.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(TokenLifetimes { access, refresh });
         let now = SystemTime::now();
         Tokens {
             access: pair.access_token,
@@ -105,15 +109,25 @@ impl Auth {
     /// A new pair from the refresh token; a fresh login when the refresh token is past its
     /// lifetime or refused.
     async fn renew(&self, old: Arc<Tokens>) -> Result<Tokens, RefreshError> {
-        let usable = old.refresh_expires_at.is_none_or(|at| SystemTime::now() < at);
+        let usable = old
+            .refresh_expires_at
+            .is_none_or(|at| SystemTime::now() < at);
         if let (true, Some(refresh)) = (usable, old.refresh.as_ref()) {
             match run(self.client.refresh_token().token(refresh.expose()).send()).await {
                 Ok(pair) => return Ok(self.store(pair)),
                 Err(e) if matches!(e.status(), Some(400 | 401 | 403 | 406)) => {}
-                Err(e) => return Err(RefreshError { status: e.status(), message: e.to_string() }),
+                Err(e) => {
+                    return Err(RefreshError {
+                        status: e.status(),
+                        message: e.to_string(),
+                    })
+                }
             }
         }
-        self.login().await.map_err(|e| RefreshError { status: e.status(), message: format!("logging in again failed: {e}") })
+        self.login().await.map_err(|e| RefreshError {
+            status: e.status(),
+            message: format!("logging in again failed: {e}"),
+        })
     }
 }
 
@@ -136,7 +150,11 @@ impl fmt::Debug for Session {
 
 impl Session {
     /// Logs in at `base_url` (e.g. [`server_url`]`("sandbox.traderevolution.com")`).
-    pub async fn login(base_url: &str, login: &str, password: impl Into<Secret>) -> Result<Self, Error> {
+    pub async fn login(
+        base_url: &str,
+        login: &str,
+        password: impl Into<Secret>,
+    ) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(30))
@@ -146,7 +164,12 @@ impl Session {
     }
 
     /// Logs in using a caller-configured HTTP client (timeouts, proxy, TLS).
-    pub async fn login_with_client(http: reqwest::Client, base_url: &str, login: &str, password: impl Into<Secret>) -> Result<Self, Error> {
+    pub async fn login_with_client(
+        http: reqwest::Client,
+        base_url: &str,
+        login: &str,
+        password: impl Into<Secret>,
+    ) -> Result<Self, Error> {
         let base_url = base_url.trim_end_matches('/');
         let auth = Arc::new(Auth {
             client: Client::new_with_client(base_url, http.clone(), State::default()),
@@ -163,7 +186,10 @@ impl Session {
             let auth = renewer.clone();
             Box::pin(async move { auth.renew(old).await })
         }));
-        Ok(Self { client: Client::new_with_client(base_url, http, state), auth })
+        Ok(Self {
+            client: Client::new_with_client(base_url, http, state),
+            auth,
+        })
     }
 
     /// The generated client; its calls carry this session's token.
@@ -187,7 +213,12 @@ impl Session {
         let Some((_, generation)) = self.client.inner.tokens.snapshot() else {
             return Err(Error::NotLoggedIn("the session has logged out".into()));
         };
-        self.client.inner.tokens.refresh_rejected(generation).await.map_err(Error::Refresh)?;
+        self.client
+            .inner
+            .tokens
+            .refresh_rejected(generation)
+            .await
+            .map_err(Error::Refresh)?;
         Ok(())
     }
 
@@ -198,12 +229,20 @@ impl Session {
 
     /// The lifetimes of the current token pair as the server gave them.
     pub fn token_lifetimes(&self) -> Option<TokenLifetimes> {
-        *self.auth.lifetimes.read().unwrap_or_else(|p| p.into_inner())
+        *self
+            .auth
+            .lifetimes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// When the session will renew the access token (shortly before it expires).
     pub fn access_renewal_at(&self) -> Option<SystemTime> {
-        self.client.inner.tokens.snapshot().and_then(|(t, _)| t.access_expires_at)
+        self.client
+            .inner
+            .tokens
+            .snapshot()
+            .and_then(|(t, _)| t.access_expires_at)
     }
 
     /// How many times the session renewed its tokens.
@@ -219,8 +258,12 @@ impl Session {
     /// Verifies a one-time token from an external link and returns the login it belongs to.
     /// The token is consumed by the server. [`Error::InvalidToken`] when expired or used.
     pub async fn verify_one_time_token(&self, token: &Secret) -> Result<String, Error> {
-        let body = types::OneTimeTokenRequest { token: token.clone() };
-        let v = self.call(|c| c.verify_external_token().body(body).send()).await?;
+        let body = types::OneTimeTokenRequest {
+            token: token.clone(),
+        };
+        let v = self
+            .call(|c| c.verify_external_token().body(body).send())
+            .await?;
         verified_login(v)
     }
 
@@ -232,11 +275,19 @@ impl Session {
 
     /// Asks the server what an error code means (`GET /methods/errors`).
     pub async fn describe_error(&self, code: &ErrorCode) -> Result<String, Error> {
-        match self.call(|c| c.describe_error().error_id(code.as_str()).send()).await {
+        match self
+            .call(|c| c.describe_error().error_id(code.as_str()).send())
+            .await
+        {
             Ok(d) => Ok(d.description.unwrap_or_default()),
             // A plain-text (or bare JSON string) answer is a description too.
-            Err(Error::Decode { status: Some(200), body, .. }) if !body.0.is_empty() => {
-                let text = serde_json::from_slice::<String>(&body.0).unwrap_or_else(|_| String::from_utf8_lossy(&body.0).into_owned());
+            Err(Error::Decode {
+                status: Some(200),
+                body,
+                ..
+            }) if !body.0.is_empty() => {
+                let text = serde_json::from_slice::<String>(&body.0)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body.0).into_owned());
                 Ok(text.trim().to_string())
             }
             Err(e) => Err(e),
@@ -248,23 +299,35 @@ impl Session {
     pub async fn find_user_by_login(&self, login: &str) -> Result<Option<types::User>, Error> {
         let quoted = format!("'{login}'");
         let users = self.call(|c| c.find_users().login(quoted).send()).await?;
-        Ok(users.into_iter().find(|u| u.login.as_deref().is_none_or(|l| l == login)))
+        Ok(users
+            .into_iter()
+            .find(|u| u.login.as_deref().is_none_or(|l| l == login)))
     }
 
     /// The balance of a trading account, exactly.
     pub async fn account_balance(&self, account_id: i64) -> Result<Option<Decimal>, Error> {
-        let account = self.call(|c| c.get_account().account_id(account_id).send()).await?;
+        let account = self
+            .call(|c| c.get_account().account_id(account_id).send())
+            .await?;
         Ok(account.balance.map(|b| b.into_inner()))
     }
 
     /// Creates an account operation and returns its id (when the server reports one).
     pub async fn create_operation(&self, op: &NewOperation) -> Result<Option<i64>, Error> {
         let body = op.to_request().map_err(Error::InvalidRequest)?;
-        Ok(self.call(|c| c.create_account_operation().body(body).send()).await?.id)
+        Ok(self
+            .call(|c| c.create_account_operation().body(body).send())
+            .await?
+            .id)
     }
 
     /// Credits `amount` (a deposit, type 2).
-    pub async fn deposit(&self, account_id: i64, amount: Decimal, comment: Option<&str>) -> Result<Option<i64>, Error> {
+    pub async fn deposit(
+        &self,
+        account_id: i64,
+        amount: Decimal,
+        comment: Option<&str>,
+    ) -> Result<Option<i64>, Error> {
         let mut op = NewOperation::new(account_id, OperationType::Deposit, amount.abs());
         op.comment = comment.map(str::to_string);
         self.create_operation(&op).await
@@ -272,7 +335,12 @@ impl Session {
 
     /// Debits `amount` (a withdrawal, type 3, sent as a negative amount since the sign selects
     /// debit or credit).
-    pub async fn withdraw(&self, account_id: i64, amount: Decimal, comment: Option<&str>) -> Result<Option<i64>, Error> {
+    pub async fn withdraw(
+        &self,
+        account_id: i64,
+        amount: Decimal,
+        comment: Option<&str>,
+    ) -> Result<Option<i64>, Error> {
         let mut op = NewOperation::new(account_id, OperationType::Withdrawal, -amount.abs());
         op.comment = comment.map(str::to_string);
         self.create_operation(&op).await
