@@ -3139,6 +3139,8 @@ const _: () = {
 impl Client {
     /**Log in with a login and password and obtain an access/refresh token pair
 
+Wrong credentials answer with code `1.2.0.11`, a user without REST API access with `2.0.2.4`. The HTTP status of those answers is not stated in public sources (401 is modelled; 406 is also possible, and both are declared).
+
 Sends a `POST` request to `/auth/token`
 
 ```ignore
