@@ -228,17 +228,73 @@ fn rewrite_matching(v: &mut Value, matches: &dyn Fn(&Value) -> bool, component: 
 }
 
 fn rewrite_secrets(doc: &mut Value) {
+    // Parameters stay plain strings: progenitor writes header and query values with
+    // `to_string()`, which for a `Secret` is `***`.
+    let parameters: Vec<(Vec<String>, Value)> = take_parameters(doc);
     let mut found = false;
     for section in ["paths", "components"] {
         if let Some(v) = doc.get_mut(section) {
             found |= rewrite_matching(v, &is_secret, SECRET_COMPONENT);
         }
     }
+    put_parameters(doc, parameters);
     if found {
         components_mut(doc, "schemas").insert(
             SECRET_COMPONENT.into(),
             json!({"description": "A credential; replaced by brokerkit_runtime::Secret.", "type": "string", "format": "password"}),
         );
+    }
+}
+
+/// Removes every `parameters` list (path-level, operation-level and components) and returns
+/// them with their location, so a rewrite can skip them.
+fn take_parameters(doc: &mut Value) -> Vec<(Vec<String>, Value)> {
+    let mut out = Vec::new();
+    if let Some(p) = doc
+        .get_mut("components")
+        .and_then(|c| c.as_object_mut())
+        .and_then(|c| c.remove("parameters"))
+    {
+        out.push((vec!["components".into(), "parameters".into()], p));
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return out;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        if let Some(p) = item.remove("parameters") {
+            out.push((vec!["paths".into(), path.clone(), "parameters".into()], p));
+        }
+        for method in HTTP_METHODS {
+            if let Some(p) = item
+                .get_mut(*method)
+                .and_then(Value::as_object_mut)
+                .and_then(|op| op.remove("parameters"))
+            {
+                out.push((
+                    vec![
+                        "paths".into(),
+                        path.clone(),
+                        method.to_string(),
+                        "parameters".into(),
+                    ],
+                    p,
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn put_parameters(doc: &mut Value, parameters: Vec<(Vec<String>, Value)>) {
+    for (location, value) in parameters {
+        let mut target = &mut *doc;
+        for key in &location[..location.len() - 1] {
+            target = &mut target[key.as_str()];
+        }
+        target[location[location.len() - 1].as_str()] = value;
     }
 }
 
@@ -387,7 +443,12 @@ mod tests {
                 "email": {"type": "string"}
             }}}),
         );
+        doc["paths"]["/token"]["post"]["parameters"] = json!([{"name": "Password", "in": "header", "schema": {"type": "string", "format": "password"}}]);
         normalize(&mut doc).unwrap();
+        assert_eq!(
+            doc["paths"]["/token"]["post"]["parameters"][0]["schema"]["format"], "password",
+            "parameters stay strings: the generator writes them with to_string()"
+        );
         let props = &doc["components"]["schemas"]["Login"]["properties"];
         let r = json!({"$ref": "#/components/schemas/BrokerkitSecret"});
         assert_eq!(props["password"], r);

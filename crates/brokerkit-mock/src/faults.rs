@@ -117,18 +117,60 @@ impl Hits {
     }
 }
 
+/// One answered request, as recorded by [`Recorder`].
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub method: String,
+    /// Path relative to the vendor prefix, without the query.
+    pub path: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: bytes::Bytes,
+}
+
+/// Records every answer the sandbox gives (faults excepted) while switched on, so a test can
+/// check each one against the spec. Off by default: it buffers bodies.
+#[derive(Clone, Default, Debug)]
+pub struct Recorder {
+    on: Arc<std::sync::atomic::AtomicBool>,
+    log: Arc<Mutex<Vec<Exchange>>>,
+}
+
+impl Recorder {
+    pub fn start(&self) {
+        self.on.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Everything recorded so far, and clears the log.
+    pub fn take(&self) -> Vec<Exchange> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn is_on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[derive(Clone)]
 struct Ctl {
     prefix: String,
     faults: Faults,
     hits: Hits,
+    recorder: Recorder,
 }
 
-pub(crate) fn wrap(router: axum::Router, prefix: &str, faults: Faults, hits: Hits) -> axum::Router {
+pub(crate) fn wrap(
+    router: axum::Router,
+    prefix: &str,
+    faults: Faults,
+    hits: Hits,
+    recorder: Recorder,
+) -> axum::Router {
     let ctl = Ctl {
         prefix: prefix.to_string(),
         faults,
         hits,
+        recorder,
     };
     let inner = if prefix.is_empty() {
         router
@@ -144,7 +186,12 @@ async fn apply(State(ctl): State<Ctl>, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_string();
     ctl.hits.record(&method, &path);
     let Some(fault) = ctl.faults.take(&method, &path) else {
-        return next.run(req).await;
+        let response = next.run(req).await;
+        return if ctl.recorder.is_on() {
+            record(&ctl.recorder, method, path, response).await
+        } else {
+            response
+        };
     };
     match fault {
         Fault::Latency(d) => {
@@ -182,6 +229,32 @@ async fn apply(State(ctl): State<Ctl>, req: Request, next: Next) -> Response {
             json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
         }
     }
+}
+
+async fn record(recorder: &Recorder, method: String, path: String, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return Response::from_parts(parts, Body::empty()),
+    };
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let exchange = Exchange {
+        method,
+        path,
+        status: parts.status.as_u16(),
+        content_type,
+        body: bytes.clone(),
+    };
+    recorder
+        .log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(exchange);
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

@@ -22,7 +22,7 @@ pub mod slate;
 pub mod tradelocker;
 pub mod traderevolution;
 
-pub use faults::{Fault, Faults, Hits};
+pub use faults::{Exchange, Fault, Faults, Hits, Recorder};
 
 use axum::serve::ListenerExt;
 use std::net::SocketAddr;
@@ -34,6 +34,7 @@ pub struct Running {
     prefix: String,
     pub faults: Faults,
     pub hits: Hits,
+    pub recorder: Recorder,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -61,7 +62,14 @@ impl Drop for Running {
 pub async fn serve(router: axum::Router, prefix: &str, port: u16) -> std::io::Result<Running> {
     let faults = Faults::default();
     let hits = Hits::default();
-    let app = faults::wrap(router, prefix, faults.clone(), hits.clone());
+    let recorder = Recorder::default();
+    let app = faults::wrap(
+        router,
+        prefix,
+        faults.clone(),
+        hits.clone(),
+        recorder.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     // Without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to keep-alive requests.
@@ -81,6 +89,7 @@ pub async fn serve(router: axum::Router, prefix: &str, port: u16) -> std::io::Re
         prefix: prefix.to_string(),
         faults,
         hits,
+        recorder,
         shutdown: Some(tx),
     })
 }

@@ -14944,7 +14944,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct Autologin<'a> {
         client: &'a super::Client,
-        token: Result<::brokerkit_runtime::Secret, String>,
+        token: Result<::std::string::String, String>,
     }
     impl<'a> Autologin<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -14955,12 +14955,12 @@ pub mod builder {
         }
         pub fn token<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::brokerkit_runtime::Secret>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.token = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `:: brokerkit_runtime :: Secret` for token failed"
+                    "conversion to `:: std :: string :: String` for token failed"
                         .to_string()
                 });
             self
