@@ -28,3 +28,8 @@ fn traderevolution() {
 fn slate() {
     check("slate", brokerkit_slate::type_schemas());
 }
+
+#[test]
+fn autoshares() {
+    check("autoshares", brokerkit_autoshares::type_schemas());
+}

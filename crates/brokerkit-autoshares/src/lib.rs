@@ -15,8 +15,7 @@
 //! ```no_run
 //! use brokerkit_autoshares::filter::{field, Filter};
 //! use brokerkit_autoshares::orders::{OrderRequest, Side};
-//! use brokerkit_autoshares::{etna_base_url, AutoShares, Error, ListQuery, Login};
-//! use futures::TryStreamExt;
+//! use brokerkit_autoshares::prelude::*;
 //! use rust_decimal::Decimal;
 //!
 //! # async fn demo(read_code: impl Fn() -> String) -> Result<(), Error> {
@@ -24,7 +23,10 @@
 //! let session = match api.login("jdoe", "password").await? {
 //!     Login::Session(session) => session,
 //!     // Two-factor users answer the step the server names (e-mailed code or PIN).
-//!     Login::Challenge(challenge) => challenge.answer(read_code()).await?.into_session()?,
+//!     Login::Challenge(challenge) => {
+//!         println!("AutoShares asks for {}", challenge.step());
+//!         challenge.answer(read_code()).await?.into_session()?
+//!     }
 //! };
 //! let account = session.accounts().await?[0].id.unwrap_or_default();
 //!
@@ -40,6 +42,10 @@
 //! let filled = Filter::new().and(field("Symbol").eq("AAPL")).and(field("Status").eq(2));
 //! let orders: Vec<_> = session.orders(account, ListQuery::new().filter(filled)).try_collect().await?;
 //! println!("{} filled AAPL orders", orders.len());
+//!
+//! // Any of the 129 operations: app key and token are added, errors are typed.
+//! let news = session.call(session.client().get_news().symbol("AAPL").send()).await?;
+//! println!("{} news items", news.len());
 //! session.logout().await?;
 //! # Ok(()) }
 //! ```
@@ -50,6 +56,13 @@ pub mod hooks;
 pub mod orders;
 pub mod paging;
 pub mod session;
+
+/// The names most programs need, and the stream extension traits for the paged lists.
+pub mod prelude {
+    pub use crate::session::etna_base_url;
+    pub use crate::{AutoShares, Challenge, ChallengeStep, Error, ListQuery, Login, Session};
+    pub use futures::{StreamExt, TryStreamExt};
+}
 
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]

@@ -9,3 +9,5 @@ pub use brokerkit_tradelocker as tradelocker;
 pub use brokerkit_traderevolution as traderevolution;
 #[cfg(feature = "slate")]
 pub use brokerkit_slate as slate;
+#[cfg(feature = "autoshares")]
+pub use brokerkit_autoshares as autoshares;
