@@ -8,6 +8,115 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///What an e-mailed confirmation code confirms.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum AcceptCodeIdentifier {
+        String(AcceptCodeIdentifierString),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<AcceptCodeIdentifierString> for AcceptCodeIdentifier {
+        fn from(value: AcceptCodeIdentifierString) -> Self {
+            Self::String(value)
+        }
+    }
+    ///`AcceptCodeIdentifierString`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum AcceptCodeIdentifierString {
+        UserActivation,
+        ResetPassword,
+        ResetPinCode,
+        InvitationEmail,
+        ResetSecretQuestion,
+        AddUserToProGroup,
+    }
+    impl ::std::fmt::Display for AcceptCodeIdentifierString {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserActivation => f.write_str("UserActivation"),
+                Self::ResetPassword => f.write_str("ResetPassword"),
+                Self::ResetPinCode => f.write_str("ResetPinCode"),
+                Self::InvitationEmail => f.write_str("InvitationEmail"),
+                Self::ResetSecretQuestion => f.write_str("ResetSecretQuestion"),
+                Self::AddUserToProGroup => f.write_str("AddUserToProGroup"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for AcceptCodeIdentifierString {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "UserActivation" => Ok(Self::UserActivation),
+                "ResetPassword" => Ok(Self::ResetPassword),
+                "ResetPinCode" => Ok(Self::ResetPinCode),
+                "InvitationEmail" => Ok(Self::InvitationEmail),
+                "ResetSecretQuestion" => Ok(Self::ResetSecretQuestion),
+                "AddUserToProGroup" => Ok(Self::AddUserToProGroup),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AcceptCodeIdentifierString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AcceptCodeIdentifierString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A confirmation code and what it confirms (published API schema; no operation of this API version takes it, it documents the code kinds).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct AcceptCodeResource {
+        #[serde(rename = "Code", skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<::brokerkit_runtime::Secret>,
+        #[serde(
+            rename = "Identifier",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub identifier: ::std::option::Option<AcceptCodeIdentifier>,
+    }
+    impl AcceptCodeResource {
+        pub fn builder() -> builder::AcceptCodeResource {
+            Default::default()
+        }
+    }
     ///Step 3 of the password reset.
     #[derive(
         ::serde::Deserialize,
@@ -17796,6 +17905,74 @@ pub mod types {
     }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct AcceptCodeResource {
+            code: ::std::result::Result<
+                ::std::option::Option<::brokerkit_runtime::Secret>,
+                ::std::string::String,
+            >,
+            identifier: ::std::result::Result<
+                ::std::option::Option<super::AcceptCodeIdentifier>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AcceptCodeResource {
+            fn default() -> Self {
+                Self {
+                    code: Ok(Default::default()),
+                    identifier: Ok(Default::default()),
+                }
+            }
+        }
+        impl AcceptCodeResource {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::brokerkit_runtime::Secret>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn identifier<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::AcceptCodeIdentifier>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.identifier = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for identifier: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AcceptCodeResource> for super::AcceptCodeResource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AcceptCodeResource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    identifier: value.identifier?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AcceptCodeResource> for AcceptCodeResource {
+            fn from(value: super::AcceptCodeResource) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    identifier: Ok(value.identifier),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct AcceptPasswordCodeResource {
             code: ::std::result::Result<
@@ -64150,6 +64327,10 @@ pub fn type_schemas() -> ::std::vec::Vec<
     (&'static str, ::schemars::schema::RootSchema),
 > {
     ::std::vec![
+        ("AcceptCodeIdentifier", ::schemars::schema_for!(types::AcceptCodeIdentifier)),
+        ("AcceptCodeIdentifierString",
+        ::schemars::schema_for!(types::AcceptCodeIdentifierString)),
+        ("AcceptCodeResource", ::schemars::schema_for!(types::AcceptCodeResource)),
         ("AcceptPasswordCodeResource",
         ::schemars::schema_for!(types::AcceptPasswordCodeResource)),
         ("AcceptPasswordResetCodeError",

@@ -256,3 +256,42 @@ async fn a_malformed_order_body_is_a_validation_error_with_its_fields() {
     assert!(fields.contains_key("placeParams.Side"));
     assert!(!fields.contains_key("placeParams.Quantity"));
 }
+
+#[tokio::test]
+async fn unknown_enumeration_values_do_not_fail_a_response() {
+    let server = sandbox().await;
+    let session = trader(&server).await;
+    let (_, placed) = session
+        .submit_order(
+            TRADER_ACCOUNT,
+            &OrderRequest::limit("KO", Side::Buy, dec!(1), dec!(10)),
+        )
+        .await
+        .unwrap();
+    // A newer server sends values this client has never heard of.
+    let body = serde_json::json!({
+        "Id": placed.id, "AccountId": TRADER_ACCOUNT, "Symbol": "KO", "Side": "BuyToOpen", "Type": "Iceberg",
+        "Status": "Quarantined", "ExecutionStatus": "Quarantined", "TimeInForce": "GoodTillMoon",
+        "SecurityType": "SpaceBond", "ExecInst": 65536, "Quantity": "1.5", "Price": 10.25
+    });
+    server.faults.inject_times(
+        "GET",
+        &format!("/v1.0/accounts/{TRADER_ACCOUNT}/orders/{}", placed.id),
+        brokerkit_mock::Fault::Respond {
+            status: 200,
+            body: body.to_string(),
+        },
+        1,
+    );
+    let order = session.order(TRADER_ACCOUNT, placed.id).await.unwrap();
+    assert_eq!(order.status.as_deref(), Some("Quarantined"));
+    assert_eq!(order.side.as_deref(), Some("BuyToOpen"));
+    assert_eq!(order.order_type.as_deref(), Some("Iceberg"));
+    assert_eq!(
+        order.quantity,
+        Some(dec!(1.5)),
+        "a decimal sent as a string reads exactly"
+    );
+    assert_eq!(order.price, Some(dec!(10.25)));
+    assert!(!order.is_working());
+}
