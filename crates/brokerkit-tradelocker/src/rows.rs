@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 use serde::de::value::MapDeserializer;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
-use std::fmt;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A row that does not fit its columns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,14 +50,33 @@ pub trait Row: DeserializeOwned {
 }
 
 /// Decodes one row into `T` by column name.
-pub fn decode_row<T: Row>(table: &'static str, row: usize, columns: &[String], cells: &[RowCell]) -> Result<T, RowError> {
+pub fn decode_row<T: Row>(
+    table: &'static str,
+    row: usize,
+    columns: &[String],
+    cells: &[RowCell],
+) -> Result<T, RowError> {
     if cells.len() != columns.len() {
-        return Err(RowError::Width { table, row, expected: columns.len(), got: cells.len() });
+        return Err(RowError::Width {
+            table,
+            row,
+            expected: columns.len(),
+            got: cells.len(),
+        });
     }
     // Reads the cells in place, as a map keyed by column id: no intermediate JSON object.
-    let pairs = columns.iter().map(String::as_str).zip(cells.iter().map(|c| &c.0));
-    let mut out: T = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs))
-        .map_err(|e| RowError::Cell { table, row, message: e.to_string() })?;
+    let pairs = columns
+        .iter()
+        .map(String::as_str)
+        .zip(cells.iter().map(|c| &c.0));
+    let mut out: T =
+        T::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).map_err(|e| {
+            RowError::Cell {
+                table,
+                row,
+                message: e.to_string(),
+            }
+        })?;
     for (column, cell) in columns.iter().zip(cells) {
         if !T::KNOWN.contains(&column.as_str()) {
             out.other_mut().insert(column.clone(), cell.0.clone());
@@ -67,8 +86,15 @@ pub fn decode_row<T: Row>(table: &'static str, row: usize, columns: &[String], c
 }
 
 /// Decodes every row of a table.
-pub fn decode_rows<T: Row>(table: &'static str, columns: &[String], rows: &[Vec<RowCell>]) -> Result<Vec<T>, RowError> {
-    rows.iter().enumerate().map(|(i, cells)| decode_row(table, i, columns, cells)).collect()
+pub fn decode_rows<T: Row>(
+    table: &'static str,
+    columns: &[String],
+    rows: &[Vec<RowCell>],
+) -> Result<Vec<T>, RowError> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, cells)| decode_row(table, i, columns, cells))
+        .collect()
 }
 
 macro_rules! row {
@@ -82,20 +108,93 @@ macro_rules! row {
     };
 }
 
-row!(Position, ["id", "tradableInstrumentId", "routeId", "side", "qty", "avgPrice", "stopLossId", "takeProfitId", "openDate", "unrealizedPl", "strategyId"]);
-row!(Order, [
-    "id", "tradableInstrumentId", "routeId", "qty", "side", "type", "status", "filledQty", "avgPrice", "price",
-    "stopPrice", "validity", "expireDate", "createdDate", "lastModified", "isOpen", "positionId", "stopLoss",
-    "stopLossType", "takeProfit", "takeProfitType", "strategyId",
-]);
-row!(Execution, ["id", "price", "side", "createdDate", "qty", "orderId", "positionId", "tradableInstrumentId"]);
-row!(AccountState, [
-    "balance", "projectedBalance", "availableFunds", "blockedBalance", "cashBalance", "unsettledCash",
-    "withdrawalAvailable", "stocksValue", "optionValue", "initialMarginReq", "maintMarginReq", "marginWarningLevel",
-    "blockedForStocks", "stockOrdersReq", "stopOutLevel", "warningMarginReq", "marginBeforeWarning", "todayGross",
-    "todayNet", "todayFees", "todayVolume", "todayTradesCount", "openGrossPnL", "openNetPnL", "positionsCount",
-    "ordersCount",
-]);
+row!(
+    Position,
+    [
+        "id",
+        "tradableInstrumentId",
+        "routeId",
+        "side",
+        "qty",
+        "avgPrice",
+        "stopLossId",
+        "takeProfitId",
+        "openDate",
+        "unrealizedPl",
+        "strategyId"
+    ]
+);
+row!(
+    Order,
+    [
+        "id",
+        "tradableInstrumentId",
+        "routeId",
+        "qty",
+        "side",
+        "type",
+        "status",
+        "filledQty",
+        "avgPrice",
+        "price",
+        "stopPrice",
+        "validity",
+        "expireDate",
+        "createdDate",
+        "lastModified",
+        "isOpen",
+        "positionId",
+        "stopLoss",
+        "stopLossType",
+        "takeProfit",
+        "takeProfitType",
+        "strategyId",
+    ]
+);
+row!(
+    Execution,
+    [
+        "id",
+        "price",
+        "side",
+        "createdDate",
+        "qty",
+        "orderId",
+        "positionId",
+        "tradableInstrumentId"
+    ]
+);
+row!(
+    AccountState,
+    [
+        "balance",
+        "projectedBalance",
+        "availableFunds",
+        "blockedBalance",
+        "cashBalance",
+        "unsettledCash",
+        "withdrawalAvailable",
+        "stocksValue",
+        "optionValue",
+        "initialMarginReq",
+        "maintMarginReq",
+        "marginWarningLevel",
+        "blockedForStocks",
+        "stockOrdersReq",
+        "stopOutLevel",
+        "warningMarginReq",
+        "marginBeforeWarning",
+        "todayGross",
+        "todayNet",
+        "todayFees",
+        "todayVolume",
+        "todayTradesCount",
+        "openGrossPnL",
+        "openNetPnL",
+        "positionsCount",
+        "ordersCount",
+    ]
+);
 
 /// An open position (`/positions`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -294,13 +393,17 @@ impl Visitor<'_> for IntCell {
         if t.is_empty() {
             return Ok(None);
         }
-        t.parse().map(Some).map_err(|_| E::custom(format!("expected an integer, got {v:?}")))
+        t.parse()
+            .map(Some)
+            .map_err(|_| E::custom(format!("expected an integer, got {v:?}")))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         Ok(Some(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        i64::try_from(v).map(Some).map_err(|_| E::custom(format!("integer {v} is out of range")))
+        i64::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom(format!("integer {v} is out of range")))
     }
 }
 
