@@ -226,3 +226,46 @@ async fn a_filter_the_server_cannot_use_is_a_bad_request() {
     );
     assert_eq!(failure.status, 400);
 }
+
+#[tokio::test]
+async fn price_alerts_created_through_the_generated_client_stream_back() {
+    use brokerkit_autoshares::types;
+    let server = sandbox().await;
+    let session = trader(&server).await;
+    for (i, price) in [dec!(160.5), dec!(170.25), dec!(180)]
+        .into_iter()
+        .enumerate()
+    {
+        let alert = types::PriceAlertEditableModel {
+            operator: types::PriceAlertOperatorString::Gteq.into(),
+            field: types::PriceAlertFieldString::Last.into(),
+            expiration_date: 1_900_000_000 + i as i64,
+            security_id: Some(1),
+            argument: Some(price.into()),
+            state: Some(types::PriceAlertStateString::New.into()),
+        };
+        let created = session
+            .call(
+                session
+                    .client()
+                    .create_price_alert()
+                    .user_id("@me")
+                    .body(alert)
+                    .send(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.symbol.as_deref(), Some("AAPL"));
+    }
+    let alerts: Vec<_> = session
+        .price_alerts(ListQuery::new().page_size(2).sort("Argument", true))
+        .try_collect()
+        .await
+        .unwrap();
+    let prices: Vec<_> = alerts
+        .iter()
+        .map(|a| a.argument.unwrap().into_inner())
+        .collect();
+    assert_eq!(prices, [dec!(180), dec!(170.25), dec!(160.5)]);
+    assert_eq!(server.hits.get("GET", "/v1.0/users/@me/pricealerts"), 2);
+}
