@@ -51,7 +51,7 @@ pub async fn demo() -> Result<Vec<String>, BoxError> {
         session
             .deposit(
                 account_id,
-                rust_decimal::Decimal::new(100_00, 2),
+                rust_decimal::Decimal::new(10_000, 2),
                 Some("quickstart"),
             )
             .await?;
