@@ -239,7 +239,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///Balance figures by name (camelCase keys). Unverified: the published API only says "a map of numbers"; the named keys come from a GitBook example and others may appear.
+    ///Unverified: the published API only says "a map of numbers"; the named keys come from a GitBook example and others may appear. Balance figures by name (camelCase keys).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -45051,7 +45051,7 @@ let response = client.get_registration_schema()
     }
     /**Register a new user
 
-The path keeps the trailing slash the docs show. `origin` must match the company host name configured in the back office. Unverified: whether a token is needed (see getRegistrationSchema).
+Unverified: whether a token is needed (see getRegistrationSchema). The path keeps the trailing slash the docs show. `origin` must match the company host name configured in the back office.
 
 Sends a `POST` request to `/v1.0/registration/`
 
@@ -45405,7 +45405,7 @@ Arguments:
 - `is_report`: Report mode (undocumented).
 - `mask`: Search text (undocumented).
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `property_name`: Field to sort by, e.g. `Cash`.
 ```ignore
 let response = client.get_all_accounts()
@@ -45560,7 +45560,7 @@ let response = client.get_accounts_history()
     }
     /**1. Ask for a password reset
 
-Sends a confirmation code by e-mail. If the user has a secret question, the answer must be sent too (see getSecretQuestion). The outcome is in the 200 body (`IsSucceed`, `Errors`, `ErrorsCode`), e.g. `ErrorIncorrectAnswer`. Unverified: the error statuses beyond 200 are not documented for the reset calls; the usual ones are assumed.
+Unverified: the error statuses beyond 200 are not documented for the reset calls; the usual ones are assumed. Sends a confirmation code by e-mail. If the user has a secret question, the answer must be sent too (see getSecretQuestion). The outcome is in the 200 body (`IsSucceed`, `Errors`, `ErrorsCode`), e.g. `ErrorIncorrectAnswer`.
 
 Sends a `POST` request to `/v1.0/users/password/reset`
 
@@ -45575,7 +45575,7 @@ let response = client.request_password_reset()
     }
     /**2. Get the user's secret question
 
-Optional step; afterwards repeat step 1 with the answer.
+Unverified: error statuses beyond 200 are not documented. Optional step; afterwards repeat step 1 with the answer.
 
 Sends a `GET` request to `/v1.0/users/password/secret-question`
 
@@ -45592,6 +45592,8 @@ let response = client.get_secret_question()
     }
     /**3. Exchange the e-mailed code for a reset token
 
+Unverified: error statuses beyond 200 are not documented.
+
 Sends a `POST` request to `/v1.0/users/password/reset/code`
 
 ```ignore
@@ -45605,7 +45607,7 @@ let response = client.accept_password_reset_code()
     }
     /**4. Set the new password
 
-The plural `passwords` and the trailing slash are as both GitBooks show them. Unverified: the error statuses are not documented.
+Unverified: the error statuses are not documented. The plural `passwords` and the trailing slash are as both GitBooks show them.
 
 Sends a `PUT` request to `/v1.0/users/passwords/reset/`
 
@@ -45628,7 +45630,7 @@ Arguments:
 - `account_id`: Internal trading-account id (not the user id and not the clearing account number). `@me` is not accepted; a user id here gives 500, another user's account 401.
 - `is_desc`: Sort descending.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 - `status`: Only relationships in this status.
 ```ignore
@@ -45757,7 +45759,7 @@ let response = client.delete_ach_relationship()
     }
     /**Confirm a manual ACH relationship with the micro-deposit amounts
 
-The amounts may come in any order. Unverified: the GitBook says the answer is an empty 200; the published API returns the relationship (used here).
+Unverified: the GitBook says the answer is an empty 200; the published API returns the relationship (used here). The amounts may come in any order.
 
 Sends a `POST` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}/approve`
 
@@ -45877,7 +45879,7 @@ Arguments:
 - `account_id`: Internal trading-account id (not the user id and not the clearing account number). `@me` is not accepted; a user id here gives 500, another user's account 401.
 - `is_desc`: Sort descending.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 ```ignore
 let response = client.get_transfers()
@@ -45979,11 +45981,11 @@ Sends a `GET` request to `/v1.0/accounts/{accountId}/orders`
 Arguments:
 - `account_id`: Internal trading-account id (not the user id and not the clearing account number). `@me` is not accepted; a user id here gives 500, another user's account 401.
 - `desc`: Sort descending.
-- `filter`: Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`. Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely).
+- `filter`: Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely). Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`.
 - `is_blotter`: Blotter mode (undocumented).
 - `is_report`: Report mode (undocumented).
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_field`: Field to sort by, e.g. `CreateDate`.
 ```ignore
 let response = client.get_orders()
@@ -46162,7 +46164,7 @@ Paging and sorting travel in the body.
 Sends a `POST` request to `/v1.0/orders/consolidated`
 
 Arguments:
-- `filter`: Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`. Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely).
+- `filter`: Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely). Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`.
 - `body`
 ```ignore
 let response = client.get_consolidated_orders()
@@ -46204,9 +46206,9 @@ Sends a `GET` request to `/v1.0/accounts/{accountId}/syncorders`
 Arguments:
 - `account_id`: Internal trading-account id (not the user id and not the clearing account number). `@me` is not accepted; a user id here gives 500, another user's account 401.
 - `desc`: Sort descending.
-- `filter`: Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`. Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely).
+- `filter`: Unverified: the numeric ordinals of `Status` are not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely). Filter expression: comparisons `Field = v`, `<`, `>`, `<=`, `>=`, `Field between A and B`, `Field in (a, b)`, joined with `and`; numbers bare, strings in single quotes, dates as `#2019-03-13T18:31:42#`, booleans `true`/`false`, enumerations by ordinal. Order fields include `SecurityId`, `Symbol`, `Status`, `Side`, `Type`, `CreateDate`, e.g. `SecurityId = 4 and Status in (0,1,2) and CreateDate >= #2019-03-13T18:31:42#`.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_field`: Field to sort by.
 ```ignore
 let response = client.get_sync_orders()
@@ -46492,7 +46494,7 @@ Arguments:
 - `filter`: Filter expression (syntax as for orders: `=`, `<`, `>`, `<=`, `>=`, `between … and …`, `in (…)`, `and`; strings quoted with `'`, dates in `#…#`). Position fields: `CreateDate`, `ModifyDate`, `Quantity`, `SecurityId`, `Symbol`.
 - `is_report`: Report mode (undocumented).
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_field`: Field to sort by, e.g. `Symbol` or `CreateDate`.
 ```ignore
 let response = client.get_positions()
@@ -46642,7 +46644,7 @@ Arguments:
 - `desc`: Sort descending.
 - `filter`: Filter expression (syntax as for orders). Equity fields include `AddedDate`, `ModifyDate`, `Symbol`, `Exchange`, `Currency`, `Enabled`, `AllowTrade`, `AllowMargin`, `AllowShort`, e.g. `Currency = 'USD' and AllowShort = true`.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_field`: Field to sort by, e.g. `Symbol` or `CreateDate`.
 ```ignore
 let response = client.get_equities()
@@ -46743,7 +46745,7 @@ Arguments:
 - `desc`: Sort descending.
 - `filter`: Filter expression over option fields (see the filter syntax in the API description), e.g. `UnderlyingAssetSymbol = 'AAPL' and StrikePrice between 150 and 170`.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_field`: Field to sort by, e.g. `Symbol` or `CreateDate`.
 ```ignore
 let response = client.get_options()
@@ -46947,7 +46949,7 @@ Arguments:
 - `user_id`: Internal user id, or `@me` for the user who owns the token. (The published API types it as an int32, which cannot hold `@me`.)
 - `is_desc`: Sort descending.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 ```ignore
 let response = client.get_price_alerts()
@@ -47138,7 +47140,7 @@ Arguments:
 - `filter`: Filter expression (syntax as for orders) over transaction fields such as `Date`, `Type`, `SecurityId`, `Symbol`, e.g. `Date between #2020-01-01T00:00:00# and #2020-02-01T00:00:00#`.
 - `is_desc`: Sort descending.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 ```ignore
 let response = client.get_transactions()
@@ -47164,7 +47166,7 @@ Arguments:
 - `filter`: Filter expression (syntax as for orders) over transaction fields such as `Date`, `Type`, `SecurityId`, `Symbol`, e.g. `Date between #2020-01-01T00:00:00# and #2020-02-01T00:00:00#`.
 - `is_asc`: Sort order; the published API describes true as descending despite the name.
 - `page_number`: Zero-based page number.
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 ```ignore
 let response = client.get_activity()
@@ -47340,7 +47342,7 @@ Arguments:
 - `account_id`: Internal trading-account id (not the user id and not the clearing account number). `@me` is not accepted; a user id here gives 500, another user's account 401.
 - `filter`: Filter expression (see the filter syntax in the API description).
 - `page`: Page number (this endpoint names it `page`).
-- `page_size`: Items per page, at most 100. Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100.
+- `page_size`: Unverified: the GitBook caps positions, ACH relationships and transfers at 99 and orders at 100. Items per page, at most 100.
 - `sort_by`: Field to sort by.
 ```ignore
 let response = client.get_ipo_offerings()
