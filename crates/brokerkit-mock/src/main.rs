@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: brokerkit-mock <tradelocker|autoshares|traderevolution|slate> [--port N]";
+const USAGE: &str =
+    "usage: brokerkit-mock <tradelocker|autoshares|traderevolution|slate> [--port N]";
 
 fn parse(args: &[String]) -> Result<(String, u16), String> {
     let mut vendor = None;
@@ -13,7 +14,9 @@ fn parse(args: &[String]) -> Result<(String, u16), String> {
         match a.as_str() {
             "--port" => {
                 let v = it.next().ok_or("--port needs a number")?;
-                port = v.parse().map_err(|_| format!("--port: `{v}` is not a port number"))?;
+                port = v
+                    .parse()
+                    .map_err(|_| format!("--port: `{v}` is not a port number"))?;
             }
             "-h" | "--help" => return Err(USAGE.into()),
             v if vendor.is_none() => vendor = Some(v.to_string()),
