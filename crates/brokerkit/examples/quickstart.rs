@@ -5,6 +5,8 @@
 //! report. Set a vendor's `BROKERKIT_<VENDOR>_URL` and credentials (see each vendor's example
 //! in this folder) to talk to that real broker instead.
 
+#[path = "autoshares.rs"]
+mod autoshares;
 #[path = "slate.rs"]
 mod slate;
 #[path = "tradelocker.rs"]
@@ -40,6 +42,7 @@ async fn main() -> std::process::ExitCode {
     let started = Instant::now();
     let results = [
         section("TradeLocker", tradelocker::demo()).await,
+        section("AutoShares (two-factor login)", autoshares::demo()).await,
         section("TraderEvolution BackOffice", traderevolution::demo()).await,
         section("Slate Labs", slate::demo()).await,
     ];
