@@ -97,21 +97,29 @@ impl ClientHooks<State> for Client {
             return self.client().execute(request).await;
         }
         let state = self.inner();
-        let generation = state.tokens.snapshot().map(|(_, g)| g);
+        let sent = request
+            .headers()
+            .get(reqwest::header::AUTHORIZATION)
+            .cloned();
         let retry = request.try_clone();
         let response = self.client().execute(request).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return response
-                .error_for_status_ref()
-                .map(|_| ())
-                .or(Ok::<(), reqwest::Error>(()))
-                .map(|_| response);
+            return Ok(response);
         }
-        // The server no longer accepts this token: renew it once (single-flight) and retry.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else {
+        let (Some(mut retry), Some((current, generation))) = (retry, state.tokens.snapshot())
+        else {
             return Ok(response);
         };
-        match state.tokens.refresh_rejected(generation).await {
+        // Which token did the server refuse? If another task renewed it meanwhile, retry with
+        // the new one instead of renewing again.
+        let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {}", current.access.expose()));
+        let fresh = if refused_current {
+            state.tokens.refresh_rejected(generation).await
+        } else {
+            Ok(Some((current.access.clone(), generation)))
+        };
+        match fresh {
             Ok(Some((token, _))) => {
                 if set_bearer(&mut retry, &token).is_err() {
                     return Ok(response);
