@@ -235,11 +235,16 @@ pub mod lenient {
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<rust_decimal::Decimal>, D::Error> {
             d.deserialize_any(OptionVisitor)
         }
 
-        pub fn serialize<S: Serializer>(v: &Option<rust_decimal::Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            v: &Option<rust_decimal::Decimal>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match v {
                 Some(v) => Decimal(*v).serialize(s),
                 None => s.serialize_none(),
@@ -305,7 +310,10 @@ mod tests {
         assert_eq!(read(json!({"v": null})).unwrap(), None);
         assert_eq!(read(json!({"v": ""})).unwrap(), None);
         assert_eq!(read(json!({})).unwrap(), None);
-        assert_eq!(read(json!({"v": "1.50"})).unwrap(), Some(rust_decimal::Decimal::new(150, 2)));
+        assert_eq!(
+            read(json!({"v": "1.50"})).unwrap(),
+            Some(rust_decimal::Decimal::new(150, 2))
+        );
         assert_eq!(read(json!({"v": 2})).unwrap(), Some(2.into()));
         assert!(read(json!({"v": "x"})).is_err());
         assert!(read(json!({"v": [1]})).is_err());

@@ -8,10 +8,12 @@
 pub mod decimal;
 pub mod failure;
 pub mod hooks;
+pub mod http;
 pub mod secret;
 pub mod token;
 
 pub use decimal::Decimal;
 pub use failure::{Failure, HttpFailure, RateLimit};
+pub use http::HttpSettings;
 pub use secret::Secret;
 pub use token::{RefreshError, Refresher, TokenCell, Tokens};

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::hooks::State;
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
-use brokerkit_runtime::{Failure, RefreshError, Secret, Tokens};
+use brokerkit_runtime::{Failure, HttpSettings, RefreshError, Secret, Tokens};
 use rust_decimal::Decimal;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -97,44 +97,31 @@ pub struct OrdersHistoryPage {
 #[derive(Debug, Clone)]
 pub struct SessionBuilder {
     environment: Environment,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http: Option<reqwest::Client>,
+    http: HttpSettings,
 }
 
 impl SessionBuilder {
     /// Whole-request timeout (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.http.timeout = timeout;
         self
     }
 
     /// Connection timeout (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.http.connect_timeout = timeout;
         self
     }
 
     /// Use this `reqwest::Client` (proxies, TLS settings…); the timeouts above then do not apply.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+        self.http.client = Some(client);
         self
-    }
-
-    fn http(&self) -> Result<reqwest::Client> {
-        match &self.http {
-            Some(c) => Ok(c.clone()),
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| Error::InvalidRequest(format!("cannot build the HTTP client: {e}"))),
-        }
     }
 
     /// Logs in and returns a session with no account selected yet.
     pub async fn login(self, credentials: &Credentials) -> Result<Session> {
-        let http = self.http()?;
+        let http = self.http.build().map_err(Error::InvalidRequest)?;
         let base = self.environment.base_url().to_string();
         let state = State::default();
         let client = Client::new_with_client(&base, http.clone(), state.clone());
@@ -237,9 +224,7 @@ impl Session {
     pub fn builder(environment: Environment) -> SessionBuilder {
         SessionBuilder {
             environment,
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            http: None,
+            http: HttpSettings::default(),
         }
     }
 
