@@ -99,7 +99,10 @@ mod by_hand {
         pub async fn positions(&self) -> Vec<Position> {
             let env: Envelope<Positions> = self
                 .http
-                .get(format!("{}/trade/accounts/{}/positions", self.base, self.account_id))
+                .get(format!(
+                    "{}/trade/accounts/{}/positions",
+                    self.base, self.account_id
+                ))
                 .bearer_auth(&self.token)
                 .header("accNum", "1")
                 .send()
@@ -116,7 +119,11 @@ mod by_hand {
     pub fn decode(rows: &[Vec<Value>]) -> Vec<Position> {
         let dec = |v: &Value| v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
         rows.iter()
-            .map(|r| Position { id: r[0].as_str().unwrap_or_default().to_string(), qty: dec(&r[4]), avg_price: dec(&r[5]) })
+            .map(|r| Position {
+                id: r[0].as_str().unwrap_or_default().to_string(),
+                qty: dec(&r[4]),
+                avg_price: dec(&r[5]),
+            })
             .collect()
     }
 }
@@ -133,11 +140,21 @@ struct Fixture {
 async fn fixture(positions: usize) -> Fixture {
     let server = sandbox::start(Default::default()).await.unwrap();
     let creds = Credentials::new("trader@example.com", "demo-password", "OSP-DEMO");
-    let session = Session::login(Environment::Custom(server.base_url()), &creds).await.unwrap();
+    let session = Session::login(Environment::Custom(server.base_url()), &creds)
+        .await
+        .unwrap();
     let account = session.accounts().await.unwrap().remove(0);
     session.select_account(&account);
     for _ in 0..positions {
-        session.place_order(&orders::market(EURUSD, TRADE, orders::Direction::Buy, Decimal::new(1, 2))).await.unwrap();
+        session
+            .place_order(&orders::market(
+                EURUSD,
+                TRADE,
+                orders::Direction::Buy,
+                Decimal::new(1, 2),
+            ))
+            .await
+            .unwrap();
     }
     let http = reqwest::Client::new();
     let login: Value = http
@@ -156,21 +173,55 @@ async fn fixture(positions: usize) -> Fixture {
         account_id: account.id.clone(),
     };
     let config = session.config().await.unwrap();
-    let columns: Vec<String> = config.positions_config.as_ref().unwrap().columns.iter().map(|c| c.id.clone()).collect();
-    let raw = session.client().get_positions().account_id(account.id.clone()).send().await.unwrap().into_inner();
+    let columns: Vec<String> = config
+        .positions_config
+        .as_ref()
+        .unwrap()
+        .columns
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let raw = session
+        .client()
+        .get_positions()
+        .account_id(account.id.clone())
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
     let rows = raw.d.unwrap().positions;
-    let raw_rows = rows.iter().map(|r| r.iter().map(|c| c.0.clone()).collect()).collect();
-    Fixture { _server: server, session, by_hand, columns, rows, raw_rows }
+    let raw_rows = rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.0.clone()).collect())
+        .collect();
+    Fixture {
+        _server: server,
+        session,
+        by_hand,
+        columns,
+        rows,
+        raw_rows,
+    }
 }
 
 fn allocations<F: FnMut()>(label: &str, n: usize, mut f: F) {
     f();
-    let (a0, b0) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
+    let (a0, b0) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
     for _ in 0..n {
         f();
     }
-    let (a1, b1) = (ALLOCS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed));
-    println!("allocations {label:<42} {:>8.1} allocs/op {:>10.0} bytes/op", (a1 - a0) as f64 / n as f64, (b1 - b0) as f64 / n as f64);
+    let (a1, b1) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    println!(
+        "allocations {label:<42} {:>8.1} allocs/op {:>10.0} bytes/op",
+        (a1 - a0) as f64 / n as f64,
+        (b1 - b0) as f64 / n as f64
+    );
 }
 
 fn benches(c: &mut Criterion) {
@@ -197,18 +248,32 @@ fn benches(c: &mut Criterion) {
     });
 
     let mut g = c.benchmark_group("quote over loopback");
-    g.bench_function("brokerkit", |b| b.to_async(&rt).iter(|| async { fx.session.quote(EURUSD, INFO).await.unwrap() }));
-    g.bench_function("hand-written", |b| b.to_async(&rt).iter(|| fx.by_hand.quote()));
+    g.bench_function("brokerkit", |b| {
+        b.to_async(&rt)
+            .iter(|| async { fx.session.quote(EURUSD, INFO).await.unwrap() })
+    });
+    g.bench_function("hand-written", |b| {
+        b.to_async(&rt).iter(|| fx.by_hand.quote())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("100 positions over loopback");
-    g.bench_function("brokerkit", |b| b.to_async(&rt).iter(|| async { fx.session.positions().await.unwrap() }));
-    g.bench_function("hand-written", |b| b.to_async(&rt).iter(|| fx.by_hand.positions()));
+    g.bench_function("brokerkit", |b| {
+        b.to_async(&rt)
+            .iter(|| async { fx.session.positions().await.unwrap() })
+    });
+    g.bench_function("hand-written", |b| {
+        b.to_async(&rt).iter(|| fx.by_hand.positions())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("decode 100 position rows");
-    g.bench_function("brokerkit by name", |b| b.iter(|| decode_rows::<Position>("positions", &fx.columns, &fx.rows).unwrap()));
-    g.bench_function("hand-written by index", |b| b.iter(|| by_hand::decode(&fx.raw_rows)));
+    g.bench_function("brokerkit by name", |b| {
+        b.iter(|| decode_rows::<Position>("positions", &fx.columns, &fx.rows).unwrap())
+    });
+    g.bench_function("hand-written by index", |b| {
+        b.iter(|| by_hand::decode(&fx.raw_rows))
+    });
     g.finish();
 }
 

@@ -473,9 +473,15 @@ async fn json_rejections(uri: axum::http::Uri, response: Response) -> Response {
     if is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
     let message = String::from_utf8_lossy(&body).into_owned();
-    let path = uri.path().strip_prefix(PREFIX).unwrap_or(uri.path()).to_string();
+    let path = uri
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or(uri.path())
+        .to_string();
     http_error(status, &path, &message)
 }
 
