@@ -1,9 +1,9 @@
 //! Slate Labs sandbox: a small stateful broker back office that speaks `specs/slate.yaml`.
 //!
 //! State: customers with their trading accounts and balances, staff users, sessions (JWTs),
-//! scoped API tokens, instruments and group overrides, and transactions that move balances
-//! (a manual approved deposit credits, an approved withdrawal debits, a transfer moves money
-//! between two accounts with a fixed conversion rate).
+//! scoped API tokens, instruments and group overrides, orders and positions, and transactions
+//! that move balances (a manual approved deposit credits, an approved withdrawal debits, a
+//! transfer moves money between two accounts with a fixed conversion rate).
 //!
 //! Behaviour taken from the vendor's documentation:
 //! - customer login returns a JWT (`header.payload.signature`, base64url) whose payload carries
@@ -14,7 +14,14 @@
 //! - customer endpoints (`/customers/me*`) take customer tokens only, CRM endpoints take user
 //!   tokens or API tokens only: a mismatch is 403 `token_type_mismatch`;
 //! - 422 bodies are FastAPI's `{"detail": [{"loc", "msg", "type", "input"}]}`; every other error
-//!   is `{"detail", "error"}`;
+//!   is `{"detail", "error"}`; request fields are read with the types the spec declares (a wrong
+//!   type is a 422, like FastAPI's models), so nothing a caller sends comes back off-schema;
+//!   `int` and `UUID` path parameters are parsed like FastAPI does; unroutable requests get
+//!   FastAPI's JSON `{"detail": "Not Found"}`;
+//! - the guessed trading routes (`/orders`, `/positions`, `/positions/{id}/close`) and the
+//!   guide's token-pair customer login (`/api/customer/login`) are served too: market orders
+//!   fill at once at the ask or bid and open a position (with a free-margin check), limit and
+//!   stop orders stay pending, closes book the realized profit on the account;
 //! - every authenticated answer carries `X-RateLimit-Limit/Remaining/Reset`; past the limit the
 //!   answer is 429 with the same headers and `Retry-After`.
 //!
@@ -164,6 +171,30 @@ struct Tx {
     decline_time: Option<DateTime<Utc>>,
 }
 
+#[derive(Clone, Debug)]
+struct OrderRec {
+    id: String,
+    login: String,
+    symbol: String,
+    side: String,
+    order_type: String,
+    volume: Decimal,
+    price: Option<Decimal>,
+    status: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+struct PositionRec {
+    id: String,
+    login: String,
+    symbol: String,
+    side: String,
+    volume: Decimal,
+    open_price: Decimal,
+    opened_at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Principal {
     Customer(String),
@@ -203,8 +234,12 @@ struct Sandbox {
     api_tokens: Vec<ApiTokenRec>,
     instruments: Vec<Map<String, Value>>,
     group_rows: HashMap<(String, String), Map<String, Value>>,
+    orders: Vec<OrderRec>,
+    positions: Vec<PositionRec>,
     rate: HashMap<String, (i64, u32)>,
     next_id: u64,
+    /// Order and position ids: past 2^53, as the spec warns they may be.
+    next_trade_id: u64,
     logins: usize,
 }
 
@@ -228,8 +263,11 @@ impl Sandbox {
             api_tokens: vec![],
             instruments: vec![],
             group_rows: HashMap::new(),
+            orders: vec![],
+            positions: vec![],
             rate: HashMap::new(),
             next_id: 1,
+            next_trade_id: 9_007_199_254_740_993,
             logins: 0,
         };
         for seed in &config.customers {
@@ -481,6 +519,54 @@ fn body_object(bytes: &Bytes) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// An `int` path parameter the way FastAPI reads it: anything but an integer is a 422
+/// `int_parsing`; Python integers are unbounded, so an integer beyond `i64` is valid and
+/// simply matches nothing (`None`).
+fn int_path(name: &str, raw: &str) -> Result<Option<i64>, Response> {
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(unprocessable(vec![verr(
+            vec![json!("path"), json!(name)],
+            "Input should be a valid integer, unable to parse string as an integer",
+            "int_parsing",
+            Some(&json!(raw)),
+        )]));
+    }
+    Ok(raw.parse().ok())
+}
+
+/// axum answers unroutable requests and unparsable paths, queries and bodies in plain text (or
+/// with no body); FastAPI answers every HTTP error as JSON `{"detail": ...}`.
+async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    let mut r = json_response(status, json!({ "detail": detail }));
+    // Keep what the handler set besides the body (e.g. rate-limit headers, `Allow`).
+    for (name, value) in parts.headers.iter() {
+        if name != "content-type" && name != "content-length" {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    r
+}
+
 /// Field checks that collect FastAPI-style errors.
 struct Fields<'a> {
     body: &'a Map<String, Value>,
@@ -596,6 +682,71 @@ impl<'a> Fields<'a> {
             ));
         }
         Some(d)
+    }
+
+    /// An optional integer with an optional lower bound.
+    fn integer(&mut self, name: &str, min: Option<i64>) -> Option<i64> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_i64() {
+                Some(n) if min.is_some_and(|m| n < m) => {
+                    self.errors.push(verr(
+                        Self::loc(name),
+                        &format!(
+                            "Input should be greater than or equal to {}",
+                            min.unwrap_or_default()
+                        ),
+                        "greater_than_equal",
+                        Some(v),
+                    ));
+                    None
+                }
+                Some(n) => Some(n),
+                None => {
+                    self.errors.push(verr(
+                        Self::loc(name),
+                        "Input should be a valid integer",
+                        "int_type",
+                        Some(v),
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// An optional boolean.
+    fn boolean(&mut self, name: &str) -> Option<bool> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.errors.push(verr(
+                    Self::loc(name),
+                    "Input should be a valid boolean",
+                    "bool_type",
+                    Some(other),
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional JSON object (FastAPI `dict | None`): anything else is a 422 `dict_type`.
+    fn object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.body.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(other) => {
+                self.errors.push(verr(
+                    Self::loc(name),
+                    "Input should be a valid dictionary",
+                    "dict_type",
+                    Some(other),
+                ));
+                None
+            }
+        }
     }
 
     fn finish(self) -> Result<(), Response> {
@@ -745,47 +896,69 @@ fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Sandbox> {
 
 // ---------------------------------------------------------------------------------- handlers
 
-async fn customer_login(State(s): State<Shared>, body: Bytes) -> Response {
-    let body = match body_object(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+/// Checks customer credentials (both customer login routes) and records the login.
+fn customer_credentials(s: &mut Sandbox, body: &Bytes) -> Result<Customer, Response> {
+    let body = body_object(body)?;
     let mut f = Fields::new(&body);
     let email = f.string("email", true, 3, 320);
     let password = f.string("password", true, 1, 1000);
-    if let Err(r) = f.finish() {
-        return r;
-    }
+    f.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
-    let mut s = lock(&s);
     let Some(c) = s
         .customers
         .iter()
         .find(|c| c.email.eq_ignore_ascii_case(&email) && c.password == password)
         .cloned()
     else {
-        return error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "Invalid email or password",
             "invalid_credentials",
-        );
+        ));
     };
     if !c.is_active {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "Customer is disabled",
             "customer_disabled",
-        );
+        ));
     }
     s.logins += 1;
     if let Some(m) = s.customers.iter_mut().find(|m| m.id == c.id) {
         m.last_login_at = Some(Utc::now());
     }
+    Ok(s.customer(&c.id).cloned().unwrap_or(c))
+}
+
+async fn customer_login(State(s): State<Shared>, body: Bytes) -> Response {
+    let mut s = lock(&s);
+    let c = match customer_credentials(&mut s, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let (token, _) = s.issue_jwt(Principal::Customer(c.id.clone()));
-    let c = s.customer(&c.id).cloned().unwrap_or(c);
     json_response(
         StatusCode::OK,
         json!({"access_token": token, "token_type": "bearer", "customer": s.customer_json(&c)}),
+    )
+}
+
+/// The guide's `/api/customer/login`: the same check, answered with a token pair like the staff
+/// login (the refresh token works on `/auth/refresh`).
+async fn customer_login_token_pair(State(s): State<Shared>, body: Bytes) -> Response {
+    let mut s = lock(&s);
+    let c = match customer_credentials(&mut s, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let principal = Principal::Customer(c.id.clone());
+    let (token, _) = s.issue_jwt(principal.clone());
+    let refresh = format!("rt_{}", s.uuid().replace('-', ""));
+    s.refresh_tokens.insert(refresh.clone(), principal);
+    let lifetime = s.config.token_lifetime.as_secs();
+    json_response(
+        StatusCode::OK,
+        json!({"access_token": token, "refresh_token": refresh, "token_type": "bearer", "expires_in": lifetime}),
     )
 }
 
@@ -1039,6 +1212,7 @@ async fn withdraw(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         Some(Decimal::from(10_000_000)),
     );
     let comment = f.string("comment", false, 0, 500);
+    let payment_data = f.object("payment_data");
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
@@ -1076,7 +1250,7 @@ async fn withdraw(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         amount,
         currency: account.currency.clone(),
         comment,
-        payment_data: body.get("payment_data").cloned().unwrap_or(json!({})),
+        payment_data: Value::Object(payment_data.unwrap_or_default()),
         create_time: now,
         approve_time: None,
         decline_time: None,
@@ -1157,6 +1331,9 @@ async fn get_customer(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("customer_id", &id) {
+        return a.wrap(r);
+    }
     match s.customer(&id).cloned() {
         Some(c) => a.reply(StatusCode::OK, s.customer_json(&c)),
         None => a.reply(
@@ -1177,6 +1354,9 @@ async fn update_customer(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("customer_id", &id) {
+        return a.wrap(r);
+    }
     let body = match body_object(&body) {
         Ok(b) => b,
         Err(r) => return a.wrap(r),
@@ -1185,6 +1365,14 @@ async fn update_customer(
     let phone = f.string("phone", false, 1, 20);
     let country = f.string("country", false, 2, 2);
     let owner_id = f.string("owner_id", false, 36, 36);
+    if let Some(o) = owner_id.as_ref().filter(|o| !is_uuid(o)) {
+        f.errors.push(verr(
+            Fields::loc("owner_id"),
+            "Input should be a valid UUID",
+            "uuid_parsing",
+            Some(&json!(o)),
+        ));
+    }
     let sales = match body.get("sales_status_id") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
@@ -1297,12 +1485,32 @@ async fn account_state(
             );
         }
     }
+    let open: Vec<&PositionRec> = s
+        .positions
+        .iter()
+        .filter(|p| p.login == acc.login)
+        .collect();
+    let pnl: Decimal = open
+        .iter()
+        .filter_map(|p| {
+            let inst = s
+                .instruments
+                .iter()
+                .find(|i| i["symbol"] == json!(p.symbol))?;
+            let contract = inst_dec(inst, "contract_size").unwrap_or(Decimal::ONE);
+            Some(profit(p, p.volume, close_price(inst, &p.side)?, contract))
+        })
+        .sum();
+    let margin = used_margin(&s, &acc.login).round_dp(2);
+    let equity = acc.balance + pnl;
+    let level =
+        (!margin.is_zero()).then(|| dec_num((equity / margin * Decimal::ONE_HUNDRED).round_dp(2)));
     a.reply(
         StatusCode::OK,
         json!({
-            "login": acc.login, "currency": acc.currency, "balance": dec_num(acc.balance), "equity": dec_num(acc.balance),
-            "margin": 0, "free_margin": dec_num(acc.balance), "margin_level": null, "credit": 0, "unrealized_pnl": 0,
-            "open_positions": 0,
+            "login": acc.login, "currency": acc.currency, "balance": dec_num(acc.balance), "equity": dec_num(equity),
+            "margin": dec_num(margin), "free_margin": dec_num(equity - margin), "margin_level": level, "credit": 0,
+            "unrealized_pnl": dec_num(pnl), "open_positions": open.len(),
         }),
     )
 }
@@ -1459,22 +1667,56 @@ async fn create_instrument(State(s): State<Shared>, headers: HeaderMap, body: By
         Ok(b) => b,
         Err(r) => return a.wrap(r),
     };
+    // Every field is read with its declared type (and re-written in canonical form), so
+    // nothing the caller sends can make a later answer break the `Instrument` schema.
     let mut f = Fields::new(&body);
-    let symbol = f.string("symbol", true, 1, 32);
-    for (k, max) in [
-        ("display_name", 64),
-        ("category", 32),
-        ("base_currency", 8),
-        ("quote_currency", 8),
+    let mut m = Map::new();
+    for (k, required, min, max) in [
+        ("symbol", true, 1, 32),
+        ("display_name", true, 1, 64),
+        ("category", true, 1, 32),
+        ("base_currency", true, 1, 8),
+        ("quote_currency", true, 1, 8),
+        ("unit_currency", false, 0, 8),
+        ("swap_type", false, 0, 32),
+        ("asset_class", false, 0, 32),
+        ("provider", false, 0, 64),
+        ("provider_symbol", false, 0, 64),
     ] {
-        f.string(k, true, 1, max);
+        if let Some(v) = f.string(k, required, min, max) {
+            m.insert(k.into(), json!(v));
+        }
     }
-    f.decimal("pip_size", true, None, None);
-    f.decimal("margin_rate", true, None, None);
+    for (k, required) in [
+        ("pip_size", true),
+        ("margin_rate", true),
+        ("min_lot", false),
+        ("max_lot", false),
+        ("lot_step", false),
+        ("spread", false),
+        ("swap_long", false),
+        ("swap_short", false),
+    ] {
+        if let Some(d) = f.decimal(k, required, None, None) {
+            m.insert(k.into(), dec_num(d));
+        }
+    }
+    for (k, min) in [
+        ("digits", Some(0)),
+        ("contract_size", Some(1)),
+        ("stale_threshold_ms", None),
+    ] {
+        if let Some(n) = f.integer(k, min) {
+            m.insert(k.into(), json!(n));
+        }
+    }
+    if let Some(b) = f.boolean("is_active") {
+        m.insert("is_active".into(), json!(b));
+    }
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
-    let symbol = symbol.unwrap_or_default();
+    let symbol = m["symbol"].as_str().unwrap_or_default().to_string();
     if s.instruments.iter().any(|i| i["symbol"] == json!(symbol)) {
         return a.reply(
             StatusCode::CONFLICT,
@@ -1486,9 +1728,8 @@ async fn create_instrument(State(s): State<Shared>, headers: HeaderMap, body: By
         "spread": 0, "swap_type": "pips", "swap_long": 0, "swap_short": 0, "stale_threshold_ms": 10000, "is_active": true,
         "asset_class": "other", "provider": null, "provider_symbol": null,
     });
-    let mut m = defaults.as_object().cloned().unwrap_or_default();
-    for (k, v) in body {
-        m.insert(k, v);
+    for (k, v) in defaults.as_object().cloned().unwrap_or_default() {
+        m.entry(k).or_insert(v);
     }
     m.insert("id".into(), json!(s.uuid()));
     m.insert("is_enabled".into(), json!(true));
@@ -1536,24 +1777,58 @@ fn group_row(
         s.group_rows.insert(key.clone(), row);
     }
     let row = s.group_rows.get_mut(&key)?;
+    // Only the patchable terms, already checked by `check_group_patch`.
     for (k, v) in patch {
-        if !v.is_null() {
+        if v.is_null() {
+            continue;
+        }
+        if GROUP_TEXT_TERMS.contains(&k.as_str()) {
             row.insert(k.clone(), v.clone());
+        } else if GROUP_NUMBER_TERMS.iter().any(|(n, _, _)| n == k) {
+            let d = Decimal::from_str(&v.to_string())
+                .or_else(|_| Decimal::from_scientific(&v.to_string()));
+            if let Ok(d) = d {
+                row.insert(k.clone(), dec_num(d));
+            }
         }
     }
     Some(Value::Object(row.clone()))
 }
 
+/// The text terms of a group row.
+const GROUP_TEXT_TERMS: [&str; 3] = ["tradeability", "swap_type", "commission_type"];
+
+/// The numeric terms of a group row with their bounds (`GroupInstrumentUpsertRequest`).
+const GROUP_NUMBER_TERMS: [(&str, &str, Option<&str>); 9] = [
+    ("spread", "0", Some("100")),
+    ("margin_rate", "0.001", Some("1")),
+    ("swap_long", "-50", Some("50")),
+    ("swap_short", "-50", Some("50")),
+    ("commission_value", "0", Some("50")),
+    ("min_lot", "0.001", Some("1000")),
+    ("max_lot", "0.001", Some("10000")),
+    ("lot_step", "0.001", Some("100")),
+    ("max_symbol_exposure", "0", None),
+];
+
 fn check_group_patch(patch: &Map<String, Value>, prefix: &[&str]) -> Vec<Value> {
     let mut errors = vec![];
-    let bounds = [
-        ("spread", "0", "100"),
-        ("margin_rate", "0.001", "1"),
-        ("swap_long", "-50", "50"),
-        ("swap_short", "-50", "50"),
-        ("commission_value", "0", "50"),
-    ];
-    for (k, lo, hi) in bounds {
+    let loc = |k: &str| -> Vec<Value> {
+        let mut loc: Vec<Value> = prefix.iter().map(|p| json!(p)).collect();
+        loc.push(json!(k));
+        loc
+    };
+    for k in GROUP_TEXT_TERMS {
+        if let Some(v) = patch.get(k).filter(|v| !v.is_null() && !v.is_string()) {
+            errors.push(verr(
+                loc(k),
+                "Input should be a valid string",
+                "string_type",
+                Some(v),
+            ));
+        }
+    }
+    for (k, lo, hi) in GROUP_NUMBER_TERMS {
         let Some(v) = patch.get(k).filter(|v| !v.is_null()) else {
             continue;
         };
@@ -1561,28 +1836,27 @@ fn check_group_patch(patch: &Map<String, Value>, prefix: &[&str]) -> Vec<Value> 
             .as_f64()
             .map(|f| f.to_string())
             .and_then(|t| Decimal::from_str(&t).ok());
-        let (lo, hi) = (
-            Decimal::from_str(lo).unwrap_or_default(),
-            Decimal::from_str(hi).unwrap_or_default(),
-        );
-        let mut loc: Vec<Value> = prefix.iter().map(|p| json!(p)).collect();
-        loc.push(json!(k));
+        let lo = Decimal::from_str(lo).unwrap_or_default();
+        let hi = hi.and_then(|h| Decimal::from_str(h).ok());
         match d {
             None => errors.push(verr(
-                loc,
+                loc(k),
                 "Input should be a valid number",
                 "float_type",
                 Some(v),
             )),
             Some(d) if d < lo => errors.push(verr(
-                loc,
+                loc(k),
                 &format!("Input should be greater than or equal to {lo}"),
                 "greater_than_equal",
                 Some(v),
             )),
-            Some(d) if d > hi => errors.push(verr(
-                loc,
-                &format!("Input should be less than or equal to {hi}"),
+            Some(d) if hi.is_some_and(|h| d > h) => errors.push(verr(
+                loc(k),
+                &format!(
+                    "Input should be less than or equal to {}",
+                    hi.unwrap_or_default()
+                ),
                 "less_than_equal",
                 Some(v),
             )),
@@ -1590,6 +1864,30 @@ fn check_group_patch(patch: &Map<String, Value>, prefix: &[&str]) -> Vec<Value> 
         }
     }
     errors
+}
+
+/// Whether `raw` is a hyphenated UUID.
+fn is_uuid(raw: &str) -> bool {
+    let groups: Vec<&str> = raw.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A `UUID` path parameter the way FastAPI reads it: anything else is a 422 `uuid_parsing`.
+fn uuid_path(name: &str, raw: &str) -> Result<(), Response> {
+    if is_uuid(raw) {
+        Ok(())
+    } else {
+        Err(unprocessable(vec![verr(
+            vec![json!("path"), json!(name)],
+            "Input should be a valid UUID",
+            "uuid_parsing",
+            Some(&json!(raw)),
+        )]))
+    }
 }
 
 async fn upsert_group_instrument(
@@ -1603,6 +1901,9 @@ async fn upsert_group_instrument(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("group_id", &group) {
+        return a.wrap(r);
+    }
     let body = match body_object(&body) {
         Ok(b) => b,
         Err(r) => return a.wrap(r),
@@ -1631,6 +1932,9 @@ async fn bulk_upsert(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("group_id", &group) {
+        return a.wrap(r);
+    }
     let body = match body_object(&body) {
         Ok(b) => b,
         Err(r) => return a.wrap(r),
@@ -1797,7 +2101,16 @@ async fn manual_transaction(State(s): State<Shared>, headers: HeaderMap, body: B
     let status = f
         .string("status", false, 1, 20)
         .unwrap_or_else(|| "PENDING".into());
+    if !["PENDING", "APPROVED", "DECLINED"].contains(&status.as_str()) {
+        f.errors.push(verr(
+            Fields::loc("status"),
+            "Input should be 'PENDING', 'APPROVED' or 'DECLINED'",
+            "enum",
+            Some(&json!(status)),
+        ));
+    }
     let comment = f.string("comment", false, 0, 1000);
+    let payment_data = f.object("payment_data");
     if let Err(r) = f.finish() {
         return a.wrap(r);
     }
@@ -1840,7 +2153,7 @@ async fn manual_transaction(State(s): State<Shared>, headers: HeaderMap, body: B
             .unwrap_or(&acc.currency)
             .to_string(),
         comment,
-        payment_data: body.get("payment_data").cloned().unwrap_or(json!({})),
+        payment_data: Value::Object(payment_data.unwrap_or_default()),
         create_time: now,
         approve_time: (status == "APPROVED").then_some(now),
         decline_time: None,
@@ -1867,6 +2180,9 @@ async fn decide(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("tx_id", &tx_id) {
+        return a.wrap(r);
+    }
     let body = match body_object(&body) {
         Ok(b) => b,
         Err(r) => return a.wrap(r),
@@ -2062,6 +2378,9 @@ async fn risk_profile(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(r) = uuid_path("customer_id", &id) {
+        return a.wrap(r);
+    }
     if s.customer(&id).is_none() {
         return a.reply(
             StatusCode::NOT_FOUND,
@@ -2188,15 +2507,19 @@ async fn list_api_tokens(State(s): State<Shared>, headers: HeaderMap) -> Respons
 async fn rotate_api_token(
     State(s): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
+    let id = match int_path("token_id", &id) {
+        Ok(id) => id,
+        Err(r) => return a.wrap(r),
+    };
     let secret = format!("slt_live_{}", s.uuid().replace('-', ""));
-    let Some(t) = s.api_tokens.iter_mut().find(|t| t.id == id) else {
+    let Some(t) = s.api_tokens.iter_mut().find(|t| Some(t.id) == id) else {
         return a.reply(
             StatusCode::NOT_FOUND,
             json!({"detail": "API token not found", "error": "not_found"}),
@@ -2210,14 +2533,18 @@ async fn rotate_api_token(
 async fn revoke_api_token(
     State(s): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Response {
     let mut s = lock(&s);
     let a = match authenticate(&mut s, &headers, Need::Staff) {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(t) = s.api_tokens.iter_mut().find(|t| t.id == id) else {
+    let id = match int_path("token_id", &id) {
+        Ok(id) => id,
+        Err(r) => return a.wrap(r),
+    };
+    let Some(t) = s.api_tokens.iter_mut().find(|t| Some(t.id) == id) else {
         return a.reply(
             StatusCode::NOT_FOUND,
             json!({"detail": "API token not found", "error": "not_found"}),
@@ -2342,6 +2669,391 @@ async fn revoke_session(
     r
 }
 
+// ---------------------------------------------------------------------------------- trading
+//
+// The vendor's order and position routes are guessed (see the spec); the sandbox serves them so
+// the spec can be exercised: market orders fill at once at the ask (buy) or bid (sell) and open
+// a position, limit and stop orders stay pending. A customer token trades its primary account
+// (or another of its own accounts named in `X-Customer-Login`); a staff or API token must name
+// the account in `X-Customer-Login`.
+
+/// The trading account a trading call acts on.
+fn trading_account(s: &Sandbox, a: &Authed, headers: &HeaderMap) -> Result<Account, Response> {
+    let named = headers
+        .get("x-customer-login")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let account = match (&a.principal, named) {
+        (Principal::Staff(_), None) => {
+            return Err(a.reply(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": "X-Customer-Login is required with a staff or API token", "error": "login_required"}),
+            ))
+        }
+        (Principal::Customer(id), None) => s.accounts_of(id).first().map(|x| (*x).clone()),
+        (_, Some(login)) => s.accounts.iter().find(|x| x.login == login).cloned(),
+    };
+    let Some(account) = account else {
+        return Err(a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Account not found", "error": "not_found"}),
+        ));
+    };
+    if let Principal::Customer(id) = &a.principal {
+        if &account.customer_id != id {
+            return Err(a.reply(
+                StatusCode::FORBIDDEN,
+                json!({"detail": "Not your account", "error": "forbidden"}),
+            ));
+        }
+    }
+    Ok(account)
+}
+
+/// A decimal field of an instrument.
+fn inst_dec(inst: &Map<String, Value>, key: &str) -> Option<Decimal> {
+    inst.get(key)
+        .filter(|v| v.is_number())
+        .and_then(|v| Decimal::from_str(&v.to_string()).ok())
+}
+
+/// The price a position of `side` closes at: the bid for a buy, the ask for a sell.
+fn close_price(inst: &Map<String, Value>, side: &str) -> Option<Decimal> {
+    inst_dec(
+        inst,
+        if side == "buy" {
+            "last_bid"
+        } else {
+            "last_ask"
+        },
+    )
+}
+
+fn order_json(o: &OrderRec) -> Value {
+    json!({
+        "id": o.id, "login": o.login, "symbol": o.symbol, "side": o.side, "order_type": o.order_type,
+        "volume": dec_num(o.volume), "price": o.price.map(dec_num), "status": o.status,
+        "created_at": o.created_at.to_rfc3339(),
+    })
+}
+
+/// Profit of `volume` lots of `p` closed at `price`, in the quote currency (2 decimals).
+fn profit(p: &PositionRec, volume: Decimal, price: Decimal, contract: Decimal) -> Decimal {
+    let sign = if p.side == "buy" {
+        Decimal::ONE
+    } else {
+        Decimal::NEGATIVE_ONE
+    };
+    ((price - p.open_price) * volume * contract * sign).round_dp(2)
+}
+
+fn position_json(s: &Sandbox, p: &PositionRec, volume: Decimal) -> Value {
+    let inst = s
+        .instruments
+        .iter()
+        .find(|i| i["symbol"] == json!(p.symbol));
+    let current = inst.and_then(|i| close_price(i, &p.side));
+    let contract = inst
+        .and_then(|i| inst_dec(i, "contract_size"))
+        .unwrap_or(Decimal::ONE);
+    json!({
+        "id": p.id, "login": p.login, "symbol": p.symbol, "side": p.side, "volume": dec_num(volume),
+        "open_price": dec_num(p.open_price), "current_price": current.map(dec_num),
+        "profit": current.map(|c| dec_num(profit(p, volume, c, contract))),
+        "opened_at": p.opened_at.to_rfc3339(),
+    })
+}
+
+/// Margin held by the open positions of `login`.
+fn used_margin(s: &Sandbox, login: &str) -> Decimal {
+    s.positions
+        .iter()
+        .filter(|p| p.login == login)
+        .map(|p| {
+            let inst = s
+                .instruments
+                .iter()
+                .find(|i| i["symbol"] == json!(p.symbol));
+            let contract = inst
+                .and_then(|i| inst_dec(i, "contract_size"))
+                .unwrap_or(Decimal::ONE);
+            let rate = inst
+                .and_then(|i| inst_dec(i, "margin_rate"))
+                .unwrap_or(Decimal::ONE);
+            p.volume * contract * p.open_price * rate
+        })
+        .sum()
+}
+
+fn one_of(f: &mut Fields, name: &str, allowed: &[&str]) -> Option<String> {
+    let v = f.string(name, true, 1, 20)?;
+    if allowed.contains(&v.as_str()) {
+        return Some(v);
+    }
+    let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+    f.errors.push(verr(
+        Fields::loc(name),
+        &format!("Input should be {}", quoted.join(" or ")),
+        "enum",
+        Some(&json!(v)),
+    ));
+    None
+}
+
+async fn place_order(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut s = lock(&s);
+    let a = match authenticate(&mut s, &headers, Need::Any) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return a.wrap(r),
+    };
+    let mut f = Fields::new(&body);
+    let symbol = f.string("symbol", true, 1, 32);
+    let side = one_of(&mut f, "side", &["buy", "sell"]);
+    let order_type = one_of(&mut f, "order_type", &["market", "limit", "stop"]);
+    let volume = f.decimal("volume", true, None, None);
+    if let Some(v) = volume.filter(|v| *v <= Decimal::ZERO) {
+        f.errors.push(verr(
+            Fields::loc("volume"),
+            "Input should be greater than 0",
+            "greater_than",
+            Some(&dec_num(v)),
+        ));
+    }
+    let price = f.decimal("price", false, None, None);
+    f.decimal("stop_loss", false, None, None);
+    f.decimal("take_profit", false, None, None);
+    if price.is_none() && order_type.as_deref().is_some_and(|t| t != "market") {
+        f.errors.push(verr(
+            Fields::loc("price"),
+            "Field required for limit and stop orders",
+            "missing",
+            None,
+        ));
+    }
+    if let Err(r) = f.finish() {
+        return a.wrap(r);
+    }
+    let (symbol, side, order_type, volume) = (
+        symbol.unwrap_or_default(),
+        side.unwrap_or_default(),
+        order_type.unwrap_or_default(),
+        volume.unwrap_or_default(),
+    );
+    let account = match trading_account(&s, &a, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !account.is_active {
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": format!("Account {} is closed", account.login), "error": "account_inactive"}),
+        );
+    }
+    let Some(inst) = s
+        .instruments
+        .iter()
+        .find(|i| i["symbol"] == json!(symbol))
+        .cloned()
+    else {
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("Unknown symbol {symbol}"), "error": "not_found"}),
+        );
+    };
+    let (min_lot, max_lot) = (inst_dec(&inst, "min_lot"), inst_dec(&inst, "max_lot"));
+    if min_lot.is_some_and(|m| volume < m) || max_lot.is_some_and(|m| volume > m) {
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": format!("Volume {volume} is outside the lot limits of {symbol}"), "error": "invalid_volume"}),
+        );
+    }
+    // The same window `preflight` reports: no new crypto positions.
+    if inst["category"] == json!("crypto") {
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": "Crypto opening paused", "error": "trading_blocked"}),
+        );
+    }
+    let id = s.next_trade_id.to_string();
+    s.next_trade_id += 1;
+    let now = Utc::now();
+    let mut order = OrderRec {
+        id,
+        login: account.login.clone(),
+        symbol: symbol.clone(),
+        side: side.clone(),
+        order_type: order_type.clone(),
+        volume,
+        price,
+        status: "pending".into(),
+        created_at: now,
+    };
+    if order_type == "market" {
+        let fill = inst_dec(
+            &inst,
+            if side == "buy" {
+                "last_ask"
+            } else {
+                "last_bid"
+            },
+        );
+        let Some(fill) = fill else {
+            return a.reply(
+                StatusCode::CONFLICT,
+                json!({"detail": format!("No price for {symbol}"), "error": "no_quote"}),
+            );
+        };
+        let contract = inst_dec(&inst, "contract_size").unwrap_or(Decimal::ONE);
+        let rate = inst_dec(&inst, "margin_rate").unwrap_or(Decimal::ONE);
+        let needed = volume * contract * fill * rate;
+        let free = account.balance - used_margin(&s, &account.login);
+        if needed > free {
+            return a.reply(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": format!("Not enough free margin: {} needed, {} free", needed.round_dp(2), free.round_dp(2)), "error": "insufficient_margin"}),
+            );
+        }
+        order.price = Some(fill);
+        order.status = "filled".into();
+        let position_id = s.next_trade_id.to_string();
+        s.next_trade_id += 1;
+        s.positions.push(PositionRec {
+            id: position_id,
+            login: account.login.clone(),
+            symbol,
+            side,
+            volume,
+            open_price: fill,
+            opened_at: now,
+        });
+    }
+    let out = order_json(&order);
+    s.orders.push(order);
+    a.reply(StatusCode::OK, out)
+}
+
+async fn list_orders(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    let a = match authenticate(&mut s, &headers, Need::Any) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let account = match trading_account(&s, &a, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let list: Vec<Value> = s
+        .orders
+        .iter()
+        .rev()
+        .filter(|o| o.login == account.login)
+        .map(order_json)
+        .collect();
+    a.reply(StatusCode::OK, Value::Array(list))
+}
+
+async fn list_positions(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let mut s = lock(&s);
+    let a = match authenticate(&mut s, &headers, Need::Any) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let account = match trading_account(&s, &a, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let list: Vec<Value> = s
+        .positions
+        .iter()
+        .filter(|p| p.login == account.login)
+        .map(|p| position_json(&s, p, p.volume))
+        .collect();
+    a.reply(StatusCode::OK, Value::Array(list))
+}
+
+/// Closes all or part of a position at the current price and books the profit on the account.
+/// Answers with the closed part (its volume and realized profit).
+async fn close_position(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut s = lock(&s);
+    let a = match authenticate(&mut s, &headers, Need::Any) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let body = match body_object(&body) {
+        Ok(b) => b,
+        Err(r) => return a.wrap(r),
+    };
+    let mut f = Fields::new(&body);
+    let volume = f.decimal("volume", false, None, None);
+    if let Some(v) = volume.filter(|v| *v <= Decimal::ZERO) {
+        f.errors.push(verr(
+            Fields::loc("volume"),
+            "Input should be greater than 0",
+            "greater_than",
+            Some(&dec_num(v)),
+        ));
+    }
+    if let Err(r) = f.finish() {
+        return a.wrap(r);
+    }
+    let account = match trading_account(&s, &a, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(i) = s
+        .positions
+        .iter()
+        .position(|p| p.id == id && p.login == account.login)
+    else {
+        return a.reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Position not found", "error": "not_found"}),
+        );
+    };
+    let p = s.positions[i].clone();
+    let volume = volume.unwrap_or(p.volume);
+    if volume > p.volume {
+        return a.reply(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": format!("Volume {volume} exceeds the open volume {}", p.volume), "error": "invalid_volume"}),
+        );
+    }
+    let inst = s
+        .instruments
+        .iter()
+        .find(|x| x["symbol"] == json!(p.symbol))
+        .cloned()
+        .unwrap_or_default();
+    let Some(price) = close_price(&inst, &p.side) else {
+        return a.reply(
+            StatusCode::CONFLICT,
+            json!({"detail": format!("No price for {}", p.symbol), "error": "no_quote"}),
+        );
+    };
+    let contract = inst_dec(&inst, "contract_size").unwrap_or(Decimal::ONE);
+    let realized = profit(&p, volume, price, contract);
+    let out = position_json(&s, &p, volume);
+    if volume == p.volume {
+        s.positions.remove(i);
+    } else {
+        s.positions[i].volume -= volume;
+    }
+    if let Some(acc) = s.accounts.iter_mut().find(|x| x.id == account.id) {
+        acc.balance += realized;
+    }
+    a.reply(StatusCode::OK, out)
+}
+
 fn router(state: Shared) -> Router {
     Router::new()
         .route("/customers/login", post(customer_login))
@@ -2349,6 +3061,7 @@ fn router(state: Shared) -> Router {
         .route("/auth/refresh", post(refresh))
         .route("/auth/sessions/{session_id}", delete(revoke_session))
         .route("/api/admin/users/login", post(staff_login))
+        .route("/api/customer/login", post(customer_login_token_pair))
         .route("/customers/register", post(register))
         .route("/customers", get(list_customers))
         .route("/customers/me", get(me))
@@ -2368,6 +3081,9 @@ fn router(state: Shared) -> Router {
         .route("/accounts/{login}/reopen", post(reopen_account))
         .route("/accounts/{login}/close", post(close_account))
         .route("/orders/preflight", post(preflight))
+        .route("/orders", post(place_order).get(list_orders))
+        .route("/positions", get(list_positions))
+        .route("/positions/{position_id}/close", post(close_position))
         .route("/instruments", post(create_instrument))
         .route("/instruments/{symbol}", get(get_instrument))
         .route("/broker/instruments/available", get(list_instruments))
@@ -2383,7 +3099,9 @@ fn router(state: Shared) -> Router {
         .route("/transactions/{tx_id}/approve", patch(approve))
         .route("/transactions/transfer", post(transfer))
         .route("/risk/customers/{customer_id}/profile", get(risk_profile))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .with_state(state)
+        .layer(axum::middleware::map_response(json_rejections))
 }
 
 /// A running Slate sandbox. Derefs to [`Running`] (`base_url()`, `faults`, `hits`).

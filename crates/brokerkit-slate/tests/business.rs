@@ -682,10 +682,8 @@ async fn enum_values_the_client_does_not_know_still_decode() {
     let server = sandbox().await;
     let staff = staff(&server).await;
     let account: uuid::Uuid = server.account_id("100001").unwrap().parse().unwrap();
-    let body: types::ManualTransactionRequest = serde_json::from_value(
-        json!({"account_id": account, "amount": "12.5", "status": "ON_HOLD"}),
-    )
-    .unwrap();
+    let body: types::ManualTransactionRequest =
+        serde_json::from_value(json!({"account_id": account, "amount": "12.5"})).unwrap();
     let tx = staff
         .call(|c| {
             let body = body.clone();
@@ -694,15 +692,55 @@ async fn enum_values_the_client_does_not_know_still_decode() {
         .await
         .unwrap()
         .value;
+    assert_eq!(wire(&tx.status), "PENDING");
+
+    // The sandbox only answers the statuses and types the spec lists (it refuses others with
+    // 422, as the vendor's FastAPI models do); a status or type the vendor adds later is
+    // played by an injected answer: the same transaction with values no client knows yet.
+    let mut changed = serde_json::to_value(&tx).unwrap();
+    changed["status"] = json!("ON_HOLD");
+    changed["type"] = json!("REBATE");
+    server.faults.inject_times(
+        "GET",
+        "/transactions",
+        brokerkit_mock::Fault::Respond {
+            status: 200,
+            body: json!([changed]).to_string(),
+        },
+        1,
+    );
+    let listed = staff
+        .call(|c| async move { c.list_transactions().send().await })
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(listed.len(), 1);
     assert!(
-        matches!(&tx.status, Some(types::TransactionStatus::Other(s)) if s == "ON_HOLD"),
+        matches!(&listed[0].status, Some(types::TransactionStatus::Other(s)) if s == "ON_HOLD"),
         "{:?}",
-        tx.status
+        listed[0].status
     );
-    assert_eq!(tx.amount.map(|a| a.into_inner()), Some(d("12.5")));
-    assert_eq!(
-        server.balance("100001"),
-        Some(d("1000.00")),
-        "only APPROVED moves money"
+    assert!(
+        matches!(&listed[0].type_, Some(types::TransactionType::Other(s)) if s == "REBATE"),
+        "{:?}",
+        listed[0].type_
     );
+    assert_eq!(listed[0].amount.map(|a| a.into_inner()), Some(d("12.5")));
+    assert_eq!(listed[0].id, tx.id);
+
+    // An unknown status in a request is refused, and moves no money.
+    let unknown: types::ManualTransactionRequest = serde_json::from_value(
+        json!({"account_id": account, "amount": "12.5", "status": "ON_HOLD"}),
+    )
+    .unwrap();
+    let err = staff
+        .call(|c| {
+            let body = unknown.clone();
+            async move { c.create_manual_transaction().body(body).send().await }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err:?}");
+    assert_eq!(err.field_errors()[0].path(), "body.status", "{err:?}");
+    assert_eq!(server.balance("100001"), Some(d("1000.00")));
 }
