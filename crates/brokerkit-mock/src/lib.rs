@@ -18,6 +18,7 @@
 
 pub mod autoshares;
 pub mod faults;
+mod rejections;
 pub mod slate;
 pub mod tradelocker;
 pub mod traderevolution;

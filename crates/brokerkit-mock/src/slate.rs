@@ -538,33 +538,15 @@ fn int_path(name: &str, raw: &str) -> Result<Option<i64>, Response> {
 /// axum answers unroutable requests and unparsable paths, queries and bodies in plain text (or
 /// with no body); FastAPI answers every HTTP error as JSON `{"detail": ...}`.
 async fn json_rejections(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let body = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(&body).trim().to_string();
-    let detail = if text.is_empty() {
-        status.canonical_reason().unwrap_or("Error").to_string()
-    } else {
-        text
-    };
-    let mut r = json_response(status, json!({ "detail": detail }));
-    // Keep what the handler set besides the body (e.g. rate-limit headers, `Allow`).
-    for (name, value) in parts.headers.iter() {
-        if name != "content-type" && name != "content-length" {
-            r.headers_mut().insert(name.clone(), value.clone());
+    match crate::rejections::plain_error(response).await {
+        Ok(response) => response,
+        Err(e) => {
+            let mut r = json_response(e.status, json!({ "detail": e.message }));
+            // Keep what the handler set besides the body (e.g. rate-limit headers, `Allow`).
+            r.headers_mut().extend(e.headers);
+            r
         }
     }
-    r
 }
 
 /// Field checks that collect FastAPI-style errors.

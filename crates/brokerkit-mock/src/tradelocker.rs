@@ -461,28 +461,16 @@ fn router(state: Shared) -> Router {
         .layer(axum::middleware::map_response(json_rejections))
 }
 
-/// axum answers unparsable paths, queries and bodies in plain text; TradeLocker answers every
-/// HTTP error with its Spring-style JSON body.
+/// TradeLocker answers every HTTP error with its Spring-style JSON body, axum's own
+/// plain-text rejections included.
 async fn json_rejections(uri: axum::http::Uri, response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
+    match crate::rejections::plain_error(response).await {
+        Ok(response) => response,
+        Err(e) => {
+            let path = uri.path().strip_prefix(PREFIX).unwrap_or(uri.path());
+            http_error(e.status, path, &e.message)
+        }
     }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let message = String::from_utf8_lossy(&body).into_owned();
-    let path = uri
-        .path()
-        .strip_prefix(PREFIX)
-        .unwrap_or(uri.path())
-        .to_string();
-    http_error(status, &path, &message)
 }
 
 // ---- answers -------------------------------------------------------------------------------

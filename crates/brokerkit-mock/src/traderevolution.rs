@@ -622,25 +622,10 @@ fn router(state: Shared) -> Router {
 /// axum answers unparsable paths, queries and bodies (e.g. an id beyond `i64`) in plain text;
 /// the BackOffice answers every HTTP error with its JSON error body.
 async fn json_rejections(response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
+    match crate::rejections::plain_error(response).await {
+        Ok(response) => response,
+        Err(e) => error(e.status, None, &e.message),
     }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let message = String::from_utf8_lossy(&body).into_owned();
-    let message = if message.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_string()
-    } else {
-        message
-    };
-    error(status, None, &message)
 }
 
 /// Runs `f` on the sandbox for an authenticated caller.
