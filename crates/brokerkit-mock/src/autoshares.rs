@@ -1,17 +1,22 @@
 //! An AutoShares (ETNA Trader) sandbox, written from `specs/autoshares.yaml`.
 //!
 //! Stateful: users (single-factor, e-mailed code, PIN), trading accounts with cash and
-//! positions, a small securities master with last prices, orders that fill at the last price
-//! when marketable and rest otherwise, transactions, price alerts. It checks `Et-App-Key` on
-//! every call and the bearer token on the secured ones, pages lists the AutoShares way, and
-//! evaluates the SQL-like `filter` parameter with a real parser, so that a filter injection
-//! would show in the results.
+//! positions, a small securities master with last prices and listed options, orders that fill
+//! at the last price when marketable and rest otherwise (the `/orders` and `/syncorders`
+//! families share them), transactions, watchlists, price alerts, ACH relationships (instant, or
+//! approved with the [`MICRO_DEPOSITS`]) and ACH transfers that settle into the cash with
+//! [`Server::complete_transfers`]. It checks `Et-App-Key` on every call and the bearer token
+//! on the secured ones, pages lists the AutoShares way, and evaluates the SQL-like `filter`
+//! parameter with a real parser, so that a filter injection would show in the results.
 //!
 //! Error shapes as the reference describes them: `{"error":…}` (app key, 403 by default),
-//! `{"Message":…}` (401, 400, 404, 409), `{"Message":…,"ModelState":{…}}` (422),
-//! `{"message":…,"error":…}` (500), `{"State":"Failed",…}` (login 401),
-//! `{"Errors":[…],"Reason":…}` (registration 409), and HTTP-200 failures
+//! `{"Message":…}` (401, 400, 404, 409), `{"Message":…,"ModelState":{…}}` (422, and 400 for a
+//! body that is not JSON), `{"message":…,"error":…}` (500), `{"State":"Failed",…}` (login
+//! 401), `{"Errors":[…],"Reason":…}` (registration 409), and HTTP-200 failures
 //! (`IsSuccessful: false` on order verification, `IsSucceed: false` on password reset).
+//! Every operation of the spec the sandbox does not serve, and any other URI or method it has
+//! no route for, answers ETNA's 404 `{"Message":"No HTTP resource was found that matches the
+//! request URI '…'."}`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -172,7 +177,63 @@ struct Transaction {
 struct Alert {
     id: i32,
     user_id: i32,
-    body: Value,
+    state: String,
+    operator: String,
+    security_id: i32,
+    field: String,
+    argument: Decimal,
+    expiration: i64,
+    created: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Watchlist {
+    id: i32,
+    user_id: i32,
+    name: String,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    securities: Vec<i32>,
+}
+
+#[derive(Clone, Debug)]
+struct OptionContract {
+    id: i32,
+    symbol: String,
+    underlying: String,
+    call: bool,
+    strike: Decimal,
+    expiration: DateTime<Utc>,
+    series: i32,
+}
+
+#[derive(Clone, Debug)]
+struct AchRelationship {
+    id: String,
+    account_id: i32,
+    routing: String,
+    account_number: String,
+    owner: String,
+    bank: String,
+    bank_account_type: Option<String>,
+    approval: String,
+    status: &'static str,
+    created: DateTime<Utc>,
+    cancelled: Option<(DateTime<Utc>, String)>,
+    default: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Transfer {
+    id: String,
+    account_id: i32,
+    deposit: bool,
+    amount: Decimal,
+    status: &'static str,
+    comment: Option<String>,
+    created: DateTime<Utc>,
+    clearing: String,
+    created_by: String,
 }
 
 struct Session {
@@ -191,6 +252,10 @@ struct Sandbox {
     orders: Vec<Order>,
     transactions: Vec<Transaction>,
     alerts: Vec<Alert>,
+    watchlists: Vec<Watchlist>,
+    options: Vec<OptionContract>,
+    ach: Vec<AchRelationship>,
+    transfers: Vec<Transfer>,
     tokens: HashMap<String, Session>,
     interim: HashMap<String, Interim>,
     serial: u64,
@@ -233,21 +298,37 @@ fn server_error() -> Response {
 }
 
 fn validation(fields: &[(&str, &str)]) -> Response {
-    let state: Map<String, Value> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!([v])))
-        .collect();
+    validation_owned(
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn validation_owned(fields: Vec<(String, String)>) -> Response {
+    let mut state: Map<String, Value> = Map::new();
+    for (k, v) in fields {
+        match state.get_mut(&k).and_then(Value::as_array_mut) {
+            Some(list) => list.push(Value::String(v)),
+            None => {
+                state.insert(k, json!([v]));
+            }
+        }
+    }
     respond(
         StatusCode::UNPROCESSABLE_ENTITY,
         json!({"Message": "Validation error occured while processing entity", "ModelState": state}),
     )
 }
 
+/// ETNA's answer to a URI no route matches (also to a missing required query parameter, and
+/// to every operation this sandbox does not serve). `uri` is relative to [`PREFIX`].
 fn no_route(uri: &Uri) -> Response {
     message(
         StatusCode::NOT_FOUND,
         &format!(
-            "No HTTP resource was found that matches the request URI 'http://localhost{uri}'."
+            "No HTTP resource was found that matches the request URI 'http://localhost{PREFIX}{uri}'."
         ),
     )
 }
@@ -286,8 +367,27 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
     }
 }
 
+/// A body that is not JSON: Web API's formatter leaves the model unbound and the answer is the
+/// framework's invalid-request body with the parse error in `ModelState`.
 fn parse_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|_| server_error())
+    serde_json::from_slice(body).map_err(|e| {
+        respond(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "Message": "The request is invalid.",
+                "ModelState": {"model": [format!("Unexpected character encountered while parsing the body: {e}.")]},
+            }),
+        )
+    })
+}
+
+/// A body the model binder may leave empty: no body binds as an empty model, whose missing
+/// fields the handler then reports the vendor's way.
+fn parse_body_or_empty(body: &Bytes) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    parse_body(body)
 }
 
 // ---------------------------------------------------------------- the sandbox
@@ -305,6 +405,20 @@ impl Sandbox {
     fn id(&mut self) -> i32 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// A fresh UUID (version 4 layout, deterministic).
+    fn uuid(&mut self) -> String {
+        self.serial += 1;
+        let h = self.serial.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (h >> 32) as u32,
+            (h >> 16) as u16,
+            (h & 0xfff) as u16,
+            (self.serial >> 12) & 0xfff,
+            self.serial & 0xffff_ffff_ffff
+        )
     }
 
     /// Every call: the app key.
@@ -675,7 +789,35 @@ const ORDER_STATUSES: &[&str] = &[
     "Held",
 ];
 const SIDES: &[&str] = &["Buy", "Sell", "SellShort", "BuyToCover"];
-const ORDER_TYPES: &[&str] = &["Market", "Limit", "Stop", "StopLimit"];
+/// Every order type, in ordinal order (filters compare ordinals).
+const ORDER_TYPE_NAMES: &[&str] = &[
+    "Market",
+    "Limit",
+    "Stop",
+    "StopLimit",
+    "Pegged",
+    "TrailingStop",
+    "TrailingStopLimit",
+    "OneCancelOther",
+    "OneTriggerOther",
+    "OneTriggerOneCancelOther",
+    "External",
+    "MutualFundsExchange",
+    "StagingBlotter",
+];
+const TIME_IN_FORCE: &[&str] = &[
+    "Day",
+    "GoodTillCancel",
+    "AtTheOpening",
+    "ImmediateOrCancel",
+    "FillOrKill",
+    "GoodTillCrossing",
+    "GoodTillDate",
+    "AtTheClose",
+    "GoodTillTime",
+    "GoodTillCancelPlus",
+    "GoodTillDatePlus",
+];
 
 fn ordinal(list: &[&str], v: &str) -> FVal {
     FVal::Num(Decimal::from(
@@ -963,7 +1105,104 @@ async fn balance(
     ))
 }
 
+fn account_model_json(s: &Sandbox, a: &Account) -> Value {
+    let mv = s.market_value(a);
+    let owner = s.user(a.user_id);
+    json!({
+        "Id": a.id, "ClearingAccount": a.clearing, "UserId": a.user_id,
+        "Login": owner.map(|u| u.login.clone()), "Email": owner.map(|u| u.email.clone()),
+        "Enabled": true, "Cash": num(a.cash), "Currency": "USD", "Status": "Approved",
+        "MarginType": "Cash", "OwnerType": "IndividualCustomer", "MarketValue": num(mv),
+        "EquityTotal": num(a.cash + mv), "AvailableToWithdraw": num(s.buying_power(a)),
+        "AccountName": format!("{} cash account", owner.map(|u| u.login.as_str()).unwrap_or("sandbox")),
+    })
+}
+
+/// The published API answers a list (of the one account).
+async fn account_by_id(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let a = &s.accounts[s.account_param(me, &account)?];
+    Ok(respond(StatusCode::OK, json!([account_model_json(&s, a)])))
+}
+
+/// The accounts the token may see (a user token: its own), paged; `mask` searches the
+/// clearing number, `propertyName` sorts, `isAscending` (default true) orders.
+async fn all_accounts(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let (p, size) = paging(&q, &uri, "pageNumber")?;
+    let ascending = match q.get("isAscending") {
+        None => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(_) => return Err(invalid()),
+    };
+    let mask = q
+        .get("mask")
+        .map(|m| m.to_ascii_uppercase())
+        .unwrap_or_default();
+    let mine: Vec<Account> = s
+        .accounts
+        .iter()
+        .filter(|a| a.user_id == me && a.clearing.to_ascii_uppercase().contains(&mask))
+        .cloned()
+        .collect();
+    let rows = apply_filter(mine, q.get("filter"), |a, f| match f {
+        "Id" => Some(FVal::Num(a.id.into())),
+        "ClearingAccount" => Some(FVal::Str(a.clearing.clone())),
+        "Cash" => Some(FVal::Num(a.cash)),
+        "Currency" => Some(FVal::Str("USD".into())),
+        "Enabled" => Some(FVal::Bool(true)),
+        _ => None,
+    })?;
+    let mut rows: Vec<Value> = rows.iter().map(|a| account_model_json(&s, a)).collect();
+    let mut order = q.clone();
+    order.insert("__desc".into(), (!ascending).to_string());
+    order
+        .entry("propertyName".into())
+        .or_insert_with(|| "Id".into());
+    sort_rows(&mut rows, &order, "propertyName", "__desc");
+    Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+async fn user_exchanges(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    s.user_param(me, &user)?;
+    Ok(respond(
+        StatusCode::OK,
+        json!(["NYSE", "NSDQ", "ARCA", "BATS", "EDGX", "Auto"]),
+    ))
+}
+
 // ---------------------------------------------------------------- handlers: securities
+
+fn equity_field(sec: &Security, f: &str) -> Option<FVal> {
+    match f {
+        "Id" => Some(FVal::Num(sec.id.into())),
+        "Symbol" => Some(FVal::Str(sec.symbol.clone())),
+        "Description" => Some(FVal::Str(sec.description.clone())),
+        "Exchange" => Some(FVal::Str(sec.exchange.clone())),
+        "Currency" => Some(FVal::Str(sec.currency.clone())),
+        "Enabled" | "AllowTrade" | "AllowMargin" => Some(FVal::Bool(true)),
+        "AllowShort" => Some(FVal::Bool(sec.allow_short)),
+        _ => None,
+    }
+}
 
 async fn equities(
     State(st): State<Shared>,
@@ -975,19 +1214,131 @@ async fn equities(
     s.auth(&headers)?;
     let (p, size) = paging(&q, &uri, "pageNumber")?;
     required(&q, "sortField", &uri)?;
-    let rows = apply_filter(s.securities.clone(), q.get("filter"), |sec, f| match f {
-        "Id" => Some(FVal::Num(sec.id.into())),
-        "Symbol" => Some(FVal::Str(sec.symbol.clone())),
-        "Description" => Some(FVal::Str(sec.description.clone())),
-        "Exchange" => Some(FVal::Str(sec.exchange.clone())),
-        "Currency" => Some(FVal::Str(sec.currency.clone())),
-        "Enabled" | "AllowTrade" | "AllowMargin" => Some(FVal::Bool(true)),
-        "AllowShort" => Some(FVal::Bool(sec.allow_short)),
-        _ => None,
-    })?;
+    flag(&q, "desc", &uri)?;
+    let rows = apply_filter(s.securities.clone(), q.get("filter"), equity_field)?;
     let mut rows: Vec<Value> = rows.iter().map(security_json).collect();
     sort_rows(&mut rows, &q, "sortField", "desc");
     Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+/// Equities whose symbol starts with the mask, or whose description or exchange contains it.
+async fn equities_by_mask(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    s.auth(&headers)?;
+    let mask = required(&q, "mask", &uri)?.to_ascii_uppercase();
+    let count: i32 = required(&q, "count", &uri)?
+        .parse()
+        .map_err(|_| invalid())?;
+    let hits: Vec<Security> = s
+        .securities
+        .iter()
+        .filter(|sec| {
+            sec.symbol.starts_with(&mask)
+                || sec.description.to_ascii_uppercase().contains(&mask)
+                || sec.exchange.to_ascii_uppercase() == mask
+        })
+        .cloned()
+        .collect();
+    let rows = apply_filter(hits, q.get("filter"), equity_field)?;
+    let rows: Vec<Value> = rows
+        .iter()
+        .take(count.max(0) as usize)
+        .map(security_json)
+        .collect();
+    Ok(respond(StatusCode::OK, Value::Array(rows)))
+}
+
+fn option_json(o: &OptionContract) -> Value {
+    let kind = if o.call { "Call" } else { "Put" };
+    json!({
+        "Id": o.id, "Symbol": o.symbol,
+        "Name": format!("{} {} {} {}", o.underlying, o.expiration.format("%b %d %Y"), o.strike.normalize(), kind),
+        "Description": format!("{} option", o.underlying), "Exchange": "OPRA", "Currency": "USD",
+        "Type": "Option", "Precision": 2, "VolumePrecision": 0, "TickSize": 0.01, "Enabled": true,
+        "AllowTrade": true, "AllowMargin": false, "AllowShort": false, "OptionType": kind,
+        "ExpirationType": "Regular", "ExpirationDate": date(o.expiration), "StrikePrice": num(o.strike),
+        "SeriesId": o.series, "UnderlyingAssetSymbol": o.underlying, "ContractSize": 100,
+    })
+}
+
+fn option_field(o: &OptionContract, f: &str) -> Option<FVal> {
+    match f {
+        "Id" => Some(FVal::Num(o.id.into())),
+        "Symbol" => Some(FVal::Str(o.symbol.clone())),
+        "UnderlyingAssetSymbol" | "Underlying" => Some(FVal::Str(o.underlying.clone())),
+        "OptionType" => Some(FVal::Num(if o.call { 0.into() } else { 1.into() })),
+        "StrikePrice" => Some(FVal::Num(o.strike)),
+        "ExpirationDate" | "Expiration" => Some(FVal::Date(o.expiration)),
+        "ExpirationType" => Some(FVal::Num(Decimal::ZERO)),
+        "SeriesId" => Some(FVal::Num(o.series.into())),
+        _ => None,
+    }
+}
+
+async fn list_options(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    s.auth(&headers)?;
+    let (p, size) = paging(&q, &uri, "pageNumber")?;
+    required(&q, "sortField", &uri)?;
+    flag(&q, "desc", &uri)?;
+    let rows = apply_filter(s.options.clone(), q.get("filter"), option_field)?;
+    let mut rows: Vec<Value> = rows.iter().map(option_json).collect();
+    sort_rows(&mut rows, &q, "sortField", "desc");
+    Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+async fn option(State(st): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Answer {
+    let s = lock(&st);
+    s.auth(&headers)?;
+    let found = match key.parse::<i32>() {
+        Ok(id) => s.options.iter().find(|o| o.id == id),
+        Err(_) => s
+            .options
+            .iter()
+            .find(|o| o.symbol.eq_ignore_ascii_case(&key)),
+    };
+    let o = found
+        .ok_or_else(|| message(StatusCode::NOT_FOUND, "Enquired security is non-existent."))?;
+    Ok(respond(StatusCode::OK, option_json(o)))
+}
+
+async fn option_expirations(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    s.auth(&headers)?;
+    let underlying = required(&q, "underlying", &uri)?;
+    let mut seen: Vec<(i32, DateTime<Utc>)> = Vec::new();
+    for o in s
+        .options
+        .iter()
+        .filter(|o| o.underlying.eq_ignore_ascii_case(underlying))
+    {
+        if !seen.iter().any(|(series, _)| *series == o.series) {
+            seen.push((o.series, o.expiration));
+        }
+    }
+    seen.sort_by_key(|(_, d)| *d);
+    let rows: Vec<Value> = seen
+        .iter()
+        .map(|(series, d)| {
+            json!({"SeriesId": series, "SeriesType": "Standard", "ExpirationDate": date(*d), "ExpirationType": "Regular"})
+        })
+        .collect();
+    Ok(respond(StatusCode::OK, Value::Array(rows)))
 }
 
 async fn equity(State(st): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Answer {
@@ -1023,16 +1374,45 @@ impl Sandbox {
         let qty = decimal_of(&body["Quantity"]);
         let mut missing = Vec::new();
         if symbol.is_empty() {
-            missing.push(("placeParams.Symbol", "The Symbol field is required."));
+            missing.push((
+                "placeParams.Symbol".to_string(),
+                "The Symbol field is required.".to_string(),
+            ));
         }
         if qty.is_none() {
-            missing.push(("placeParams.Quantity", "The Quantity field is required."));
+            missing.push((
+                "placeParams.Quantity".to_string(),
+                "The Quantity field is required.".to_string(),
+            ));
         }
-        if body["Side"].as_str().is_none() {
-            missing.push(("placeParams.Side", "The Side field is required."));
-        }
+        // Enumerations bind by name; anything else is a model-state error.
+        enum_param(body, "placeParams", "Side", SIDES, true, &mut missing);
+        enum_param(
+            body,
+            "placeParams",
+            "Type",
+            ORDER_TYPE_NAMES,
+            false,
+            &mut missing,
+        );
+        enum_param(
+            body,
+            "placeParams",
+            "TimeInforce",
+            TIME_IN_FORCE,
+            false,
+            &mut missing,
+        );
+        enum_param(
+            body,
+            "placeParams",
+            "TimeInForce",
+            TIME_IN_FORCE,
+            false,
+            &mut missing,
+        );
         if !missing.is_empty() {
-            return Err(validation(&missing));
+            return Err(validation_owned(missing));
         }
         let qty = qty.unwrap_or_default();
         let kind = body["Type"].as_str().unwrap_or("Market");
@@ -1306,11 +1686,31 @@ async fn get_order(
 }
 
 fn modification(s: &Sandbox, idx: usize, body: &Value) -> Result<Order, Response> {
+    let mut errors = Vec::new();
     if body["Id"].as_i64().is_none() {
-        return Err(validation(&[(
-            "modifyParams.Id",
-            "The Id field is required.",
-        )]));
+        errors.push((
+            "modifyParams.Id".to_string(),
+            "The Id field is required.".to_string(),
+        ));
+    }
+    enum_param(
+        body,
+        "modifyParams",
+        "Type",
+        ORDER_TYPE_NAMES,
+        false,
+        &mut errors,
+    );
+    enum_param(
+        body,
+        "modifyParams",
+        "TimeInForce",
+        TIME_IN_FORCE,
+        false,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
     }
     let mut o = s.orders[idx].clone();
     if let Some(q) = decimal_of(&body["Quantity"]) {
@@ -1447,7 +1847,7 @@ async fn list_orders(
         "Symbol" => Some(FVal::Str(o.symbol.clone())),
         "Status" | "ExecutionStatus" => Some(ordinal(ORDER_STATUSES, o.status)),
         "Side" => Some(ordinal(SIDES, &o.side)),
-        "Type" => Some(ordinal(ORDER_TYPES, &o.kind)),
+        "Type" => Some(ordinal(ORDER_TYPE_NAMES, &o.kind)),
         "Quantity" => Some(FVal::Num(o.quantity)),
         "Price" => o.price.map(FVal::Num),
         "CreateDate" | "Date" => Some(FVal::Date(o.created)),
@@ -1526,6 +1926,132 @@ async fn transactions(
 
 // ---------------------------------------------------------------- handlers: price alerts
 
+const ALERT_OPERATORS: &[&str] = &["GTEQ", "LTEQ"];
+const ALERT_FIELDS: &[&str] = &["Ask", "Bid", "Last"];
+const ALERT_STATES: &[&str] = &["New", "Expired", "Completed", "Stopped"];
+
+fn alert_json(s: &Sandbox, a: &Alert) -> Value {
+    json!({
+        "Id": a.id, "State": a.state, "CreatedDate": a.created, "Operator": a.operator,
+        "SecurityId": a.security_id,
+        "Symbol": s.security_by_id(a.security_id).map(|x| x.symbol.clone()),
+        "Field": a.field, "Argument": num(a.argument), "ExpirationDate": a.expiration,
+    })
+}
+
+/// A string field bound to an enumeration: missing (when required) or unknown values are
+/// model-state errors, as .NET's binder reports them.
+fn enum_field(
+    body: &Value,
+    name: &str,
+    allowed: &[&str],
+    required: bool,
+    errors: &mut Vec<(String, String)>,
+) -> Option<String> {
+    enum_param(body, "model", name, allowed, required, errors)
+}
+
+/// [`enum_field`] for a body bound to the parameter `param` (`placeParams.Side`, …).
+fn enum_param(
+    body: &Value,
+    param: &str,
+    name: &str,
+    allowed: &[&str],
+    required: bool,
+    errors: &mut Vec<(String, String)>,
+) -> Option<String> {
+    match &body[name] {
+        Value::Null if required => {
+            errors.push((
+                format!("{param}.{name}"),
+                format!("The {name} field is required."),
+            ));
+            None
+        }
+        Value::Null => None,
+        Value::String(v) if allowed.contains(&v.as_str()) => Some(v.clone()),
+        other => {
+            errors.push((
+                format!("{param}.{name}"),
+                format!("The value {other} is not valid for {name}."),
+            ));
+            None
+        }
+    }
+}
+
+/// Reads a `PriceAlertEditableModel` into `alert` (422 for a malformed one, 409 for an
+/// unknown security).
+fn read_alert(s: &Sandbox, body: &Value, alert: &mut Alert) -> Result<(), Response> {
+    let mut errors = Vec::new();
+    let operator = enum_field(body, "Operator", ALERT_OPERATORS, true, &mut errors);
+    let field = enum_field(body, "Field", ALERT_FIELDS, true, &mut errors);
+    let state = enum_field(body, "State", ALERT_STATES, false, &mut errors);
+    let expiration = match &body["ExpirationDate"] {
+        Value::Null => {
+            errors.push((
+                "model.ExpirationDate".into(),
+                "The ExpirationDate field is required.".into(),
+            ));
+            None
+        }
+        v => v.as_i64().or_else(|| {
+            errors.push((
+                "model.ExpirationDate".into(),
+                "The ExpirationDate field is not a valid date.".into(),
+            ));
+            None
+        }),
+    };
+    let argument = match &body["Argument"] {
+        Value::Null => Some(Decimal::ZERO),
+        v => decimal_of(v).filter(|d| *d >= Decimal::ZERO).or_else(|| {
+            errors.push((
+                "model.Argument".into(),
+                "The Argument must be a non-negative number.".into(),
+            ));
+            None
+        }),
+    };
+    let security_id = match &body["SecurityId"] {
+        Value::Null => Some(0),
+        v => v.as_i64().and_then(|i| i32::try_from(i).ok()).or_else(|| {
+            errors.push((
+                "model.SecurityId".into(),
+                "The SecurityId field is not a valid id.".into(),
+            ));
+            None
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
+    }
+    let security_id = security_id.unwrap_or_default();
+    if s.security_by_id(security_id).is_none() {
+        return Err(message(
+            StatusCode::CONFLICT,
+            "The price alert could not be saved: unknown security.",
+        ));
+    }
+    alert.operator = operator.unwrap_or_default();
+    alert.field = field.unwrap_or_default();
+    if let Some(state) = state {
+        alert.state = state;
+    }
+    alert.expiration = expiration.unwrap_or_default();
+    alert.argument = argument.unwrap_or_default();
+    alert.security_id = security_id;
+    Ok(())
+}
+
+fn alert_index(s: &Sandbox, user_id: i32, raw: &str) -> Result<usize, Response> {
+    let id: i32 = raw.parse().map_err(|_| invalid())?;
+    s.alerts
+        .iter()
+        .position(|a| a.id == id && a.user_id == user_id)
+        .ok_or_else(invalid)
+}
+
 async fn create_alert(
     State(st): State<Shared>,
     headers: HeaderMap,
@@ -1535,42 +2061,23 @@ async fn create_alert(
     let mut s = lock(&st);
     let me = s.auth(&headers)?;
     let uid = s.user_param(me, &user)?;
-    let mut body = parse_body(&body)?;
-    let mut missing = Vec::new();
-    for (k, m) in [
-        ("Operator", "The Operator field is required."),
-        ("Field", "The Field field is required."),
-        ("ExpirationDate", "The ExpirationDate field is required."),
-    ] {
-        if body[k].is_null() {
-            missing.push((k, m));
-        }
-    }
-    if !missing.is_empty() {
-        let named: Vec<(String, &str)> = missing
-            .iter()
-            .map(|(k, m)| (format!("model.{k}"), *m))
-            .collect();
-        let refs: Vec<(&str, &str)> = named.iter().map(|(k, m)| (k.as_str(), *m)).collect();
-        return Err(validation(&refs));
-    }
-    let id = s.id();
-    let symbol = body["SecurityId"]
-        .as_i64()
-        .and_then(|i| s.security_by_id(i as i32))
-        .map(|x| x.symbol.clone());
-    body["Id"] = json!(id);
-    body["Symbol"] = json!(symbol);
-    body["CreatedDate"] = json!(Utc::now().timestamp());
-    if body["State"].is_null() {
-        body["State"] = json!("New");
-    }
-    s.alerts.push(Alert {
-        id,
+    let body = parse_body(&body)?;
+    let mut alert = Alert {
+        id: 0,
         user_id: uid,
-        body: body.clone(),
-    });
-    Ok(respond(StatusCode::OK, body))
+        state: "New".into(),
+        operator: String::new(),
+        security_id: 0,
+        field: String::new(),
+        argument: Decimal::ZERO,
+        expiration: 0,
+        created: Utc::now().timestamp(),
+    };
+    read_alert(&s, &body, &mut alert)?;
+    alert.id = s.id();
+    let out = alert_json(&s, &alert);
+    s.alerts.push(alert);
+    Ok(respond(StatusCode::OK, out))
 }
 
 async fn list_alerts(
@@ -1585,16 +2092,783 @@ async fn list_alerts(
     let uid = s.user_param(me, &user)?;
     let (p, size) = paging(&q, &uri, "pageNumber")?;
     required(&q, "sortBy", &uri)?;
-    required(&q, "isDesc", &uri)?;
+    flag(&q, "isDesc", &uri)?;
     let mut rows: Vec<Value> = s
         .alerts
         .iter()
         .filter(|a| a.user_id == uid)
-        .map(|a| a.body.clone())
+        .map(|a| alert_json(&s, a))
         .collect();
     sort_rows(&mut rows, &q, "sortBy", "isDesc");
-    let _ = s.alerts.iter().map(|a| a.id).max();
     Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+async fn get_alert(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, alert)): Path<(String, String)>,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = alert_index(&s, uid, &alert)?;
+    Ok(respond(StatusCode::OK, alert_json(&s, &s.alerts[i])))
+}
+
+async fn modify_alert(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, alert)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = alert_index(&s, uid, &alert)?;
+    let body = parse_body(&body)?;
+    let mut changed = s.alerts[i].clone();
+    read_alert(&s, &body, &mut changed)?;
+    s.alerts[i] = changed;
+    Ok(respond(StatusCode::OK, alert_json(&s, &s.alerts[i])))
+}
+
+async fn delete_alert(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, alert)): Path<(String, String)>,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = alert_index(&s, uid, &alert)?;
+    s.alerts.remove(i);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- handlers: watchlists
+
+fn security_model_json(s: &Security) -> Value {
+    json!({
+        "Id": s.id, "Symbol": s.symbol, "Description": s.description, "Exchange": s.exchange,
+        "Currency": s.currency, "Type": s.kind, "Precision": 2, "VolumePrecision": 0,
+        "TickSize": 0.01, "ContractSize": 1,
+    })
+}
+
+fn watchlist_json(s: &Sandbox, w: &Watchlist, with_securities: bool) -> Value {
+    let mut v = json!({
+        "Id": w.id, "Name": w.name, "Description": Value::Null, "Type": "UserList",
+        "CreateDate": date(w.created), "ModifyDate": date(w.modified), "ReadOnly": false,
+    });
+    if with_securities {
+        v["SecurityList"] = w
+            .securities
+            .iter()
+            .filter_map(|id| s.security_by_id(*id))
+            .map(security_model_json)
+            .collect();
+    }
+    v
+}
+
+/// A required boolean query parameter (missing: no route; not a boolean: invalid).
+fn flag(q: &HashMap<String, String>, name: &str, uri: &Uri) -> Result<bool, Response> {
+    let v = required(q, name, uri)?;
+    if v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid())
+    }
+}
+
+fn watchlist_index(s: &Sandbox, user_id: i32, raw: &str) -> Result<usize, Response> {
+    let id: i32 = raw.parse().map_err(|_| invalid())?;
+    s.watchlists
+        .iter()
+        .position(|w| w.id == id && w.user_id == user_id)
+        .ok_or_else(invalid)
+}
+
+fn unknown_security() -> Response {
+    message(
+        StatusCode::CONFLICT,
+        "The security could not be found or added to the watchlist.",
+    )
+}
+
+/// A `SecuritySignature` body resolved to a security id.
+fn signature(s: &Sandbox, body: &Value) -> Result<i32, Response> {
+    let Some(symbol) = body["Symbol"].as_str().filter(|v| !v.is_empty()) else {
+        return Err(validation(&[(
+            "signature.Symbol",
+            "The Symbol field is required.",
+        )]));
+    };
+    let sec = s.security(symbol).ok_or_else(unknown_security)?;
+    let matches = |field: &str, value: &str| {
+        body[field]
+            .as_str()
+            .is_none_or(|v| v.is_empty() || v.eq_ignore_ascii_case(value))
+    };
+    if !matches("Exchange", &sec.exchange) || !matches("Currency", &sec.currency) {
+        return Err(unknown_security());
+    }
+    Ok(sec.id)
+}
+
+async fn list_watchlists(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let with = flag(&q, "includeSecurities", &uri)?;
+    let rows: Vec<Value> = s
+        .watchlists
+        .iter()
+        .filter(|w| w.user_id == uid)
+        .map(|w| watchlist_json(&s, w, with))
+        .collect();
+    Ok(respond(StatusCode::OK, Value::Array(rows)))
+}
+
+async fn create_watchlist(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let with = flag(&q, "resultIncludeSecurities", &uri)?;
+    let body = parse_body(&body)?;
+    let Some(name) = body["Name"]
+        .as_str()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    else {
+        return Err(validation(&[("model.Name", "The Name field is required.")]));
+    };
+    let ids: Vec<i64> = match &body["Securities"] {
+        Value::Null => Vec::new(),
+        Value::Array(items) => match items.iter().map(Value::as_i64).collect::<Option<_>>() {
+            Some(ids) => ids,
+            None => {
+                return Err(validation(&[(
+                    "model.Securities",
+                    "The Securities field must list security ids.",
+                )]))
+            }
+        },
+        _ => {
+            return Err(validation(&[(
+                "model.Securities",
+                "The Securities field must list security ids.",
+            )]))
+        }
+    };
+    if let Some(existing) = s
+        .watchlists
+        .iter()
+        .find(|w| w.user_id == uid && w.name.eq_ignore_ascii_case(name))
+    {
+        return Err(respond(
+            StatusCode::CONFLICT,
+            watchlist_json(&s, existing, with),
+        ));
+    }
+    let mut securities = Vec::new();
+    let mut refused = false;
+    for id in ids {
+        match i32::try_from(id).ok().and_then(|i| s.security_by_id(i)) {
+            Some(sec) if !securities.contains(&sec.id) => securities.push(sec.id),
+            Some(_) => {}
+            None => refused = true,
+        }
+    }
+    let now = Utc::now();
+    let list = Watchlist {
+        id: s.id(),
+        user_id: uid,
+        name: name.to_string(),
+        created: now,
+        modified: now,
+        securities,
+    };
+    let out = watchlist_json(&s, &list, with);
+    s.watchlists.push(list);
+    // A security that could not be added: 409 with the watchlist as it was left.
+    let status = if refused {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    Ok(respond(status, out))
+}
+
+async fn get_watchlist(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, list)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = watchlist_index(&s, uid, &list)?;
+    let with = flag(&q, "includeSecurities", &uri)?;
+    Ok(respond(
+        StatusCode::OK,
+        watchlist_json(&s, &s.watchlists[i], with),
+    ))
+}
+
+async fn delete_watchlist(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, list)): Path<(String, String)>,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = watchlist_index(&s, uid, &list)?;
+    s.watchlists.remove(i);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Adds (`add`) or removes a security; answers the watchlist after the change.
+fn change_watchlist(s: &mut Sandbox, i: usize, security: i32, add: bool) -> Response {
+    let list = &mut s.watchlists[i];
+    let present = list.securities.contains(&security);
+    if add && !present {
+        list.securities.push(security);
+        list.modified = Utc::now();
+    } else if !add && present {
+        list.securities.retain(|x| *x != security);
+        list.modified = Utc::now();
+    }
+    respond(StatusCode::OK, watchlist_json(s, &s.watchlists[i], true))
+}
+
+async fn watchlist_symbol(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    Path((user, list)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = watchlist_index(&s, uid, &list)?;
+    let body = parse_body(&body)?;
+    let security = signature(&s, &body)?;
+    Ok(change_watchlist(
+        &mut s,
+        i,
+        security,
+        method == axum::http::Method::PUT,
+    ))
+}
+
+async fn watchlist_security(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    Path((user, list, security)): Path<(String, String, String)>,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = watchlist_index(&s, uid, &list)?;
+    let id: i32 = security.parse().map_err(|_| invalid())?;
+    if s.security_by_id(id).is_none() {
+        return Err(unknown_security());
+    }
+    Ok(change_watchlist(
+        &mut s,
+        i,
+        id,
+        method == axum::http::Method::PUT,
+    ))
+}
+
+async fn rename_watchlist(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((user, list)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let uid = s.user_param(me, &user)?;
+    let i = watchlist_index(&s, uid, &list)?;
+    let name = required(&q, "name", &uri)?.trim().to_string();
+    if name.is_empty() {
+        return Err(validation(&[("name", "The name must not be empty.")]));
+    }
+    let id = s.watchlists[i].id;
+    if s.watchlists
+        .iter()
+        .any(|w| w.user_id == uid && w.id != id && w.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(message(
+            StatusCode::CONFLICT,
+            "A watchlist with this name already exists.",
+        ));
+    }
+    s.watchlists[i].name = name.clone();
+    s.watchlists[i].modified = Utc::now();
+    Ok(respond(
+        StatusCode::OK,
+        json!({"m_Item1": id, "m_Item2": name}),
+    ))
+}
+
+// ---------------------------------------------------------------- handlers: account funding
+
+/// The two micro-deposits the sandbox "sends" to every bank account linked with the `Manual`
+/// method: $0.11 and $0.07 (approve with both, in any order).
+pub const MICRO_DEPOSITS: [Decimal; 2] = [
+    Decimal::from_parts(11, 0, 0, false, 2),
+    Decimal::from_parts(7, 0, 0, false, 2),
+];
+
+fn ach_json(r: &AchRelationship) -> Value {
+    let tail: String = r
+        .account_number
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    json!({
+        "Id": r.id, "AccountId": r.account_id, "RoutingNumber": r.routing,
+        "AccountNumber": r.account_number, "DisplayAccountNumber": format!("****{tail}"),
+        "AccountOwnerName": r.owner, "Name": r.bank, "Status": r.status,
+        "CreatedAt": date(r.created), "CancelDate": r.cancelled.as_ref().map(|(d, _)| date(*d)),
+        "CancelReason": r.cancelled.as_ref().map(|(_, why)| why.clone()),
+        "ApprovalMethod": r.approval, "Default": r.default, "BankAccountType": r.bank_account_type,
+    })
+}
+
+fn transfer_json(t: &Transfer) -> Value {
+    json!({
+        "Id": t.id, "AccountId": t.account_id, "Mechanism": "ACH", "IsDeposit": t.deposit,
+        "Status": t.status, "Comment": t.comment, "Amount": num(t.amount), "TotalAmount": num(t.amount),
+        "TransferDate": date(t.created), "CreatedAt": date(t.created),
+        "ClearingAccountNumber": t.clearing, "CreatedBy": t.created_by,
+    })
+}
+
+fn ach_index(s: &Sandbox, account_id: i32, raw: &str) -> Result<usize, Response> {
+    s.ach
+        .iter()
+        .position(|r| r.id.eq_ignore_ascii_case(raw) && r.account_id == account_id)
+        .ok_or_else(invalid)
+}
+
+fn ach_conflict(text: &str) -> Response {
+    message(StatusCode::CONFLICT, text)
+}
+
+fn text_field<'a>(
+    body: &'a Value,
+    name: &str,
+    errors: &mut Vec<(String, String)>,
+) -> Option<&'a str> {
+    let v = body[name].as_str().map(str::trim).filter(|v| !v.is_empty());
+    if v.is_none() {
+        errors.push((
+            format!("model.{name}"),
+            format!("The {name} field is required."),
+        ));
+    }
+    v
+}
+
+async fn create_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let account_id = s.accounts[ai].id;
+    let body = parse_body(&body)?;
+    let mut errors = Vec::new();
+    let routing = text_field(&body, "RoutingNumber", &mut errors);
+    let number = text_field(&body, "AccountNumber", &mut errors);
+    let owner = text_field(&body, "AccountOwnerName", &mut errors);
+    let bank = text_field(&body, "Name", &mut errors);
+    let approval = enum_field(
+        &body,
+        "ApprovalMethod",
+        &["Instant", "Manual"],
+        true,
+        &mut errors,
+    );
+    if routing.is_some_and(|r| r.len() != 9 || !r.bytes().all(|b| b.is_ascii_digit())) {
+        errors.push((
+            "model.RoutingNumber".into(),
+            "The RoutingNumber must be 9 digits.".into(),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
+    }
+    let (routing, number) = (
+        routing.unwrap_or_default().to_string(),
+        number.unwrap_or_default().to_string(),
+    );
+    let active = |r: &&AchRelationship| r.account_id == account_id && r.status != "Canceled";
+    if s.ach
+        .iter()
+        .filter(active)
+        .any(|r| r.routing == routing && r.account_number == number)
+    {
+        return Err(ach_conflict(
+            "An ACH relationship with this bank account already exists.",
+        ));
+    }
+    let first = !s.ach.iter().filter(active).any(|r| r.default);
+    let approval = approval.unwrap_or_default();
+    let relationship = AchRelationship {
+        id: s.uuid(),
+        account_id,
+        routing,
+        account_number: number,
+        owner: owner.unwrap_or_default().to_string(),
+        bank: bank.unwrap_or_default().to_string(),
+        bank_account_type: body["BankAccountType"].as_str().map(str::to_string),
+        status: if approval == "Instant" {
+            "Approved"
+        } else {
+            "Pending"
+        },
+        approval,
+        created: Utc::now(),
+        cancelled: None,
+        default: first,
+    };
+    let out = ach_json(&relationship);
+    s.ach.push(relationship);
+    Ok(respond(StatusCode::OK, out))
+}
+
+async fn list_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let (p, size) = paging(&q, &uri, "pageNumber")?;
+    required(&q, "sortBy", &uri)?;
+    flag(&q, "isDesc", &uri)?;
+    const STATUSES: &[&str] = &[
+        "Pending",
+        "Approved",
+        "Canceled",
+        "Error",
+        "PendingCancel",
+        "PendingApproval",
+    ];
+    let status = match q.get("status") {
+        Some(v) => Some(
+            *STATUSES
+                .iter()
+                .find(|x| x.eq_ignore_ascii_case(v))
+                .ok_or_else(invalid)?,
+        ),
+        None => None,
+    };
+    let account_id = s.accounts[ai].id;
+    let mut rows: Vec<Value> = s
+        .ach
+        .iter()
+        .filter(|r| r.account_id == account_id && status.is_none_or(|x| r.status == x))
+        .map(ach_json)
+        .collect();
+    sort_rows(&mut rows, &q, "sortBy", "isDesc");
+    Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+async fn get_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let i = ach_index(&s, s.accounts[ai].id, &id)?;
+    Ok(respond(StatusCode::OK, ach_json(&s.ach[i])))
+}
+
+async fn default_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let account_id = s.accounts[ai].id;
+    let r = s
+        .ach
+        .iter()
+        .find(|r| r.account_id == account_id && r.default && r.status != "Canceled")
+        .ok_or_else(|| {
+            message(
+                StatusCode::NOT_FOUND,
+                "The account has no default ACH relationship.",
+            )
+        })?;
+    Ok(respond(StatusCode::OK, ach_json(r)))
+}
+
+async fn modify_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let i = ach_index(&s, s.accounts[ai].id, &id)?;
+    let body = parse_body(&body)?;
+    let mut errors = Vec::new();
+    let name = text_field(&body, "Name", &mut errors).map(str::to_string);
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
+    }
+    if s.ach[i].status == "Canceled" {
+        return Err(ach_conflict("The ACH relationship is canceled."));
+    }
+    s.ach[i].bank = name.unwrap_or_default();
+    Ok(respond(StatusCode::OK, ach_json(&s.ach[i])))
+}
+
+async fn delete_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let i = ach_index(&s, s.accounts[ai].id, &id)?;
+    let reason = required(&q, "reason", &uri)?.to_string();
+    if s.ach[i].status == "Canceled" {
+        return Err(ach_conflict("The ACH relationship is already canceled."));
+    }
+    let r = &mut s.ach[i];
+    r.status = "Canceled";
+    r.default = false;
+    r.cancelled = Some((Utc::now(), reason));
+    Ok(respond(StatusCode::OK, ach_json(&s.ach[i])))
+}
+
+async fn approve_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let i = ach_index(&s, s.accounts[ai].id, &id)?;
+    let body = parse_body(&body)?;
+    let mut errors = Vec::new();
+    let mut amount = |name: &str| {
+        let v = decimal_of(&body[name]);
+        if v.is_none() {
+            errors.push((
+                format!("model.{name}"),
+                format!("The {name} field is required."),
+            ));
+        }
+        v
+    };
+    let (a, b) = (amount("Amount1"), amount("Amount2"));
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
+    }
+    if s.ach[i].status != "Pending" {
+        return Err(ach_conflict(
+            "The ACH relationship is not waiting for micro-deposit approval.",
+        ));
+    }
+    let mut given = [a.unwrap_or_default(), b.unwrap_or_default()];
+    let mut expected = MICRO_DEPOSITS;
+    given.sort();
+    expected.sort();
+    if given != expected {
+        return Err(ach_conflict("The amounts do not match the micro-deposits."));
+    }
+    s.ach[i].status = "Approved";
+    Ok(respond(StatusCode::OK, ach_json(&s.ach[i])))
+}
+
+async fn set_default_ach(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let account_id = s.accounts[ai].id;
+    let i = ach_index(&s, account_id, &id)?;
+    if s.ach[i].status != "Approved" {
+        return Err(ach_conflict(
+            "Only an approved ACH relationship can be the default.",
+        ));
+    }
+    for r in s.ach.iter_mut().filter(|r| r.account_id == account_id) {
+        r.default = false;
+    }
+    s.ach[i].default = true;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn send_ach_transfer(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let account_id = s.accounts[ai].id;
+    let body = parse_body(&body)?;
+    let mut errors = Vec::new();
+    let relationship = text_field(&body, "AchRelationshipId", &mut errors).map(str::to_string);
+    let amount = decimal_of(&body["Amount"]);
+    match amount {
+        None => errors.push((
+            "model.Amount".into(),
+            "The Amount field is required.".into(),
+        )),
+        Some(a) if a <= Decimal::ZERO => {
+            errors.push(("model.Amount".into(), "The Amount must be positive.".into()))
+        }
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(validation_owned(errors));
+    }
+    let amount = amount.unwrap_or_default();
+    let relationship = relationship.unwrap_or_default();
+    let deposit = body["IsIncoming"].as_bool().unwrap_or(false);
+    if !s.ach.iter().any(|r| {
+        r.account_id == account_id
+            && r.id.eq_ignore_ascii_case(&relationship)
+            && r.status == "Approved"
+    }) {
+        return Err(ach_conflict(
+            "The transfer needs an approved ACH relationship of this account.",
+        ));
+    }
+    if !deposit {
+        let pending: Decimal = s
+            .transfers
+            .iter()
+            .filter(|t| t.account_id == account_id && !t.deposit && t.status == "Submitted")
+            .map(|t| t.amount)
+            .sum();
+        if amount + pending > s.accounts[ai].cash {
+            return Err(ach_conflict("Insufficient funds available to withdraw."));
+        }
+    }
+    let created_by = s.user(me).map(|u| u.login.clone()).unwrap_or_default();
+    let transfer = Transfer {
+        id: s.uuid(),
+        account_id,
+        deposit,
+        amount,
+        status: "Submitted",
+        comment: body["Comment"].as_str().map(str::to_string),
+        created: Utc::now(),
+        clearing: s.accounts[ai].clearing.clone(),
+        created_by,
+    };
+    let out = transfer_json(&transfer);
+    s.transfers.push(transfer);
+    Ok(respond(StatusCode::OK, out))
+}
+
+async fn list_transfers(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let (p, size) = paging(&q, &uri, "pageNumber")?;
+    required(&q, "sortBy", &uri)?;
+    flag(&q, "isDesc", &uri)?;
+    let account_id = s.accounts[ai].id;
+    let mut rows: Vec<Value> = s
+        .transfers
+        .iter()
+        .filter(|t| t.account_id == account_id)
+        .map(transfer_json)
+        .collect();
+    sort_rows(&mut rows, &q, "sortBy", "isDesc");
+    Ok(respond(StatusCode::OK, page(rows, p, size, &uri)))
+}
+
+async fn cancel_transfer(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+) -> Answer {
+    let mut s = lock(&st);
+    let me = s.auth(&headers)?;
+    let ai = s.account_param(me, &account)?;
+    let account_id = s.accounts[ai].id;
+    let i = s
+        .transfers
+        .iter()
+        .position(|t| t.account_id == account_id && t.id.eq_ignore_ascii_case(&id))
+        .ok_or_else(invalid)?;
+    let comment = required(&q, "comment", &uri)?.to_string();
+    if s.transfers[i].status != "Submitted" {
+        return Err(ach_conflict("The transfer can no longer be canceled."));
+    }
+    s.transfers[i].status = "Canceled";
+    s.transfers[i].comment = Some(comment);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---------------------------------------------------------------- handlers: registration, password reset
@@ -1605,7 +2879,7 @@ async fn register(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     if header(&headers, "origin").is_none() {
         return Err(invalid());
     }
-    let body = parse_body(&body)?;
+    let body = parse_body_or_empty(&body)?;
     let creds = &body["Credentials"];
     let mut errors = Vec::new();
     if creds["Login"].as_str().is_none_or(str::is_empty) {
@@ -1647,7 +2921,7 @@ async fn register(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> 
 async fn password_reset(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
     let s = lock(&st);
     s.app_key(&headers)?;
-    let body = parse_body(&body)?;
+    let body = parse_body_or_empty(&body)?;
     let login = body["User"].as_str().unwrap_or_default();
     if !s.config.users.iter().any(|u| u.login == login) {
         return Ok(respond(
@@ -1670,6 +2944,26 @@ async fn password_reset(State(st): State<Shared>, headers: HeaderMap, body: Byte
 
 async fn fallback(uri: Uri) -> Response {
     no_route(&uri)
+}
+
+/// axum answers what its extractors reject (and unmatched routes) in plain text; ETNA's Web
+/// API answers every error in JSON: a bad path or query value is `{"Message":"The request is
+/// invalid."}`, an unmatched URI the no-route 404, anything else the generic 500 body.
+async fn json_rejections(uri: Uri, response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => no_route(&uri),
+        s if s.is_client_error() => invalid(),
+        _ => server_error(),
+    }
 }
 
 // ---------------------------------------------------------------- server
@@ -1708,6 +3002,45 @@ fn securities() -> Vec<Security> {
             allow_short: *short,
         })
         .collect()
+}
+
+/// Listed options: AAPL calls and puts at three strikes for two expirations, MSFT at two
+/// strikes for one; OSI symbols (root padded to six characters).
+fn options() -> Vec<OptionContract> {
+    let day = |y, m, d| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|n| n.and_utc())
+            .unwrap_or_default()
+    };
+    let series: [(&str, i32, DateTime<Utc>, &[i64]); 3] = [
+        ("AAPL", 501, day(2030, 1, 18), &[140, 150, 160]),
+        ("AAPL", 502, day(2030, 6, 21), &[140, 150, 160]),
+        ("MSFT", 503, day(2030, 1, 18), &[200, 210]),
+    ];
+    let mut out = Vec::new();
+    for (underlying, id, expiration, strikes) in series {
+        for strike in strikes {
+            for call in [true, false] {
+                let symbol = format!(
+                    "{underlying:<6}{}{}{:08}",
+                    expiration.format("%y%m%d"),
+                    if call { 'C' } else { 'P' },
+                    strike * 1000
+                );
+                out.push(OptionContract {
+                    id: 101 + out.len() as i32,
+                    symbol,
+                    underlying: underlying.into(),
+                    call,
+                    strike: Decimal::from(*strike),
+                    expiration,
+                    series: id,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A running AutoShares sandbox.
@@ -1783,6 +3116,24 @@ impl Server {
             .map(|o| o.status.to_string())
     }
 
+    /// Settles every `Submitted` transfer: it becomes `Complete` and moves the account's cash.
+    /// Returns how many were settled.
+    pub fn complete_transfers(&self) -> usize {
+        let mut s = lock(&self.state);
+        let mut settled = Vec::new();
+        for t in s.transfers.iter_mut().filter(|t| t.status == "Submitted") {
+            t.status = "Complete";
+            let signed = if t.deposit { t.amount } else { -t.amount };
+            settled.push((t.account_id, signed));
+        }
+        for (account_id, signed) in &settled {
+            if let Some(a) = s.accounts.iter_mut().find(|a| a.id == *account_id) {
+                a.cash += *signed;
+            }
+        }
+        settled.len()
+    }
+
     /// Number of orders placed (any status).
     pub fn order_count(&self) -> usize {
         lock(&self.state).orders.len()
@@ -1820,6 +3171,10 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         orders: Vec::new(),
         transactions: Vec::new(),
         alerts: Vec::new(),
+        watchlists: Vec::new(),
+        options: options(),
+        ach: Vec::new(),
+        transfers: Vec::new(),
         tokens: HashMap::new(),
         interim: HashMap::new(),
         serial: 0,
@@ -1838,10 +3193,37 @@ fn router(state: Shared) -> Router {
         .route("/v1.0/users/password/reset", post(password_reset))
         .route("/v1.0/users/{user}/info", get(user_info))
         .route("/v1.0/users/{user}/accounts", get(user_accounts))
+        .route("/v1.0/users/{user}/exchanges", get(user_exchanges))
         .route(
             "/v1.0/users/{user}/pricealerts",
             post(create_alert).get(list_alerts),
         )
+        .route(
+            "/v1.0/users/{user}/pricealerts/{alert}",
+            get(get_alert).put(modify_alert).delete(delete_alert),
+        )
+        .route(
+            "/v1.0/users/{user}/watchlists",
+            get(list_watchlists).post(create_watchlist),
+        )
+        .route(
+            "/v1.0/users/{user}/watchlists/{list}",
+            get(get_watchlist).delete(delete_watchlist),
+        )
+        .route(
+            "/v1.0/users/{user}/watchlists/{list}/securities",
+            put(watchlist_symbol).delete(watchlist_symbol),
+        )
+        .route(
+            "/v1.0/users/{user}/watchlists/{list}/securities/{security}",
+            put(watchlist_security).delete(watchlist_security),
+        )
+        .route(
+            "/v1.0/users/{user}/watchlists/{list}/name",
+            put(rename_watchlist),
+        )
+        .route("/v1.0/accounts/all", get(all_accounts))
+        .route("/v1.0/accounts/{account}", get(account_by_id))
         .route("/v1.0/accounts/{account}/info", get(balance))
         .route(
             "/v1.0/accounts/{account}/preview/orders",
@@ -1859,11 +3241,62 @@ fn router(state: Shared) -> Router {
             "/v1.0/accounts/{account}/orders/{order}",
             get(get_order).put(replace_order).delete(cancel_order),
         )
+        // The slow family, validated by the execution venue too: the same orders here.
+        .route(
+            "/v1.0/accounts/{account}/preview/syncorders",
+            post(preview_order),
+        )
+        .route(
+            "/v1.0/accounts/{account}/preview/syncorders/{order}",
+            put(preview_replace),
+        )
+        .route(
+            "/v1.0/accounts/{account}/syncorders",
+            post(place_order).get(list_orders),
+        )
+        .route(
+            "/v1.0/accounts/{account}/syncorders/{order}",
+            get(get_order).put(replace_order).delete(cancel_order),
+        )
         .route("/v1.0/accounts/{account}/positions", get(positions))
         .route("/v1.0/accounts/{account}/transactions", get(transactions))
+        .route(
+            "/v1.0/accounts/{account}/ach-relationships",
+            post(create_ach).get(list_ach),
+        )
+        .route(
+            "/v1.0/accounts/{account}/ach-relationships/default",
+            get(default_ach),
+        )
+        .route(
+            "/v1.0/accounts/{account}/ach-relationships/{id}",
+            get(get_ach).put(modify_ach).delete(delete_ach),
+        )
+        .route(
+            "/v1.0/accounts/{account}/ach-relationships/{id}/approve",
+            post(approve_ach),
+        )
+        .route(
+            "/v1.0/accounts/{account}/ach-relationships/{id}/default",
+            post(set_default_ach),
+        )
+        .route(
+            "/v1.0/accounts/{account}/transfers/ach",
+            post(send_ach_transfer),
+        )
+        .route("/v1.0/accounts/{account}/transfers", get(list_transfers))
+        .route(
+            "/v1.0/accounts/{account}/transfers/{transfer}",
+            axum::routing::delete(cancel_transfer),
+        )
         .route("/v1.0/equities", get(equities))
+        .route("/v1.0/equities/lookup", get(equities_by_mask))
         .route("/v1.0/equities/{key}", get(equity))
+        .route("/v1.0/options", get(list_options))
+        .route("/v1.0/options/expirations", get(option_expirations))
+        .route("/v1.0/options/{key}", get(option))
         .fallback(fallback)
+        .layer(axum::middleware::map_response(json_rejections))
         .with_state(state)
 }
 
