@@ -269,3 +269,115 @@ async fn price_alerts_created_through_the_generated_client_stream_back() {
     assert_eq!(prices, [dec!(180), dec!(170.25), dec!(160.5)]);
     assert_eq!(server.hits.get("GET", "/v1.0/users/@me/pricealerts"), 2);
 }
+
+#[tokio::test]
+async fn sync_orders_stream_the_same_orders_page_by_page() {
+    let server = sandbox().await;
+    let session = trader(&server).await;
+    // Orders placed through either family are the account's orders.
+    for qty in 1..=3 {
+        session
+            .place_order(
+                TRADER_ACCOUNT,
+                &OrderRequest::limit("KO", Side::Buy, rust_decimal::Decimal::from(qty), dec!(10)),
+            )
+            .await
+            .unwrap();
+    }
+    let via_sync = session
+        .call(
+            session
+                .client()
+                .place_sync_order()
+                .account_id(TRADER_ACCOUNT)
+                .body(OrderRequest::limit("T", Side::Buy, dec!(4), dec!(10)).to_resource())
+                .send(),
+        )
+        .await
+        .unwrap();
+    let query = ListQuery::new()
+        .page_size(2)
+        .sort("Quantity", true)
+        .filter(field("Status").eq(0));
+    let orders: Vec<_> = session
+        .sync_orders(TRADER_ACCOUNT, query.clone())
+        .try_collect()
+        .await
+        .unwrap();
+    let quantities: Vec<_> = orders.iter().map(|o| o.quantity.unwrap()).collect();
+    assert_eq!(quantities, [dec!(4), dec!(3), dec!(2), dec!(1)]);
+    assert_eq!(orders[0].id, via_sync.id.unwrap());
+    assert_eq!(
+        server.hits.get("GET", "/v1.0/accounts/2001/syncorders"),
+        2,
+        "two full pages; the total says there is no third"
+    );
+    assert_eq!(server.hits.get("GET", "/v1.0/accounts/2001/orders"), 0);
+
+    // Lazy: the first item costs one page.
+    let first: Vec<_> = session
+        .sync_orders(TRADER_ACCOUNT, query)
+        .take(1)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(server.hits.get("GET", "/v1.0/accounts/2001/syncorders"), 3);
+
+    // Another user's account is refused on the first page.
+    let err = session
+        .sync_orders(2002, ListQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn options_stream_filtered_by_underlying_type_and_strike() {
+    let server = sandbox().await;
+    let session = trader(&server).await;
+    let all: Vec<_> = session
+        .options(ListQuery::new().page_size(5))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 16, "12 AAPL and 4 MSFT contracts");
+    assert_eq!(server.hits.get("GET", "/v1.0/options"), 4, "5 + 5 + 5 + 1");
+    assert!(
+        all.windows(2).all(|w| w[0].symbol <= w[1].symbol),
+        "sorted by Symbol by default"
+    );
+
+    // AAPL puts struck at 150 or above (OptionType ordinal: Call 0, Put 1).
+    let filter = Filter::new()
+        .and(field("UnderlyingAssetSymbol").eq("AAPL"))
+        .and(field("OptionType").eq(1))
+        .and(field("StrikePrice").ge(150));
+    let puts: Vec<_> = session
+        .options(ListQuery::new().filter(filter).sort("StrikePrice", true))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(puts.len(), 4, "two strikes, two expirations");
+    assert!(puts.iter().all(|o| o
+        .symbol
+        .as_deref()
+        .is_some_and(|s| s.starts_with("AAPL  ") && s.chars().nth(12) == Some('P'))));
+    assert_eq!(
+        puts[0].strike_price.map(|p| p.into_inner()),
+        Some(dec!(160))
+    );
+    assert_eq!(
+        puts[0].contract_size.map(|p| p.into_inner()),
+        Some(dec!(100))
+    );
+
+    // The OSI symbol (with its spaces) finds the same contract.
+    let osi = puts[0].symbol.clone().unwrap();
+    let one = session
+        .call(session.client().get_option().id_or_symbol(osi).send())
+        .await
+        .unwrap();
+    assert_eq!(one.id, puts[0].id);
+}

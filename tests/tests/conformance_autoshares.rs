@@ -1,0 +1,1463 @@
+//! The AutoShares sandbox cannot drift from `specs/autoshares.yaml`: every operation it serves
+//! is exercised through `brokerkit-autoshares` (successes, HTTP-200 rejections and HTTP
+//! errors), every operation it does not serve is probed for ETNA's no-route 404, and every
+//! answer is validated against the schema the spec documents for its status.
+
+mod support;
+
+use brokerkit_autoshares::filter::{field, Filter};
+use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side};
+use brokerkit_autoshares::prelude::TryStreamExt;
+use brokerkit_autoshares::{types, AutoShares, Error, ListQuery, Login, Session};
+use brokerkit_mock::autoshares as sandbox;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const ACCOUNT: i32 = 2001;
+/// The account of another sandbox user.
+const OTHERS: i32 = 2002;
+const NOBODYS: i32 = 99_999;
+/// A user id, which the server cannot take for an account id (500).
+const USER_ID: i32 = 1045;
+
+/// Every operation the sandbox serves; all others answer the no-route 404.
+const SERVED: &[&str] = &[
+    "getToken",
+    "logout",
+    "registerUser",
+    "requestPasswordReset",
+    "getUserInfo",
+    "getUserAccounts",
+    "getUserExchanges",
+    "getAccountBalanceInfo",
+    "getAccountById",
+    "getAllAccounts",
+    "previewOrder",
+    "placeOrder",
+    "getOrders",
+    "previewReplaceOrder",
+    "getOrder",
+    "replaceOrder",
+    "cancelOrder",
+    "previewSyncOrder",
+    "placeSyncOrder",
+    "getSyncOrders",
+    "previewReplaceSyncOrder",
+    "getSyncOrder",
+    "replaceSyncOrder",
+    "cancelSyncOrder",
+    "getPositions",
+    "getTransactions",
+    "getEquities",
+    "getEquitiesByMask",
+    "getEquity",
+    "getOptions",
+    "getOption",
+    "getOptionExpirations",
+    "getWatchlists",
+    "createWatchlist",
+    "getWatchlist",
+    "deleteWatchlist",
+    "addSecurityToWatchlistBySymbol",
+    "removeSecurityFromWatchlistBySymbol",
+    "addSecurityToWatchlistById",
+    "removeSecurityFromWatchlistById",
+    "renameWatchlist",
+    "createPriceAlert",
+    "getPriceAlerts",
+    "getPriceAlert",
+    "modifyPriceAlert",
+    "deletePriceAlert",
+    "createAchRelationship",
+    "getAchRelationships",
+    "getDefaultAchRelationship",
+    "getAchRelationship",
+    "modifyAchRelationship",
+    "deleteAchRelationship",
+    "approveAchRelationship",
+    "setDefaultAchRelationship",
+    "sendAchTransfer",
+    "getTransfers",
+    "cancelTransfer",
+];
+
+/// Raw HTTP for what the typed client cannot send (a missing header or query parameter, a
+/// body that is not JSON).
+struct Raw {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    token: Option<String>,
+}
+
+impl Raw {
+    async fn send(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Et-App-Key", &self.key);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, user: &str, password: &str) -> String {
+        let res = self
+            .http
+            .post(format!("{}/token", self.base))
+            .header("Et-App-Key", &self.key)
+            .header("Username", user)
+            .header("Password", password)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        body["Token"].as_str().unwrap().to_string()
+    }
+}
+
+#[track_caller]
+fn expect_status<T: std::fmt::Debug>(result: Result<T, Error>, code: u16) -> Error {
+    let err = result.expect_err("the call must fail");
+    assert_eq!(err.status(), Some(code), "{err:?}");
+    err
+}
+
+#[tokio::test]
+async fn every_sandbox_answer_matches_the_spec() {
+    let spec = support::Spec::load("autoshares");
+    let server = sandbox::start(Default::default()).await.unwrap();
+    server.recorder.start();
+    let base = server.base_url();
+    let api = AutoShares::new(base.clone(), server.app_key()).unwrap();
+    let mut raw = Raw {
+        http: reqwest::Client::new(),
+        base: base.clone(),
+        key: server.app_key(),
+        token: None,
+    };
+
+    // ---- login: wrong password, wrong app key, the two-factor challenge, then the trader.
+    let err = api.login("trader", "nope").await.unwrap_err();
+    assert!(matches!(err, Error::LoginFailed { .. }), "{err:?}");
+    let err = AutoShares::new(base.clone(), "wrong-key")
+        .unwrap()
+        .login("trader", "trader-pass")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AppKey { .. }), "{err:?}");
+    let Login::Challenge(challenge) = api.login("twofactor", "twofactor-pass").await.unwrap()
+    else {
+        panic!("the two-factor user gets a challenge")
+    };
+    let err = challenge.answer("000000").await.unwrap_err();
+    assert!(matches!(err, Error::LoginFailed { .. }), "{err:?}");
+    let Login::Challenge(challenge) = api.login("twofactor", "twofactor-pass").await.unwrap()
+    else {
+        panic!("the two-factor user gets a challenge")
+    };
+    challenge
+        .answer("845213")
+        .await
+        .unwrap()
+        .into_session()
+        .unwrap();
+    let session = api
+        .login_single_factor("trader", "trader-pass")
+        .await
+        .unwrap();
+    // No token at all.
+    let (code, body) = raw.send("GET", "/v1.0/users/@me/info", None).await;
+    assert_eq!(code, 401, "{body}");
+    raw.token = Some(raw.login("trader", "trader-pass").await);
+
+    users_and_registration(&api, &session, &raw).await;
+    accounts(&session, &raw).await;
+    orders(&session).await;
+    sync_orders(&session).await;
+    positions_and_transactions(&session, &raw).await;
+    securities(&session, &raw).await;
+    watchlists(&session, &raw).await;
+    price_alerts(&session, &raw).await;
+    funding(&session, &raw, &server).await;
+
+    // ---- logout: the token is gone afterwards.
+    let other = api
+        .login_single_factor("trader", "trader-pass")
+        .await
+        .unwrap();
+    other.logout().await.unwrap();
+    assert!(matches!(other.user_info().await, Err(Error::NotLoggedIn)));
+    let revoked = Raw {
+        http: raw.http.clone(),
+        base: base.clone(),
+        key: raw.key.clone(),
+        token: Some(raw.login("trader", "trader-pass").await),
+    };
+    assert_eq!(revoked.send("POST", "/logout", None).await.0, 200);
+    let (code, _) = revoked.send("GET", "/v1.0/users/@me/info", None).await;
+    assert_eq!(code, 401, "the server revoked the token");
+    assert_eq!(revoked.send("POST", "/logout", None).await.0, 401);
+
+    // ---- every operation the sandbox does not serve answers ETNA's no-route 404.
+    let probed = probe_unserved(&raw).await;
+
+    let covered = spec.check_all(&server.recorder.take());
+    let served: BTreeSet<String> = SERVED.iter().map(|s| s.to_string()).collect();
+    let missing: Vec<_> = served.difference(&covered).cloned().collect();
+    assert!(
+        missing.is_empty(),
+        "served but never exercised: {missing:?}"
+    );
+    let unknown: Vec<_> = served.difference(&spec.operation_ids()).cloned().collect();
+    assert!(unknown.is_empty(), "not in the spec: {unknown:?}");
+    let all: BTreeSet<String> = served.union(&probed).cloned().collect();
+    assert_eq!(
+        all,
+        spec.operation_ids(),
+        "every operation is either served or probed"
+    );
+}
+
+async fn users_and_registration(api: &AutoShares, session: &Session, raw: &Raw) {
+    let c = session.client();
+    let me = session.user_info().await.unwrap();
+    assert_eq!(me.login.as_deref(), Some("trader"));
+    expect_status(
+        session.call(c.get_user_info().user_id("1046").send()).await,
+        401,
+    );
+    expect_status(
+        session.call(c.get_user_info().user_id("abc").send()).await,
+        400,
+    );
+    let accounts = session.accounts().await.unwrap();
+    assert_eq!(accounts[0].id, Some(ACCOUNT));
+    let exchanges = session
+        .call(c.get_user_exchanges().user_id("@me").send())
+        .await
+        .unwrap();
+    assert!(exchanges.iter().any(|e| e == "Auto"), "{exchanges:?}");
+    expect_status(
+        session
+            .call(c.get_user_exchanges().user_id("x").send())
+            .await,
+        400,
+    );
+
+    // Registration: success, refusals (409) and a missing origin or a body that is not JSON (400).
+    let request = |login: &str, email: Option<&str>| types::RegistrationRequest {
+        credentials: Some(types::RegistrationCredentials {
+            login: Some(login.into()),
+            email: email.map(Into::into),
+            password: Some("pw-12345".into()),
+        }),
+        ..Default::default()
+    };
+    let user = api
+        .register(
+            "https://broker.example.com",
+            request("newbie", Some("newbie@example.com")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.login.as_deref(), Some("newbie"));
+    let err = api
+        .register("https://broker.example.com", request("other", None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::RegistrationFailed { reason, .. } if reason.as_deref() == Some("SchemaValidationFail")),
+        "{err:?}"
+    );
+    let err = api
+        .register(
+            "https://broker.example.com",
+            request("newbie", Some("n@example.com")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::RegistrationFailed { reason, .. } if reason.as_deref() == Some("UserManagerRules")),
+        "{err:?}"
+    );
+    let (code, _) = raw
+        .send("POST", "/v1.0/registration/", Some(r#"{"Credentials":{}}"#))
+        .await;
+    assert_eq!(code, 400, "no origin header");
+
+    // Password reset: accepted, refused at HTTP 200, a body that is not JSON.
+    api.request_password_reset("trader", Some("blue".into()))
+        .await
+        .unwrap();
+    let err = api
+        .request_password_reset("trader", Some("red".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Refused { codes, status: 200, .. } if codes == &["ErrorIncorrectAnswer"]),
+        "{err:?}"
+    );
+    let (code, body) = raw
+        .send("POST", "/v1.0/users/password/reset", Some("{not json"))
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["ModelState"].is_object(), "{body}");
+}
+
+async fn accounts(session: &Session, raw: &Raw) {
+    let c = session.client();
+    let balance = session.balance(ACCOUNT).await.unwrap();
+    assert_eq!(
+        balance.cash.map(|d| d.into_inner()),
+        Some(Decimal::from(100_000))
+    );
+    expect_status(session.balance(NOBODYS).await, 400);
+    expect_status(session.balance(OTHERS).await, 401);
+    expect_status(session.balance(USER_ID).await, 500);
+
+    let one = session
+        .call(c.get_account_by_id().account_id(ACCOUNT).send())
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].clearing_account.as_deref(), Some("5AB02001"));
+    expect_status(
+        session
+            .call(c.get_account_by_id().account_id(OTHERS).send())
+            .await,
+        401,
+    );
+    expect_status(
+        session
+            .call(c.get_account_by_id().account_id(NOBODYS).send())
+            .await,
+        400,
+    );
+
+    let all: Vec<_> = session
+        .all_accounts(ListQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [Some(ACCOUNT)]
+    );
+    let masked = session
+        .call(
+            c.get_all_accounts()
+                .page_number(0)
+                .page_size(10u32)
+                .mask("nothing-like-it")
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(masked.total_count, Some(0));
+    let err = session
+        .all_accounts(ListQuery::new().filter(field("Colour").eq(1)))
+        .try_collect::<Vec<_>>()
+        .await;
+    expect_status(err, 400);
+    let (code, _) = raw
+        .send("GET", "/v1.0/accounts/all?pageNumber=0&pageSize=500", None)
+        .await;
+    assert_eq!(code, 422, "page size above 100");
+}
+
+async fn orders(session: &Session) {
+    let c = session.client();
+    let buy = OrderRequest::market("AAPL", Side::Buy, Decimal::from(10));
+    let (preview, filled) = session.submit_order(ACCOUNT, &buy).await.unwrap();
+    assert!(preview.total_cost.is_some());
+    assert_eq!(filled.status.as_deref(), Some("Filled"));
+    // A business rejection at HTTP 200.
+    let err = session
+        .preview_order(
+            ACCOUNT,
+            &OrderRequest::market("AMZN", Side::Buy, Decimal::from(1000)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Rejected(r) if r.code == "DayTradingBuyingPowerExceeded"));
+    // A malformed body: 422 with the fields.
+    let err = session
+        .call(
+            c.preview_order()
+                .account_id(ACCOUNT)
+                .body(types::CreateOrderResource::default())
+                .send(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("placeParams.Symbol"))
+    );
+    // Placement answers 200 even for a refused order.
+    let refused = session
+        .place_order(
+            ACCOUNT,
+            &OrderRequest::market("NOPE", Side::Buy, Decimal::ONE),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status.as_deref(), Some("Rejected"));
+    expect_status(session.place_order(OTHERS, &buy).await, 401);
+
+    let resting = session
+        .place_order(
+            ACCOUNT,
+            &OrderRequest::limit("INTC", Side::Buy, Decimal::from(5), Decimal::from(40)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resting.status.as_deref(), Some("New"));
+    let listed: Vec<_> = session
+        .orders(ACCOUNT, ListQuery::new().filter(field("Symbol").eq("INTC")))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    expect_status(
+        session
+            .orders(ACCOUNT, ListQuery::new().filter(field("Colour").eq(1)))
+            .try_collect::<Vec<_>>()
+            .await,
+        400,
+    );
+    assert_eq!(
+        session.order(ACCOUNT, resting.id).await.unwrap().id,
+        resting.id
+    );
+    expect_status(session.order(ACCOUNT, 1).await, 404);
+
+    let cheaper = ReplaceRequest {
+        price: Some(Decimal::from(39)),
+        ..Default::default()
+    };
+    session
+        .preview_replace(ACCOUNT, resting.id, &cheaper)
+        .await
+        .unwrap();
+    let err = session
+        .preview_replace(ACCOUNT, filled.id, &cheaper)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Rejected(r) if r.code == "OrderIsNotWorking"));
+    expect_status(
+        session.replace_order(ACCOUNT, filled.id, &cheaper).await,
+        409,
+    );
+    let replaced = session
+        .replace_order(ACCOUNT, resting.id, &cheaper)
+        .await
+        .unwrap();
+    assert_eq!(replaced.price, Some(Decimal::from(39)));
+    session.cancel_order(ACCOUNT, replaced.id).await.unwrap();
+    expect_status(session.cancel_order(ACCOUNT, replaced.id).await, 409);
+    expect_status(session.cancel_order(ACCOUNT, 1).await, 404);
+}
+
+async fn sync_orders(session: &Session) {
+    let c = session.client();
+    let body = |symbol: &str, price: Option<i64>| {
+        OrderRequest::limit(
+            symbol,
+            Side::Buy,
+            Decimal::from(3),
+            Decimal::from(price.unwrap_or(1)),
+        )
+        .to_resource()
+    };
+    let preview = session
+        .call(
+            c.preview_sync_order()
+                .account_id(ACCOUNT)
+                .body(body("KO", Some(40)))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview.is_successful, Some(true));
+    let rejected = session
+        .call(
+            c.preview_sync_order()
+                .account_id(ACCOUNT)
+                .body(body("NOPE", Some(40)))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rejected.is_successful, Some(false), "rejected at HTTP 200");
+    expect_status(
+        session
+            .call(
+                c.preview_sync_order()
+                    .account_id(NOBODYS)
+                    .body(body("KO", Some(40)))
+                    .send(),
+            )
+            .await,
+        400,
+    );
+    let placed = session
+        .call(
+            c.place_sync_order()
+                .account_id(ACCOUNT)
+                .body(body("KO", Some(40)))
+                .send(),
+        )
+        .await
+        .unwrap();
+    let id = placed.id.unwrap();
+    expect_status(
+        session
+            .call(
+                c.place_sync_order()
+                    .account_id(ACCOUNT)
+                    .body(types::CreateOrderResource::default())
+                    .send(),
+            )
+            .await,
+        422,
+    );
+    let listed: Vec<_> = session
+        .sync_orders(ACCOUNT, ListQuery::new().page_size(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(listed.iter().any(|o| o.id == id), "{listed:?}");
+    let got = session
+        .call(c.get_sync_order().account_id(ACCOUNT).order_id(id).send())
+        .await
+        .unwrap();
+    assert_eq!(got.symbol.as_deref(), Some("KO"));
+    expect_status(
+        session
+            .call(c.get_sync_order().account_id(ACCOUNT).order_id(1).send())
+            .await,
+        404,
+    );
+    let change = ReplaceRequest {
+        quantity: Some(Decimal::from(4)),
+        ..Default::default()
+    }
+    .to_resource(id)
+    .unwrap();
+    let verified = session
+        .call(
+            c.preview_replace_sync_order()
+                .account_id(ACCOUNT)
+                .order_id(id)
+                .body(change.clone())
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(verified.order_id, Some(id));
+    let replaced = session
+        .call(
+            c.replace_sync_order()
+                .account_id(ACCOUNT)
+                .order_id(id)
+                .body(change.clone())
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.replace_sync_order()
+                    .account_id(ACCOUNT)
+                    .order_id(id)
+                    .body(change)
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let new_id = replaced.id.unwrap();
+    session
+        .call(
+            c.cancel_sync_order()
+                .account_id(ACCOUNT)
+                .order_id(new_id)
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.cancel_sync_order()
+                    .account_id(ACCOUNT)
+                    .order_id(new_id)
+                    .send(),
+            )
+            .await,
+        409,
+    );
+}
+
+async fn positions_and_transactions(session: &Session, raw: &Raw) {
+    let positions: Vec<_> = session
+        .positions(ACCOUNT, ListQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(positions.len(), 1, "the 10 AAPL bought above");
+    assert_eq!(positions[0].symbol.as_deref(), Some("AAPL"));
+    expect_status(
+        session
+            .positions(ACCOUNT, ListQuery::new().filter(field("Colour").eq(1)))
+            .try_collect::<Vec<_>>()
+            .await,
+        400,
+    );
+    let (code, body) = raw
+        .send(
+            "GET",
+            "/v1.0/accounts/2001/positions?pageNumber=0&pageSize=10",
+            None,
+        )
+        .await;
+    assert_eq!(code, 404, "a missing required query parameter: no route");
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .starts_with("No HTTP resource"));
+
+    let transactions: Vec<_> = session
+        .transactions(ACCOUNT, ListQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(transactions.len() >= 2, "execution and commission");
+    expect_status(
+        session
+            .transactions(OTHERS, ListQuery::new())
+            .try_collect::<Vec<_>>()
+            .await,
+        401,
+    );
+}
+
+async fn securities(session: &Session, raw: &Raw) {
+    let c = session.client();
+    let equities: Vec<_> = session
+        .equities(ListQuery::new().page_size(5))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(equities.len(), 12);
+    expect_status(
+        session
+            .equities(ListQuery::new().filter(field("Colour").eq(1)))
+            .try_collect::<Vec<_>>()
+            .await,
+        400,
+    );
+    let aapl = session
+        .call(c.get_equity().id_or_symbol("AAPL").send())
+        .await
+        .unwrap();
+    session
+        .call(
+            c.get_equity()
+                .id_or_symbol(aapl.id.unwrap().to_string())
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(c.get_equity().id_or_symbol("NOPE").send())
+            .await,
+        404,
+    );
+    let found = session
+        .call(c.get_equities_by_mask().mask("int").count(5).send())
+        .await
+        .unwrap();
+    let symbols: Vec<_> = found.iter().filter_map(|e| e.symbol.as_deref()).collect();
+    assert_eq!(symbols, ["IBM", "INTC"], "by description, by symbol");
+    expect_status(
+        session
+            .call(
+                c.get_equities_by_mask()
+                    .mask("int")
+                    .count(5)
+                    .filter("AllowShort")
+                    .send(),
+            )
+            .await,
+        400,
+    );
+    let (code, _) = raw.send("GET", "/v1.0/equities/lookup?mask=A", None).await;
+    assert_eq!(code, 404, "count is required");
+
+    let calls: Vec<_> = session
+        .options(
+            ListQuery::new().page_size(4).filter(
+                Filter::new()
+                    .and(field("UnderlyingAssetSymbol").eq("AAPL"))
+                    .and(field("OptionType").eq(0)),
+            ),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 6);
+    expect_status(
+        session
+            .options(ListQuery::new().filter(field("Strike").eq(1)))
+            .try_collect::<Vec<_>>()
+            .await,
+        400,
+    );
+    let osi = calls[0].symbol.clone().unwrap();
+    let by_symbol = session
+        .call(c.get_option().id_or_symbol(osi.clone()).send())
+        .await
+        .unwrap();
+    assert_eq!(by_symbol.id, calls[0].id);
+    session
+        .call(
+            c.get_option()
+                .id_or_symbol(calls[0].id.unwrap().to_string())
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(c.get_option().id_or_symbol("AAPL  200117C00001000").send())
+            .await,
+        404,
+    );
+    let expirations = session
+        .call(c.get_option_expirations().underlying("AAPL").send())
+        .await
+        .unwrap();
+    assert_eq!(expirations.len(), 2);
+    let (code, _) = raw.send("GET", "/v1.0/options/expirations", None).await;
+    assert_eq!(code, 404, "underlying is required");
+}
+
+async fn watchlists(session: &Session, raw: &Raw) {
+    let c = session.client();
+    let create = |name: &str, securities: Vec<i32>| types::CreateWatchlistModel {
+        name: Some(name.into()),
+        securities,
+    };
+    let tech = session
+        .call(
+            c.create_watchlist()
+                .user_id("@me")
+                .result_include_securities(true)
+                .body(create("Tech", vec![1, 2]))
+                .send(),
+        )
+        .await
+        .unwrap();
+    let id = tech.id.unwrap();
+    assert_eq!(tech.security_list.as_ref().map(Vec::len), Some(2));
+    // The same name again, or a security that does not exist: 409 with the watchlist.
+    let err = session
+        .call(
+            c.create_watchlist()
+                .user_id("@me")
+                .result_include_securities(false)
+                .body(create("tech", vec![]))
+                .send(),
+        )
+        .await
+        .unwrap_err();
+    let Error::Conflict { failure, .. } = &err else {
+        panic!("expected Conflict, got {err:?}")
+    };
+    assert!(failure.body_text().contains("\"Tech\""));
+    expect_status(
+        session
+            .call(
+                c.create_watchlist()
+                    .user_id("@me")
+                    .result_include_securities(true)
+                    .body(create("Odd", vec![9999]))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    expect_status(
+        session
+            .call(
+                c.create_watchlist()
+                    .user_id("@me")
+                    .result_include_securities(true)
+                    .body(types::CreateWatchlistModel::default())
+                    .send(),
+            )
+            .await,
+        422,
+    );
+    let lists = session
+        .call(
+            c.get_watchlists()
+                .user_id("@me")
+                .include_securities(false)
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lists.len(), 2, "Tech and Odd");
+    let got = session
+        .call(
+            c.get_watchlist()
+                .user_id("@me")
+                .watchlist_id(id)
+                .include_securities(true)
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.name.as_deref(), Some("Tech"));
+
+    let signature = |symbol: &str| types::SecuritySignature {
+        symbol: Some(symbol.into()),
+        exchange: None,
+        currency: Some("USD".into()),
+    };
+    let after = session
+        .call(
+            c.add_security_to_watchlist_by_symbol()
+                .user_id("@me")
+                .watchlist_id(id)
+                .body(signature("IBM"))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
+    expect_status(
+        session
+            .call(
+                c.add_security_to_watchlist_by_symbol()
+                    .user_id("@me")
+                    .watchlist_id(id)
+                    .body(signature("NOPE"))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let after = session
+        .call(
+            c.remove_security_from_watchlist_by_symbol()
+                .user_id("@me")
+                .watchlist_id(id)
+                .body(signature("IBM"))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.security_list.as_ref().map(Vec::len), Some(2));
+    let after = session
+        .call(
+            c.add_security_to_watchlist_by_id()
+                .user_id("@me")
+                .watchlist_id(id)
+                .security_id(10)
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
+    let after = session
+        .call(
+            c.remove_security_from_watchlist_by_id()
+                .user_id("@me")
+                .watchlist_id(id)
+                .security_id(1)
+                .send(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<_> = after
+        .security_list
+        .unwrap()
+        .iter()
+        .map(|s| s.id.unwrap())
+        .collect();
+    assert_eq!(ids, [2, 10]);
+    expect_status(
+        session
+            .call(
+                c.remove_security_from_watchlist_by_id()
+                    .user_id("@me")
+                    .watchlist_id(id)
+                    .security_id(9999)
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let renamed = session
+        .call(
+            c.rename_watchlist()
+                .user_id("@me")
+                .watchlist_id(id)
+                .name("Big tech")
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.m_item1, Some(id));
+    assert_eq!(renamed.m_item2.as_deref(), Some("Big tech"));
+    expect_status(
+        session
+            .call(
+                c.rename_watchlist()
+                    .user_id("@me")
+                    .watchlist_id(id)
+                    .name("odd")
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let (code, _) = raw
+        .send(
+            "PUT",
+            &format!("/v1.0/users/@me/watchlists/{id}/name"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 404, "name is required");
+    session
+        .call(c.delete_watchlist().user_id("@me").watchlist_id(id).send())
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.get_watchlist()
+                    .user_id("@me")
+                    .watchlist_id(id)
+                    .include_securities(false)
+                    .send(),
+            )
+            .await,
+        400,
+    );
+    expect_status(
+        session
+            .call(c.delete_watchlist().user_id("1046").watchlist_id(id).send())
+            .await,
+        401,
+    );
+}
+
+async fn price_alerts(session: &Session, raw: &Raw) {
+    let c = session.client();
+    let alert = |security: i32, price: i64| types::PriceAlertEditableModel {
+        operator: types::PriceAlertOperatorString::Gteq.into(),
+        field: types::PriceAlertFieldString::Last.into(),
+        expiration_date: 1_900_000_000,
+        security_id: Some(security),
+        argument: Some(Decimal::from(price).into()),
+        state: None,
+    };
+    let created = session
+        .call(
+            c.create_price_alert()
+                .user_id("@me")
+                .body(alert(1, 200))
+                .send(),
+        )
+        .await
+        .unwrap();
+    let id = created.id.unwrap();
+    assert_eq!(created.symbol.as_deref(), Some("AAPL"));
+    expect_status(
+        session
+            .call(
+                c.create_price_alert()
+                    .user_id("@me")
+                    .body(alert(9999, 1))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let (code, body) = raw
+        .send(
+            "POST",
+            "/v1.0/users/@me/pricealerts",
+            Some(r#"{"Operator":"ABOUT","SecurityId":1}"#),
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["ModelState"]["model.Field"].is_array(), "{body}");
+    let alerts: Vec<_> = session
+        .price_alerts(ListQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
+    let got = session
+        .call(c.get_price_alert().user_id("@me").alert_id(id).send())
+        .await
+        .unwrap();
+    assert_eq!(
+        got.argument.map(|a| a.into_inner()),
+        Some(Decimal::from(200))
+    );
+    let mut stopped = alert(2, 250);
+    stopped.state = Some(types::PriceAlertStateString::Stopped.into());
+    let modified = session
+        .call(
+            c.modify_price_alert()
+                .user_id("@me")
+                .alert_id(id)
+                .body(stopped)
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(modified.symbol.as_deref(), Some("MSFT"));
+    assert_eq!(modified.created_date, created.created_date);
+    expect_status(
+        session
+            .call(
+                c.modify_price_alert()
+                    .user_id("@me")
+                    .alert_id(id)
+                    .body(alert(9999, 1))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    session
+        .call(c.delete_price_alert().user_id("@me").alert_id(id).send())
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(c.get_price_alert().user_id("@me").alert_id(id).send())
+            .await,
+        400,
+    );
+    expect_status(
+        session
+            .call(c.delete_price_alert().user_id("@me").alert_id(id).send())
+            .await,
+        400,
+    );
+}
+
+async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
+    let c = session.client();
+    expect_status(
+        session
+            .call(c.get_default_ach_relationship().account_id(ACCOUNT).send())
+            .await,
+        404,
+    );
+    let link = |number: &str, method: types::AchApprovalMethodString| {
+        types::CreateAchRelationshipResource {
+            routing_number: Some("011000015".into()),
+            account_number: Some(number.into()),
+            account_owner_name: Some("Trader Sandbox".into()),
+            name: Some("First Sandbox Bank".into()),
+            approval_method: Some(method.into()),
+            bank_account_type: Some("Checking".into()),
+        }
+    };
+    let manual = session
+        .call(
+            c.create_ach_relationship()
+                .account_id(ACCOUNT)
+                .body(link("000123456789", types::AchApprovalMethodString::Manual))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        manual.status,
+        Some(types::AchRelationshipStatusString::Pending.into())
+    );
+    let instant = session
+        .call(
+            c.create_ach_relationship()
+                .account_id(ACCOUNT)
+                .body(link(
+                    "000987654321",
+                    types::AchApprovalMethodString::Instant,
+                ))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        instant.status,
+        Some(types::AchRelationshipStatusString::Approved.into())
+    );
+    expect_status(
+        session
+            .call(
+                c.create_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .body(link("000123456789", types::AchApprovalMethodString::Manual))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let mut bad = link("1", types::AchApprovalMethodString::Manual);
+    bad.routing_number = Some("12".into());
+    expect_status(
+        session
+            .call(
+                c.create_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .body(bad)
+                    .send(),
+            )
+            .await,
+        422,
+    );
+    let (manual_id, instant_id) = (manual.id.unwrap(), instant.id.unwrap());
+    let listed: Vec<_> = session
+        .ach_relationships(ACCOUNT, ListQuery::new().page_size(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    let default = session
+        .call(c.get_default_ach_relationship().account_id(ACCOUNT).send())
+        .await
+        .unwrap();
+    assert_eq!(default.id, Some(manual_id), "the first one linked");
+    session
+        .call(
+            c.get_ach_relationship()
+                .account_id(ACCOUNT)
+                .id(instant_id)
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.get_ach_relationship()
+                    .account_id(OTHERS)
+                    .id(instant_id)
+                    .send(),
+            )
+            .await,
+        401,
+    );
+    let renamed = session
+        .call(
+            c.modify_ach_relationship()
+                .account_id(ACCOUNT)
+                .id(instant_id)
+                .body(types::UpdateAchRelationshipResource {
+                    name: Some("Renamed Bank".into()),
+                })
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("Renamed Bank"));
+    expect_status(
+        session
+            .call(
+                c.modify_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .id(instant_id)
+                    .body(types::UpdateAchRelationshipResource::default())
+                    .send(),
+            )
+            .await,
+        422,
+    );
+    // Micro-deposits: wrong amounts, then the right ones in the other order.
+    let amounts = |a: &str, b: &str| types::ApproveAchRelationshipResource {
+        amount1: Some(a.parse::<Decimal>().unwrap().into()),
+        amount2: Some(b.parse::<Decimal>().unwrap().into()),
+        amount3: None,
+    };
+    expect_status(
+        session
+            .call(
+                c.approve_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .id(manual_id)
+                    .body(amounts("0.10", "0.07"))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let approved = session
+        .call(
+            c.approve_ach_relationship()
+                .account_id(ACCOUNT)
+                .id(manual_id)
+                .body(amounts("0.07", "0.11"))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        approved.status,
+        Some(types::AchRelationshipStatusString::Approved.into())
+    );
+    session
+        .call(
+            c.set_default_ach_relationship()
+                .account_id(ACCOUNT)
+                .id(instant_id)
+                .send(),
+        )
+        .await
+        .unwrap();
+
+    // Transfers: a deposit, a withdrawal beyond the cash, a cancellation.
+    let transfer =
+        |relationship: String, amount: i64, incoming: bool| types::AchTransferEditableResource {
+            ach_relationship_id: Some(relationship),
+            amount: Some(Decimal::from(amount).into()),
+            is_incoming: Some(incoming),
+            ..Default::default()
+        };
+    let deposit = session
+        .call(
+            c.send_ach_transfer()
+                .account_id(ACCOUNT)
+                .body(transfer(instant_id.to_string(), 2500, true))
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deposit.status.as_deref(), Some("Submitted"));
+    let withdrawal = session
+        .call(
+            c.send_ach_transfer()
+                .account_id(ACCOUNT)
+                .body(transfer(instant_id.to_string(), 100, false))
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.send_ach_transfer()
+                    .account_id(ACCOUNT)
+                    .body(transfer(instant_id.to_string(), 10_000_000, false))
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    expect_status(
+        session
+            .call(
+                c.send_ach_transfer()
+                    .account_id(ACCOUNT)
+                    .body(types::AchTransferEditableResource::default())
+                    .send(),
+            )
+            .await,
+        422,
+    );
+    let transfers: Vec<_> = session
+        .transfers(ACCOUNT, ListQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(transfers.len(), 2);
+    let withdrawal_id = withdrawal.id.unwrap();
+    let (code, _) = raw
+        .send(
+            "DELETE",
+            &format!("/v1.0/accounts/2001/transfers/{withdrawal_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 404, "comment is required");
+    session
+        .call(
+            c.cancel_transfer()
+                .account_id(ACCOUNT)
+                .transfer_id(withdrawal_id)
+                .comment("changed my mind")
+                .send(),
+        )
+        .await
+        .unwrap();
+    expect_status(
+        session
+            .call(
+                c.cancel_transfer()
+                    .account_id(ACCOUNT)
+                    .transfer_id(withdrawal_id)
+                    .comment("again")
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    let before = server.cash(ACCOUNT).unwrap();
+    assert_eq!(server.complete_transfers(), 1, "only the deposit is left");
+    assert_eq!(server.cash(ACCOUNT).unwrap() - before, Decimal::from(2500));
+
+    // Unlinking: 200 with the relationship, then 409; an unknown id is 400.
+    let deleted = session
+        .call(
+            c.delete_ach_relationship()
+                .account_id(ACCOUNT)
+                .id(manual_id)
+                .reason("closed")
+                .send(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.cancel_reason.as_deref(), Some("closed"));
+    expect_status(
+        session
+            .call(
+                c.delete_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .id(manual_id)
+                    .reason("closed")
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    expect_status(
+        session
+            .call(
+                c.set_default_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .id(manual_id)
+                    .send(),
+            )
+            .await,
+        409,
+    );
+    expect_status(
+        session
+            .call(
+                c.get_ach_relationship()
+                    .account_id(ACCOUNT)
+                    .id(deposit.id.unwrap())
+                    .send(),
+            )
+            .await,
+        400,
+    );
+}
+
+/// Sends every operation the sandbox does not serve, with its path parameters, required query
+/// parameters and example body filled in, and expects ETNA's no-route 404. Returns the
+/// operations probed.
+async fn probe_unserved(raw: &Raw) -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/autoshares.yaml");
+    let doc: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resolve = |p: &Value| -> Value {
+        match p.get("$ref").and_then(Value::as_str) {
+            Some(r) => doc
+                .pointer(r.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => p.clone(),
+        }
+    };
+    let sample = |p: &Value| -> String {
+        let schema = resolve(&p["schema"]);
+        match (
+            p["name"].as_str().unwrap_or_default(),
+            schema["type"].as_str(),
+            schema["format"].as_str(),
+        ) {
+            ("userId", ..) => "@me".into(),
+            ("accountId", ..) => ACCOUNT.to_string(),
+            (_, _, Some("uuid")) => "9b2f6d3e-1c4a-4e7b-8f0a-2d3c4b5a6e7f".into(),
+            (_, Some("integer"), _) => "1".into(),
+            (_, Some("boolean"), _) => "true".into(),
+            (_, _, Some("date-time")) => "2020-01-01T00:00:00Z".into(),
+            _ => match schema["enum"].get(0).and_then(Value::as_str) {
+                Some(first) => first.into(),
+                None => "AAPL".into(),
+            },
+        }
+    };
+    let mut probed = BTreeSet::new();
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            if SERVED.contains(&id) {
+                continue;
+            }
+            let mut url = template.clone();
+            let mut query = Vec::new();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let p = resolve(p);
+                match p["in"].as_str() {
+                    Some("path") => {
+                        url = url
+                            .replace(&format!("{{{}}}", p["name"].as_str().unwrap()), &sample(&p))
+                    }
+                    Some("query") if p["required"] == Value::Bool(true) => {
+                        query.push(format!("{}={}", p["name"].as_str().unwrap(), sample(&p)))
+                    }
+                    _ => {}
+                }
+            }
+            if !query.is_empty() {
+                url = format!("{url}?{}", query.join("&"));
+            }
+            let body = op["requestBody"]["content"]
+                .as_object()
+                .and_then(|c| c.values().next())
+                .map(|m| {
+                    m.get("example")
+                        .cloned()
+                        .unwrap_or(Value::Object(Default::default()))
+                })
+                .map(|v| v.to_string());
+            let (code, answer) = raw
+                .send(&method.to_ascii_uppercase(), &url, body.as_deref())
+                .await;
+            assert_eq!(code, 404, "{id}: {method} {url} -> {answer}");
+            assert!(
+                answer["Message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("No HTTP resource was found")),
+                "{id}: {answer}"
+            );
+            probed.insert(id.to_string());
+        }
+    }
+    probed
+}
