@@ -2,6 +2,8 @@
 //!
 //! The specs describe the vendors as they are; this pass rewrites the in-memory copy so the
 //! generator can cope, and so generated types follow brokerkit's conventions:
+//! - error responses are hidden from the generator, so error answers reach the crates raw
+//!   (status, headers, body as sent) instead of decoded and re-encoded;
 //! - several distinct JSON bodies in one response group become one `oneOf` component
 //!   (`<OperationId>Success` / `<OperationId>Error`), because progenitor asserts one type per group;
 //! - parameters marked `x-brokerkit-session-header` are dropped from the operations: the
@@ -27,12 +29,35 @@ pub const SECRET_EXT: &str = "x-brokerkit-secret";
 pub const SESSION_HEADER_EXT: &str = "x-brokerkit-session-header";
 
 pub fn normalize(doc: &mut Value) -> Result<(), String> {
+    raw_error_bodies(doc);
     merge_response_bodies(doc)?;
     drop_session_headers(doc);
     rewrite_decimals(doc);
     rewrite_secrets(doc);
     open_enums(doc);
     Ok(())
+}
+
+/// Error responses are left out of what the generator sees, so the generated client hands
+/// every error answer over undecoded (`UnexpectedResponse`: status, headers and the raw body),
+/// and nothing of it is lost. (A documented error with no body schema would be worse: progenitor
+/// drops its body.) The crates decode the vendor's error schemas themselves; those stay in
+/// `components`, so their types are still generated.
+fn raw_error_bodies(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in HTTP_METHODS {
+            if let Some(responses) = item
+                .get_mut(*method)
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(Value::as_object_mut)
+            {
+                responses.retain(|code, _| !(code.starts_with(['4', '5']) || code == "default"));
+            }
+        }
+    }
 }
 
 fn merge_response_bodies(doc: &mut Value) -> Result<(), String> {
@@ -385,6 +410,26 @@ mod tests {
         }
         // A single error body is left alone.
         assert!(doc["components"]["schemas"].get("GetTokenError").is_none());
+    }
+
+    #[test]
+    fn error_responses_are_hidden_so_their_bodies_stay_raw() {
+        let body = |r: &str| json!({"description": "x", "content": {"application/json": {"schema": {"$ref": r}}}});
+        let mut doc = doc_with(
+            json!({"operationId": "a", "responses": {
+                "200": body("#/components/schemas/Ok"), "400": body("#/components/schemas/Bad"),
+                "5XX": {"description": "server"}, "default": body("#/components/schemas/Bad")}}),
+            json!({"Ok": {"type": "object"}, "Bad": {"type": "object"}}),
+        );
+        normalize(&mut doc).unwrap();
+        let responses = doc["paths"]["/token"]["post"]["responses"]
+            .as_object()
+            .unwrap();
+        assert_eq!(responses.keys().collect::<Vec<_>>(), ["200"]);
+        assert!(
+            doc["components"]["schemas"].get("Bad").is_some(),
+            "the error type is still generated"
+        );
     }
 
     #[test]

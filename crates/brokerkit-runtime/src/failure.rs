@@ -24,8 +24,9 @@ const DISPLAY_BODY_LIMIT: usize = 300;
 pub struct HttpFailure {
     pub status: u16,
     pub headers: HeaderMap,
-    /// The body as received (or, when the generated client had already decoded a documented
-    /// error body, that body serialized again).
+    /// The body as received. (brokerkit's generated clients never decode error bodies, so
+    /// this is the server's bytes; only a client generated otherwise, which decodes a documented
+    /// error itself, yields that body serialized again.)
     pub body: Bytes,
 }
 

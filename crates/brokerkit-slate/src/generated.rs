@@ -425,30 +425,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `approveTransaction`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ApproveTransactionError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ApproveTransactionError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ApproveTransactionError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Unverified: guessed by symmetry with `DeclineTransactionRequest`.
     #[derive(
         ::serde::Deserialize,
@@ -466,78 +442,6 @@ pub mod types {
     impl ApproveTransactionRequest {
         pub fn builder() -> builder::ApproveTransactionRequest {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `autologin`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AutologinError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for AutologinError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for AutologinError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `bulkUpsertGroupInstruments`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum BulkUpsertGroupInstrumentsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for BulkUpsertGroupInstrumentsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for BulkUpsertGroupInstrumentsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `closeAccount`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CloseAccountError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CloseAccountError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CloseAccountError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///Unverified: guessed by symmetry with `ReopenAccountRequest`.
@@ -624,30 +528,6 @@ pub mod types {
                 })
         }
     }
-    ///One of the error bodies of `closePosition`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ClosePositionError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ClosePositionError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ClosePositionError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Unverified: guessed shape. A null volume closes the whole position.
     #[derive(
         ::serde::Deserialize,
@@ -665,150 +545,6 @@ pub mod types {
     impl ClosePositionRequest {
         pub fn builder() -> builder::ClosePositionRequest {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `createApiToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateApiTokenError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CreateApiTokenError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CreateApiTokenError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `createCrmTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateCrmTransferError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CreateCrmTransferError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CreateCrmTransferError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `createInstrument`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateInstrumentError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CreateInstrumentError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CreateInstrumentError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `createManualTransaction`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateManualTransactionError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CreateManualTransactionError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CreateManualTransactionError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `customerInitiateDeposit`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CustomerInitiateDepositError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CustomerInitiateDepositError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CustomerInitiateDepositError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `customerLogin`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CustomerLoginError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CustomerLoginError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CustomerLoginError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///Customer credentials.
@@ -847,30 +583,6 @@ pub mod types {
     impl CustomerLoginResponse {
         pub fn builder() -> builder::CustomerLoginResponse {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `customerLoginTokenPair`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CustomerLoginTokenPairError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CustomerLoginTokenPairError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CustomerLoginTokenPairError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///The agent who owns the customer.
@@ -923,30 +635,6 @@ pub mod types {
     impl CustomerPage {
         pub fn builder() -> builder::CustomerPage {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `customerRequestWithdrawal`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CustomerRequestWithdrawalError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for CustomerRequestWithdrawalError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for CustomerRequestWithdrawalError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     /**Unverified: which fields are required or nullable is not visible in the vendor's
@@ -1117,30 +805,6 @@ customer (trader); field names and value types come from the vendor's examples.
             Default::default()
         }
     }
-    ///One of the error bodies of `declineTransaction`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum DeclineTransactionError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for DeclineTransactionError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for DeclineTransactionError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Why the transaction is declined.
     #[derive(
         ::serde::Deserialize,
@@ -1238,150 +902,6 @@ machine-readable `error` code.
     impl ErrorBody {
         pub fn builder() -> builder::ErrorBody {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `getAccountState`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountStateError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetAccountStateError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetAccountStateError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `getCustomer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetCustomerError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetCustomerError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetCustomerError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `getCustomerRiskProfile`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetCustomerRiskProfileError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetCustomerRiskProfileError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetCustomerRiskProfileError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `getGroupSwapRates`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetGroupSwapRatesError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetGroupSwapRatesError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetGroupSwapRatesError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `getInstrument`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetInstrumentError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetInstrumentError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetInstrumentError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `getMe`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetMeError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for GetMeError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for GetMeError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     /**Unverified: nullability of the term fields is not visible in the vendor reference and
@@ -2078,222 +1598,6 @@ is assumed. A group's terms for one instrument.
                 })
         }
     }
-    ///One of the error bodies of `listAccounts`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListAccountsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListAccountsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListAccountsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listApiTokens`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListApiTokensError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListApiTokensError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListApiTokensError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listAvailableInstruments`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListAvailableInstrumentsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListAvailableInstrumentsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListAvailableInstrumentsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listCustomers`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListCustomersError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListCustomersError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListCustomersError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listMyAccounts`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListMyAccountsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListMyAccountsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListMyAccountsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listMyTransactions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListMyTransactionsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListMyTransactionsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListMyTransactionsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listOrders`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListOrdersError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListOrdersError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListOrdersError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listPositions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListPositionsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListPositionsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListPositionsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `listTransactions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ListTransactionsError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ListTransactionsError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ListTransactionsError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     /**Unverified: which fields are required was not visible; `account_id` and `amount` are
 assumed. A transaction recorded by staff.
 */
@@ -2529,30 +1833,6 @@ assumed. A transaction recorded by staff.
             value.parse()
         }
     }
-    ///One of the error bodies of `placeOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceOrderError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for PlaceOrderError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for PlaceOrderError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Unverified: guessed shape.
     #[derive(
         ::serde::Deserialize,
@@ -2700,30 +1980,6 @@ assumed. A transaction recorded by staff.
             value.parse()
         }
     }
-    ///One of the error bodies of `preflightOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreflightOrderError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for PreflightOrderError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for PreflightOrderError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Trading action to check.
     #[derive(
         ::serde::Deserialize,
@@ -2850,54 +2106,6 @@ assumed. A transaction recorded by staff.
     impl RefreshRequest {
         pub fn builder() -> builder::RefreshRequest {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `refreshToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RefreshTokenError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for RefreshTokenError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for RefreshTokenError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `registerCustomer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RegisterCustomerError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for RegisterCustomerError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for RegisterCustomerError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///A new customer.
@@ -3312,30 +2520,6 @@ registration", so the body is assumed to carry the customer and that token.
             value.parse()
         }
     }
-    ///One of the error bodies of `reopenAccount`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ReopenAccountError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for ReopenAccountError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for ReopenAccountError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
     ///Why the account is reopened.
     #[derive(
         ::serde::Deserialize,
@@ -3421,54 +2605,6 @@ registration", so the body is assumed to carry the customer and that token.
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
-        }
-    }
-    ///One of the error bodies of `revokeApiToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RevokeApiTokenError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for RevokeApiTokenError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for RevokeApiTokenError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `revokeSession`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RevokeSessionError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for RevokeSessionError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for RevokeSessionError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///Symbol concentration over 30 days.
@@ -3670,54 +2806,6 @@ registration", so the body is assumed to carry the customer and that token.
     impl RiskTrades {
         pub fn builder() -> builder::RiskTrades {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `rotateApiToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RotateApiTokenError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for RotateApiTokenError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for RotateApiTokenError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `staffLogin`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum StaffLoginError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for StaffLoginError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for StaffLoginError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///Unverified: shape from the narrative authentication guide only.
@@ -4202,54 +3290,6 @@ shape is assembled from list filters and transaction fields.
     impl TransferResponse {
         pub fn builder() -> builder::TransferResponse {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `updateCustomer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum UpdateCustomerError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for UpdateCustomerError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for UpdateCustomerError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
-        }
-    }
-    ///One of the error bodies of `upsertGroupInstrument`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum UpsertGroupInstrumentError {
-        ErrorBody(ErrorBody),
-        HttpValidationError(HttpValidationError),
-    }
-    impl ::std::convert::From<ErrorBody> for UpsertGroupInstrumentError {
-        fn from(value: ErrorBody) -> Self {
-            Self::ErrorBody(value)
-        }
-    }
-    impl ::std::convert::From<HttpValidationError> for UpsertGroupInstrumentError {
-        fn from(value: HttpValidationError) -> Self {
-            Self::HttpValidationError(value)
         }
     }
     ///One invalid input.
@@ -14846,10 +13886,7 @@ pub mod builder {
         ///Sends a `POST` request to `/customers/login`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerLoginResponse>,
-            Error<types::CustomerLoginError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerLoginResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -14885,55 +13922,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -14968,10 +13956,7 @@ pub mod builder {
         ///Sends a `GET` request to `/auth/autologin`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerLoginResponse>,
-            Error<types::AutologinError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerLoginResponse>, Error<()>> {
             let Self { client, token } = self;
             let token = token.map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/autologin", client.baseurl,);
@@ -15003,55 +13988,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -15096,9 +14032,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/auth/refresh`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::TokenPair>, Error<types::RefreshTokenError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -15134,55 +14068,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -15215,9 +14100,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/auth/sessions/{session_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::RevokeSessionError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, session_id } = self;
             let session_id = session_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -15233,15 +14116,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_session",
             };
@@ -15251,55 +14126,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -15346,10 +14172,7 @@ pub mod builder {
         ///Sends a `POST` request to `/api/admin/users/login`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::StaffLoginSuccess>,
-            Error<types::StaffLoginError>,
-        > {
+        ) -> Result<ResponseValue<types::StaffLoginSuccess>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -15386,55 +14209,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -15481,12 +14255,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/api/customer/login`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::TokenPair>,
-            Error<types::CustomerLoginTokenPairError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -15522,55 +14291,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -15619,10 +14339,7 @@ pub mod builder {
         ///Sends a `POST` request to `/customers/register`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::RegisterCustomerResponse>,
-            Error<types::RegisterCustomerError>,
-        > {
+        ) -> Result<ResponseValue<types::RegisterCustomerResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -15660,55 +14377,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16139,10 +14807,7 @@ pub mod builder {
         ///Sends a `GET` request to `/customers`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerPage>,
-            Error<types::ListCustomersError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerPage>, Error<()>> {
             let Self {
                 client,
                 affiliate_id,
@@ -16308,55 +14973,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16375,7 +14991,7 @@ pub mod builder {
         ///Sends a `GET` request to `/customers/me`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::CustomerResponse>, Error<types::GetMeError>> {
+        ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -16405,55 +15021,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16472,10 +15039,7 @@ pub mod builder {
         ///Sends a `GET` request to `/customers/me/accounts`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::TradingAccount>>,
-            Error<types::ListMyAccountsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::TradingAccount>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me/accounts", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -16505,55 +15069,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16572,10 +15087,7 @@ pub mod builder {
         ///Sends a `GET` request to `/customers/me/transactions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::Transaction>>,
-            Error<types::ListMyTransactionsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Transaction>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me/transactions", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -16605,55 +15117,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16700,10 +15163,7 @@ pub mod builder {
         ///Sends a `POST` request to `/customers/me/deposit`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::DepositInitiated>,
-            Error<types::CustomerInitiateDepositError>,
-        > {
+        ) -> Result<ResponseValue<types::DepositInitiated>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -16739,55 +15199,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16834,10 +15245,7 @@ pub mod builder {
         ///Sends a `POST` request to `/customers/me/withdraw`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WithdrawalRequested>,
-            Error<types::CustomerRequestWithdrawalError>,
-        > {
+        ) -> Result<ResponseValue<types::WithdrawalRequested>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -16874,55 +15282,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -16956,10 +15315,7 @@ pub mod builder {
         ///Sends a `GET` request to `/customers/{customer_id}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerResponse>,
-            Error<types::GetCustomerError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client, customer_id } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -16993,55 +15349,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17103,10 +15410,7 @@ pub mod builder {
         ///Sends a `PATCH` request to `/customers/{customer_id}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerResponse>,
-            Error<types::UpdateCustomerError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client, customer_id, body } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -17146,55 +15450,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17213,10 +15468,7 @@ pub mod builder {
         ///Sends a `GET` request to `/api-tokens`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::ApiToken>>,
-            Error<types::ListApiTokensError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::ApiToken>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/api-tokens", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -17246,55 +15498,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17343,10 +15546,7 @@ pub mod builder {
         ///Sends a `POST` request to `/api-tokens`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ApiTokenWithSecret>,
-            Error<types::CreateApiTokenError>,
-        > {
+        ) -> Result<ResponseValue<types::ApiTokenWithSecret>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -17382,55 +15582,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17462,10 +15613,7 @@ pub mod builder {
         ///Sends a `POST` request to `/api-tokens/{token_id}/rotate`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ApiTokenWithSecret>,
-            Error<types::RotateApiTokenError>,
-        > {
+        ) -> Result<ResponseValue<types::ApiTokenWithSecret>, Error<()>> {
             let Self { client, token_id } = self;
             let token_id = token_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -17499,55 +15647,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17577,9 +15676,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/api-tokens/{token_id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::RevokeApiTokenError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, token_id } = self;
             let token_id = token_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -17594,15 +15691,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_api_token",
             };
@@ -17612,55 +15701,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17913,9 +15953,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/accounts`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::AccountPage>, Error<types::ListAccountsError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::AccountPage>, Error<()>> {
             let Self {
                 client,
                 account_type,
@@ -18007,55 +16045,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18090,10 +16079,7 @@ pub mod builder {
         ///Sends a `GET` request to `/accounts/{login}/state`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountStateResponse>,
-            Error<types::GetAccountStateError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountStateResponse>, Error<()>> {
             let Self { client, login } = self;
             let login = login.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -18126,55 +16112,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18234,10 +16171,7 @@ pub mod builder {
         ///Sends a `POST` request to `/accounts/{login}/reopen`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountStatusChange>,
-            Error<types::ReopenAccountError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountStatusChange>, Error<()>> {
             let Self { client, login, body } = self;
             let login = login.map_err(Error::InvalidRequest)?;
             let body = body
@@ -18277,55 +16211,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18383,10 +16268,7 @@ pub mod builder {
         ///Sends a `POST` request to `/accounts/{login}/close`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountStatusChange>,
-            Error<types::CloseAccountError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountStatusChange>, Error<()>> {
             let Self { client, login, body } = self;
             let login = login.map_err(Error::InvalidRequest)?;
             let body = body
@@ -18425,55 +16307,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18535,10 +16368,7 @@ pub mod builder {
         ///Sends a `POST` request to `/orders/preflight`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PreflightResponse>,
-            Error<types::PreflightOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::PreflightResponse>, Error<()>> {
             let Self { client, x_customer_login, body } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let body = body
@@ -18578,55 +16408,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18662,10 +16443,7 @@ pub mod builder {
         ///Sends a `GET` request to `/orders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::Order>>,
-            Error<types::ListOrdersError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Order>>, Error<()>> {
             let Self { client, x_customer_login } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let url = format!("{}/orders", client.baseurl,);
@@ -18699,55 +16477,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18807,9 +16536,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/orders`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Order>, Error<types::PlaceOrderError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Order>, Error<()>> {
             let Self { client, x_customer_login, body } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let body = body
@@ -18849,55 +16576,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -18933,10 +16611,7 @@ pub mod builder {
         ///Sends a `GET` request to `/positions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::Position>>,
-            Error<types::ListPositionsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Position>>, Error<()>> {
             let Self { client, x_customer_login } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let url = format!("{}/positions", client.baseurl,);
@@ -18970,55 +16645,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19094,9 +16720,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/positions/{position_id}/close`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Position>, Error<types::ClosePositionError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Position>, Error<()>> {
             let Self { client, position_id, x_customer_login, body } = self;
             let position_id = position_id.map_err(Error::InvalidRequest)?;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
@@ -19140,55 +16764,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19235,12 +16810,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/instruments`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::Instrument>,
-            Error<types::CreateInstrumentError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::Instrument>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -19277,55 +16847,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19358,9 +16879,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/instruments/{symbol}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::Instrument>, Error<types::GetInstrumentError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::Instrument>, Error<()>> {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -19393,55 +16912,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19460,10 +16930,7 @@ pub mod builder {
         ///Sends a `GET` request to `/broker/instruments/available`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::Instrument>>,
-            Error<types::ListAvailableInstrumentsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Instrument>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/broker/instruments/available", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -19493,55 +16960,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19618,10 +17036,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/groups/{group_id}/instruments/{symbol}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::GroupInstrument>,
-            Error<types::UpsertGroupInstrumentError>,
-        > {
+        ) -> Result<ResponseValue<types::GroupInstrument>, Error<()>> {
             let Self { client, group_id, symbol, body } = self;
             let group_id = group_id.map_err(Error::InvalidRequest)?;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
@@ -19663,55 +17078,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19774,10 +17140,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/groups/{group_id}/instruments/bulk`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::GroupInstrument>>,
-            Error<types::BulkUpsertGroupInstrumentsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::GroupInstrument>>, Error<()>> {
             let Self { client, group_id, body } = self;
             let group_id = group_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -19818,55 +17181,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -19900,10 +17214,7 @@ pub mod builder {
         ///Sends a `GET` request to `/broker/groups/{group_id}/swap-rates`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::GroupSwapRates>,
-            Error<types::GetGroupSwapRatesError>,
-        > {
+        ) -> Result<ResponseValue<types::GroupSwapRates>, Error<()>> {
             let Self { client, group_id } = self;
             let group_id = group_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -19937,55 +17248,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20225,10 +17487,7 @@ pub mod builder {
         ///Sends a `GET` request to `/transactions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::Transaction>>,
-            Error<types::ListTransactionsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Transaction>>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -20310,55 +17569,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20405,12 +17615,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/transactions/manual`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::Transaction>,
-            Error<types::CreateManualTransactionError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -20447,55 +17652,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20556,12 +17712,7 @@ pub mod builder {
             self
         }
         ///Sends a `PATCH` request to `/transactions/{tx_id}/decline`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::Transaction>,
-            Error<types::DeclineTransactionError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, tx_id, body } = self;
             let tx_id = tx_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -20602,55 +17753,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20711,12 +17813,7 @@ pub mod builder {
             self
         }
         ///Sends a `PATCH` request to `/transactions/{tx_id}/approve`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::Transaction>,
-            Error<types::ApproveTransactionError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, tx_id, body } = self;
             let tx_id = tx_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -20757,55 +17854,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20852,10 +17900,7 @@ pub mod builder {
         ///Sends a `POST` request to `/transactions/transfer`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferResponse>,
-            Error<types::CreateCrmTransferError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -20891,55 +17936,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -20973,10 +17969,7 @@ pub mod builder {
         ///Sends a `GET` request to `/risk/customers/{customer_id}/profile`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CustomerRiskProfile>,
-            Error<types::GetCustomerRiskProfileError>,
-        > {
+        ) -> Result<ResponseValue<types::CustomerRiskProfile>, Error<()>> {
             let Self { client, customer_id } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -21010,55 +18003,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -21123,53 +18067,25 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::ApiTokenExpiryString)), ("ApiTokenStatus",
         ::schemars::schema_for!(types::ApiTokenStatus)), ("ApiTokenStatusString",
         ::schemars::schema_for!(types::ApiTokenStatusString)), ("ApiTokenWithSecret",
-        ::schemars::schema_for!(types::ApiTokenWithSecret)), ("ApproveTransactionError",
-        ::schemars::schema_for!(types::ApproveTransactionError)),
+        ::schemars::schema_for!(types::ApiTokenWithSecret)),
         ("ApproveTransactionRequest",
-        ::schemars::schema_for!(types::ApproveTransactionRequest)), ("AutologinError",
-        ::schemars::schema_for!(types::AutologinError)),
-        ("BulkUpsertGroupInstrumentsError",
-        ::schemars::schema_for!(types::BulkUpsertGroupInstrumentsError)),
-        ("CloseAccountError", ::schemars::schema_for!(types::CloseAccountError)),
+        ::schemars::schema_for!(types::ApproveTransactionRequest)),
         ("CloseAccountRequest", ::schemars::schema_for!(types::CloseAccountRequest)),
         ("CloseAccountRequestReason",
         ::schemars::schema_for!(types::CloseAccountRequestReason)),
-        ("ClosePositionError", ::schemars::schema_for!(types::ClosePositionError)),
         ("ClosePositionRequest", ::schemars::schema_for!(types::ClosePositionRequest)),
-        ("CreateApiTokenError", ::schemars::schema_for!(types::CreateApiTokenError)),
-        ("CreateCrmTransferError",
-        ::schemars::schema_for!(types::CreateCrmTransferError)),
-        ("CreateInstrumentError", ::schemars::schema_for!(types::CreateInstrumentError)),
-        ("CreateManualTransactionError",
-        ::schemars::schema_for!(types::CreateManualTransactionError)),
-        ("CustomerInitiateDepositError",
-        ::schemars::schema_for!(types::CustomerInitiateDepositError)),
-        ("CustomerLoginError", ::schemars::schema_for!(types::CustomerLoginError)),
         ("CustomerLoginRequest", ::schemars::schema_for!(types::CustomerLoginRequest)),
         ("CustomerLoginResponse", ::schemars::schema_for!(types::CustomerLoginResponse)),
-        ("CustomerLoginTokenPairError",
-        ::schemars::schema_for!(types::CustomerLoginTokenPairError)), ("CustomerOwner",
-        ::schemars::schema_for!(types::CustomerOwner)), ("CustomerPage",
-        ::schemars::schema_for!(types::CustomerPage)), ("CustomerRequestWithdrawalError",
-        ::schemars::schema_for!(types::CustomerRequestWithdrawalError)),
+        ("CustomerOwner", ::schemars::schema_for!(types::CustomerOwner)),
+        ("CustomerPage", ::schemars::schema_for!(types::CustomerPage)),
         ("CustomerResponse", ::schemars::schema_for!(types::CustomerResponse)),
         ("CustomerRiskProfile", ::schemars::schema_for!(types::CustomerRiskProfile)),
         ("CustomerUpdateRequest", ::schemars::schema_for!(types::CustomerUpdateRequest)),
-        ("DeclineTransactionError",
-        ::schemars::schema_for!(types::DeclineTransactionError)),
         ("DeclineTransactionRequest",
         ::schemars::schema_for!(types::DeclineTransactionRequest)), ("DepositInitiated",
         ::schemars::schema_for!(types::DepositInitiated)), ("DepositRequest",
         ::schemars::schema_for!(types::DepositRequest)), ("ErrorBody",
-        ::schemars::schema_for!(types::ErrorBody)), ("GetAccountStateError",
-        ::schemars::schema_for!(types::GetAccountStateError)), ("GetCustomerError",
-        ::schemars::schema_for!(types::GetCustomerError)),
-        ("GetCustomerRiskProfileError",
-        ::schemars::schema_for!(types::GetCustomerRiskProfileError)),
-        ("GetGroupSwapRatesError",
-        ::schemars::schema_for!(types::GetGroupSwapRatesError)), ("GetInstrumentError",
-        ::schemars::schema_for!(types::GetInstrumentError)), ("GetMeError",
-        ::schemars::schema_for!(types::GetMeError)), ("GroupInstrument",
+        ::schemars::schema_for!(types::ErrorBody)), ("GroupInstrument",
         ::schemars::schema_for!(types::GroupInstrument)), ("GroupInstrumentBulkRequest",
         ::schemars::schema_for!(types::GroupInstrumentBulkRequest)),
         ("GroupInstrumentUpsertRequest",
@@ -21190,37 +18106,21 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::InstrumentCreateRequestSymbol)),
         ("InstrumentCreateRequestUnitCurrency",
         ::schemars::schema_for!(types::InstrumentCreateRequestUnitCurrency)),
-        ("ListAccountsError", ::schemars::schema_for!(types::ListAccountsError)),
-        ("ListApiTokensError", ::schemars::schema_for!(types::ListApiTokensError)),
-        ("ListAvailableInstrumentsError",
-        ::schemars::schema_for!(types::ListAvailableInstrumentsError)),
-        ("ListCustomersError", ::schemars::schema_for!(types::ListCustomersError)),
-        ("ListMyAccountsError", ::schemars::schema_for!(types::ListMyAccountsError)),
-        ("ListMyTransactionsError",
-        ::schemars::schema_for!(types::ListMyTransactionsError)), ("ListOrdersError",
-        ::schemars::schema_for!(types::ListOrdersError)), ("ListPositionsError",
-        ::schemars::schema_for!(types::ListPositionsError)), ("ListTransactionsError",
-        ::schemars::schema_for!(types::ListTransactionsError)),
         ("ManualTransactionRequest",
         ::schemars::schema_for!(types::ManualTransactionRequest)), ("Order",
         ::schemars::schema_for!(types::Order)), ("OrderSide",
         ::schemars::schema_for!(types::OrderSide)), ("OrderSideString",
         ::schemars::schema_for!(types::OrderSideString)), ("OrderType",
         ::schemars::schema_for!(types::OrderType)), ("OrderTypeString",
-        ::schemars::schema_for!(types::OrderTypeString)), ("PlaceOrderError",
-        ::schemars::schema_for!(types::PlaceOrderError)), ("PlaceOrderRequest",
+        ::schemars::schema_for!(types::OrderTypeString)), ("PlaceOrderRequest",
         ::schemars::schema_for!(types::PlaceOrderRequest)), ("Position",
         ::schemars::schema_for!(types::Position)), ("PreflightAction",
         ::schemars::schema_for!(types::PreflightAction)), ("PreflightActionString",
-        ::schemars::schema_for!(types::PreflightActionString)), ("PreflightOrderError",
-        ::schemars::schema_for!(types::PreflightOrderError)), ("PreflightRequest",
+        ::schemars::schema_for!(types::PreflightActionString)), ("PreflightRequest",
         ::schemars::schema_for!(types::PreflightRequest)), ("PreflightRequestSymbol",
         ::schemars::schema_for!(types::PreflightRequestSymbol)), ("PreflightResponse",
         ::schemars::schema_for!(types::PreflightResponse)), ("RefreshRequest",
-        ::schemars::schema_for!(types::RefreshRequest)), ("RefreshTokenError",
-        ::schemars::schema_for!(types::RefreshTokenError)), ("RegisterCustomerError",
-        ::schemars::schema_for!(types::RegisterCustomerError)),
-        ("RegisterCustomerRequest",
+        ::schemars::schema_for!(types::RefreshRequest)), ("RegisterCustomerRequest",
         ::schemars::schema_for!(types::RegisterCustomerRequest)),
         ("RegisterCustomerRequestCountry",
         ::schemars::schema_for!(types::RegisterCustomerRequestCountry)),
@@ -21233,13 +18133,10 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ("RegisterCustomerResponse",
         ::schemars::schema_for!(types::RegisterCustomerResponse)), ("RegistrationSource",
         ::schemars::schema_for!(types::RegistrationSource)), ("RegistrationSourceString",
-        ::schemars::schema_for!(types::RegistrationSourceString)), ("ReopenAccountError",
-        ::schemars::schema_for!(types::ReopenAccountError)), ("ReopenAccountRequest",
-        ::schemars::schema_for!(types::ReopenAccountRequest)),
+        ::schemars::schema_for!(types::RegistrationSourceString)),
+        ("ReopenAccountRequest", ::schemars::schema_for!(types::ReopenAccountRequest)),
         ("ReopenAccountRequestReason",
         ::schemars::schema_for!(types::ReopenAccountRequestReason)),
-        ("RevokeApiTokenError", ::schemars::schema_for!(types::RevokeApiTokenError)),
-        ("RevokeSessionError", ::schemars::schema_for!(types::RevokeSessionError)),
         ("RiskConcentration", ::schemars::schema_for!(types::RiskConcentration)),
         ("RiskLatency", ::schemars::schema_for!(types::RiskLatency)), ("RiskLifetime",
         ::schemars::schema_for!(types::RiskLifetime)), ("RiskMetrics",
@@ -21247,9 +18144,7 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::RiskPnl)), ("RiskRuleThresholds",
         ::schemars::schema_for!(types::RiskRuleThresholds)), ("RiskTiming",
         ::schemars::schema_for!(types::RiskTiming)), ("RiskTrades",
-        ::schemars::schema_for!(types::RiskTrades)), ("RotateApiTokenError",
-        ::schemars::schema_for!(types::RotateApiTokenError)), ("StaffLoginError",
-        ::schemars::schema_for!(types::StaffLoginError)), ("StaffLoginRequest",
+        ::schemars::schema_for!(types::RiskTrades)), ("StaffLoginRequest",
         ::schemars::schema_for!(types::StaffLoginRequest)), ("StaffLoginSuccess",
         ::schemars::schema_for!(types::StaffLoginSuccess)), ("SwapRate",
         ::schemars::schema_for!(types::SwapRate)), ("TokenPair",
@@ -21262,10 +18157,7 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::TransactionType)), ("TransactionTypeString",
         ::schemars::schema_for!(types::TransactionTypeString)), ("TransferRequest",
         ::schemars::schema_for!(types::TransferRequest)), ("TransferResponse",
-        ::schemars::schema_for!(types::TransferResponse)), ("UpdateCustomerError",
-        ::schemars::schema_for!(types::UpdateCustomerError)),
-        ("UpsertGroupInstrumentError",
-        ::schemars::schema_for!(types::UpsertGroupInstrumentError)), ("ValidationError",
+        ::schemars::schema_for!(types::TransferResponse)), ("ValidationError",
         ::schemars::schema_for!(types::ValidationError)), ("ValidationLocItem",
         ::schemars::schema_for!(types::ValidationLocItem)), ("WithdrawalRequest",
         ::schemars::schema_for!(types::WithdrawalRequest)), ("WithdrawalRequestComment",

@@ -9721,9 +9721,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/auth/jwt/token`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::JwtTokens>, Error<types::HttpError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::JwtTokens>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -9760,27 +9758,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9825,9 +9802,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/auth/jwt/refresh`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::JwtTokens>, Error<types::HttpError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::JwtTokens>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -9864,27 +9839,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9903,7 +9857,7 @@ pub mod builder {
         ///Sends a `GET` request to `/auth/jwt/all-accounts`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::AllAccountsResponse>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::AllAccountsResponse>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/auth/jwt/all-accounts", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -9933,27 +9887,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10000,7 +9933,7 @@ pub mod builder {
         ///Sends a `POST` request to `/auth/jwt/accounts/tokens`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StreamAccountTokens>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StreamAccountTokens>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -10037,27 +9970,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10076,7 +9988,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/config`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ConfigEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::ConfigEnvelope>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/trade/config", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -10106,27 +10018,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10145,7 +10036,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::AccountsEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::AccountsEnvelope>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/trade/accounts", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -10175,27 +10066,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10230,10 +10100,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/state`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountStateEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountStateEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -10267,34 +10134,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10341,7 +10180,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/instruments`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::InstrumentsEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::InstrumentsEnvelope>, Error<()>> {
             let Self { client, account_id, locale } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let locale = locale.map_err(Error::InvalidRequest)?;
@@ -10377,34 +10216,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10463,10 +10274,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/instruments/{tradableInstrumentId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::InstrumentDetailsEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::InstrumentDetailsEnvelope>, Error<()>> {
             let Self { client, tradable_instrument_id, locale, route_id } = self;
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
@@ -10505,34 +10313,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10564,10 +10344,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/sessions/{sessionId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::SessionDetailsEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::SessionDetailsEnvelope>, Error<()>> {
             let Self { client, session_id } = self;
             let session_id = session_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -10601,34 +10378,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10664,10 +10413,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/sessionStatuses/{sessionStatusId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::SessionStatusEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::SessionStatusEnvelope>, Error<()>> {
             let Self { client, session_status_id } = self;
             let session_status_id = session_status_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -10701,34 +10447,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10775,7 +10493,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/quotes`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::QuotesEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::QuotesEnvelope>, Error<()>> {
             let Self { client, route_id, tradable_instrument_id } = self;
             let route_id = route_id.map_err(Error::InvalidRequest)?;
             let tradable_instrument_id = tradable_instrument_id
@@ -10815,27 +10533,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10893,7 +10590,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/dailyBar`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::DailyBarEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::DailyBarEnvelope>, Error<()>> {
             let Self { client, bar_type, route_id, tradable_instrument_id } = self;
             let bar_type = bar_type.map_err(Error::InvalidRequest)?;
             let route_id = route_id.map_err(Error::InvalidRequest)?;
@@ -10935,27 +10632,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11002,7 +10678,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/depth`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::DepthEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::DepthEnvelope>, Error<()>> {
             let Self { client, route_id, tradable_instrument_id } = self;
             let route_id = route_id.map_err(Error::InvalidRequest)?;
             let tradable_instrument_id = tradable_instrument_id
@@ -11042,27 +10718,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11144,7 +10799,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/history`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::HistoryEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::HistoryEnvelope>, Error<()>> {
             let Self {
                 client,
                 from,
@@ -11197,27 +10852,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11252,7 +10886,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/positions`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::PositionsEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::PositionsEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -11286,34 +10920,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11377,10 +10983,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/trade/accounts/{accountId}/positions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CloseAllPositionsEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::CloseAllPositionsEnvelope>, Error<()>> {
             let Self { client, account_id, strategy_id, tradable_instrument_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
@@ -11424,34 +11027,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11524,7 +11099,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/orders`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OrdersEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::OrdersEnvelope>, Error<()>> {
             let Self { client, account_id, from, to, tradable_instrument_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let from = from.map_err(Error::InvalidRequest)?;
@@ -11570,34 +11145,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11658,7 +11205,7 @@ pub mod builder {
         ///Sends a `POST` request to `/trade/accounts/{accountId}/orders`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::PlaceOrderEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::PlaceOrderEnvelope>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -11699,34 +11246,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11775,7 +11294,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/trade/accounts/{accountId}/orders`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, account_id, tradable_instrument_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let tradable_instrument_id = tradable_instrument_id
@@ -11817,34 +11336,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11917,10 +11408,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/ordersHistory`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrdersHistoryEnvelope>,
-            Error<types::HttpError>,
-        > {
+        ) -> Result<ResponseValue<types::OrdersHistoryEnvelope>, Error<()>> {
             let Self { client, account_id, from, to, tradable_instrument_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let from = from.map_err(Error::InvalidRequest)?;
@@ -11966,34 +11454,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12028,7 +11488,7 @@ pub mod builder {
         ///Sends a `GET` request to `/trade/accounts/{accountId}/executions`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ExecutionsEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::ExecutionsEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -12062,34 +11522,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12124,7 +11556,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/trade/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, order_id } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -12158,34 +11590,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12246,7 +11650,7 @@ pub mod builder {
         ///Sends a `PATCH` request to `/trade/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, order_id, body } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -12286,34 +11690,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12406,7 +11782,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/trade/positions/{positionId}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, position_id, qty, strategy_id, body } = self;
             let position_id = position_id.map_err(Error::InvalidRequest)?;
             let qty = qty.map_err(Error::InvalidRequest)?;
@@ -12450,34 +11826,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12540,7 +11888,7 @@ pub mod builder {
         ///Sends a `PATCH` request to `/trade/positions/{positionId}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<types::HttpError>> {
+        ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, position_id, body } = self;
             let position_id = position_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -12580,34 +11928,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                429u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

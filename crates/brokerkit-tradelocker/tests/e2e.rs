@@ -291,7 +291,8 @@ async fn wrong_credentials_are_forbidden() {
 #[tokio::test]
 async fn a_429_keeps_retry_after_status_and_body() {
     let (server, session) = logged_in(Config::default()).await;
-    let body = r#"{"timestamp":"2026-03-23T10:00:00.000+00:00","status":429,"error":"Too Many Requests","path":"/clientapi/v1/quotes"}"#;
+    // A field the spec does not know: the error must keep the body exactly as sent.
+    let body = r#"{"timestamp":"2026-03-23T10:00:00.000+00:00","status":429,"error":"Too Many Requests","path":"/clientapi/v1/quotes","traceId":"a1"}"#;
     server.faults.inject(
         "/trade/quotes",
         Fault::RateLimited {
@@ -306,7 +307,7 @@ async fn a_429_keeps_retry_after_status_and_body() {
         } => {
             assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(3)));
             assert_eq!(failure.status, 429);
-            assert!(failure.body_text().contains("Too Many Requests"));
+            assert_eq!(failure.body_text(), body);
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }

@@ -203,7 +203,7 @@ impl Session {
     pub async fn call<'a, T, F, Fut>(&'a self, f: F) -> Result<T, Error>
     where
         F: FnOnce(&'a Client) -> Fut,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<types::BoError>>>,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error>>,
     {
         run(f(&self.client)).await
     }
