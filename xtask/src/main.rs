@@ -99,10 +99,11 @@ fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_path_buf()
+    // `cargo run` sets CARGO_MANIFEST_DIR at run time too; prefer it over the compile-time
+    // value, so a binary built from another checkout still works on this one.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let manifest = manifest.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 fn rel(root: &Path, p: &Path) -> String {

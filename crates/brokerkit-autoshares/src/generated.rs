@@ -136,36 +136,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `acceptPasswordResetCode`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AcceptPasswordResetCodeError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AcceptPasswordResetCodeError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AcceptPasswordResetCodeError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AcceptPasswordResetCodeError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Access level of a user to a trading account.
     #[derive(
         ::serde::Deserialize,
@@ -2222,186 +2192,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `addAccountToUserByUsername`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AddAccountToUserByUsernameError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AddAccountToUserByUsernameError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AddAccountToUserByUsernameError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for AddAccountToUserByUsernameError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AddAccountToUserByUsernameError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `addAccountToUser`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AddAccountToUserError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AddAccountToUserError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AddAccountToUserError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for AddAccountToUserError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AddAccountToUserError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `addSecurityToWatchlistById`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AddSecurityToWatchlistByIdError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AddSecurityToWatchlistByIdError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AddSecurityToWatchlistByIdError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for AddSecurityToWatchlistByIdError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AddSecurityToWatchlistByIdError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `addSecurityToWatchlistBySymbol`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AddSecurityToWatchlistBySymbolError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AddSecurityToWatchlistBySymbolError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AddSecurityToWatchlistBySymbolError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for AddSecurityToWatchlistBySymbolError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AddSecurityToWatchlistBySymbolError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `addUserToProGroup`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum AddUserToProGroupError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for AddUserToProGroupError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for AddUserToProGroupError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for AddUserToProGroupError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for AddUserToProGroupError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///An agreement to sign.
     #[derive(
         ::serde::Deserialize,
@@ -2632,42 +2422,6 @@ pub mod types {
     impl AppKeyError {
         pub fn builder() -> builder::AppKeyError {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `approveAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ApproveAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ApproveAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ApproveAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ApproveAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ApproveAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///The micro-deposit amounts seen on the bank statement, in any order.
@@ -2932,150 +2686,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `cancelMutualFundOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CancelMutualFundOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CancelMutualFundOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CancelMutualFundOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CancelMutualFundOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CancelMutualFundOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `cancelOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CancelOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CancelOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CancelOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CancelOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CancelOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `cancelSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CancelSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CancelSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CancelSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CancelSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CancelSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `cancelTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CancelTransferError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CancelTransferError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CancelTransferError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CancelTransferError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CancelTransferError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Step 4 of the password reset.
     #[derive(
         ::serde::Deserialize,
@@ -3106,42 +2716,6 @@ pub mod types {
     impl ChangePasswordResource {
         pub fn builder() -> builder::ChangePasswordResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `changeUserPassword`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ChangeUserPasswordError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ChangeUserPasswordError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ChangeUserPasswordError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ChangeUserPasswordError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ChangeUserPasswordError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Old and new password (all secret).
@@ -3481,42 +3055,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `createAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CreateAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CreateAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CreateAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CreateAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///A bank account to link.
     #[derive(
         ::serde::Deserialize,
@@ -3605,42 +3143,6 @@ pub mod types {
     impl CreateAchRelationshipsPlaidResource {
         pub fn builder() -> builder::CreateAchRelationshipsPlaidResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `createAchRelationshipsWithPlaid`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateAchRelationshipsWithPlaidError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CreateAchRelationshipsWithPlaidError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CreateAchRelationshipsWithPlaidError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CreateAchRelationshipsWithPlaidError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CreateAchRelationshipsWithPlaidError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Request to open an account.
@@ -3817,84 +3319,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `createPriceAlert`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreatePriceAlertError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CreatePriceAlertError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CreatePriceAlertError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CreatePriceAlertError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CreatePriceAlertError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `createWatchlist`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum CreateWatchlistError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        WatchlistModel(WatchlistModel),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for CreateWatchlistError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for CreateWatchlistError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<WatchlistModel> for CreateWatchlistError {
-        fn from(value: WatchlistModel) -> Self {
-            Self::WatchlistModel(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for CreateWatchlistError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for CreateWatchlistError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///A new watchlist.
     #[derive(
         ::serde::Deserialize,
@@ -3949,150 +3373,6 @@ pub mod types {
     impl CurrencyRateResource {
         pub fn builder() -> builder::CurrencyRateResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `deleteAccountAlias`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum DeleteAccountAliasError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for DeleteAccountAliasError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for DeleteAccountAliasError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for DeleteAccountAliasError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for DeleteAccountAliasError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `deleteAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum DeleteAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for DeleteAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for DeleteAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for DeleteAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for DeleteAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `deletePriceAlert`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum DeletePriceAlertError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for DeletePriceAlertError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for DeletePriceAlertError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for DeletePriceAlertError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for DeletePriceAlertError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `deleteWatchlist`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum DeleteWatchlistError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for DeleteWatchlistError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for DeleteWatchlistError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for DeleteWatchlistError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for DeleteWatchlistError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///IRA distribution rules.
@@ -4774,42 +4054,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///One of the error bodies of `exportChartData`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ExportChartDataError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ExportChartDataError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ExportChartDataError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ExportChartDataError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ExportChartDataError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///A fee on a transaction.
     #[derive(
         ::serde::Deserialize,
@@ -5204,1824 +4448,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///One of the error bodies of `getAccountBalanceInfo`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountBalanceInfoError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountBalanceInfoError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountBalanceInfoError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountBalanceInfoError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountBalanceInfoError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAccountById`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountByIdError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        Array(::std::vec::Vec<AccountModel>),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountByIdError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountByIdError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<::std::vec::Vec<AccountModel>> for GetAccountByIdError {
-        fn from(value: ::std::vec::Vec<AccountModel>) -> Self {
-            Self::Array(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountByIdError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountByIdError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAccountDetails`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountDetailsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountDetailsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountDetailsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountDetailsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountDetailsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAccountHistory`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountHistoryError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountHistoryError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountHistoryError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountHistoryError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountHistoryError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAccountUsers`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountUsersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountUsersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountUsersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountUsersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountUsersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAccountsHistory`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAccountsHistoryError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAccountsHistoryError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAccountsHistoryError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAccountsHistoryError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAccountsHistoryError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAchRelationships`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAchRelationshipsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAchRelationshipsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAchRelationshipsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAchRelationshipsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAchRelationshipsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getActivity`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetActivityError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetActivityError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetActivityError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetActivityError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetActivityError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getActivityReport`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetActivityReportError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetActivityReportError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetActivityReportError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetActivityReportError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetActivityReportError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAllAccounts`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAllAccountsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAllAccountsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAllAccountsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAllAccountsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAllAccountsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAllowedActivityTypes`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAllowedActivityTypesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAllowedActivityTypesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAllowedActivityTypesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAllowedActivityTypesError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAllowedActivityTypesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getAllowedTransactionTypes`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetAllowedTransactionTypesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetAllowedTransactionTypesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetAllowedTransactionTypesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetAllowedTransactionTypesError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetAllowedTransactionTypesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getChartHistory`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetChartHistoryError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetChartHistoryError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetChartHistoryError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetChartHistoryError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetChartHistoryError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getComparisonChart`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetComparisonChartError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetComparisonChartError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetComparisonChartError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetComparisonChartError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetComparisonChartError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getConsolidatedBalance`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetConsolidatedBalanceError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetConsolidatedBalanceError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetConsolidatedBalanceError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetConsolidatedBalanceError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetConsolidatedBalanceError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getConsolidatedOrders`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetConsolidatedOrdersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetConsolidatedOrdersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetConsolidatedOrdersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetConsolidatedOrdersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetConsolidatedOrdersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getConsolidatedPositions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetConsolidatedPositionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetConsolidatedPositionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetConsolidatedPositionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetConsolidatedPositionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetConsolidatedPositionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getConsolidatedTransactions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetConsolidatedTransactionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetConsolidatedTransactionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetConsolidatedTransactionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetConsolidatedTransactionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetConsolidatedTransactionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getCorporateActions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetCorporateActionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetCorporateActionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetCorporateActionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetCorporateActionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetCorporateActionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getCurrencyRate`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetCurrencyRateError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetCurrencyRateError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetCurrencyRateError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetCurrencyRateError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetCurrencyRateError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getDefaultAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetDefaultAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetDefaultAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetDefaultAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetDefaultAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetDefaultAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getEquitiesByMask`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetEquitiesByMaskError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetEquitiesByMaskError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetEquitiesByMaskError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetEquitiesByMaskError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetEquitiesByMaskError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getEquities`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetEquitiesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetEquitiesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetEquitiesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetEquitiesError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetEquitiesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getEquity`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetEquityError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetEquityError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetEquityError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetEquityError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetEquityError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getEquityLogo`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetEquityLogoError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetEquityLogoError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetEquityLogoError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetEquityLogoError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetEquityLogoError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getIpoIndustries`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetIpoIndustriesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetIpoIndustriesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetIpoIndustriesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetIpoIndustriesError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetIpoIndustriesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getIpoOfferings`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetIpoOfferingsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetIpoOfferingsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetIpoOfferingsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetIpoOfferingsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetIpoOfferingsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getIpoSecurityInfo`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetIpoSecurityInfoError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetIpoSecurityInfoError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetIpoSecurityInfoError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetIpoSecurityInfoError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetIpoSecurityInfoError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getIraConstraints`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetIraConstraintsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetIraConstraintsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetIraConstraintsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetIraConstraintsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetIraConstraintsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getMobileAppSettings`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetMobileAppSettingsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetMobileAppSettingsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetMobileAppSettingsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetMobileAppSettingsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getNews`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetNewsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetNewsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetNewsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetNewsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetNewsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOptionChain`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOptionChainError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOptionChainError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOptionChainError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOptionChainError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOptionChainError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOption`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOptionError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOptionError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOptionError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOptionError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOptionError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOptionExpirations`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOptionExpirationsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOptionExpirationsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOptionExpirationsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOptionExpirationsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOptionExpirationsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOptions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOptionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOptionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOptionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOptionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOptionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOrderDetails`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOrderDetailsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOrderDetailsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOrderDetailsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOrderDetailsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOrderDetailsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOrderLimits`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOrderLimitsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOrderLimitsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOrderLimitsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOrderLimitsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOrderLimitsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getOrders`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetOrdersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetOrdersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetOrdersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetOrdersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetOrdersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getPositionGroups`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetPositionGroupsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetPositionGroupsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetPositionGroupsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetPositionGroupsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetPositionGroupsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getPositionsBySymbol`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetPositionsBySymbolError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetPositionsBySymbolError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetPositionsBySymbolError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetPositionsBySymbolError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetPositionsBySymbolError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getPositions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetPositionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetPositionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetPositionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetPositionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetPositionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getPriceAlert`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetPriceAlertError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetPriceAlertError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetPriceAlertError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetPriceAlertError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetPriceAlertError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getPriceAlerts`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetPriceAlertsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetPriceAlertsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetPriceAlertsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetPriceAlertsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetPriceAlertsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getRegistrationSchema`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetRegistrationSchemaError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetRegistrationSchemaError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetRegistrationSchemaError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetRegistrationSchemaError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getSecretQuestion`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetSecretQuestionError {
-        AppKeyError(AppKeyError),
-        MessageError(MessageError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<AppKeyError> for GetSecretQuestionError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<MessageError> for GetSecretQuestionError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetSecretQuestionError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getStreamers`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetStreamersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetStreamersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetStreamersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetStreamersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetStreamersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getSyncOrders`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetSyncOrdersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetSyncOrdersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetSyncOrdersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetSyncOrdersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetSyncOrdersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTokenError {
-        TokenFailed(TokenFailed),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<TokenFailed> for GetTokenError {
-        fn from(value: TokenFailed) -> Self {
-            Self::TokenFailed(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTokenError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTokenError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///One of the success bodies of `getToken`; the HTTP status tells which (merged by the generator).
     #[derive(
         ::serde::Deserialize,
@@ -7046,360 +4472,6 @@ pub mod types {
             Self::Expecting(value)
         }
     }
-    ///One of the error bodies of `getTopPositions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTopPositionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetTopPositionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTopPositionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetTopPositionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTopPositionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getTransactionReport`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTransactionReportError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetTransactionReportError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTransactionReportError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetTransactionReportError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTransactionReportError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getTransactions`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTransactionsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetTransactionsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTransactionsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetTransactionsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTransactionsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getTransferFees`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTransferFeesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetTransferFeesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTransferFeesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetTransferFeesError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTransferFeesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getTransfers`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetTransfersError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetTransfersError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetTransfersError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetTransfersError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetTransfersError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUnsignedAgreements`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUnsignedAgreementsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUnsignedAgreementsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUnsignedAgreementsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUnsignedAgreementsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUnsignedAgreementsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUserAccounts`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserAccountsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserAccountsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserAccountsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUserAccountsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserAccountsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUserBalanceInfo`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserBalanceInfoError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserBalanceInfoError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserBalanceInfoError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUserBalanceInfoError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserBalanceInfoError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUserByEmail`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserByEmailError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserByEmailError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserByEmailError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUserByEmailError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserByEmailError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUserExchanges`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserExchangesError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserExchangesError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserExchangesError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserExchangesError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Lookup by e-mail.
     #[derive(
         ::serde::Deserialize,
@@ -7421,186 +4493,6 @@ pub mod types {
     impl GetUserFilter {
         pub fn builder() -> builder::GetUserFilter {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `getUserInfo`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserInfoError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserInfoError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserInfoError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUserInfoError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserInfoError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getUserTradingSettings`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetUserTradingSettingsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetUserTradingSettingsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetUserTradingSettingsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetUserTradingSettingsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetUserTradingSettingsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getVerifiedOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetVerifiedOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetVerifiedOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetVerifiedOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetVerifiedOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetVerifiedOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getWatchlist`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetWatchlistError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetWatchlistError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetWatchlistError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetWatchlistError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetWatchlistError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `getWatchlists`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum GetWatchlistsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for GetWatchlistsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for GetWatchlistsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for GetWatchlistsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for GetWatchlistsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Market value of a group of positions.
@@ -8236,30 +5128,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `logout`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum LogoutError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-    }
-    impl ::std::convert::From<MessageError> for LogoutError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for LogoutError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
     ///`{"Message": …}`: a refused token (401), an invalid request (400), an unmatched route (404). Model-validation failures add `ModelState`.
     #[derive(
         ::serde::Deserialize,
@@ -8312,42 +5180,6 @@ pub mod types {
     impl MobileApplicationSettings {
         pub fn builder() -> builder::MobileApplicationSettings {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `modifyAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ModifyAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ModifyAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ModifyAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ModifyAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ModifyAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///A replacement of an order; `Id` is the order being replaced. Note the spelling `TimeInForce` here.
@@ -8458,42 +5290,6 @@ pub mod types {
     impl ModifyOrderResource {
         pub fn builder() -> builder::ModifyOrderResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `modifyPriceAlert`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ModifyPriceAlertError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ModifyPriceAlertError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ModifyPriceAlertError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ModifyPriceAlertError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ModifyPriceAlertError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Outcome of a mutual-fund verification (HTTP 200 even when refused).
@@ -8676,36 +5472,6 @@ pub mod types {
     impl OfferingUnderwriter {
         pub fn builder() -> builder::OfferingUnderwriter {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `openAccount`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum OpenAccountError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for OpenAccountError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for OpenAccountError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for OpenAccountError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///The options of one expiration in a chain.
@@ -11296,42 +8062,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `patchUser`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PatchUserError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PatchUserError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PatchUserError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PatchUserError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PatchUserError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///User properties to change; absent ones stay.
     #[derive(
         ::serde::Deserialize,
@@ -11386,222 +8116,6 @@ pub mod types {
     impl PatchUserModel {
         pub fn builder() -> builder::PatchUserModel {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `placeMutualFundBuy`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceMutualFundBuyError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceMutualFundBuyError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceMutualFundBuyError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceMutualFundBuyError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceMutualFundBuyError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `placeMutualFundExchange`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceMutualFundExchangeError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceMutualFundExchangeError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceMutualFundExchangeError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceMutualFundExchangeError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceMutualFundExchangeError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `placeMutualFundLiquidation`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceMutualFundLiquidationError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceMutualFundLiquidationError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceMutualFundLiquidationError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceMutualFundLiquidationError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceMutualFundLiquidationError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `placeMutualFundSell`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceMutualFundSellError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceMutualFundSellError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceMutualFundSellError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceMutualFundSellError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceMutualFundSellError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `placeOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `placeSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PlaceSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PlaceSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PlaceSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PlaceSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PlaceSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Margin type of a position.
@@ -12003,294 +8517,6 @@ pub mod types {
     impl PositionResource {
         pub fn builder() -> builder::PositionResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `previewMutualFundBuy`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewMutualFundBuyError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewMutualFundBuyError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewMutualFundBuyError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewMutualFundBuyError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewMutualFundBuyError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewMutualFundExchange`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewMutualFundExchangeError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewMutualFundExchangeError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewMutualFundExchangeError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewMutualFundExchangeError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewMutualFundExchangeError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewMutualFundLiquidation`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewMutualFundLiquidationError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewMutualFundLiquidationError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewMutualFundLiquidationError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewMutualFundLiquidationError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewMutualFundLiquidationError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewMutualFundSell`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewMutualFundSellError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewMutualFundSellError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewMutualFundSellError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewMutualFundSellError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewMutualFundSellError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewReplaceOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewReplaceOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewReplaceOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewReplaceOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewReplaceOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewReplaceOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewReplaceSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewReplaceSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewReplaceSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewReplaceSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewReplaceSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewReplaceSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `previewSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum PreviewSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for PreviewSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for PreviewSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for PreviewSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for PreviewSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///A price alert to create or change.
@@ -12921,42 +9147,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `recoverStreamerSession`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RecoverStreamerSessionError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RecoverStreamerSessionError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RecoverStreamerSessionError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for RecoverStreamerSessionError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RecoverStreamerSessionError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Unverified: the published API says the answer is a bare string; ETNA's GitBook example is `{"Id": "<uuid>"}`. Both are accepted.
     #[derive(
         ::serde::Deserialize,
@@ -12974,42 +9164,6 @@ pub mod types {
     impl ::std::convert::From<StreamerSessionId> for RecoveredStreamerSession {
         fn from(value: StreamerSessionId) -> Self {
             Self::StreamerSessionId(value)
-        }
-    }
-    ///One of the error bodies of `registerUser`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RegisterUserError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        RegistrationFailed(RegistrationFailed),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RegisterUserError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RegisterUserError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<RegistrationFailed> for RegisterUserError {
-        fn from(value: RegistrationFailed) -> Self {
-            Self::RegistrationFailed(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RegisterUserError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Street address.
@@ -13543,224 +9697,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `removeAccountFromUser`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RemoveAccountFromUserError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RemoveAccountFromUserError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RemoveAccountFromUserError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for RemoveAccountFromUserError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RemoveAccountFromUserError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `removeSecurityFromWatchlistById`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RemoveSecurityFromWatchlistByIdError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RemoveSecurityFromWatchlistByIdError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RemoveSecurityFromWatchlistByIdError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for RemoveSecurityFromWatchlistByIdError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RemoveSecurityFromWatchlistByIdError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `removeSecurityFromWatchlistBySymbol`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RemoveSecurityFromWatchlistBySymbolError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError>
-    for RemoveSecurityFromWatchlistBySymbolError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RemoveSecurityFromWatchlistBySymbolError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError>
-    for RemoveSecurityFromWatchlistBySymbolError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RemoveSecurityFromWatchlistBySymbolError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `renameWatchlist`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RenameWatchlistError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RenameWatchlistError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RenameWatchlistError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for RenameWatchlistError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RenameWatchlistError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `replaceOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ReplaceOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ReplaceOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ReplaceOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ReplaceOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ReplaceOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `replaceSyncOrder`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ReplaceSyncOrderError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ReplaceSyncOrderError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ReplaceSyncOrderError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ReplaceSyncOrderError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ReplaceSyncOrderError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Report format.
     #[derive(
         ::serde::Deserialize,
@@ -13862,36 +9798,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `requestPasswordReset`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum RequestPasswordResetError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for RequestPasswordResetError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for RequestPasswordResetError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for RequestPasswordResetError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///Processing status of an order request inside the OMS.
     #[derive(
         ::serde::Deserialize,
@@ -13975,79 +9881,6 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
-        }
-    }
-    ///One of the error bodies of `resetPassword`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ResetPasswordError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ResetPasswordError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ResetPasswordError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ResetPasswordError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `resetPinCode`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum ResetPinCodeError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        Array(::std::vec::Vec<::std::string::String>),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for ResetPinCodeError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for ResetPinCodeError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<::std::vec::Vec<::std::string::String>>
-    for ResetPinCodeError {
-        fn from(value: ::std::vec::Vec<::std::string::String>) -> Self {
-            Self::Array(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for ResetPinCodeError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for ResetPinCodeError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Outcome envelope of the password-reset calls, always sent with HTTP 200: check `IsSucceed`.
@@ -14686,42 +10519,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///One of the error bodies of `selectAccount`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SelectAccountError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SelectAccountError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SelectAccountError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SelectAccountError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SelectAccountError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///A mutual-fund sale.
     #[derive(
         ::serde::Deserialize,
@@ -14755,150 +10552,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `sendAchTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SendAchTransferError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SendAchTransferError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SendAchTransferError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SendAchTransferError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SendAchTransferError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `sendCheckTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SendCheckTransferError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SendCheckTransferError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SendCheckTransferError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SendCheckTransferError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SendCheckTransferError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `sendWireTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SendWireTransferError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SendWireTransferError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SendWireTransferError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SendWireTransferError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SendWireTransferError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `sendZelleTransfer`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SendZelleTransferError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SendZelleTransferError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SendZelleTransferError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SendZelleTransferError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SendZelleTransferError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///`{"message": …, "error": …}` (lower case): an unhandled server error.
     #[derive(
         ::serde::Deserialize,
@@ -14918,114 +10571,6 @@ pub mod types {
     impl ServerError {
         pub fn builder() -> builder::ServerError {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `setDefaultAchRelationship`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SetDefaultAchRelationshipError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SetDefaultAchRelationshipError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SetDefaultAchRelationshipError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SetDefaultAchRelationshipError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SetDefaultAchRelationshipError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `setUserTradingSettings`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SetUserTradingSettingsError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SetUserTradingSettingsError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SetUserTradingSettingsError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SetUserTradingSettingsError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SetUserTradingSettingsError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `signPlatformAgreement`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SignPlatformAgreementError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SignPlatformAgreementError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SignPlatformAgreementError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SignPlatformAgreementError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SignPlatformAgreementError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Whether a confirmation dialog is shown.
@@ -15445,36 +10990,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///One of the error bodies of `submitFeedback`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SubmitFeedbackError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SubmitFeedbackError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SubmitFeedbackError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SubmitFeedbackError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
     ///User feedback.
     #[derive(
         ::serde::Deserialize,
@@ -15520,42 +11035,6 @@ pub mod types {
     impl SubmitFeedbackModel {
         pub fn builder() -> builder::SubmitFeedbackModel {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `subscribeIpoOffering`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum SubscribeIpoOfferingError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for SubscribeIpoOfferingError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for SubscribeIpoOfferingError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for SubscribeIpoOfferingError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for SubscribeIpoOfferingError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///Name suffix.
@@ -16620,78 +12099,6 @@ pub mod types {
     impl TransferResource {
         pub fn builder() -> builder::TransferResource {
             Default::default()
-        }
-    }
-    ///One of the error bodies of `unsubscribeIpoOffering`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum UnsubscribeIpoOfferingError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for UnsubscribeIpoOfferingError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for UnsubscribeIpoOfferingError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for UnsubscribeIpoOfferingError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for UnsubscribeIpoOfferingError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
-        }
-    }
-    ///One of the error bodies of `updateAccountAlias`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(untagged)]
-    pub enum UpdateAccountAliasError {
-        MessageError(MessageError),
-        AppKeyError(AppKeyError),
-        ValidationError(ValidationError),
-        ServerError(ServerError),
-    }
-    impl ::std::convert::From<MessageError> for UpdateAccountAliasError {
-        fn from(value: MessageError) -> Self {
-            Self::MessageError(value)
-        }
-    }
-    impl ::std::convert::From<AppKeyError> for UpdateAccountAliasError {
-        fn from(value: AppKeyError) -> Self {
-            Self::AppKeyError(value)
-        }
-    }
-    impl ::std::convert::From<ValidationError> for UpdateAccountAliasError {
-        fn from(value: ValidationError) -> Self {
-            Self::ValidationError(value)
-        }
-    }
-    impl ::std::convert::From<ServerError> for UpdateAccountAliasError {
-        fn from(value: ServerError) -> Self {
-            Self::ServerError(value)
         }
     }
     ///New bank name.
@@ -47561,7 +42968,7 @@ pub mod builder {
         ///Sends a `POST` request to `/token`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::GetTokenSuccess>, Error<types::GetTokenError>> {
+        ) -> Result<ResponseValue<types::GetTokenSuccess>, Error<()>> {
             let Self {
                 client,
                 authentication_type,
@@ -47635,27 +43042,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 202u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -47672,7 +43058,7 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `POST` request to `/logout`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::LogoutError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/logout", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -47684,15 +43070,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "logout",
             };
@@ -47703,20 +43081,6 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -47737,7 +43101,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::RegistrationUnitSchema>>,
-            Error<types::GetRegistrationSchemaError>,
+            Error<()>,
         > {
             let Self { client } = self;
             let url = format!("{}/v1.0/registration/schema", client.baseurl,);
@@ -47768,34 +43132,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -47856,10 +43192,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/registration/`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserInfoModel>,
-            Error<types::RegisterUserError>,
-        > {
+        ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, origin, body } = self;
             let origin = origin.map_err(Error::InvalidRequest)?;
             let body = body
@@ -47897,48 +43230,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -47973,10 +43264,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/info`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserInfoModel>,
-            Error<types::GetUserInfoError>,
-        > {
+        ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -48010,48 +43298,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48086,10 +43332,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/settings/trading`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserTradingSettingsModel>,
-            Error<types::GetUserTradingSettingsError>,
-        > {
+        ) -> Result<ResponseValue<types::UserTradingSettingsModel>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -48123,48 +43366,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48227,10 +43428,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/settings/trading`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserTradingSettingsModel>,
-            Error<types::SetUserTradingSettingsError>,
-        > {
+        ) -> Result<ResponseValue<types::UserTradingSettingsModel>, Error<()>> {
             let Self { client, user_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -48271,48 +43469,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48331,10 +43487,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/applications/mobile/settings`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MobileApplicationSettings>,
-            Error<types::GetMobileAppSettingsError>,
-        > {
+        ) -> Result<ResponseValue<types::MobileApplicationSettings>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/applications/mobile/settings", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -48364,34 +43517,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48426,10 +43551,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/exchanges`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetUserExchangesError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -48463,41 +43585,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48559,9 +43646,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/v1.0/users/{userId}/password/change`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::ChangeUserPasswordError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -48586,10 +43671,6 @@ pub mod builder {
             let mut request = client
                 .client
                 .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
                 .json(&body)
                 .headers(header_map)
                 .build()?;
@@ -48602,55 +43683,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48685,10 +43717,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/balance-info`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountBalanceInfo>,
-            Error<types::GetUserBalanceInfoError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -48722,48 +43751,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48808,10 +43795,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/info`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserInfoModel>,
-            Error<types::GetUserByEmailError>,
-        > {
+        ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -48847,48 +43831,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -48921,9 +43863,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/users/{userId}/pincode`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::ResetPinCodeError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -48939,15 +43879,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "reset_pin_code",
             };
@@ -48957,55 +43889,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49054,9 +43937,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/users/{userId}/group`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::AddUserToProGroupError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, confirmation_token } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let confirmation_token = confirmation_token.map_err(Error::InvalidRequest)?;
@@ -49076,10 +43957,6 @@ pub mod builder {
             let mut request = client
                 .client
                 .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
                 .query(
                     &progenitor_client::QueryParam::new(
                         "confirmationToken",
@@ -49097,55 +43974,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49204,9 +44032,7 @@ pub mod builder {
             self
         }
         ///Sends a `PATCH` request to `/v1.0/users/{userId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::UserModel>, Error<types::PatchUserError>> {
+        pub async fn send(self) -> Result<ResponseValue<types::UserModel>, Error<()>> {
             let Self { client, user_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -49245,55 +44071,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49330,7 +44107,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::AgreementItemResource>>,
-            Error<types::GetUnsignedAgreementsError>,
+            Error<()>,
         > {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
@@ -49365,48 +44142,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49450,9 +44185,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/users/{userId}/agreements/{agreementId}/sign`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::SignPlatformAgreementError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, agreement_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let agreement_id = agreement_id.map_err(Error::InvalidRequest)?;
@@ -49469,15 +44202,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "sign_platform_agreement",
             };
@@ -49487,48 +44212,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49560,10 +44243,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/info`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountBalanceInfo>,
-            Error<types::GetAccountBalanceInfoError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -49597,48 +44277,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49709,10 +44347,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/history`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::AccountValueItem>>,
-            Error<types::GetAccountHistoryError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::AccountValueItem>>, Error<()>> {
             let Self { client, account_id, end_date, start_date, step } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let end_date = end_date.map_err(Error::InvalidRequest)?;
@@ -49752,48 +44387,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49828,10 +44421,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/accounts`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::UserAccountModel>>,
-            Error<types::GetUserAccountsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::UserAccountModel>>, Error<()>> {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -49865,48 +44455,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -49970,10 +44518,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/user/{userId}/account-requests/open`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountRequestResource>,
-            Error<types::OpenAccountError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountRequestResource>, Error<()>> {
             let Self { client, user_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -50014,48 +44559,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50087,10 +44590,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::AccountModel>>,
-            Error<types::GetAccountByIdError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::AccountModel>>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -50124,48 +44624,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50197,10 +44655,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/users`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserToAccountRelationModel>,
-            Error<types::GetAccountUsersError>,
-        > {
+        ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -50234,48 +44689,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50307,10 +44720,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/details`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AmsAccountModel>,
-            Error<types::GetAccountDetailsError>,
-        > {
+        ) -> Result<ResponseValue<types::AmsAccountModel>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -50344,48 +44754,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50500,10 +44868,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/all`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountPagingResult>,
-            Error<types::GetAllAccountsError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountPagingResult>, Error<()>> {
             let Self {
                 client,
                 filter,
@@ -50558,48 +44923,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50629,12 +44952,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/select`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::EmptyResult>,
-            Error<types::SelectAccountError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::EmptyResult>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -50668,48 +44986,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50753,9 +45029,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/alias/{alias}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::UpdateAccountAliasError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, alias } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let alias = alias.map_err(Error::InvalidRequest)?;
@@ -50772,15 +45046,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.put(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "update_account_alias",
             };
@@ -50790,48 +45056,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50861,9 +45085,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/alias`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::DeleteAccountAliasError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -50879,15 +45101,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "delete_account_alias",
             };
@@ -50897,48 +45111,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -50997,10 +45169,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/users/{userId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserToAccountRelationModel>,
-            Error<types::AddAccountToUserError>,
-        > {
+        ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id, user_id, access_type } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
@@ -51037,48 +45206,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51126,7 +45253,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::UserToAccountRelationModel>>,
-            Error<types::RemoveAccountFromUserError>,
+            Error<()>,
         > {
             let Self { client, account_id, user_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
@@ -51162,48 +45289,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51262,10 +45347,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/username/{username}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::UserToAccountRelationModel>,
-            Error<types::AddAccountToUserByUsernameError>,
-        > {
+        ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id, username, access_type } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let username = username.map_err(Error::InvalidRequest)?;
@@ -51302,48 +45384,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51378,10 +45418,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/balance/consolidated`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountBalanceInfo>,
-            Error<types::GetConsolidatedBalanceError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, body } = self;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/accounts/balance/consolidated", client.baseurl,);
@@ -51413,48 +45450,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51517,10 +45512,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/history`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::AccountValueItem>>,
-            Error<types::GetAccountsHistoryError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::AccountValueItem>>, Error<()>> {
             let Self { client, end_date, start_date, body } = self;
             let end_date = end_date.map_err(Error::InvalidRequest)?;
             let start_date = start_date.map_err(Error::InvalidRequest)?;
@@ -51556,48 +45548,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51647,10 +45597,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/password/reset`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ResourceBasedResponse>,
-            Error<types::RequestPasswordResetError>,
-        > {
+        ) -> Result<ResponseValue<types::ResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -51687,34 +45634,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51749,10 +45668,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/password/secret-question`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::StringResourceBasedResponse>,
-            Error<types::GetSecretQuestionError>,
-        > {
+        ) -> Result<ResponseValue<types::StringResourceBasedResponse>, Error<()>> {
             let Self { client, username } = self;
             let username = username.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/password/secret-question", client.baseurl,);
@@ -51784,27 +45700,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51854,10 +45749,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/password/reset/code`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::StringResourceBasedResponse>,
-            Error<types::AcceptPasswordResetCodeError>,
-        > {
+        ) -> Result<ResponseValue<types::StringResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -51894,34 +45786,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -51970,10 +45834,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/passwords/reset/`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ResourceBasedResponse>,
-            Error<types::ResetPasswordError>,
-        > {
+        ) -> Result<ResponseValue<types::ResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -52009,34 +45870,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52132,10 +45965,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/ach-relationships`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipPagingResult>,
-            Error<types::GetAchRelationshipsError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -52187,48 +46017,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52289,10 +46077,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/ach-relationships`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::CreateAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -52333,55 +46118,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52413,10 +46149,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/ach-relationships/default`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::GetDefaultAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -52450,48 +46183,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52554,7 +46245,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::AchRelationshipResource>>,
-            Error<types::CreateAchRelationshipsWithPlaidError>,
+            Error<()>,
         > {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
@@ -52596,55 +46287,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52689,10 +46331,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::GetAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -52727,48 +46366,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52842,10 +46439,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::ModifyAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -52887,55 +46481,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -52994,10 +46539,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::DeleteAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, reason } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -53034,55 +46576,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53156,10 +46649,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}/approve`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AchRelationshipResource>,
-            Error<types::ApproveAchRelationshipError>,
-        > {
+        ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -53201,55 +46691,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53292,9 +46733,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}/default`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::SetDefaultAchRelationshipError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
@@ -53311,15 +46750,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "set_default_ach_relationship",
             };
@@ -53329,55 +46760,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53438,10 +46820,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/transfers/ach`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferResource>,
-            Error<types::SendAchTransferError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -53482,55 +46861,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53591,10 +46921,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/transfers/wire`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferResource>,
-            Error<types::SendWireTransferError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -53635,55 +46962,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53744,10 +47022,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/transfers/check`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferResource>,
-            Error<types::SendCheckTransferError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -53788,55 +47063,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -53897,10 +47123,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/transfers/zelle`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferResource>,
-            Error<types::SendZelleTransferError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -53941,55 +47164,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54071,10 +47245,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transfers`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransferPagingResult>,
-            Error<types::GetTransfersError>,
-        > {
+        ) -> Result<ResponseValue<types::TransferPagingResult>, Error<()>> {
             let Self { client, account_id, is_desc, page_number, page_size, sort_by } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let is_desc = is_desc.map_err(Error::InvalidRequest)?;
@@ -54116,48 +47287,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54214,9 +47343,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/transfers/{transferId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::CancelTransferError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, transfer_id, comment } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
@@ -54237,10 +47364,6 @@ pub mod builder {
             let mut request = client
                 .client
                 .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
                 .query(&progenitor_client::QueryParam::new("comment", &comment))
                 .headers(header_map)
                 .build()?;
@@ -54253,55 +47376,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54346,10 +47420,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transfers/{transferId}/fees`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::FeeResource>>,
-            Error<types::GetTransferFeesError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::FeeResource>>, Error<()>> {
             let Self { client, account_id, transfer_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
@@ -54384,55 +47455,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54489,10 +47511,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transfers/ira_constraints/{mechanism}/{isDeposit}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AllowedIraConstraintsResource>,
-            Error<types::GetIraConstraintsError>,
-        > {
+        ) -> Result<ResponseValue<types::AllowedIraConstraintsResource>, Error<()>> {
             let Self { client, account_id, mechanism, is_deposit } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let mechanism = mechanism.map_err(Error::InvalidRequest)?;
@@ -54529,55 +47548,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54665,10 +47635,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/preview/orders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderPreviewResource>,
-            Error<types::PreviewOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderPreviewResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -54712,55 +47679,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -54883,10 +47801,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/orders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderPagingResult>,
-            Error<types::GetOrdersError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -54944,48 +47859,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55085,7 +47958,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/orders`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OrderResource>, Error<types::PlaceOrderError>> {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, user_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -55131,55 +48004,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55248,10 +48072,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/preview/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderVerifiedResource>,
-            Error<types::PreviewReplaceOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -55292,55 +48113,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55383,7 +48155,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OrderResource>, Error<types::GetOrderError>> {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -55418,48 +48190,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55528,10 +48258,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderResource>,
-            Error<types::ReplaceOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -55572,55 +48299,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55661,9 +48339,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/orders/{orderId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::CancelOrderError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -55680,15 +48356,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_order",
             };
@@ -55698,55 +48366,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55791,7 +48410,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::OrderDetailsModel>>,
-            Error<types::GetOrderDetailsError>,
+            Error<()>,
         > {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
@@ -55827,48 +48446,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -55911,10 +48488,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/verified/orders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderVerifiedResource>,
-            Error<types::GetVerifiedOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -55949,48 +48523,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56049,12 +48581,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/preview/limits/{symbol}`
-        pub async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<types::OrderLimits>,
-            Error<types::GetOrderLimitsError>,
-        > {
+        pub async fn send(self) -> Result<ResponseValue<types::OrderLimits>, Error<()>> {
             let Self { client, account_id, symbol, price } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
@@ -56091,48 +48618,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56196,10 +48681,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/orders/consolidated`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderPagingResult>,
-            Error<types::GetConsolidatedOrdersError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
             let filter = filter.map_err(Error::InvalidRequest)?;
             let body = body
@@ -56237,48 +48719,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56366,10 +48806,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/preview/syncorders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderPreviewResource>,
-            Error<types::PreviewSyncOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderPreviewResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -56413,48 +48850,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56553,10 +48948,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/syncorders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderPagingResult>,
-            Error<types::GetSyncOrdersError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -56608,48 +49000,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56749,10 +49099,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/syncorders`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderResource>,
-            Error<types::PlaceSyncOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, user_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -56798,48 +49145,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -56908,10 +49213,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/preview/syncorders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderVerifiedResource>,
-            Error<types::PreviewReplaceSyncOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -56953,48 +49255,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57037,10 +49297,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/syncorders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderResource>,
-            Error<types::GetSyncOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -57075,48 +49332,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57185,10 +49400,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/syncorders/{orderId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OrderResource>,
-            Error<types::ReplaceSyncOrderError>,
-        > {
+        ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -57229,55 +49441,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57318,9 +49481,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/syncorders/{orderId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::CancelSyncOrderError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, order_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -57337,15 +49498,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_sync_order",
             };
@@ -57355,55 +49508,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57466,10 +49570,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/buy`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundResource>,
-            Error<types::PlaceMutualFundBuyError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -57509,55 +49610,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57620,10 +49672,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/sell`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundResource>,
-            Error<types::PlaceMutualFundSellError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -57663,55 +49712,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57775,10 +49775,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/exchange`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundResource>,
-            Error<types::PlaceMutualFundExchangeError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -57819,55 +49816,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -57931,10 +49879,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/liquidate`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundResource>,
-            Error<types::PlaceMutualFundLiquidationError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -57975,55 +49920,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58086,10 +49982,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/preview/orders/mutual-funds/buy`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundPreviewResource>,
-            Error<types::PreviewMutualFundBuyError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -58129,55 +50022,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58240,10 +50084,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/preview/orders/mutual-funds/sell`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundPreviewResource>,
-            Error<types::PreviewMutualFundSellError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -58283,55 +50124,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58395,10 +50187,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/preview/orders/mutual-funds/exchange`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundPreviewResource>,
-            Error<types::PreviewMutualFundExchangeError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -58439,55 +50228,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58551,10 +50291,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{clearingNumber}/preview/orders/mutual-funds/liquidate`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::MutualFundPreviewResource>,
-            Error<types::PreviewMutualFundLiquidationError>,
-        > {
+        ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let body = body
@@ -58595,55 +50332,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58687,9 +50375,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/{orderId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::CancelMutualFundOrderError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, clearing_number, order_id } = self;
             let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
@@ -58707,15 +50393,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_mutual_fund_order",
             };
@@ -58725,55 +50403,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -58882,10 +50511,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/positions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PositionPagingResult>,
-            Error<types::GetPositionsError>,
-        > {
+        ) -> Result<ResponseValue<types::PositionPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -58940,48 +50566,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59057,10 +50641,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/positions/{symbol}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::PositionResource>>,
-            Error<types::GetPositionsBySymbolError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::PositionResource>>, Error<()>> {
             let Self { client, account_id, symbol, currency, exchange } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
@@ -59099,48 +50680,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59174,7 +50713,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::GroupPositionsResource>>,
-            Error<types::GetPositionGroupsError>,
+            Error<()>,
         > {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
@@ -59209,48 +50748,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59296,7 +50793,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::GroupPositionsResource>>,
-            Error<types::GetTopPositionsError>,
+            Error<()>,
         > {
             let Self { client, account_id, count } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
@@ -59333,48 +50830,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59438,10 +50893,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/positions/consolidated`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PositionPagingResult>,
-            Error<types::GetConsolidatedPositionsError>,
-        > {
+        ) -> Result<ResponseValue<types::PositionPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
             let filter = filter.map_err(Error::InvalidRequest)?;
             let body = body
@@ -59479,48 +50931,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59585,7 +50995,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/equities/{idOrSymbol}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::EquityResource>, Error<types::GetEquityError>> {
+        ) -> Result<ResponseValue<types::EquityResource>, Error<()>> {
             let Self { client, id_or_symbol, currency, exchange } = self;
             let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -59623,41 +51033,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59690,9 +51065,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/v1.0/equities/{symbol}/logo`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::GetEquityLogoError>> {
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -59718,41 +51091,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59813,10 +51151,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/equities/lookup`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::EquityResource>>,
-            Error<types::GetEquitiesByMaskError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::EquityResource>>, Error<()>> {
             let Self { client, count, filter, mask } = self;
             let count = count.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
@@ -59852,48 +51187,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -59979,10 +51272,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/equities`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::EquityPagingResult>,
-            Error<types::GetEquitiesError>,
-        > {
+        ) -> Result<ResponseValue<types::EquityPagingResult>, Error<()>> {
             let Self { client, desc, filter, page_number, page_size, sort_field } = self;
             let desc = desc.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
@@ -60022,48 +51312,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60112,10 +51360,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/currencyRate`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::CurrencyRateResource>,
-            Error<types::GetCurrencyRateError>,
-        > {
+        ) -> Result<ResponseValue<types::CurrencyRateResource>, Error<()>> {
             let Self { client, currency, target_currency } = self;
             let currency = currency.map_err(Error::InvalidRequest)?;
             let target_currency = target_currency.map_err(Error::InvalidRequest)?;
@@ -60154,41 +51399,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60253,7 +51463,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/options/{idOrSymbol}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::OptionResource>, Error<types::GetOptionError>> {
+        ) -> Result<ResponseValue<types::OptionResource>, Error<()>> {
             let Self { client, id_or_symbol, currency, exchange } = self;
             let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -60291,41 +51501,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60392,7 +51567,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::OptionExpirationResource>>,
-            Error<types::GetOptionExpirationsError>,
+            Error<()>,
         > {
             let Self { client, currency, exchange, underlying } = self;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -60429,41 +51604,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60543,10 +51683,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/options/optionChain/{symbol}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OptionChainResource>,
-            Error<types::GetOptionChainError>,
-        > {
+        ) -> Result<ResponseValue<types::OptionChainResource>, Error<()>> {
             let Self { client, symbol, currency, exchange, filter } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let currency = currency.map_err(Error::InvalidRequest)?;
@@ -60586,48 +51723,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60713,10 +51808,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/options`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::OptionPagingResult>,
-            Error<types::GetOptionsError>,
-        > {
+        ) -> Result<ResponseValue<types::OptionPagingResult>, Error<()>> {
             let Self { client, desc, filter, page_number, page_size, sort_field } = self;
             let desc = desc.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
@@ -60756,48 +51848,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -60847,10 +51897,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/watchlists`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::WatchlistModel>>,
-            Error<types::GetWatchlistsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::WatchlistModel>>, Error<()>> {
             let Self { client, user_id, include_securities } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let include_securities = include_securities.map_err(Error::InvalidRequest)?;
@@ -60891,48 +51938,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61011,10 +52016,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/{userId}/watchlists`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::CreateWatchlistError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, result_include_securities, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let result_include_securities = result_include_securities
@@ -61062,55 +52064,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61171,10 +52124,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/watchlists/{watchlistId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::GetWatchlistError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, include_securities } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61216,55 +52166,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61308,9 +52209,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/watchlists/{watchlistId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::DeleteWatchlistError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, watchlist_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61327,15 +52226,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "delete_watchlist",
             };
@@ -61345,55 +52236,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61465,10 +52307,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/watchlists/{watchlistId}/securities`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::AddSecurityToWatchlistBySymbolError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61510,55 +52349,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61630,10 +52420,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/watchlists/{watchlistId}/securities`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::RemoveSecurityFromWatchlistBySymbolError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61675,55 +52462,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61780,10 +52518,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/watchlists/{watchlistId}/securities/{securityId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::AddSecurityToWatchlistByIdError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, security_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61820,55 +52555,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -61925,10 +52611,7 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/watchlists/{watchlistId}/securities/{securityId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistModel>,
-            Error<types::RemoveSecurityFromWatchlistByIdError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, security_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -61965,55 +52648,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62073,10 +52707,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/watchlists/{watchlistId}/name`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::WatchlistRenameResult>,
-            Error<types::RenameWatchlistError>,
-        > {
+        ) -> Result<ResponseValue<types::WatchlistRenameResult>, Error<()>> {
             let Self { client, user_id, watchlist_id, name } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
@@ -62113,55 +52744,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62246,10 +52828,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/pricealerts`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PriceAlertPagingResult>,
-            Error<types::GetPriceAlertsError>,
-        > {
+        ) -> Result<ResponseValue<types::PriceAlertPagingResult>, Error<()>> {
             let Self { client, user_id, is_desc, page_number, page_size, sort_by } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let is_desc = is_desc.map_err(Error::InvalidRequest)?;
@@ -62291,48 +52870,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62395,10 +52932,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/{userId}/pricealerts`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PriceAlertInfoModel>,
-            Error<types::CreatePriceAlertError>,
-        > {
+        ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -62439,55 +52973,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62533,10 +53018,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/users/{userId}/pricealerts/{alertId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PriceAlertInfoModel>,
-            Error<types::GetPriceAlertError>,
-        > {
+        ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, alert_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let alert_id = alert_id.map_err(Error::InvalidRequest)?;
@@ -62571,48 +53053,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62686,10 +53126,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/pricealerts/{alertId}`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::PriceAlertInfoModel>,
-            Error<types::ModifyPriceAlertError>,
-        > {
+        ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, alert_id, body } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let alert_id = alert_id.map_err(Error::InvalidRequest)?;
@@ -62731,55 +53168,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62823,9 +53211,7 @@ pub mod builder {
             self
         }
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/pricealerts/{alertId}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::DeletePriceAlertError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, alert_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let alert_id = alert_id.map_err(Error::InvalidRequest)?;
@@ -62842,15 +53228,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "delete_price_alert",
             };
@@ -62860,55 +53238,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -62961,7 +53290,7 @@ pub mod builder {
             ResponseValue<
                 ::std::vec::Vec<::std::vec::Vec<types::TimeSeriesValueCandleMapModel>>,
             >,
-            Error<types::GetComparisonChartError>,
+            Error<()>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -62999,55 +53328,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63096,10 +53376,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/history/symbols`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ChartHistoryModel>,
-            Error<types::GetChartHistoryError>,
-        > {
+        ) -> Result<ResponseValue<types::ChartHistoryModel>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -63136,55 +53413,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63232,9 +53460,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/history/export`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::ExportChartDataError>> {
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -63267,48 +53493,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63343,10 +53527,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/news`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<types::NewsResource>>,
-            Error<types::GetNewsError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::NewsResource>>, Error<()>> {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/news", client.baseurl,);
@@ -63378,48 +53559,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63456,7 +53595,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<::std::vec::Vec<types::CorporateActionResource>>,
-            Error<types::GetCorporateActionsError>,
+            Error<()>,
         > {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
@@ -63489,48 +53628,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63577,10 +53674,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/feedbacks`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::SubmitFeedbackModel>,
-            Error<types::SubmitFeedbackError>,
-        > {
+        ) -> Result<ResponseValue<types::SubmitFeedbackModel>, Error<()>> {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -63616,48 +53710,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63766,10 +53818,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transactions`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransactionPagingResult>,
-            Error<types::GetTransactionsError>,
-        > {
+        ) -> Result<ResponseValue<types::TransactionPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -63824,48 +53873,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -63962,10 +53969,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/activity`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::TransactionPagingResult>,
-            Error<types::GetActivityError>,
-        > {
+        ) -> Result<ResponseValue<types::TransactionPagingResult>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -64017,48 +54021,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64143,10 +54105,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/activity/report`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetActivityReportError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id, filter, is_asc, report_enum, sort_by } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
@@ -64188,48 +54147,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64326,10 +54243,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transaction/report`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetTransactionReportError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self {
                 client,
                 account_id,
@@ -64381,48 +54295,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64454,10 +54326,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/activity/allowed-types`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetAllowedActivityTypesError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -64491,48 +54360,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64564,10 +54391,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/transactions/allowed-types`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetAllowedTransactionTypesError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -64601,48 +54425,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64706,10 +54488,7 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/transactions/consolidated`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::ActivityPagingResult>,
-            Error<types::GetConsolidatedTransactionsError>,
-        > {
+        ) -> Result<ResponseValue<types::ActivityPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
             let filter = filter.map_err(Error::InvalidRequest)?;
             let body = body
@@ -64747,48 +54526,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64807,10 +54544,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/streamers`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::StreamerDataModel>,
-            Error<types::GetStreamersError>,
-        > {
+        ) -> Result<ResponseValue<types::StreamerDataModel>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/streamers", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -64840,41 +54574,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64906,10 +54605,7 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/streamers/session/recover`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::RecoveredStreamerSession>,
-            Error<types::RecoverStreamerSessionError>,
-        > {
+        ) -> Result<ResponseValue<types::RecoveredStreamerSession>, Error<()>> {
             let Self { client, session_type } = self;
             let session_type = session_type.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/streamers/session/recover", client.baseurl,);
@@ -64941,41 +54637,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -64994,10 +54655,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/ipo/industries`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::vec::Vec<::std::string::String>>,
-            Error<types::GetIpoIndustriesError>,
-        > {
+        ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/ipo/industries", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -65027,48 +54685,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -65087,10 +54703,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/ipo/security-info`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<::std::string::String>,
-            Error<types::GetIpoSecurityInfoError>,
-        > {
+        ) -> Result<ResponseValue<::std::string::String>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/ipo/security-info", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -65120,48 +54733,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -65248,10 +54819,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/ipo/accounts/{accountId}/offerings/active`
         pub async fn send(
             self,
-        ) -> Result<
-            ResponseValue<types::AccountOfferingPageResult>,
-            Error<types::GetIpoOfferingsError>,
-        > {
+        ) -> Result<ResponseValue<types::AccountOfferingPageResult>, Error<()>> {
             let Self { client, account_id, filter, page, page_size, sort_by } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
@@ -65293,55 +54861,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -65387,9 +54906,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/ipo/accounts/{accountId}/offerings/{offeringReference}/subscribe`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::SubscribeIpoOfferingError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, offering_reference } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
@@ -65407,15 +54924,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "subscribe_ipo_offering",
             };
@@ -65425,55 +54934,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -65519,9 +54979,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1.0/ipo/accounts/{accountId}/offerings/{offeringReference}/unsubscribe`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<()>, Error<types::UnsubscribeIpoOfferingError>> {
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, offering_reference } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
@@ -65539,15 +54997,7 @@ pub mod builder {
                     ),
                 );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "unsubscribe_ipo_offering",
             };
@@ -65557,55 +55007,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
-                400u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                401u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                403u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                404u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                409u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -65751,9 +55152,7 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::AcceptCodeIdentifierString)),
         ("AcceptCodeResource", ::schemars::schema_for!(types::AcceptCodeResource)),
         ("AcceptPasswordCodeResource",
-        ::schemars::schema_for!(types::AcceptPasswordCodeResource)),
-        ("AcceptPasswordResetCodeError",
-        ::schemars::schema_for!(types::AcceptPasswordResetCodeError)), ("AccessType",
+        ::schemars::schema_for!(types::AcceptPasswordCodeResource)), ("AccessType",
         ::schemars::schema_for!(types::AccessType)), ("AccessTypeString",
         ::schemars::schema_for!(types::AccessTypeString)), ("AccountBalanceInfo",
         ::schemars::schema_for!(types::AccountBalanceInfo)), ("AccountCustomerType",
@@ -65790,25 +55189,14 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ("AchTransferEditableResource",
         ::schemars::schema_for!(types::AchTransferEditableResource)), ("ActivityModelV2",
         ::schemars::schema_for!(types::ActivityModelV2)), ("ActivityPagingResult",
-        ::schemars::schema_for!(types::ActivityPagingResult)),
-        ("AddAccountToUserByUsernameError",
-        ::schemars::schema_for!(types::AddAccountToUserByUsernameError)),
-        ("AddAccountToUserError", ::schemars::schema_for!(types::AddAccountToUserError)),
-        ("AddSecurityToWatchlistByIdError",
-        ::schemars::schema_for!(types::AddSecurityToWatchlistByIdError)),
-        ("AddSecurityToWatchlistBySymbolError",
-        ::schemars::schema_for!(types::AddSecurityToWatchlistBySymbolError)),
-        ("AddUserToProGroupError",
-        ::schemars::schema_for!(types::AddUserToProGroupError)),
-        ("AgreementItemResource", ::schemars::schema_for!(types::AgreementItemResource)),
-        ("AgreementType", ::schemars::schema_for!(types::AgreementType)),
-        ("AgreementTypeString", ::schemars::schema_for!(types::AgreementTypeString)),
+        ::schemars::schema_for!(types::ActivityPagingResult)), ("AgreementItemResource",
+        ::schemars::schema_for!(types::AgreementItemResource)), ("AgreementType",
+        ::schemars::schema_for!(types::AgreementType)), ("AgreementTypeString",
+        ::schemars::schema_for!(types::AgreementTypeString)),
         ("AllowedIraConstraintsResource",
         ::schemars::schema_for!(types::AllowedIraConstraintsResource)),
         ("AmsAccountModel", ::schemars::schema_for!(types::AmsAccountModel)),
         ("AppKeyError", ::schemars::schema_for!(types::AppKeyError)),
-        ("ApproveAchRelationshipError",
-        ::schemars::schema_for!(types::ApproveAchRelationshipError)),
         ("ApproveAchRelationshipResource",
         ::schemars::schema_for!(types::ApproveAchRelationshipResource)), ("AuthState",
         ::schemars::schema_for!(types::AuthState)), ("AuthStateString",
@@ -65817,14 +55205,8 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::AuthStepString)), ("Base64FileMapModel",
         ::schemars::schema_for!(types::Base64FileMapModel)), ("BuyMutualFundResource",
         ::schemars::schema_for!(types::BuyMutualFundResource)),
-        ("CancelMutualFundOrderError",
-        ::schemars::schema_for!(types::CancelMutualFundOrderError)), ("CancelOrderError",
-        ::schemars::schema_for!(types::CancelOrderError)), ("CancelSyncOrderError",
-        ::schemars::schema_for!(types::CancelSyncOrderError)), ("CancelTransferError",
-        ::schemars::schema_for!(types::CancelTransferError)), ("ChangePasswordResource",
+        ("ChangePasswordResource",
         ::schemars::schema_for!(types::ChangePasswordResource)),
-        ("ChangeUserPasswordError",
-        ::schemars::schema_for!(types::ChangeUserPasswordError)),
         ("ChangeUserPasswordResource",
         ::schemars::schema_for!(types::ChangeUserPasswordResource)),
         ("ChartCompareRequestModel",
@@ -65838,27 +55220,15 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::ContributionConstraintsResource)),
         ("CorporateActionResource",
         ::schemars::schema_for!(types::CorporateActionResource)),
-        ("CreateAchRelationshipError",
-        ::schemars::schema_for!(types::CreateAchRelationshipError)),
         ("CreateAchRelationshipResource",
         ::schemars::schema_for!(types::CreateAchRelationshipResource)),
         ("CreateAchRelationshipsPlaidResource",
         ::schemars::schema_for!(types::CreateAchRelationshipsPlaidResource)),
-        ("CreateAchRelationshipsWithPlaidError",
-        ::schemars::schema_for!(types::CreateAchRelationshipsWithPlaidError)),
         ("CreateOpenAccountRequestResource",
         ::schemars::schema_for!(types::CreateOpenAccountRequestResource)),
         ("CreateOrderResource", ::schemars::schema_for!(types::CreateOrderResource)),
-        ("CreatePriceAlertError", ::schemars::schema_for!(types::CreatePriceAlertError)),
-        ("CreateWatchlistError", ::schemars::schema_for!(types::CreateWatchlistError)),
         ("CreateWatchlistModel", ::schemars::schema_for!(types::CreateWatchlistModel)),
         ("CurrencyRateResource", ::schemars::schema_for!(types::CurrencyRateResource)),
-        ("DeleteAccountAliasError",
-        ::schemars::schema_for!(types::DeleteAccountAliasError)),
-        ("DeleteAchRelationshipError",
-        ::schemars::schema_for!(types::DeleteAchRelationshipError)),
-        ("DeletePriceAlertError", ::schemars::schema_for!(types::DeletePriceAlertError)),
-        ("DeleteWatchlistError", ::schemars::schema_for!(types::DeleteWatchlistError)),
         ("DistributionConstraintsResource",
         ::schemars::schema_for!(types::DistributionConstraintsResource)),
         ("DistributionReasonParamsResource",
@@ -65876,8 +55246,7 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::ExecutionTarget)), ("ExecutionTargetString",
         ::schemars::schema_for!(types::ExecutionTargetString)), ("ExpirationType",
         ::schemars::schema_for!(types::ExpirationType)), ("ExpirationTypeString",
-        ::schemars::schema_for!(types::ExpirationTypeString)), ("ExportChartDataError",
-        ::schemars::schema_for!(types::ExportChartDataError)), ("FeeModel",
+        ::schemars::schema_for!(types::ExpirationTypeString)), ("FeeModel",
         ::schemars::schema_for!(types::FeeModel)), ("FeeResource",
         ::schemars::schema_for!(types::FeeResource)), ("FeeSeizure",
         ::schemars::schema_for!(types::FeeSeizure)), ("FeeSeizureString",
@@ -65890,100 +55259,8 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::FractionalTradePermission)),
         ("FractionalTradePermissionString",
         ::schemars::schema_for!(types::FractionalTradePermissionString)),
-        ("GetAccountBalanceInfoError",
-        ::schemars::schema_for!(types::GetAccountBalanceInfoError)),
-        ("GetAccountByIdError", ::schemars::schema_for!(types::GetAccountByIdError)),
-        ("GetAccountDetailsError",
-        ::schemars::schema_for!(types::GetAccountDetailsError)),
-        ("GetAccountHistoryError",
-        ::schemars::schema_for!(types::GetAccountHistoryError)), ("GetAccountUsersError",
-        ::schemars::schema_for!(types::GetAccountUsersError)),
-        ("GetAccountsHistoryError",
-        ::schemars::schema_for!(types::GetAccountsHistoryError)),
-        ("GetAchRelationshipError",
-        ::schemars::schema_for!(types::GetAchRelationshipError)),
-        ("GetAchRelationshipsError",
-        ::schemars::schema_for!(types::GetAchRelationshipsError)), ("GetActivityError",
-        ::schemars::schema_for!(types::GetActivityError)), ("GetActivityReportError",
-        ::schemars::schema_for!(types::GetActivityReportError)), ("GetAllAccountsError",
-        ::schemars::schema_for!(types::GetAllAccountsError)),
-        ("GetAllowedActivityTypesError",
-        ::schemars::schema_for!(types::GetAllowedActivityTypesError)),
-        ("GetAllowedTransactionTypesError",
-        ::schemars::schema_for!(types::GetAllowedTransactionTypesError)),
-        ("GetChartHistoryError", ::schemars::schema_for!(types::GetChartHistoryError)),
-        ("GetComparisonChartError",
-        ::schemars::schema_for!(types::GetComparisonChartError)),
-        ("GetConsolidatedBalanceError",
-        ::schemars::schema_for!(types::GetConsolidatedBalanceError)),
-        ("GetConsolidatedOrdersError",
-        ::schemars::schema_for!(types::GetConsolidatedOrdersError)),
-        ("GetConsolidatedPositionsError",
-        ::schemars::schema_for!(types::GetConsolidatedPositionsError)),
-        ("GetConsolidatedTransactionsError",
-        ::schemars::schema_for!(types::GetConsolidatedTransactionsError)),
-        ("GetCorporateActionsError",
-        ::schemars::schema_for!(types::GetCorporateActionsError)),
-        ("GetCurrencyRateError", ::schemars::schema_for!(types::GetCurrencyRateError)),
-        ("GetDefaultAchRelationshipError",
-        ::schemars::schema_for!(types::GetDefaultAchRelationshipError)),
-        ("GetEquitiesByMaskError",
-        ::schemars::schema_for!(types::GetEquitiesByMaskError)), ("GetEquitiesError",
-        ::schemars::schema_for!(types::GetEquitiesError)), ("GetEquityError",
-        ::schemars::schema_for!(types::GetEquityError)), ("GetEquityLogoError",
-        ::schemars::schema_for!(types::GetEquityLogoError)), ("GetIpoIndustriesError",
-        ::schemars::schema_for!(types::GetIpoIndustriesError)), ("GetIpoOfferingsError",
-        ::schemars::schema_for!(types::GetIpoOfferingsError)),
-        ("GetIpoSecurityInfoError",
-        ::schemars::schema_for!(types::GetIpoSecurityInfoError)),
-        ("GetIraConstraintsError",
-        ::schemars::schema_for!(types::GetIraConstraintsError)),
-        ("GetMobileAppSettingsError",
-        ::schemars::schema_for!(types::GetMobileAppSettingsError)), ("GetNewsError",
-        ::schemars::schema_for!(types::GetNewsError)), ("GetOptionChainError",
-        ::schemars::schema_for!(types::GetOptionChainError)), ("GetOptionError",
-        ::schemars::schema_for!(types::GetOptionError)), ("GetOptionExpirationsError",
-        ::schemars::schema_for!(types::GetOptionExpirationsError)), ("GetOptionsError",
-        ::schemars::schema_for!(types::GetOptionsError)), ("GetOrderDetailsError",
-        ::schemars::schema_for!(types::GetOrderDetailsError)), ("GetOrderError",
-        ::schemars::schema_for!(types::GetOrderError)), ("GetOrderLimitsError",
-        ::schemars::schema_for!(types::GetOrderLimitsError)), ("GetOrdersError",
-        ::schemars::schema_for!(types::GetOrdersError)), ("GetPositionGroupsError",
-        ::schemars::schema_for!(types::GetPositionGroupsError)),
-        ("GetPositionsBySymbolError",
-        ::schemars::schema_for!(types::GetPositionsBySymbolError)), ("GetPositionsError",
-        ::schemars::schema_for!(types::GetPositionsError)), ("GetPriceAlertError",
-        ::schemars::schema_for!(types::GetPriceAlertError)), ("GetPriceAlertsError",
-        ::schemars::schema_for!(types::GetPriceAlertsError)),
-        ("GetRegistrationSchemaError",
-        ::schemars::schema_for!(types::GetRegistrationSchemaError)),
-        ("GetSecretQuestionError",
-        ::schemars::schema_for!(types::GetSecretQuestionError)), ("GetStreamersError",
-        ::schemars::schema_for!(types::GetStreamersError)), ("GetSyncOrderError",
-        ::schemars::schema_for!(types::GetSyncOrderError)), ("GetSyncOrdersError",
-        ::schemars::schema_for!(types::GetSyncOrdersError)), ("GetTokenError",
-        ::schemars::schema_for!(types::GetTokenError)), ("GetTokenSuccess",
-        ::schemars::schema_for!(types::GetTokenSuccess)), ("GetTopPositionsError",
-        ::schemars::schema_for!(types::GetTopPositionsError)),
-        ("GetTransactionReportError",
-        ::schemars::schema_for!(types::GetTransactionReportError)),
-        ("GetTransactionsError", ::schemars::schema_for!(types::GetTransactionsError)),
-        ("GetTransferFeesError", ::schemars::schema_for!(types::GetTransferFeesError)),
-        ("GetTransfersError", ::schemars::schema_for!(types::GetTransfersError)),
-        ("GetUnsignedAgreementsError",
-        ::schemars::schema_for!(types::GetUnsignedAgreementsError)),
-        ("GetUserAccountsError", ::schemars::schema_for!(types::GetUserAccountsError)),
-        ("GetUserBalanceInfoError",
-        ::schemars::schema_for!(types::GetUserBalanceInfoError)), ("GetUserByEmailError",
-        ::schemars::schema_for!(types::GetUserByEmailError)), ("GetUserExchangesError",
-        ::schemars::schema_for!(types::GetUserExchangesError)), ("GetUserFilter",
-        ::schemars::schema_for!(types::GetUserFilter)), ("GetUserInfoError",
-        ::schemars::schema_for!(types::GetUserInfoError)),
-        ("GetUserTradingSettingsError",
-        ::schemars::schema_for!(types::GetUserTradingSettingsError)),
-        ("GetVerifiedOrderError", ::schemars::schema_for!(types::GetVerifiedOrderError)),
-        ("GetWatchlistError", ::schemars::schema_for!(types::GetWatchlistError)),
-        ("GetWatchlistsError", ::schemars::schema_for!(types::GetWatchlistsError)),
+        ("GetTokenSuccess", ::schemars::schema_for!(types::GetTokenSuccess)),
+        ("GetUserFilter", ::schemars::schema_for!(types::GetUserFilter)),
         ("GroupPositionsResource",
         ::schemars::schema_for!(types::GroupPositionsResource)),
         ("HistoricalTradeDataExportDataModel",
@@ -66005,20 +55282,15 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::IraDistributionResource)), ("LevelInfoMapModel",
         ::schemars::schema_for!(types::LevelInfoMapModel)),
         ("LiquidateMutualFundResource",
-        ::schemars::schema_for!(types::LiquidateMutualFundResource)), ("LogoutError",
-        ::schemars::schema_for!(types::LogoutError)), ("MessageError",
+        ::schemars::schema_for!(types::LiquidateMutualFundResource)), ("MessageError",
         ::schemars::schema_for!(types::MessageError)), ("MobileApplicationSettings",
         ::schemars::schema_for!(types::MobileApplicationSettings)),
-        ("ModifyAchRelationshipError",
-        ::schemars::schema_for!(types::ModifyAchRelationshipError)),
         ("ModifyOrderResource", ::schemars::schema_for!(types::ModifyOrderResource)),
-        ("ModifyPriceAlertError", ::schemars::schema_for!(types::ModifyPriceAlertError)),
         ("MutualFundPreviewResource",
         ::schemars::schema_for!(types::MutualFundPreviewResource)),
         ("MutualFundResource", ::schemars::schema_for!(types::MutualFundResource)),
         ("NewsResource", ::schemars::schema_for!(types::NewsResource)),
         ("OfferingUnderwriter", ::schemars::schema_for!(types::OfferingUnderwriter)),
-        ("OpenAccountError", ::schemars::schema_for!(types::OpenAccountError)),
         ("OptionChainExpirationResource",
         ::schemars::schema_for!(types::OptionChainExpirationResource)),
         ("OptionChainResource", ::schemars::schema_for!(types::OptionChainResource)),
@@ -66044,36 +55316,12 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::OrderVerifiedResource)), ("OwnerType",
         ::schemars::schema_for!(types::OwnerType)), ("OwnerTypeString",
         ::schemars::schema_for!(types::OwnerTypeString)), ("PatchUserAddress",
-        ::schemars::schema_for!(types::PatchUserAddress)), ("PatchUserError",
-        ::schemars::schema_for!(types::PatchUserError)), ("PatchUserModel",
-        ::schemars::schema_for!(types::PatchUserModel)), ("PlaceMutualFundBuyError",
-        ::schemars::schema_for!(types::PlaceMutualFundBuyError)),
-        ("PlaceMutualFundExchangeError",
-        ::schemars::schema_for!(types::PlaceMutualFundExchangeError)),
-        ("PlaceMutualFundLiquidationError",
-        ::schemars::schema_for!(types::PlaceMutualFundLiquidationError)),
-        ("PlaceMutualFundSellError",
-        ::schemars::schema_for!(types::PlaceMutualFundSellError)), ("PlaceOrderError",
-        ::schemars::schema_for!(types::PlaceOrderError)), ("PlaceSyncOrderError",
-        ::schemars::schema_for!(types::PlaceSyncOrderError)), ("PositionMarginType",
+        ::schemars::schema_for!(types::PatchUserAddress)), ("PatchUserModel",
+        ::schemars::schema_for!(types::PatchUserModel)), ("PositionMarginType",
         ::schemars::schema_for!(types::PositionMarginType)), ("PositionMarginTypeString",
         ::schemars::schema_for!(types::PositionMarginTypeString)),
         ("PositionPagingResult", ::schemars::schema_for!(types::PositionPagingResult)),
         ("PositionResource", ::schemars::schema_for!(types::PositionResource)),
-        ("PreviewMutualFundBuyError",
-        ::schemars::schema_for!(types::PreviewMutualFundBuyError)),
-        ("PreviewMutualFundExchangeError",
-        ::schemars::schema_for!(types::PreviewMutualFundExchangeError)),
-        ("PreviewMutualFundLiquidationError",
-        ::schemars::schema_for!(types::PreviewMutualFundLiquidationError)),
-        ("PreviewMutualFundSellError",
-        ::schemars::schema_for!(types::PreviewMutualFundSellError)),
-        ("PreviewOrderError", ::schemars::schema_for!(types::PreviewOrderError)),
-        ("PreviewReplaceOrderError",
-        ::schemars::schema_for!(types::PreviewReplaceOrderError)),
-        ("PreviewReplaceSyncOrderError",
-        ::schemars::schema_for!(types::PreviewReplaceSyncOrderError)),
-        ("PreviewSyncOrderError", ::schemars::schema_for!(types::PreviewSyncOrderError)),
         ("PriceAlertEditableModel",
         ::schemars::schema_for!(types::PriceAlertEditableModel)), ("PriceAlertField",
         ::schemars::schema_for!(types::PriceAlertField)), ("PriceAlertFieldString",
@@ -66087,13 +55335,11 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::PriceAlertStateString)), ("QuantityQualifier",
         ::schemars::schema_for!(types::QuantityQualifier)), ("QuantityQualifierString",
         ::schemars::schema_for!(types::QuantityQualifierString)), ("QuoteModel",
-        ::schemars::schema_for!(types::QuoteModel)), ("RecoverStreamerSessionError",
-        ::schemars::schema_for!(types::RecoverStreamerSessionError)),
-        ("RecoveredStreamerSession",
-        ::schemars::schema_for!(types::RecoveredStreamerSession)), ("RegisterUserError",
-        ::schemars::schema_for!(types::RegisterUserError)), ("RegistrationAddress",
-        ::schemars::schema_for!(types::RegistrationAddress)), ("RegistrationCity",
-        ::schemars::schema_for!(types::RegistrationCity)), ("RegistrationCredentials",
+        ::schemars::schema_for!(types::QuoteModel)), ("RecoveredStreamerSession",
+        ::schemars::schema_for!(types::RecoveredStreamerSession)),
+        ("RegistrationAddress", ::schemars::schema_for!(types::RegistrationAddress)),
+        ("RegistrationCity", ::schemars::schema_for!(types::RegistrationCity)),
+        ("RegistrationCredentials",
         ::schemars::schema_for!(types::RegistrationCredentials)),
         ("RegistrationEmployer", ::schemars::schema_for!(types::RegistrationEmployer)),
         ("RegistrationFailed", ::schemars::schema_for!(types::RegistrationFailed)),
@@ -66112,26 +55358,13 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ("RegistrationSecretQuestion",
         ::schemars::schema_for!(types::RegistrationSecretQuestion)),
         ("RegistrationUnitSchema",
-        ::schemars::schema_for!(types::RegistrationUnitSchema)),
-        ("RemoveAccountFromUserError",
-        ::schemars::schema_for!(types::RemoveAccountFromUserError)),
-        ("RemoveSecurityFromWatchlistByIdError",
-        ::schemars::schema_for!(types::RemoveSecurityFromWatchlistByIdError)),
-        ("RemoveSecurityFromWatchlistBySymbolError",
-        ::schemars::schema_for!(types::RemoveSecurityFromWatchlistBySymbolError)),
-        ("RenameWatchlistError", ::schemars::schema_for!(types::RenameWatchlistError)),
-        ("ReplaceOrderError", ::schemars::schema_for!(types::ReplaceOrderError)),
-        ("ReplaceSyncOrderError", ::schemars::schema_for!(types::ReplaceSyncOrderError)),
-        ("ReportType", ::schemars::schema_for!(types::ReportType)), ("ReportTypeString",
+        ::schemars::schema_for!(types::RegistrationUnitSchema)), ("ReportType",
+        ::schemars::schema_for!(types::ReportType)), ("ReportTypeString",
         ::schemars::schema_for!(types::ReportTypeString)),
         ("RequestChangePasswordResource",
-        ::schemars::schema_for!(types::RequestChangePasswordResource)),
-        ("RequestPasswordResetError",
-        ::schemars::schema_for!(types::RequestPasswordResetError)), ("RequestStatus",
+        ::schemars::schema_for!(types::RequestChangePasswordResource)), ("RequestStatus",
         ::schemars::schema_for!(types::RequestStatus)), ("RequestStatusString",
-        ::schemars::schema_for!(types::RequestStatusString)), ("ResetPasswordError",
-        ::schemars::schema_for!(types::ResetPasswordError)), ("ResetPinCodeError",
-        ::schemars::schema_for!(types::ResetPinCodeError)), ("ResourceBasedResponse",
+        ::schemars::schema_for!(types::RequestStatusString)), ("ResourceBasedResponse",
         ::schemars::schema_for!(types::ResourceBasedResponse)), ("Salutation",
         ::schemars::schema_for!(types::Salutation)), ("SalutationString",
         ::schemars::schema_for!(types::SalutationString)),
@@ -66141,20 +55374,9 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ("SecuritySignature", ::schemars::schema_for!(types::SecuritySignature)),
         ("SecurityType", ::schemars::schema_for!(types::SecurityType)),
         ("SecurityTypeString", ::schemars::schema_for!(types::SecurityTypeString)),
-        ("SelectAccountError", ::schemars::schema_for!(types::SelectAccountError)),
         ("SellMutualFundResource",
-        ::schemars::schema_for!(types::SellMutualFundResource)), ("SendAchTransferError",
-        ::schemars::schema_for!(types::SendAchTransferError)), ("SendCheckTransferError",
-        ::schemars::schema_for!(types::SendCheckTransferError)),
-        ("SendWireTransferError", ::schemars::schema_for!(types::SendWireTransferError)),
-        ("SendZelleTransferError",
-        ::schemars::schema_for!(types::SendZelleTransferError)), ("ServerError",
-        ::schemars::schema_for!(types::ServerError)), ("SetDefaultAchRelationshipError",
-        ::schemars::schema_for!(types::SetDefaultAchRelationshipError)),
-        ("SetUserTradingSettingsError",
-        ::schemars::schema_for!(types::SetUserTradingSettingsError)),
-        ("SignPlatformAgreementError",
-        ::schemars::schema_for!(types::SignPlatformAgreementError)), ("SkipSetting",
+        ::schemars::schema_for!(types::SellMutualFundResource)), ("ServerError",
+        ::schemars::schema_for!(types::ServerError)), ("SkipSetting",
         ::schemars::schema_for!(types::SkipSetting)), ("SkipSettingString",
         ::schemars::schema_for!(types::SkipSettingString)), ("StreamerCommand",
         ::schemars::schema_for!(types::StreamerCommand)), ("StreamerCommandCmd",
@@ -66167,11 +55389,8 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::StreamerSessionReply)),
         ("StringResourceBasedResponse",
         ::schemars::schema_for!(types::StringResourceBasedResponse)),
-        ("SubmitFeedbackError", ::schemars::schema_for!(types::SubmitFeedbackError)),
         ("SubmitFeedbackModel", ::schemars::schema_for!(types::SubmitFeedbackModel)),
-        ("SubscribeIpoOfferingError",
-        ::schemars::schema_for!(types::SubscribeIpoOfferingError)), ("Suffix",
-        ::schemars::schema_for!(types::Suffix)), ("SuffixString",
+        ("Suffix", ::schemars::schema_for!(types::Suffix)), ("SuffixString",
         ::schemars::schema_for!(types::SuffixString)), ("SupportResistanceMapModel",
         ::schemars::schema_for!(types::SupportResistanceMapModel)), ("TimeFrameModel",
         ::schemars::schema_for!(types::TimeFrameModel)), ("TimeInForce",
@@ -66194,10 +55413,6 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::TransferMechanismString)),
         ("TransferPagingResult", ::schemars::schema_for!(types::TransferPagingResult)),
         ("TransferResource", ::schemars::schema_for!(types::TransferResource)),
-        ("UnsubscribeIpoOfferingError",
-        ::schemars::schema_for!(types::UnsubscribeIpoOfferingError)),
-        ("UpdateAccountAliasError",
-        ::schemars::schema_for!(types::UpdateAccountAliasError)),
         ("UpdateAchRelationshipResource",
         ::schemars::schema_for!(types::UpdateAchRelationshipResource)), ("UrlDesc",
         ::schemars::schema_for!(types::UrlDesc)), ("UsState",
