@@ -7,7 +7,7 @@
 //! even report failures with HTTP 200. [`Error`] gives each of them a variant, and every
 //! variant built from a response keeps its status, headers and raw body ([`HttpFailure`]).
 
-use crate::hooks::{Captured, NOT_LOGGED_IN, NO_APP_KEY, SESSION_EXPIRED};
+use crate::hooks::{NOT_LOGGED_IN, NO_APP_KEY, SESSION_EXPIRED};
 use brokerkit_runtime::{Failure, HttpFailure, RateLimit, RefreshError};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -251,26 +251,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Unpacks an error of the generated client (without the raw body; prefer the session's
-    /// methods, which keep it).
+    /// Unpacks an error of the generated client. Error answers reach it undecoded, so the
+    /// status, headers and body are kept exactly as the server sent them.
     pub async fn from_client<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
-        Self::from_client_captured(err, None).await
-    }
-
-    pub(crate) async fn from_client_captured<E: serde::Serialize>(
-        err: progenitor_client::Error<E>,
-        captured: Option<Captured>,
-    ) -> Self {
-        let failure = Failure::from_progenitor(err).await;
-        match (failure, captured) {
-            // The hooks kept the body exactly as it came: prefer it to the re-encoded copy.
-            (Failure::Http(_) | Failure::Decode { .. }, Some(c)) => Self::from_http(HttpFailure {
-                status: c.status,
-                headers: c.headers,
-                body: c.body,
-            }),
-            (Failure::Http(h), None) => Self::from_http(h),
-            (Failure::Other(m), _) => match m.as_str() {
+        match Failure::from_progenitor(err).await {
+            Failure::Http(h) => Self::from_http(h),
+            Failure::Other(m) => match m.as_str() {
                 NOT_LOGGED_IN => Error::NotLoggedIn,
                 SESSION_EXPIRED => Error::SessionExpired,
                 NO_APP_KEY => {
@@ -278,22 +264,19 @@ impl Error {
                 }
                 _ => Error::InvalidRequest(m),
             },
-            (Failure::InvalidRequest(m), _) => Error::InvalidRequest(m),
-            (Failure::Timeout(m), _) => Error::Timeout(m),
-            (Failure::Connection(m), _) => Error::Connection(m),
-            (
-                Failure::Decode {
-                    status,
-                    body,
-                    message,
-                },
-                None,
-            ) => Error::Decode {
+            Failure::InvalidRequest(m) => Error::InvalidRequest(m),
+            Failure::Timeout(m) => Error::Timeout(m),
+            Failure::Connection(m) => Error::Connection(m),
+            Failure::Decode {
+                status,
+                body,
+                message,
+            } => Error::Decode {
                 status,
                 body,
                 message,
             },
-            (other, _) => Error::InvalidRequest(other.to_string()),
+            other => Error::InvalidRequest(other.to_string()),
         }
     }
 

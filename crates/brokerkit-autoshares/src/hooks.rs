@@ -10,7 +10,6 @@
 use crate::generated::{Client, SECURED_OPERATIONS};
 use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
 use brokerkit_runtime::{Secret, TokenCell};
-use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex, RwLock};
@@ -104,54 +103,6 @@ fn is_secured(info: &OperationInfo) -> bool {
     SECURED_OPERATIONS.contains(&info.operation_id)
 }
 
-/// The status, headers and raw body of the last failed response of a call made through
-/// [`capture`]; the generated client only keeps a decoded copy.
-#[derive(Clone, Debug)]
-pub(crate) struct Captured {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
-}
-
-pub(crate) type CaptureSlot = Arc<Mutex<Option<Captured>>>;
-
-tokio::task_local! {
-    static CAPTURE: CaptureSlot;
-}
-
-/// Runs `fut` (one call of the generated client) with a slot the hooks fill with the raw
-/// failed response, and returns both.
-pub(crate) async fn capture<F: std::future::Future>(fut: F) -> (F::Output, Option<Captured>) {
-    let slot: CaptureSlot = Arc::default();
-    let out = CAPTURE.scope(slot.clone(), fut).await;
-    let captured = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    (out, captured)
-}
-
-/// Reads the body of a failed response into the capture slot (when there is one) and hands
-/// progenitor an identical response built from the bytes.
-async fn keep_failure(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
-    if response.status().as_u16() < 400 || CAPTURE.try_with(|_| ()).is_err() {
-        return Ok(response);
-    }
-    let status = response.status();
-    let headers = response.headers().clone();
-    let version = response.version();
-    let body = response.bytes().await?;
-    let _ = CAPTURE.try_with(|slot| {
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Captured {
-            status: status.as_u16(),
-            headers: headers.clone(),
-            body: body.clone(),
-        });
-    });
-    let mut rebuilt = http::Response::new(reqwest::Body::from(body));
-    *rebuilt.status_mut() = status;
-    *rebuilt.headers_mut() = headers;
-    *rebuilt.version_mut() = version;
-    Ok(reqwest::Response::from(rebuilt))
-}
-
 impl ClientHooks<State> for Client {
     async fn pre<E>(
         &self,
@@ -206,28 +157,27 @@ impl ClientHooks<State> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         if !is_secured(info) {
             let response = self.client().execute(request).await?;
-            return keep_failure(response).await;
+            return Ok(response);
         }
         let state = self.inner();
         let generation = state.tokens.snapshot().map(|(_, g)| g);
         let retry = request.try_clone();
         let response = self.client().execute(request).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return keep_failure(response).await;
+            return Ok(response);
         }
         // The token was refused: log in again once (single-flight) and retry, if possible.
         let (Some(mut retry), Some(generation)) = (retry, generation) else {
-            return keep_failure(response).await;
+            return Ok(response);
         };
         match state.tokens.refresh_rejected(generation).await {
             Ok(Some((token, new_generation))) if new_generation != generation => {
                 if set_bearer(&mut retry, &token).is_err() {
-                    return keep_failure(response).await;
+                    return Ok(response);
                 }
-                let response = self.client().execute(retry).await?;
-                keep_failure(response).await
+                self.client().execute(retry).await
             }
-            _ => keep_failure(response).await,
+            _ => Ok(response),
         }
     }
 }

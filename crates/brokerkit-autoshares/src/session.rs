@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
-use crate::hooks::{self, State};
+use crate::hooks::State;
 use crate::orders::{Order, OrderPreview, OrderRequest, ReplaceRequest};
 use crate::paging::{paginate, Page, PagingResult, DEFAULT_PAGE_SIZE};
 use crate::{types, Client};
@@ -24,10 +24,9 @@ where
     E: serde::Serialize,
     F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    let (out, captured) = hooks::capture(fut).await;
-    match out {
+    match fut.await {
         Ok(rv) => Ok(rv),
-        Err(e) => Err(Error::from_client_captured(e, captured).await),
+        Err(e) => Err(Error::from_client(e).await),
     }
 }
 

@@ -236,9 +236,9 @@ pub enum Error {
 
 impl Error {
     /// Converts an error of the generated client called directly (outside
-    /// [`Session::call`](crate::Session::call)). The body of an error status is the decoded
-    /// [`BoError`](crate::types::BoError) written again; prefer `Session::call`, which keeps the raw
-    /// body and the status of malformed bodies.
+    /// [`Session::call`](crate::Session::call)). Error answers reach it undecoded, so status,
+    /// headers and body are kept as sent; `Session::call` also types the hooks' refusals
+    /// (not logged in, refresh failed).
     pub async fn from_generated<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
         Self::from_failure(Failure::from_progenitor(err).await, None)
     }
