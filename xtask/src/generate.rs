@@ -7,9 +7,10 @@ use heck::ToSnakeCase;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 
 /// Generates the text of `generated.rs` for one vendor's spec.
 pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
@@ -62,40 +63,60 @@ fn settings() -> GenerationSettings {
     s
 }
 
+thread_local! {
+    /// `Some` while this thread runs progenitor: where the panic hook leaves the message.
+    static PANIC_MESSAGE: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+/// Installs, once per process, a panic hook that keeps the message of a panic raised while
+/// the same thread runs progenitor, and leaves every other panic to the previous hook.
+fn install_panic_capture() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let at = info
+                .location()
+                .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+                .unwrap_or_default();
+            let kept = PANIC_MESSAGE.with(|slot| match slot.borrow_mut().as_mut() {
+                Some(message) => {
+                    *message = Some(format!("{msg}{at}"));
+                    true
+                }
+                None => false,
+            });
+            if !kept {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// progenitor reports some unsupported inputs with `assert!`/`unimplemented!`: turn those into
 /// an error message instead of a backtrace.
 fn run_progenitor(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, String> {
-    let captured: Arc<Mutex<Option<String>>> = Arc::default();
-    let sink = captured.clone();
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{msg}{at}"));
-    }));
+    install_panic_capture();
+    PANIC_MESSAGE.with(|slot| *slot.borrow_mut() = Some(None));
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         Generator::new(&settings()).generate_tokens(spec)
     }));
-    panic::set_hook(previous);
+    let message = PANIC_MESSAGE
+        .with(|slot| slot.borrow_mut().take())
+        .flatten();
     match result {
         Ok(Ok(tokens)) => Ok(tokens),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => {
-            let msg = captured
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .unwrap_or_default();
-            Err(format!("the generator rejected the spec: {msg}"))
-        }
+        Err(_) => Err(format!(
+            "the generator rejected the spec: {}",
+            message.unwrap_or_default()
+        )),
     }
 }
 
