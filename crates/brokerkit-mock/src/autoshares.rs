@@ -2950,19 +2950,13 @@ async fn fallback(uri: Uri) -> Response {
 /// API answers every error in JSON: a bad path or query value is `{"Message":"The request is
 /// invalid."}`, an unmatched URI the no-route 404, anything else the generic 500 body.
 async fn json_rejections(uri: Uri, response: Response) -> Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    match status {
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => no_route(&uri),
-        s if s.is_client_error() => invalid(),
-        _ => server_error(),
+    match crate::rejections::plain_error(response).await {
+        Ok(response) => response,
+        Err(e) => match e.status {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => no_route(&uri),
+            s if s.is_client_error() => invalid(),
+            _ => server_error(),
+        },
     }
 }
 
