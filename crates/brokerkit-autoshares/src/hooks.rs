@@ -8,7 +8,9 @@
 //! for the typed [`Error`](crate::Error).
 
 use crate::generated::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
+use brokerkit_runtime::hooks::{
+    send_renewing, set_bearer, set_secret_header, strip_generator_headers,
+};
 use brokerkit_runtime::{Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
@@ -156,28 +158,9 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         if !is_secured(info) {
-            let response = self.client().execute(request).await?;
-            return Ok(response);
+            return self.client().execute(request).await;
         }
-        let state = self.inner();
-        let generation = state.tokens.snapshot().map(|(_, g)| g);
-        let retry = request.try_clone();
-        let response = self.client().execute(request).await?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        // The token was refused: log in again once (single-flight) and retry, if possible.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else {
-            return Ok(response);
-        };
-        match state.tokens.refresh_rejected(generation).await {
-            Ok(Some((token, new_generation))) if new_generation != generation => {
-                if set_bearer(&mut retry, &token).is_err() {
-                    return Ok(response);
-                }
-                self.client().execute(retry).await
-            }
-            _ => Ok(response),
-        }
+        // A refused token is renewed through the re-login hook, once, and the call resent.
+        send_renewing(self.client(), &self.inner().tokens, request).await
     }
 }

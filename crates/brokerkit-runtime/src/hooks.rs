@@ -1,6 +1,6 @@
 //! Small pieces the vendor crates' request hooks share.
 
-use crate::Secret;
+use crate::{Secret, TokenCell};
 use reqwest::header::{HeaderName, HeaderValue};
 
 /// Sets a header from a secret, marked sensitive so that `http`'s own `Debug` hides it.
@@ -27,6 +27,44 @@ pub fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), 
 /// it, so it is removed rather than sent.
 pub fn strip_generator_headers(request: &mut reqwest::Request) {
     request.headers_mut().remove("api-version");
+}
+
+/// Sends a request that carries a bearer token from `tokens`. When the server answers 401 to
+/// the token that is still current, renews it once (single-flight across tasks) and resends
+/// with the new one; when another task renewed it meanwhile, resends with that token without
+/// renewing again. If renewal fails or is impossible, the caller gets the original 401.
+pub async fn send_renewing(
+    client: &reqwest::Client,
+    tokens: &TokenCell,
+    request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    let sent = request
+        .headers()
+        .get(reqwest::header::AUTHORIZATION)
+        .cloned();
+    let retry = request.try_clone();
+    let response = client.execute(request).await?;
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(response);
+    }
+    let (Some(mut retry), Some((current, generation))) = (retry, tokens.snapshot()) else {
+        return Ok(response);
+    };
+    let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {}", current.access.expose()));
+    let fresh = if refused_current {
+        match tokens.refresh_rejected(generation).await {
+            // Only a new token is worth a second try.
+            Ok(Some((token, renewed))) if renewed != generation => token,
+            _ => return Ok(response),
+        }
+    } else {
+        current.access.clone()
+    };
+    if set_bearer(&mut retry, &fresh).is_err() {
+        return Ok(response);
+    }
+    client.execute(retry).await
 }
 
 #[cfg(test)]

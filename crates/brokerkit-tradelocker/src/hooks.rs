@@ -3,7 +3,7 @@
 //! token is renewed first, and a 401 is answered by one refresh and one retry.
 
 use crate::generated::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
+use brokerkit_runtime::hooks::{send_renewing, set_bearer, strip_generator_headers};
 use brokerkit_runtime::TokenCell;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
@@ -96,38 +96,6 @@ impl ClientHooks<State> for Client {
         if !is_secured(info) {
             return self.client().execute(request).await;
         }
-        let state = self.inner();
-        let sent = request
-            .headers()
-            .get(reqwest::header::AUTHORIZATION)
-            .cloned();
-        let retry = request.try_clone();
-        let response = self.client().execute(request).await?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        let (Some(mut retry), Some((current, generation))) = (retry, state.tokens.snapshot())
-        else {
-            return Ok(response);
-        };
-        // Which token did the server refuse? If another task renewed it meanwhile, retry with
-        // the new one instead of renewing again.
-        let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
-            == Some(&format!("Bearer {}", current.access.expose()));
-        let fresh = if refused_current {
-            state.tokens.refresh_rejected(generation).await
-        } else {
-            Ok(Some((current.access.clone(), generation)))
-        };
-        match fresh {
-            Ok(Some((token, _))) => {
-                if set_bearer(&mut retry, &token).is_err() {
-                    return Ok(response);
-                }
-                self.client().execute(retry).await
-            }
-            // The refresh failed or is impossible: the caller gets the original 401.
-            _ => Ok(response),
-        }
+        send_renewing(self.client(), &self.inner().tokens, request).await
     }
 }

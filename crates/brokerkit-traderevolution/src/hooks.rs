@@ -9,7 +9,7 @@
 //! spec describes.
 
 use crate::generated::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
+use brokerkit_runtime::hooks::{send_renewing, set_bearer, strip_generator_headers};
 use brokerkit_runtime::{RefreshError, TokenCell};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -127,28 +127,11 @@ impl ClientHooks<State> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let state = self.inner();
-        if !is_secured(info) {
-            let response = self.client().execute(request).await?;
-            return observe(response).await;
-        }
-        let generation = state.tokens.snapshot().map(|(_, g)| g);
-        let retry = request.try_clone();
-        let response = self.client().execute(request).await?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return observe(response).await;
-        }
-        // The server no longer accepts this token: renew it once (single-flight) and retry.
-        let (Some(mut retry), Some(generation)) = (retry, generation) else {
-            return observe(response).await;
+        let response = if is_secured(info) {
+            send_renewing(self.client(), &self.inner().tokens, request).await?
+        } else {
+            self.client().execute(request).await?
         };
-        match state.tokens.refresh_rejected(generation).await {
-            Ok(Some((token, _))) if set_bearer(&mut retry, &token).is_ok() => {
-                let response = self.client().execute(retry).await?;
-                observe(response).await
-            }
-            // The refresh failed or is impossible: the caller gets the original 401.
-            _ => observe(response).await,
-        }
+        observe(response).await
     }
 }
