@@ -1,6 +1,9 @@
 //! The vendor-independent part of a failed call: what every vendor error keeps so that
 //! nothing is lost (status, headers, body) and nothing secret leaks.
 
+use crate::body::Body;
+use crate::call::{self, TooLarge};
+use crate::RefreshError;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::borrow::Cow;
@@ -16,9 +19,6 @@ const SENSITIVE_HEADERS: &[&str] = &[
     "token",
     "developer-api-key",
 ];
-/// How much of a body `Display` shows; the whole body stays in [`HttpFailure::body`].
-const DISPLAY_BODY_LIMIT: usize = 300;
-
 /// A response whose status was not the success the caller asked for.
 #[derive(Clone)]
 pub struct HttpFailure {
@@ -45,15 +45,7 @@ impl HttpFailure {
     }
 }
 
-/// A body excerpt safe to print: at most [`DISPLAY_BODY_LIMIT`] characters.
-pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text.chars().take(DISPLAY_BODY_LIMIT).collect();
-    if text.chars().count() > DISPLAY_BODY_LIMIT {
-        out.push('…');
-    }
-    out
-}
+pub use crate::body::excerpt;
 
 impl fmt::Display for HttpFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,7 +104,7 @@ impl RateLimit {
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
         Self {
-            retry_after: num("retry-after").map(Duration::from_secs),
+            retry_after: retry_after(headers),
             limit: num("x-ratelimit-limit"),
             remaining: num("x-ratelimit-remaining"),
             reset: num("x-ratelimit-reset"),
@@ -124,24 +116,116 @@ impl RateLimit {
     }
 }
 
+/// `Retry-After` in either form RFC 9110 allows: delay seconds, or an HTTP date (a date in
+/// the past means now).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// A failure below HTTP: the connection, a timeout, a cut body. Keeps the underlying error as
+/// its `source()`; its message never names the URL (a query may carry a one-time token).
+pub struct Transport {
+    message: String,
+    timeout: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Transport {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            timeout: false,
+            source: None,
+        }
+    }
+
+    /// From a reqwest error, with its URL removed.
+    pub fn from_reqwest(e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        Self {
+            message,
+            timeout: e.is_timeout(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        self.timeout
+    }
+}
+
+impl From<String> for Transport {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("message", &self.message)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl std::error::Error for Transport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 /// Where a call failed, before any vendor meaning is given to it.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Failure {
     /// The call was refused before sending (a required parameter was missing or invalid).
     InvalidRequest(String),
-    /// No answer in time.
-    Timeout(String),
-    /// The connection failed or dropped before a full answer arrived.
-    Connection(String),
+    /// No answer in time, for a request that changes nothing (or that never left).
+    Timeout(Transport),
+    /// The connection failed or dropped before a full answer arrived, for a request that
+    /// changes nothing (or that never left).
+    Connection(Transport),
+    /// A request that changes state (an order, a money movement…) was sent, and the answer was
+    /// lost (timeout, cut connection, cut body): it may have been carried out. Never resent by
+    /// the client; find out (read orders or balances back) before sending it again.
+    OutcomeUnknown(Transport),
     /// The server answered with a status the operation does not treat as success.
     Http(HttpFailure),
     /// A success status whose body does not match the spec.
     Decode {
         status: Option<u16>,
-        body: Bytes,
+        headers: HeaderMap,
+        body: Body,
         message: String,
     },
+    /// The answer passed the client's size limit (see [`call::DEFAULT_MAX_BODY`]).
+    TooLarge { status: Option<u16>, limit: usize },
+    /// The token had to be renewed and renewing it failed.
+    Renewal(RefreshError),
     /// Anything else the generated client reported (e.g. a hook's refusal).
     Other(String),
 }
@@ -152,47 +236,80 @@ impl fmt::Display for Failure {
             Failure::InvalidRequest(m) => write!(f, "invalid request (not sent): {m}"),
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Connection(m) => write!(f, "connection failed: {m}"),
+            Failure::OutcomeUnknown(m) => write!(
+                f,
+                "the request was sent but its answer was lost ({m}): it may have been carried out"
+            ),
             Failure::Http(h) => h.fmt(f),
             Failure::Decode {
                 status,
                 body,
                 message,
+                ..
             } => {
                 write!(f, "unexpected response body")?;
                 if let Some(s) = status {
                     write!(f, " (HTTP {s})")?;
                 }
-                write!(f, ": {message}; body: {}", excerpt(body))
+                write!(f, ": {message}; body: {body}")
             }
+            Failure::TooLarge { status, limit } => {
+                write!(f, "the answer")?;
+                if let Some(s) = status {
+                    write!(f, " (HTTP {s})")?;
+                }
+                write!(f, " is larger than the {limit} bytes this client accepts")
+            }
+            Failure::Renewal(e) => e.fmt(f),
             Failure::Other(m) => f.write_str(m),
         }
     }
 }
 
-fn transport(e: &reqwest::Error) -> Failure {
-    // reqwest's message names the URL, never headers: safe to keep.
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Timeout(t) | Failure::Connection(t) | Failure::OutcomeUnknown(t) => Some(t),
+            Failure::Renewal(e) => Some(e),
+            _ => None,
+        }
     }
-    if e.is_timeout() {
-        Failure::Timeout(msg)
+}
+
+fn transport(e: reqwest::Error, seen: &call::Seen) -> Failure {
+    let status = seen.response.as_ref().map(|(s, _)| *s);
+    if let Some(TooLarge { limit }) = call::too_large(&e) {
+        return Failure::TooLarge { status, limit };
+    }
+    // A request whose connection never opened was not sent; any other transport failure of a
+    // request that changes state leaves its outcome unknown.
+    let maybe_sent = !e.is_connect() && !e.is_builder();
+    let changes_state = seen.method.as_ref().is_some_and(|m| !m.is_safe());
+    let t = Transport::from_reqwest(e);
+    if maybe_sent && changes_state {
+        Failure::OutcomeUnknown(t)
+    } else if t.is_timeout() {
+        Failure::Timeout(t)
     } else {
-        Failure::Connection(msg)
+        Failure::Connection(t)
     }
 }
 
 impl Failure {
-    /// Unpacks a generated client's error, reading the body of unexpected responses.
+    /// Unpacks a generated client's error, reading the body of unexpected responses. Inside a
+    /// [`call::scope`] it also uses what the hooks noted (status of an undecodable answer,
+    /// a failed renewal, whether the request changes state).
     pub async fn from_progenitor<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
         use progenitor_client::Error as E2;
+        let seen = call::take().unwrap_or_default();
+        if let Some(renewal) = seen.renewal.clone() {
+            return Failure::Renewal(renewal);
+        }
         match err {
             E2::InvalidRequest(m) => Failure::InvalidRequest(m),
-            E2::CommunicationError(e) | E2::ResponseBodyError(e) => transport(&e),
-            E2::InvalidUpgrade(e) => transport(&e),
+            E2::CommunicationError(e) | E2::ResponseBodyError(e) | E2::InvalidUpgrade(e) => {
+                transport(e, &seen)
+            }
             E2::ErrorResponse(rv) => {
                 let status = rv.status().as_u16();
                 let headers = rv.headers().clone();
@@ -205,11 +322,23 @@ impl Failure {
                     body,
                 })
             }
-            E2::InvalidResponsePayload(body, e) => Failure::Decode {
-                status: None,
-                body,
-                message: e.to_string(),
-            },
+            E2::InvalidResponsePayload(body, e) => {
+                let (status, headers) = match seen.response {
+                    Some((s, h)) => (Some(s), h),
+                    None => (None, HeaderMap::new()),
+                };
+                let body = if seen.sealed {
+                    Body::sealed(body)
+                } else {
+                    Body::new(body)
+                };
+                Failure::Decode {
+                    status,
+                    headers,
+                    body,
+                    message: e.to_string(),
+                }
+            }
             E2::UnexpectedResponse(resp) => {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
@@ -219,7 +348,7 @@ impl Failure {
                         headers,
                         body,
                     }),
-                    Err(e) => transport(&e),
+                    Err(e) => transport(e, &seen),
                 }
             }
             E2::Custom(m) => Failure::Other(m),
@@ -230,13 +359,15 @@ impl Failure {
     pub fn status(&self) -> Option<u16> {
         match self {
             Failure::Http(h) => Some(h.status),
-            Failure::Decode { status, .. } => *status,
+            Failure::Decode { status, .. } | Failure::TooLarge { status, .. } => *status,
+            Failure::Renewal(e) => e.status,
             _ => None,
         }
     }
 
     /// Whether sending the same request again may succeed (never decided for the caller:
-    /// order placement must not be retried blindly).
+    /// order placement must not be retried blindly). An unknown outcome is not transient: find
+    /// out what happened first.
     pub fn is_transient(&self) -> bool {
         match self {
             Failure::Timeout(_) | Failure::Connection(_) => true,
@@ -244,11 +375,38 @@ impl Failure {
             _ => false,
         }
     }
+
+    /// Whether a state-changing request may have been carried out although this call failed.
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Failure::OutcomeUnknown(_))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_an_http_date() {
+        let mut h = HeaderMap::new();
+        let at = std::time::SystemTime::now() + Duration::from_secs(120);
+        h.insert("retry-after", httpdate::fmt_http_date(at).parse().unwrap());
+        let wait = RateLimit::from_headers(&h).retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(
+            RateLimit::from_headers(&h).retry_after,
+            Some(Duration::ZERO)
+        );
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&h).retry_after, None);
+    }
 
     #[test]
     fn rate_limit_headers_are_read() {
@@ -276,7 +434,7 @@ mod tests {
             !dbg.contains("abc") && dbg.contains("application/json"),
             "{dbg}"
         );
-        assert!(f.to_string().chars().count() < 320);
+        assert!(f.to_string().chars().count() < 600);
         assert_eq!(f.body.len(), 1000, "the body is kept whole");
     }
 }

@@ -5,6 +5,8 @@
 //! [`HttpFailure`] parts every vendor error keeps, and small helpers for the request hooks.
 //! Each vendor crate builds its own typed error and session on top.
 
+pub mod body;
+pub mod call;
 pub mod decimal;
 pub mod failure;
 pub mod hooks;
@@ -12,8 +14,9 @@ pub mod http;
 pub mod secret;
 pub mod token;
 
+pub use body::Body;
 pub use decimal::Decimal;
-pub use failure::{Failure, HttpFailure, RateLimit};
+pub use failure::{Failure, HttpFailure, RateLimit, Transport};
 pub use http::HttpSettings;
 pub use secret::Secret;
 pub use token::{RefreshError, Refresher, TokenCell, Tokens};

@@ -29,10 +29,46 @@ impl Tokens {
 
 /// Why a refresh failed. Carries no token: its `Display` is safe to log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("token refresh failed{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+#[error("token refresh failed{}: {message}{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), if *login_required { "; the session must log in again" } else { "" })]
 pub struct RefreshError {
     pub status: Option<u16>,
     pub message: String,
+    /// The refresh token itself is dead (expired, burned or refused) and the session holds no
+    /// credentials to log in with: only a new login can go on.
+    pub login_required: bool,
+}
+
+impl RefreshError {
+    pub fn new(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            login_required: false,
+        }
+    }
+
+    /// The session cannot renew itself any more; the caller must log in again.
+    pub fn login_required(status: Option<u16>, message: impl Into<String>) -> Self {
+        Self {
+            login_required: true,
+            ..Self::new(status, message)
+        }
+    }
+}
+
+/// The first wait after a failed renewal; it doubles with each failure in a row, up to
+/// [`MAX_RENEWAL_BACKOFF`]. Meanwhile every caller gets the failure without a new request, so a
+/// broken renewal endpoint (or a password login that keeps failing) is not hammered once per
+/// caller — which a broker may read as credential stuffing and lock the account.
+pub const FIRST_RENEWAL_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between two renewal attempts after failures.
+pub const MAX_RENEWAL_BACKOFF: Duration = Duration::from_secs(60);
+
+struct Failed {
+    generation: u64,
+    error: RefreshError,
+    until: tokio::time::Instant,
+    streak: u32,
 }
 
 /// Obtains new tokens from the current ones (usually by calling the vendor's refresh endpoint).
@@ -51,6 +87,7 @@ struct Current {
 pub struct TokenCell {
     current: RwLock<Option<Current>>,
     refresh_lock: tokio::sync::Mutex<()>,
+    failed: std::sync::Mutex<Option<Failed>>,
     refresher: RwLock<Option<Refresher>>,
     skew: Duration,
     generations: AtomicU64,
@@ -72,6 +109,7 @@ impl TokenCell {
         Self {
             current: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
+            failed: std::sync::Mutex::new(None),
             refresher: RwLock::new(None),
             skew,
             generations: AtomicU64::new(0),
@@ -130,6 +168,10 @@ impl TokenCell {
     /// `None` before login. Without a refresher (or a refresh token) a stale token is returned
     /// as it is, and the server's answer decides.
     pub async fn access(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
+        noted(self.access_inner().await)
+    }
+
+    async fn access_inner(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
         let Some((tokens, generation)) = self.snapshot() else {
             return Ok(None);
         };
@@ -143,6 +185,13 @@ impl TokenCell {
     /// The server rejected the token of `generation`: renew it, unless another task already
     /// has. Returns the token to retry with, or `None` when there is nothing to retry with.
     pub async fn refresh_rejected(
+        &self,
+        generation: u64,
+    ) -> Result<Option<(Secret, u64)>, RefreshError> {
+        noted(self.refresh_rejected_inner(generation).await)
+    }
+
+    async fn refresh_rejected_inner(
         &self,
         generation: u64,
     ) -> Result<Option<(Secret, u64)>, RefreshError> {
@@ -185,12 +234,49 @@ impl TokenCell {
         let Some(refresher) = refresher else {
             return Ok(Some((tokens.access.clone(), generation)));
         };
+        let streak = {
+            let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            match failed.as_ref() {
+                Some(f) if f.generation == generation => {
+                    if tokio::time::Instant::now() < f.until {
+                        return Err(f.error.clone());
+                    }
+                    f.streak
+                }
+                _ => 0,
+            }
+        };
         self.refreshes.fetch_add(1, Ordering::SeqCst);
-        let fresh = refresher(tokens).await?;
-        let access = fresh.access.clone();
-        let generation = self.set(fresh);
-        Ok(Some((access, generation)))
+        match refresher(tokens).await {
+            Ok(fresh) => {
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let access = fresh.access.clone();
+                let generation = self.set(fresh);
+                Ok(Some((access, generation)))
+            }
+            Err(error) => {
+                let wait = FIRST_RENEWAL_BACKOFF
+                    .saturating_mul(1u32 << streak.min(16))
+                    .min(MAX_RENEWAL_BACKOFF);
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Failed {
+                    generation,
+                    error: error.clone(),
+                    until: tokio::time::Instant::now() + wait,
+                    streak: streak + 1,
+                });
+                Err(error)
+            }
+        }
     }
+}
+
+/// A renewal error also goes to the enclosing call's slot, so the caller sees it instead of
+/// the 401 that prompted it.
+fn noted<T>(result: Result<T, RefreshError>) -> Result<T, RefreshError> {
+    if let Err(e) = &result {
+        crate::call::note_renewal_failure(e);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -292,12 +378,7 @@ mod tests {
     async fn a_failed_refresh_is_reported_and_keeps_the_old_tokens() {
         let cell = TokenCell::new(Duration::ZERO);
         cell.set_refresher(Arc::new(|_| {
-            Box::pin(async {
-                Err(RefreshError {
-                    status: Some(401),
-                    message: "refresh token expired".into(),
-                })
-            })
+            Box::pin(async { Err(RefreshError::new(Some(401), "refresh token expired")) })
         }));
         let g = cell.set(expired());
         let err = cell.access().await.unwrap_err();
@@ -307,5 +388,85 @@ mod tests {
         );
         assert_eq!(cell.snapshot().unwrap().1, g);
         assert!(!format!("{cell:?}").contains("access-0"));
+    }
+
+    fn failing_refresher(calls: Arc<AtomicUsize>) -> Refresher {
+        Arc::new(move |_| {
+            let calls = calls.clone();
+            Box::pin(async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(RefreshError::new(Some(500), "renewal endpoint down"))
+            })
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_renewal_is_shared_and_backed_off() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cell = Arc::new(TokenCell::new(Duration::ZERO));
+        cell.set_refresher(failing_refresher(calls.clone()));
+        let g = cell.set(expired());
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let cell = cell.clone();
+                tokio::spawn(async move {
+                    if i % 2 == 0 {
+                        cell.access().await.map(drop)
+                    } else {
+                        cell.refresh_rejected(g).await.map(drop)
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let err = t.await.unwrap().unwrap_err();
+            assert_eq!(
+                err.status,
+                Some(500),
+                "every caller gets the renewal's own error"
+            );
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one renewal for 1,000 callers"
+        );
+
+        // Within the backoff nobody asks again; after it, one new attempt, then a longer wait.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(cell.access().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(cell.access().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(cell.access().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the second wait is 2 s");
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(cell.access().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_tokens_end_the_backoff() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cell = TokenCell::new(Duration::ZERO);
+        cell.set_refresher(failing_refresher(calls.clone()));
+        cell.set(expired());
+        assert!(cell.access().await.is_err());
+        // A login from elsewhere stores new (already stale) tokens: they get their own attempt.
+        cell.set(expired());
+        assert!(cell.access().await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn login_required_says_so() {
+        let e = RefreshError::login_required(Some(401), "refresh token expired");
+        assert!(
+            e.to_string().ends_with("the session must log in again"),
+            "{e}"
+        );
     }
 }
