@@ -20,6 +20,9 @@ pub enum Fault {
     ServerError(u16),
     /// Send the headers of a 200, then break the connection mid-body.
     Drop,
+    /// Carry the request out (state changes as usual), then break the connection in the middle
+    /// of the answer: the caller cannot know that it executed.
+    ExecuteThenDrop,
     /// Answer 200 with a body that is not JSON.
     Malformed,
     /// Answer with exactly this status and JSON body.
@@ -211,18 +214,10 @@ async fn apply(State(ctl): State<Ctl>, req: Request, next: Next) -> Response {
             StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             r#"{"error":"injected server error"}"#.to_string(),
         ),
-        Fault::Drop => {
-            let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
-                Ok(b"{\"s\":\"ok\",\"d\":"),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected drop",
-                )),
-            ];
-            let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            r
+        Fault::Drop => cut_answer(StatusCode::OK),
+        Fault::ExecuteThenDrop => {
+            let executed = next.run(req).await;
+            cut_answer(executed.status())
         }
         Fault::Malformed => json_response(StatusCode::OK, "{\"s\":\"ok\",\"d\":[1,2".to_string()),
         Fault::Respond { status, body } => {
@@ -255,6 +250,22 @@ async fn record(recorder: &Recorder, method: String, path: String, response: Res
         .unwrap_or_else(|p| p.into_inner())
         .push(exchange);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Headers of `status`, the start of a JSON body, then a reset connection.
+fn cut_answer(status: StatusCode) -> Response {
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
+        Ok(b"{\"s\":\"ok\",\"d\":"),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected drop",
+        )),
+    ];
+    let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

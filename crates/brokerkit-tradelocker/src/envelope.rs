@@ -74,8 +74,11 @@ pub fn open<T: Envelope>(response: ResponseValue<T>) -> Result<Option<T::Data>> 
 /// Like [`open`], for answers that must carry a payload when `s` is `ok`.
 pub fn require<T: Envelope>(response: ResponseValue<T>, what: &str) -> Result<T::Data> {
     let status = response.status().as_u16();
+    // Headers are not kept here: cloning them on every call would cost the hot path, and a
+    // missing `d` is about the body.
     open(response)?.ok_or_else(|| Error::Decode {
         status: Some(status),
+        headers: Default::default(),
         body: Default::default(),
         message: format!("the answer carries no `d` ({what})"),
     })

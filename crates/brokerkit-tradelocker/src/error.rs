@@ -1,7 +1,7 @@
 //! The one error type of the TradeLocker client.
 
-use brokerkit_runtime::{Failure, HttpFailure, RateLimit, RefreshError};
-use bytes::Bytes;
+use brokerkit_runtime::{Body, Failure, HttpFailure, RateLimit, RefreshError, Transport};
+use http::HeaderMap;
 
 /// Everything a TradeLocker call can fail with. Each variant keeps what the server sent
 /// (status, headers, body); none holds a credential.
@@ -26,19 +26,27 @@ pub enum Error {
     /// Any other unsuccessful HTTP status.
     #[error("TradeLocker answered {0}")]
     Http(HttpFailure),
-    /// No answer in time (see `SessionBuilder::timeout`).
+    /// No answer in time (see `SessionBuilder::timeout`) to a call that changes nothing.
     #[error("TradeLocker did not answer in time: {0}")]
-    Timeout(String),
-    /// The connection failed or dropped.
+    Timeout(#[source] Transport),
+    /// The connection failed or dropped, on a call that changes nothing (or was never sent).
     #[error("could not reach TradeLocker: {0}")]
-    Connection(String),
+    Connection(#[source] Transport),
+    /// An order or position change was sent and its answer lost: it may have been carried out.
+    /// The client never resends it; read positions and order history back before deciding.
+    #[error("TradeLocker may have carried out the request, but its answer was lost: {0}")]
+    OutcomeUnknown(#[source] Transport),
     /// A success status whose body is not what the spec describes.
-    #[error("TradeLocker sent a body this client cannot read{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    #[error("TradeLocker sent a body this client cannot read{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        body: Bytes,
+        headers: HeaderMap,
+        body: Body,
         message: String,
     },
+    /// The answer passed the client's size limit.
+    #[error("TradeLocker's answer is larger than the {limit} bytes this client accepts")]
+    TooLarge { status: Option<u16>, limit: usize },
     /// The envelope's `s` was neither `ok`, `error` nor `no_data`.
     #[error("TradeLocker answered with unknown envelope status `{0}`")]
     UnknownStatus(String),
@@ -58,7 +66,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Unpacks an error of the generated client.
     pub async fn from_client<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
-        match Failure::from_progenitor(err).await {
+        Self::from_failure(Failure::from_progenitor(err).await)
+    }
+
+    /// Gives a runtime failure its TradeLocker meaning.
+    pub fn from_failure(failure: Failure) -> Self {
+        match failure {
             Failure::Http(h) => match h.status {
                 401 => Error::Unauthorized(h),
                 403 => Error::Forbidden(h),
@@ -69,17 +82,22 @@ impl Error {
                 _ => Error::Http(h),
             },
             Failure::InvalidRequest(m) | Failure::Other(m) => Error::InvalidRequest(m),
-            Failure::Timeout(m) => Error::Timeout(m),
-            Failure::Connection(m) => Error::Connection(m),
+            Failure::Timeout(t) => Error::Timeout(t),
+            Failure::Connection(t) => Error::Connection(t),
+            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
             Failure::Decode {
                 status,
+                headers,
                 body,
                 message,
             } => Error::Decode {
                 status,
+                headers,
                 body,
                 message,
             },
+            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
+            Failure::Renewal(e) => Error::Refresh(e),
             other => Error::InvalidRequest(other.to_string()),
         }
     }
@@ -90,9 +108,21 @@ impl Error {
             Error::Rejected { status, .. } => Some(*status),
             Error::Unauthorized(h) | Error::Forbidden(h) | Error::Http(h) => Some(h.status),
             Error::RateLimited { failure, .. } => Some(failure.status),
-            Error::Decode { status, .. } => *status,
+            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
+            Error::Refresh(e) => e.status,
             _ => None,
         }
+    }
+
+    /// Whether an order or position change may have been carried out although the call
+    /// failed (its answer was lost). Never resend it blindly: reconcile first.
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown(_))
+    }
+
+    /// Whether the session can no longer renew itself and must log in again.
+    pub fn login_required(&self) -> bool {
+        matches!(self, Error::Refresh(e) if e.login_required)
     }
 
     /// Whether the same request may succeed later. The client never retries by itself:

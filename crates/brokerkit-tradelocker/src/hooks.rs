@@ -3,7 +3,8 @@
 //! token is renewed first, and a 401 is answered by one refresh and one retry.
 
 use crate::generated::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::hooks::{send_renewing, set_bearer, strip_generator_headers};
+use brokerkit_runtime::call;
+use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
 use brokerkit_runtime::TokenCell;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
@@ -18,21 +19,33 @@ pub const REFRESH_SKEW: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug)]
 pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
-    pub(crate) acc_num: Arc<RwLock<Option<String>>>,
+    /// The selected account: its `accNum` header and its id in paths, kept together so a
+    /// call never pairs one account's number with another's id.
+    pub(crate) account: Arc<RwLock<Option<Selected>>>,
+    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
+    pub(crate) max_body: usize,
+}
+
+/// The account every `/trade` call acts on.
+#[derive(Clone, Debug)]
+pub(crate) struct Selected {
+    pub(crate) id: String,
+    pub(crate) acc_num: String,
 }
 
 impl Default for State {
     fn default() -> Self {
         Self {
             tokens: Arc::new(TokenCell::new(REFRESH_SKEW)),
-            acc_num: Arc::default(),
+            account: Arc::default(),
+            max_body: call::DEFAULT_MAX_BODY,
         }
     }
 }
 
 impl State {
-    pub(crate) fn acc_num(&self) -> Option<String> {
-        self.acc_num
+    pub(crate) fn selected(&self) -> Option<Selected> {
+        self.account
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -40,6 +53,9 @@ impl State {
 }
 
 const ACC_NUM: HeaderName = HeaderName::from_static("accnum");
+
+/// Operations whose answers carry the tokens: never printed in errors.
+const AUTH_OPERATIONS: &[&str] = &["get_jwt_token", "refresh_jwt_token"];
 
 fn is_secured(info: &OperationInfo) -> bool {
     SECURED_OPERATIONS.contains(&info.operation_id)
@@ -58,6 +74,9 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
         strip_generator_headers(request);
+        if AUTH_OPERATIONS.contains(&info.operation_id) {
+            call::seal();
+        }
         if !is_secured(info) {
             return Ok(());
         }
@@ -75,7 +94,7 @@ impl ClientHooks<State> for Client {
         };
         set_bearer(request, &token).map_err(Error::Custom)?;
         if needs_account(info) {
-            let Some(acc) = state.acc_num() else {
+            let Some(acc) = state.selected().map(|s| s.acc_num) else {
                 return Err(Error::Custom(format!(
                     "`{}` needs an account: call Session::select_account first",
                     info.operation_id
@@ -93,9 +112,8 @@ impl ClientHooks<State> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        if !is_secured(info) {
-            return self.client().execute(request).await;
-        }
-        send_renewing(self.client(), &self.inner().tokens, request).await
+        let state = self.inner();
+        let tokens = is_secured(info).then_some(&*state.tokens);
+        call::send(self.client(), tokens, request, state.max_body).await
     }
 }

@@ -3,12 +3,12 @@
 
 use crate::envelope::{open, require};
 use crate::error::{Error, Result};
-use crate::hooks::State;
+use crate::hooks::{Selected, State};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
-use brokerkit_runtime::{Failure, HttpSettings, RefreshError, Secret, Tokens};
+use brokerkit_runtime::{call, Failure, HttpSettings, RefreshError, Secret, Tokens};
 use rust_decimal::Decimal;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 
@@ -98,6 +98,7 @@ pub struct OrdersHistoryPage {
 pub struct SessionBuilder {
     environment: Environment,
     http: HttpSettings,
+    keep_credentials: bool,
 }
 
 impl SessionBuilder {
@@ -119,61 +120,108 @@ impl SessionBuilder {
         self
     }
 
+    /// The largest answer read, in bytes (default 64 MiB; a 20,000-bar history is ~1.5 MB).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.http.max_body = bytes;
+        self
+    }
+
     /// Logs in and returns a session with no account selected yet.
     pub async fn login(self, credentials: &Credentials) -> Result<Session> {
         let http = self.http.build().map_err(Error::InvalidRequest)?;
         let base = self.environment.base_url().to_string();
-        let state = State::default();
+        let state = State {
+            max_body: self.http.max_body,
+            ..State::default()
+        };
         let client = Client::new_with_client(&base, http.clone(), state.clone());
         // Refreshes go through a client without tokens, so they never recurse into the hooks'
         // own refresh logic.
         let plain = Client::new_with_client(&base, http, State::default());
+        let kept = self.keep_credentials.then(|| credentials.clone());
         state
             .tokens
             .set_refresher(Arc::new(move |old: Arc<Tokens>| {
                 let plain = plain.clone();
-                Box::pin(async move { refresh(&plain, &old).await })
+                let kept = kept.clone();
+                Box::pin(async move { renew(&plain, &old, kept.as_ref()).await })
             }));
 
-        let body = types::JwtCredentials {
-            email: credentials.email.clone(),
-            password: credentials.password.clone(),
-            server: credentials.server.clone(),
-        };
-        let tokens = match client.get_jwt_token().body(body).send().await {
-            Ok(rv) => rv.into_inner(),
-            Err(e) => return Err(Error::from_client(e).await),
-        };
-        state.tokens.set(into_tokens(tokens));
+        let tokens = log_in(&client, credentials).await?;
+        state.tokens.set(tokens);
         Ok(Session {
             client,
             state,
             config: Arc::default(),
-            account: Arc::default(),
         })
+    }
+
+    /// Whether the session keeps the credentials (as redacted [`Secret`]s) to log in again by
+    /// itself when the refresh token has expired or been refused (default `true`). Without
+    /// them such a session fails with [`Error::login_required`].
+    pub fn keep_credentials(mut self, keep: bool) -> Self {
+        self.keep_credentials = keep;
+        self
     }
 }
 
-async fn refresh(plain: &Client, old: &Tokens) -> std::result::Result<Tokens, RefreshError> {
-    let Some(refresh_token) = old.refresh.clone() else {
-        return Err(RefreshError {
-            status: None,
-            message: "no refresh token".into(),
-        });
+async fn log_in(client: &Client, credentials: &Credentials) -> Result<Tokens> {
+    let body = types::JwtCredentials {
+        email: credentials.email.clone(),
+        password: credentials.password.clone(),
+        server: credentials.server.clone(),
     };
-    let body = types::RefreshTokenRequest {
-        refresh_token,
-        access_token: None,
-    };
-    match plain.refresh_jwt_token().body(body).send().await {
-        Ok(rv) => Ok(into_tokens(rv.into_inner())),
-        Err(e) => {
-            let failure = Failure::from_progenitor(e).await;
-            Err(RefreshError {
-                status: failure.status(),
-                message: failure.to_string(),
-            })
+    let rv = call::scope(async {
+        match client.get_jwt_token().body(body).send().await {
+            Ok(rv) => Ok(rv.into_inner()),
+            Err(e) => Err(Error::from_client(e).await),
         }
+    })
+    .await?;
+    Ok(into_tokens(rv))
+}
+
+/// A new pair from the refresh token; when the server refuses the refresh token (expired or
+/// already used), a fresh login with the kept credentials, or a login-required error.
+async fn renew(
+    plain: &Client,
+    old: &Tokens,
+    credentials: Option<&Credentials>,
+) -> std::result::Result<Tokens, RefreshError> {
+    let refused = match old.refresh.clone() {
+        None => None,
+        Some(refresh_token) => {
+            let body = types::RefreshTokenRequest {
+                refresh_token,
+                access_token: None,
+            };
+            let sent = call::scope(async {
+                match plain.refresh_jwt_token().body(body).send().await {
+                    Ok(rv) => Ok(rv.into_inner()),
+                    Err(e) => Err(Failure::from_progenitor(e).await),
+                }
+            })
+            .await;
+            match sent {
+                Ok(pair) => return Ok(into_tokens(pair)),
+                // TradeLocker refuses a dead refresh token with 400, 401 or 403.
+                Err(f) if matches!(f.status(), Some(400 | 401 | 403)) => Some(f),
+                Err(f) => return Err(RefreshError::new(f.status(), f.to_string())),
+            }
+        }
+    };
+    let status = refused.as_ref().and_then(Failure::status);
+    match credentials {
+        Some(credentials) => log_in(plain, credentials)
+            .await
+            .map_err(|e| RefreshError::new(e.status(), format!("logging in again failed: {e}"))),
+        None => Err(RefreshError::login_required(
+            status,
+            match refused {
+                Some(f) => format!("the refresh token was refused: {f}"),
+                None => "no refresh token".into(),
+            },
+        )),
     }
 }
 
@@ -186,25 +234,19 @@ fn into_tokens(t: types::JwtTokens) -> Tokens {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Selected {
-    id: String,
-}
-
 /// A logged-in session. Cheap to clone; clones share tokens, account and cached config.
 #[derive(Clone)]
 pub struct Session {
     client: Client,
     state: State,
     config: Arc<OnceCell<Arc<types::ConfigData>>>,
-    account: Arc<RwLock<Option<Selected>>>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("base_url", &self.client.baseurl)
-            .field("account", &self.state.acc_num())
+            .field("account", &self.state.selected().map(|s| s.acc_num))
             .field("tokens", &self.state.tokens)
             .finish()
     }
@@ -212,10 +254,13 @@ impl std::fmt::Debug for Session {
 
 macro_rules! send {
     ($call:expr) => {
-        match $call.await {
-            Ok(rv) => rv,
-            Err(e) => return Err(Error::from_client(e).await),
-        }
+        call::scope(async {
+            match $call.await {
+                Ok(rv) => Ok(rv),
+                Err(e) => Err(Error::from_client(e).await),
+            }
+        })
+        .await?
     };
 }
 
@@ -225,6 +270,7 @@ impl Session {
         SessionBuilder {
             environment,
             http: HttpSettings::default(),
+            keep_credentials: true,
         }
     }
 
@@ -278,25 +324,18 @@ impl Session {
     pub fn select_account(&self, account: &Account) {
         *self
             .state
-            .acc_num
+            .account
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(account.acc_num.clone());
-        *self.account.write().unwrap_or_else(|p| p.into_inner()) = Some(Selected {
+            .unwrap_or_else(|p| p.into_inner()) = Some(Selected {
             id: account.id.clone(),
+            acc_num: account.acc_num.clone(),
         });
     }
 
     fn account_id(&self) -> Result<String> {
-        self.account
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|s| s.id.clone())
-            .ok_or_else(|| {
-                Error::InvalidRequest(
-                    "no account selected: call Session::select_account first".into(),
-                )
-            })
+        self.state.selected().map(|s| s.id).ok_or_else(|| {
+            Error::InvalidRequest("no account selected: call Session::select_account first".into())
+        })
     }
 
     /// `/trade/config`: column ids, rate limits and limits. Fetched once per session.
@@ -385,8 +424,10 @@ impl Session {
         Ok(open(rv)?.map(|d| d.bar_details).unwrap_or_default())
     }
 
-    /// Places an order and returns its id. Never retried by the client: on a timeout, read
-    /// [`Session::orders`] back before deciding to send it again.
+    /// Places an order and returns its id. Never retried by the client: when the answer is
+    /// lost ([`Error::may_have_executed`]), look for it before sending it again — a working
+    /// order shows in [`Session::orders`], but a filled market order only in
+    /// [`Session::orders_history`] and [`Session::positions`].
     pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
         let rv = send!(self
             .client

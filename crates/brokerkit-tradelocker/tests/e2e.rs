@@ -24,8 +24,15 @@ fn d(s: &str) -> Decimal {
 }
 
 async fn logged_in(config: Config) -> (sandbox::Server, Session) {
+    logged_in_keeping(config, true).await
+}
+
+/// A session that keeps (or forgets) the credentials it could log in again with.
+async fn logged_in_keeping(config: Config, keep: bool) -> (sandbox::Server, Session) {
     let server = sandbox::start(config).await.unwrap();
-    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+    let session = Session::builder(Environment::Custom(server.base_url()))
+        .keep_credentials(keep)
+        .login(&creds())
         .await
         .unwrap();
     let account = session.accounts().await.unwrap().remove(0);
@@ -263,13 +270,13 @@ async fn a_token_near_its_expire_date_is_refreshed_before_use_once_under_50_conc
 }
 
 #[tokio::test]
-async fn a_dead_refresh_token_gives_unauthorized() {
-    let (server, session) = logged_in(Config::default()).await;
+async fn a_dead_refresh_token_without_credentials_requires_a_new_login() {
+    let (server, session) = logged_in_keeping(Config::default(), false).await;
     server.expire_access_tokens();
     server.expire_refresh_tokens();
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
     assert!(
-        matches!(err, Error::Unauthorized(ref h) if h.status == 401),
+        matches!(err, Error::Refresh(ref e) if e.login_required && e.status == Some(401)),
         "{err:?}"
     );
     assert!(err.to_string().contains("log in again"));
@@ -442,7 +449,7 @@ async fn calls_without_an_account_are_refused_before_sending() {
 
 #[tokio::test]
 async fn secrets_never_show_in_debug_or_errors() {
-    let (server, session) = logged_in(Config::default()).await;
+    let (server, session) = logged_in_keeping(Config::default(), false).await;
     let creds = creds();
     let token_sample = {
         // The raw client exposes the token type but Debug must still hide it.
