@@ -8,8 +8,9 @@
 //! variant built from a response keeps its status, headers and raw body ([`HttpFailure`]).
 
 use crate::hooks::{NOT_LOGGED_IN, NO_APP_KEY, SESSION_EXPIRED};
-use brokerkit_runtime::{Failure, HttpFailure, RateLimit, RefreshError};
+use brokerkit_runtime::{Body, Failure, HttpFailure, RateLimit, RefreshError, Transport};
 use bytes::Bytes;
+use http::HeaderMap;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -224,19 +225,31 @@ pub enum Error {
     /// Any other unsuccessful HTTP status.
     #[error("AutoShares answered {0}")]
     Http(Box<HttpFailure>),
-    /// No answer in time.
+    /// No answer in time, to a call that changes nothing.
     #[error("AutoShares did not answer in time: {0}")]
-    Timeout(String),
-    /// The connection failed or dropped.
+    Timeout(#[source] Transport),
+    /// The connection failed or dropped, on a call that changes nothing (or was never sent).
     #[error("could not reach AutoShares: {0}")]
-    Connection(String),
+    Connection(#[source] Transport),
+    /// An order, transfer or other change was sent and its answer lost: it may have been
+    /// carried out. The client never resends it; read orders or transfers back first.
+    #[error("AutoShares may have carried out the request, but its answer was lost: {0}")]
+    OutcomeUnknown(#[source] Transport),
     /// A success status whose body is not what the spec describes.
-    #[error("AutoShares sent a body this client cannot read{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    #[error("AutoShares sent a body this client cannot read{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        body: Bytes,
+        headers: HeaderMap,
+        body: Body,
         message: String,
     },
+    /// The answer passed the client's size limit.
+    #[error("AutoShares' answer is larger than the {limit} bytes this client accepts")]
+    TooLarge { status: Option<u16>, limit: usize },
+    /// A paged list misbehaved (a page repeated, more items than announced): the stream ends
+    /// here instead of asking forever.
+    #[error("AutoShares paging stopped at page {page}: {reason}")]
+    Paging { page: i32, reason: String },
     /// A filter could not be built safely.
     #[error(transparent)]
     Filter(#[from] crate::filter::FilterError),
@@ -254,7 +267,12 @@ impl Error {
     /// Unpacks an error of the generated client. Error answers reach it undecoded, so the
     /// status, headers and body are kept exactly as the server sent them.
     pub async fn from_client<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
-        match Failure::from_progenitor(err).await {
+        Self::from_failure(Failure::from_progenitor(err).await)
+    }
+
+    /// Gives a runtime failure its AutoShares meaning.
+    pub fn from_failure(failure: Failure) -> Self {
+        match failure {
             Failure::Http(h) => Self::from_http(h),
             Failure::Other(m) => match m.as_str() {
                 NOT_LOGGED_IN => Error::NotLoggedIn,
@@ -265,17 +283,22 @@ impl Error {
                 _ => Error::InvalidRequest(m),
             },
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
-            Failure::Timeout(m) => Error::Timeout(m),
-            Failure::Connection(m) => Error::Connection(m),
+            Failure::Timeout(t) => Error::Timeout(t),
+            Failure::Connection(t) => Error::Connection(t),
+            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
             Failure::Decode {
                 status,
+                headers,
                 body,
                 message,
             } => Error::Decode {
                 status,
+                headers,
                 body,
                 message,
             },
+            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
+            Failure::Renewal(e) => Error::Refresh(e),
             other => Error::InvalidRequest(other.to_string()),
         }
     }
@@ -365,7 +388,8 @@ impl Error {
             | Error::Http(failure) => Some(failure.status),
             Error::Rejected(r) => Some(r.status),
             Error::Refused { status, .. } => Some(*status),
-            Error::Decode { status, .. } => *status,
+            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
+            Error::Refresh(e) => e.status,
             _ => None,
         }
     }
@@ -384,9 +408,16 @@ impl Error {
             | Error::Server { failure, .. }
             | Error::RateLimited { failure, .. }
             | Error::Http(failure) => Some(&failure.body),
-            Error::Refused { body, .. } | Error::Decode { body, .. } => Some(body),
+            Error::Refused { body, .. } => Some(body),
+            Error::Decode { body, .. } => Some(body.bytes()),
             _ => None,
         }
+    }
+
+    /// Whether an order or money movement may have been carried out although the call failed
+    /// (its answer was lost). Never resend it blindly: reconcile first.
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown(_))
     }
 
     /// Whether the same request may succeed later. The client never retries by itself:

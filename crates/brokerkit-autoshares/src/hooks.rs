@@ -8,9 +8,8 @@
 //! for the typed [`Error`](crate::Error).
 
 use crate::generated::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::hooks::{
-    send_renewing, set_bearer, set_secret_header, strip_generator_headers,
-};
+use brokerkit_runtime::call;
+use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
 use brokerkit_runtime::{Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
@@ -38,6 +37,8 @@ pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
     /// The interim token of a two-factor login in progress (sent only on `POST /token`).
     pub(crate) interim: Arc<Mutex<Option<Secret>>>,
+    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
+    pub(crate) max_body: usize,
 }
 
 impl Default for State {
@@ -46,6 +47,7 @@ impl Default for State {
             app_key: Arc::default(),
             tokens: Arc::new(TokenCell::new(RELOGIN_SKEW)),
             interim: Arc::default(),
+            max_body: call::DEFAULT_MAX_BODY,
         }
     }
 }
@@ -118,6 +120,8 @@ impl ClientHooks<State> for Client {
         };
         set_secret_header(request, ET_APP_KEY, &key, "").map_err(Error::Custom)?;
         if info.operation_id == GET_TOKEN {
+            // The answer carries the tokens: errors never print it.
+            call::seal();
             for name in ["password", "pincode", "verificationcode", "oauthcode"] {
                 if let Some(v) = request.headers_mut().get_mut(name) {
                     v.set_sensitive(true);
@@ -157,10 +161,9 @@ impl ClientHooks<State> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        if !is_secured(info) {
-            return self.client().execute(request).await;
-        }
         // A refused token is renewed through the re-login hook, once, and the call resent.
-        send_renewing(self.client(), &self.inner().tokens, request).await
+        let state = self.inner();
+        let tokens = is_secured(info).then_some(&*state.tokens);
+        call::send(self.client(), tokens, request, state.max_body).await
     }
 }

@@ -4,9 +4,11 @@
 //! "PreviousPageLink":…,"TotalCount":n}` envelope (IPO offerings use their own
 //! `{"Items":[…],"TotalPage":n,…}`). A stream asks for the next page only when the items of
 //! the previous one have been consumed, and stops at `TotalCount`, at an empty page, or at a
-//! short page.
+//! short page. A server that ignores `pageNumber` would otherwise be asked forever: a page
+//! identical to the one before, or more items than `TotalCount` promised, ends the stream with
+//! [`Error::Paging`].
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::types;
 use futures::stream::{self, Stream};
 use std::collections::VecDeque;
@@ -29,7 +31,7 @@ pub struct Page<T> {
 
 /// A generated paging envelope.
 pub trait PagingResult {
-    type Item;
+    type Item: serde::Serialize;
     fn into_page(self) -> Page<Self::Item>;
 }
 
@@ -84,11 +86,21 @@ struct Cursor<T, F> {
     seen: i64,
     buffer: VecDeque<T>,
     done: bool,
+    /// A fingerprint of the previous page's items, to notice a server repeating itself.
+    last_page: Option<u64>,
+}
+
+fn fingerprint<T: serde::Serialize>(items: &[T]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(items).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 /// Streams the items of `fetch(page_number, page_size)` for page 0, 1, 2… lazily.
 pub fn paginate<T, F, Fut>(page_size: i32, fetch: F) -> impl Stream<Item = Result<T>>
 where
+    T: serde::Serialize,
     F: FnMut(i32, i32) -> Fut,
     Fut: Future<Output = Result<Page<T>>>,
 {
@@ -100,6 +112,7 @@ where
         seen: 0,
         buffer: VecDeque::new(),
         done: false,
+        last_page: None,
     };
     stream::unfold(cursor, |mut c| async move {
         loop {
@@ -115,9 +128,37 @@ where
                     return Some((Err(e), c));
                 }
                 Ok(page) => {
+                    let page_number = c.next_page;
                     c.next_page += 1;
                     let n = page.items.len() as i64;
                     c.seen += n;
+                    let stuck = if n == 0 {
+                        None
+                    } else if page.total.is_some_and(|t| c.seen > t) {
+                        Some(format!(
+                            "{} items so far, more than the {} the server announced",
+                            c.seen,
+                            page.total.unwrap_or_default()
+                        ))
+                    } else {
+                        let print = fingerprint(&page.items);
+                        let repeated = c.last_page == Some(print);
+                        c.last_page = Some(print);
+                        repeated.then(|| {
+                            "the page is the same as the one before: the server ignores pageNumber"
+                                .to_string()
+                        })
+                    };
+                    if let Some(reason) = stuck {
+                        c.done = true;
+                        return Some((
+                            Err(Error::Paging {
+                                page: page_number,
+                                reason,
+                            }),
+                            c,
+                        ));
+                    }
                     c.done = n == 0
                         || page.has_next == Some(false)
                         || page.total.is_some_and(|t| c.seen >= t)
@@ -167,6 +208,40 @@ mod tests {
             calls.load(Ordering::SeqCst),
             3,
             "pages 0, 1, 2 and no fourth"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_ignores_the_page_number_ends_the_stream() {
+        // Always page 0, always "there is a next page", no total: asked forever before.
+        let s = paginate(2, |_, _| async {
+            Ok(Page {
+                items: vec![1, 2],
+                total: None,
+                has_next: Some(true),
+            })
+        });
+        let all: Vec<_> = s.take(10).collect().await;
+        assert_eq!(all.len(), 3, "two items, then the error: {all:?}");
+        assert!(
+            matches!(all[2], Err(Error::Paging { page: 1, .. })),
+            "{all:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn more_items_than_the_total_is_an_error() {
+        let s = paginate(2, |n, _| async move {
+            Ok(Page {
+                items: vec![n * 2, n * 2 + 1],
+                total: Some(3),
+                has_next: Some(true),
+            })
+        });
+        let all: Vec<_> = s.take(10).collect().await;
+        assert!(
+            matches!(all.last(), Some(Err(Error::Paging { page: 1, .. }))),
+            "{all:?}"
         );
     }
 }

@@ -24,10 +24,13 @@ where
     E: serde::Serialize,
     F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    match fut.await {
-        Ok(rv) => Ok(rv),
-        Err(e) => Err(Error::from_client(e).await),
-    }
+    brokerkit_runtime::call::scope(async {
+        match fut.await {
+            Ok(rv) => Ok(rv),
+            Err(e) => Err(Error::from_client(e).await),
+        }
+    })
+    .await
 }
 
 /// The base URL of an ETNA-hosted AutoShares environment, e.g. `pub-api-et-demo-prod`.
@@ -251,7 +254,8 @@ impl Pending {
         if token.is_empty() {
             return Err(Error::Decode {
                 status: Some(status),
-                body: bytes::Bytes::new(),
+                headers: Default::default(),
+                body: Default::default(),
                 message: format!("login answered {status} with state `{state}` but no token"),
             });
         }
@@ -386,7 +390,8 @@ impl AutoShares {
         let status = rv.status().as_u16();
         refused_string(status, rv.into_inner())?.ok_or_else(|| Error::Decode {
             status: Some(status),
-            body: bytes::Bytes::new(),
+            headers: Default::default(),
+            body: Default::default(),
             message: "the reset code was accepted but no reset token came back".into(),
         })
     }
@@ -531,10 +536,7 @@ impl Session {
                             access_expires_at: Some(SystemTime::now() + lifetime),
                             refresh_expires_at: None,
                         }),
-                        Err(e) => Err(RefreshError {
-                            status: e.status(),
-                            message: e.to_string(),
-                        }),
+                        Err(e) => Err(RefreshError::new(e.status(), e.to_string())),
                     }
                 })
             }));

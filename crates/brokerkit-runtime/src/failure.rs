@@ -282,9 +282,10 @@ fn transport(e: reqwest::Error, seen: &call::Seen) -> Failure {
         return Failure::TooLarge { status, limit };
     }
     // A request whose connection never opened was not sent; any other transport failure of a
-    // request that changes state leaves its outcome unknown.
+    // request that changes state leaves its outcome unknown. Auth exchanges (sealed) are
+    // POSTs too, but one that went through unseen only leaves an unused token behind.
     let maybe_sent = !e.is_connect() && !e.is_builder();
-    let changes_state = seen.method.as_ref().is_some_and(|m| !m.is_safe());
+    let changes_state = !seen.sealed && seen.method.as_ref().is_some_and(|m| !m.is_safe());
     let t = Transport::from_reqwest(e);
     if maybe_sent && changes_state {
         Failure::OutcomeUnknown(t)
