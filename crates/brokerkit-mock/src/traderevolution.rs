@@ -823,8 +823,15 @@ async fn find_users(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     with_auth(&state, &headers, |s, _| {
-        // Public client code sends `login='abc'`; both forms are accepted.
-        let wanted = q.get("login").map(|l| l.trim_matches('\'').to_string());
+        // Public client code sends `login='abc'` (a filter literal, `'` doubled inside); a
+        // bare value is accepted too.
+        let wanted =
+            q.get("login").map(
+                |l| match l.strip_prefix('\'').and_then(|l| l.strip_suffix('\'')) {
+                    Some(inner) => inner.replace("''", "'"),
+                    None => l.clone(),
+                },
+            );
         let users: Vec<Value> = s
             .users
             .values()

@@ -25,6 +25,7 @@ pub(crate) struct Seen {
     pub(crate) method: Option<Method>,
     pub(crate) response: Option<(u16, HeaderMap)>,
     pub(crate) renewal: Option<RefreshError>,
+    pub(crate) not_logged_in: bool,
     pub(crate) sealed: bool,
 }
 
@@ -56,6 +57,15 @@ pub fn seal() {
 pub fn note_renewal_failure(error: &RefreshError) {
     let e = error.clone();
     note(move |s| s.renewal = Some(e));
+}
+
+/// The refusal a `pre` hook returns for a secured operation called before login: typed as
+/// [`Failure::NotLoggedIn`](crate::Failure::NotLoggedIn) inside a [`scope`].
+pub fn not_logged_in<E>(operation_id: &str) -> progenitor_client::Error<E> {
+    note(|s| s.not_logged_in = true);
+    progenitor_client::Error::Custom(format!(
+        "`{operation_id}` needs a logged-in session: call Session::login first"
+    ))
 }
 
 /// The answer was larger than the client accepts.

@@ -226,6 +226,8 @@ pub enum Failure {
     TooLarge { status: Option<u16>, limit: usize },
     /// The token had to be renewed and renewing it failed.
     Renewal(RefreshError),
+    /// A secured operation was called before login (nothing was sent).
+    NotLoggedIn(String),
     /// Anything else the generated client reported (e.g. a hook's refusal).
     Other(String),
 }
@@ -261,6 +263,7 @@ impl fmt::Display for Failure {
                 write!(f, " is larger than the {limit} bytes this client accepts")
             }
             Failure::Renewal(e) => e.fmt(f),
+            Failure::NotLoggedIn(m) => write!(f, "not logged in: {m}"),
             Failure::Other(m) => f.write_str(m),
         }
     }
@@ -352,6 +355,7 @@ impl Failure {
                     Err(e) => transport(e, &seen),
                 }
             }
+            E2::Custom(m) if seen.not_logged_in => Failure::NotLoggedIn(m),
             E2::Custom(m) => Failure::Other(m),
         }
     }

@@ -2,10 +2,10 @@
 //! BackOffice's dotted error code (`1.2.0.11`, `2.147.1.27`…) is pulled out of the body and
 //! given its known meaning; a 429 becomes [`Error::RateLimited`]. No variant prints a secret.
 
-use crate::hooks::Seen;
 use brokerkit_runtime::failure::excerpt;
-use brokerkit_runtime::{Failure, HttpFailure, RefreshError};
-use bytes::Bytes;
+use brokerkit_runtime::{Body, Failure, HttpFailure, RefreshError, Transport};
+use http::HeaderMap;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -185,16 +185,6 @@ impl fmt::Display for RateLimited {
     }
 }
 
-/// A body kept whole but printed only as its length (it may be a token response).
-#[derive(Clone)]
-pub struct RawBody(pub Bytes);
-
-impl fmt::Debug for RawBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} bytes>", self.0.len())
-    }
-}
-
 /// Everything a call through this crate can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -215,18 +205,27 @@ pub enum Error {
     #[error("the token is not valid (expired, already used or unknown)")]
     InvalidToken,
     /// A success status whose body does not match the spec (the body is kept whole).
-    #[error("unexpected response body{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    #[error("unexpected response body{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        body: RawBody,
+        headers: HeaderMap,
+        body: Body,
         message: String,
     },
-    /// No answer in time.
+    /// The answer passed the client's size limit.
+    #[error("the answer is larger than the {limit} bytes this client accepts")]
+    TooLarge { status: Option<u16>, limit: usize },
+    /// No answer in time, to a call that changes nothing.
     #[error("timed out: {0}")]
-    Timeout(String),
-    /// The connection failed or dropped before a full answer arrived.
+    Timeout(#[source] Transport),
+    /// The connection failed or dropped before a full answer arrived, on a call that changes
+    /// nothing (or was never sent).
     #[error("connection failed: {0}")]
-    Connection(String),
+    Connection(#[source] Transport),
+    /// A money movement or other change was sent and its answer lost: it may have been carried
+    /// out. The client never resends it; read the account's operations back first.
+    #[error("the request may have been carried out, but its answer was lost: {0}")]
+    OutcomeUnknown(#[source] Transport),
     /// The call was refused before sending (a required parameter was missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
@@ -235,63 +234,44 @@ pub enum Error {
 }
 
 impl Error {
-    /// Converts an error of the generated client called directly (outside
-    /// [`Session::call`](crate::Session::call)). Error answers reach it undecoded, so status,
-    /// headers and body are kept as sent; `Session::call` also types the hooks' refusals
-    /// (not logged in, refresh failed).
+    /// Converts an error of the generated client. Error answers reach it undecoded, so status,
+    /// headers and body are kept as sent; inside [`Session::call`](crate::Session::call) the
+    /// hooks' refusals (not logged in, refresh failed) and the status of an undecodable answer
+    /// are typed too.
     pub async fn from_generated<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
-        Self::from_failure(Failure::from_progenitor(err).await, None)
+        Self::from_failure(Failure::from_progenitor(err).await)
     }
 
-    pub(crate) async fn from_call<E: serde::Serialize>(
-        err: progenitor_client::Error<E>,
-        seen: Option<Seen>,
-    ) -> Self {
-        Self::from_failure(Failure::from_progenitor(err).await, seen)
-    }
-
-    fn from_failure(failure: Failure, seen: Option<Seen>) -> Self {
-        match (failure, seen) {
-            (_, Some(Seen::NotLoggedIn(m))) => Error::NotLoggedIn(m),
-            (_, Some(Seen::RefreshFailed(e))) => Error::Refresh(e),
-            // The raw response the hooks saw wins over the re-serialized typed body: it keeps
-            // fields the spec does not model and bodies that are not JSON at all.
-            (
-                Failure::Http(_) | Failure::Decode { .. },
-                Some(Seen::Response {
-                    status,
-                    headers,
-                    body: Some(body),
-                }),
-            ) if status >= 400 => Self::from_http(HttpFailure {
+    /// Gives a runtime failure its TraderEvolution meaning.
+    pub fn from_failure(failure: Failure) -> Self {
+        match failure {
+            Failure::NotLoggedIn(m) => Error::NotLoggedIn(m),
+            Failure::Renewal(e) => Error::Refresh(e),
+            Failure::Http(h) => Self::from_http(h),
+            Failure::Decode {
                 status,
                 headers,
                 body,
-            }),
-            (Failure::Http(h), _) => Self::from_http(h),
-            (
-                Failure::Decode {
-                    status,
-                    body,
-                    message,
-                },
-                seen,
-            ) => {
-                let status = status.or(match seen {
-                    Some(Seen::Response { status, .. }) => Some(status),
-                    _ => None,
-                });
-                Error::Decode {
-                    status,
-                    body: RawBody(body),
-                    message,
-                }
-            }
-            (Failure::InvalidRequest(m), _) => Error::InvalidRequest(m),
-            (Failure::Timeout(m), _) => Error::Timeout(m),
-            (Failure::Connection(m), _) => Error::Connection(m),
-            (f, _) => Error::Other(f.to_string()),
+                message,
+            } => Error::Decode {
+                status,
+                headers,
+                body,
+                message,
+            },
+            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
+            Failure::InvalidRequest(m) => Error::InvalidRequest(m),
+            Failure::Timeout(t) => Error::Timeout(t),
+            Failure::Connection(t) => Error::Connection(t),
+            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
+            f => Error::Other(f.to_string()),
         }
+    }
+
+    /// Whether a money movement or other change may have been carried out although the call
+    /// failed (its answer was lost). Never resend it blindly: reconcile first.
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown(_))
     }
 
     fn from_http(http: HttpFailure) -> Self {
@@ -322,7 +302,7 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.status),
             Error::RateLimited(_) => Some(429),
-            Error::Decode { status, .. } => *status,
+            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
             Error::Refresh(e) => e.status,
             _ => None,
         }
@@ -408,6 +388,7 @@ fn find_message(v: &serde_json::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use serde_json::json;
 
     #[test]
@@ -455,7 +436,8 @@ mod tests {
     fn decode_errors_do_not_print_the_body() {
         let e = Error::Decode {
             status: Some(200),
-            body: RawBody(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")),
+            headers: Default::default(),
+            body: Body::new(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")),
             message: "EOF".into(),
         };
         assert!(!format!("{e} {e:?}").contains("tok-123"));

@@ -7,13 +7,12 @@
 
 use crate::error::Error;
 use crate::generated::{types, Client, ResponseValue};
-use crate::hooks::{State, SEEN};
+use crate::hooks::State;
 use crate::money::{NewOperation, Operation, OperationType};
 use crate::report::{ReportQuery, ReportTable};
 use crate::ErrorCode;
 use brokerkit_runtime::{RefreshError, Secret, Tokens};
 use rust_decimal::Decimal;
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,13 +47,10 @@ where
     E: serde::Serialize,
     Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    SEEN.scope(RefCell::new(None), async move {
+    brokerkit_runtime::call::scope(async move {
         match fut.await {
             Ok(v) => Ok(v.into_inner()),
-            Err(e) => {
-                let seen = SEEN.with(|slot| slot.borrow_mut().take());
-                Err(Error::from_call(e, seen).await)
-            }
+            Err(e) => Err(Error::from_generated(e).await),
         }
     })
     .await
@@ -116,18 +112,12 @@ impl Auth {
             match run(self.client.refresh_token().token(refresh.expose()).send()).await {
                 Ok(pair) => return Ok(self.store(pair)),
                 Err(e) if matches!(e.status(), Some(400 | 401 | 403 | 406)) => {}
-                Err(e) => {
-                    return Err(RefreshError {
-                        status: e.status(),
-                        message: e.to_string(),
-                    })
-                }
+                Err(e) => return Err(RefreshError::new(e.status(), e.to_string())),
             }
         }
-        self.login().await.map_err(|e| RefreshError {
-            status: e.status(),
-            message: format!("logging in again failed: {e}"),
-        })
+        self.login()
+            .await
+            .map_err(|e| RefreshError::new(e.status(), format!("logging in again failed: {e}")))
     }
 }
 
@@ -285,9 +275,9 @@ impl Session {
                 status: Some(200),
                 body,
                 ..
-            }) if !body.0.is_empty() => {
-                let text = serde_json::from_slice::<String>(&body.0)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body.0).into_owned());
+            }) if !body.is_empty() => {
+                let text = serde_json::from_slice::<String>(&body)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
                 Ok(text.trim().to_string())
             }
             Err(e) => Err(e),
@@ -297,7 +287,7 @@ impl Session {
     /// The user with this login, if any. The login is sent quoted (`'login'`), as public client
     /// code does.
     pub async fn find_user_by_login(&self, login: &str) -> Result<Option<types::User>, Error> {
-        let quoted = format!("'{login}'");
+        let quoted = quote_filter_value(login)?;
         let users = self.call(|c| c.find_users().login(quoted).send()).await?;
         Ok(users
             .into_iter()
@@ -398,5 +388,34 @@ fn verified_login(v: types::TokenVerification) -> Result<String, Error> {
         (Some(true), _) | (_, None) => Err(Error::InvalidToken),
         (_, Some(login)) if login.is_empty() => Err(Error::InvalidToken),
         (_, Some(login)) => Ok(login),
+    }
+}
+
+/// `value` as a single-quoted filter literal, `'` doubled as in SQL, so a login can never add a
+/// condition; backslashes and control characters, whose meaning to the server is unknown, are
+/// refused.
+fn quote_filter_value(value: &str) -> Result<String, Error> {
+    if value.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err(Error::InvalidRequest(
+            "a login holding a backslash or a control character cannot be searched for safely"
+                .into(),
+        ));
+    }
+    Ok(format!("'{}'", value.replace('\'', "''")))
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::quote_filter_value;
+
+    #[test]
+    fn quotes_are_doubled_and_escapes_refused() {
+        assert_eq!(quote_filter_value("abc").unwrap(), "'abc'");
+        assert_eq!(
+            quote_filter_value("x' or login='admin").unwrap(),
+            "'x'' or login=''admin'"
+        );
+        assert!(quote_filter_value("a\\b").is_err());
+        assert!(quote_filter_value("a\nb").is_err());
     }
 }

@@ -137,7 +137,7 @@ async fn a_malformed_success_body_is_a_decode_error_with_its_status() {
         panic!("expected Decode, got {err:?}")
     };
     assert_eq!(*status, Some(200));
-    assert!(!body.0.is_empty());
+    assert!(!body.is_empty());
     assert!(!err.is_transient());
 }
 
