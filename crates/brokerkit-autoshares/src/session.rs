@@ -422,10 +422,6 @@ impl AutoShares {
 /// Obtains a fresh token when the old one expired or was refused; see [`Session::set_relogin`].
 pub type ReloginHook = Arc<dyn Fn() -> BoxFuture<'static, Result<Secret>> + Send + Sync>;
 
-/// Marks the token cell as renewable; AutoShares has no refresh token, the re-login hook is
-/// what renews.
-const RELOGIN_MARKER: &str = "re-login hook";
-
 /// What to list and how: filter, sort and page size. Endpoints ignore what they do not take.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ListQuery {
@@ -526,13 +522,13 @@ impl Session {
         let lifetime = self.api.token_lifetime;
         self.state
             .tokens
-            .set_refresher(Arc::new(move |_old: Arc<Tokens>| {
+            .set_relogin(Arc::new(move |_old: Arc<Tokens>| {
                 let hook = hook.clone();
                 Box::pin(async move {
                     match hook().await {
                         Ok(access) => Ok(Tokens {
                             access,
-                            refresh: Some(Secret::new(RELOGIN_MARKER)),
+                            refresh: None,
                             access_expires_at: Some(SystemTime::now() + lifetime),
                             refresh_expires_at: None,
                         }),
@@ -540,14 +536,6 @@ impl Session {
                     }
                 })
             }));
-        if let Some((current, _)) = self.state.tokens.snapshot() {
-            self.state.tokens.set(Tokens {
-                access: current.access.clone(),
-                refresh: Some(Secret::new(RELOGIN_MARKER)),
-                access_expires_at: current.access_expires_at,
-                refresh_expires_at: None,
-            });
-        }
     }
 
     /// Installs a re-login hook that logs in again with this session's user name and

@@ -89,6 +89,8 @@ pub struct TokenCell {
     refresh_lock: tokio::sync::Mutex<()>,
     failed: std::sync::Mutex<Option<Failed>>,
     refresher: RwLock<Option<Refresher>>,
+    /// The refresher logs in again rather than spending a refresh token.
+    relogs_in: std::sync::atomic::AtomicBool,
     skew: Duration,
     generations: AtomicU64,
     refreshes: AtomicU64,
@@ -111,13 +113,24 @@ impl TokenCell {
             refresh_lock: tokio::sync::Mutex::new(()),
             failed: std::sync::Mutex::new(None),
             refresher: RwLock::new(None),
+            relogs_in: std::sync::atomic::AtomicBool::new(false),
             skew,
             generations: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
         }
     }
 
+    /// Renews with a refresh token: `refresher` gets the current tokens, whose `refresh` it
+    /// spends. Without a refresh token nothing is renewed.
     pub fn set_refresher(&self, refresher: Refresher) {
+        self.relogs_in.store(false, Ordering::SeqCst);
+        *self.refresher.write().unwrap_or_else(|p| p.into_inner()) = Some(refresher);
+    }
+
+    /// Renews by logging in again (vendors without refresh tokens): `refresher` needs no
+    /// refresh token and is run whenever the access token is stale or refused.
+    pub fn set_relogin(&self, refresher: Refresher) {
+        self.relogs_in.store(true, Ordering::SeqCst);
         *self.refresher.write().unwrap_or_else(|p| p.into_inner()) = Some(refresher);
     }
 
@@ -205,7 +218,7 @@ impl TokenCell {
     }
 
     fn can_refresh(&self, tokens: &Tokens) -> bool {
-        tokens.refresh.is_some()
+        (tokens.refresh.is_some() || self.relogs_in.load(Ordering::SeqCst))
             && self
                 .refresher
                 .read()

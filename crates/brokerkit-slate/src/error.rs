@@ -12,8 +12,8 @@
 
 use crate::claims::ClaimsError;
 use brokerkit_runtime::failure::excerpt;
-use brokerkit_runtime::{Failure, HttpFailure, RateLimit};
-use bytes::Bytes;
+use brokerkit_runtime::{Body, Failure, HttpFailure, RateLimit, RefreshError, Transport};
+use http::HeaderMap;
 use serde_json::Value;
 use std::fmt;
 
@@ -200,27 +200,34 @@ pub enum Error {
     #[error("a TOTP code is required for this login; send it with the password")]
     TotpRequired,
     /// A success status with a body that does not match the spec.
-    #[error("unexpected response body{}: {message}; body: {}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), excerpt(body))]
+    #[error("unexpected response body{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        body: Bytes,
+        headers: HeaderMap,
+        body: Body,
         message: String,
     },
+    /// The answer passed the client's size limit.
+    #[error("the answer is larger than the {limit} bytes this client accepts")]
+    TooLarge { status: Option<u16>, limit: usize },
     /// The request was refused before sending (a required parameter is missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
-    /// No answer in time.
+    /// No answer in time, to a call that changes nothing.
     #[error("timed out: {0}")]
-    Timeout(String),
-    /// The connection failed or dropped before a full answer arrived.
+    Timeout(#[source] Transport),
+    /// The connection failed or dropped before a full answer arrived, on a call that changes
+    /// nothing (or was never sent).
     #[error("connection failed: {0}")]
-    Connection(String),
-    /// The session's token expired and logging in again failed (e.g. the password changed).
-    #[error("could not renew the session{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Renewal {
-        status: Option<u16>,
-        message: String,
-    },
+    Connection(#[source] Transport),
+    /// A deposit, withdrawal or other change was sent and its answer lost: it may have been
+    /// carried out. The client never resends it; read transactions back first.
+    #[error("the request may have been carried out, but its answer was lost: {0}")]
+    OutcomeUnknown(#[source] Transport),
+    /// The session's token expired and renewing it failed (e.g. the password changed);
+    /// [`RefreshError::login_required`] says when only a new login can go on.
+    #[error("could not renew the session: {0}")]
+    Renewal(RefreshError),
     /// A call that needs a token was made before logging in.
     #[error("not logged in: call Session::login first")]
     NotLoggedIn,
@@ -250,9 +257,6 @@ fn retry_hint(r: &RateLimit) -> String {
         _ => String::new(),
     }
 }
-
-/// Marker the hooks put in `Error::Custom` when a secured call is made before login.
-pub(crate) const NOT_LOGGED_IN: &str = "brokerkit-slate: not logged in";
 
 impl Error {
     /// Sorts an HTTP error answer by status and reads its body.
@@ -300,24 +304,45 @@ impl Error {
 
     /// Converts a generated client's error, reading the body of undocumented answers.
     pub async fn from_progenitor<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
-        match Failure::from_progenitor(err).await {
+        Self::from_failure(Failure::from_progenitor(err).await)
+    }
+
+    /// Gives a runtime failure its Slate meaning.
+    pub fn from_failure(failure: Failure) -> Self {
+        match failure {
             Failure::Http(h) => Error::from_http(h),
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
-            Failure::Timeout(m) => Error::Timeout(m),
-            Failure::Connection(m) => Error::Connection(m),
+            Failure::Timeout(t) => Error::Timeout(t),
+            Failure::Connection(t) => Error::Connection(t),
+            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
             Failure::Decode {
                 status,
+                headers,
                 body,
                 message,
             } => Error::Decode {
                 status,
+                headers,
                 body,
                 message,
             },
-            Failure::Other(m) if m.contains(NOT_LOGGED_IN) => Error::NotLoggedIn,
+            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
+            Failure::Renewal(e) => Error::Renewal(e),
+            Failure::NotLoggedIn(_) => Error::NotLoggedIn,
             Failure::Other(m) => Error::Other(m),
             other => Error::Other(other.to_string()),
         }
+    }
+
+    /// Whether a money movement or other change may have been carried out although the call
+    /// failed (its answer was lost). Never resend it blindly: reconcile first.
+    pub fn may_have_executed(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown(_))
+    }
+
+    /// Whether the session can no longer renew itself and must log in again.
+    pub fn login_required(&self) -> bool {
+        matches!(self, Error::Renewal(e) if e.login_required)
     }
 
     /// The HTTP status, when the server answered.
@@ -331,7 +356,8 @@ impl Error {
             | Error::RateLimited(a)
             | Error::Api(a) => Some(a.status),
             Error::TotpRequired => Some(202),
-            Error::Decode { status, .. } | Error::Renewal { status, .. } => *status,
+            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
+            Error::Renewal(e) => e.status,
             _ => None,
         }
     }
@@ -377,6 +403,7 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use http::HeaderMap;
     use serde_json::json;
 

@@ -3,12 +3,12 @@
 //! [`State`] holds the session's token cell. The [`ClientHooks`] impl below runs before every
 //! call: it removes progenitor's `api-version` header and, for the operations the spec marks
 //! as secured ([`SECURED_OPERATIONS`](crate::SECURED_OPERATIONS)), adds
-//! `Authorization: Bearer <token>`, renewing the token first when it is about to expire. A
-//! secured call made before login is refused without sending anything.
+//! `Authorization: Bearer <token>`, renewing the token first when it is about to expire, and
+//! answers a 401 with one renewal and one resend. A secured call made before login is refused
+//! without sending anything.
 
-use crate::error::NOT_LOGGED_IN;
 use crate::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::{hooks, Secret, TokenCell, Tokens};
+use brokerkit_runtime::{call, hooks, Secret, TokenCell, Tokens};
 use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,15 +20,29 @@ pub const EXPIRY_SKEW: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
+    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
+    pub(crate) max_body: usize,
 }
 
 impl Default for State {
     fn default() -> Self {
         Self {
             tokens: Arc::new(TokenCell::new(EXPIRY_SKEW)),
+            max_body: call::DEFAULT_MAX_BODY,
         }
     }
 }
+
+/// Operations whose answers carry tokens or API-token secrets: never printed in errors.
+const AUTH_OPERATIONS: &[&str] = &[
+    "customer_login",
+    "customer_login_token_pair",
+    "autologin",
+    "refresh_token",
+    "staff_login",
+    "create_api_token",
+    "rotate_api_token",
+];
 
 impl State {
     /// A state that sends `token` (an API token, or an access token obtained elsewhere).
@@ -51,12 +65,15 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> Result<(), ProgenitorError<E>> {
         hooks::strip_generator_headers(request);
+        if AUTH_OPERATIONS.contains(&info.operation_id) {
+            call::seal();
+        }
         if !SECURED_OPERATIONS.contains(&info.operation_id) {
             return Ok(());
         }
         let token = match self.inner().tokens.access().await {
             Ok(Some((token, _generation))) => token,
-            Ok(None) => return Err(ProgenitorError::Custom(NOT_LOGGED_IN.into())),
+            Ok(None) => return Err(call::not_logged_in(info.operation_id)),
             Err(e) => {
                 return Err(ProgenitorError::Custom(format!(
                     "could not renew the session: {e}"
@@ -64,5 +81,19 @@ impl ClientHooks<State> for Client {
             }
         };
         hooks::set_bearer(request, &token).map_err(ProgenitorError::Custom)
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        // A 401 to the current token renews it once and resends, for direct `client()` calls
+        // as much as for `Session::call`.
+        let state = self.inner();
+        let tokens = SECURED_OPERATIONS
+            .contains(&info.operation_id)
+            .then_some(&*state.tokens);
+        call::send(self.client(), tokens, request, state.max_body).await
     }
 }

@@ -29,7 +29,6 @@ use std::sync::{Arc, RwLock};
 
 /// Placeholder in the token cell's refresh slot: Slate issues no refresh token, so "refresh"
 /// means "log in again with the kept credentials" (see the module documentation).
-const RELOGIN: &str = "slate:relogin-with-credentials";
 
 /// A successful answer with its status and headers.
 #[derive(Debug, Clone)]
@@ -143,8 +142,9 @@ impl Session {
         }
     }
 
-    /// The generated client. Its calls carry this session's bearer token; map their errors
-    /// with [`Error::from_progenitor`] or go through [`Session::call`] to get renewal too.
+    /// The generated client. Its calls carry this session's bearer token and renew it like
+    /// [`Session::call`]; map their errors with [`Error::from_progenitor`] (or use `call`, which
+    /// also types the status of undecodable answers and failed renewals).
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -176,10 +176,9 @@ impl Session {
             password: password.into(),
             totp_code,
         };
-        let answer = match self.client.staff_login().body(body).send().await {
-            Ok(rv) => rv.into_inner(),
-            Err(e) => return Err(Error::from_progenitor(e).await),
-        };
+        let answer = scoped(self.client.staff_login().body(body).send())
+            .await?
+            .into_inner();
         let pair = match answer {
             types::StaffLoginSuccess::TokenPair(pair) => pair,
             types::StaffLoginSuccess::TotpChallenge(_) => return Err(Error::TotpRequired),
@@ -207,10 +206,7 @@ impl Session {
     /// itself afterwards (no password is known): log in again when it expires.
     pub async fn autologin(&self, one_time_token: impl Into<Secret>) -> Result<LoggedIn, Error> {
         let token: Secret = one_time_token.into();
-        let rv = match self.client.autologin().token(token.expose()).send().await {
-            Ok(rv) => rv,
-            Err(e) => return Err(Error::from_progenitor(e).await),
-        };
+        let rv = scoped(self.client.autologin().token(token.expose()).send()).await?;
         let body = rv.into_inner();
         self.install_login(body.access_token, body.customer, None)
     }
@@ -225,8 +221,7 @@ impl Session {
         let mut tokens = Tokens::new(access);
         tokens.access_expires_at = claims.expires_at;
         if let Some(creds) = creds {
-            tokens.refresh = Some(Secret::new(RELOGIN));
-            self.client.inner().tokens().set_refresher(relogin(
+            self.client.inner().tokens().set_relogin(relogin(
                 self.client.clone(),
                 creds,
                 self.shared.clone(),
@@ -320,7 +315,8 @@ impl Session {
 
     /// Runs one generated call with renewal: the token is renewed first when it is about to
     /// expire, and after a 401 the session logs in again (when it can) and sends the call
-    /// once more. `op` is called once or twice; it gets a clone of the client.
+    /// once more (the hooks do both, for direct `client()` calls too). `op` gets a clone of
+    /// the client.
     ///
     /// ```no_run
     /// # async fn demo(session: brokerkit_slate::Session) -> Result<(), brokerkit_slate::Error> {
@@ -334,30 +330,9 @@ impl Session {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
     {
-        let tokens = self.client.inner().tokens();
-        let generation = match tokens.access().await {
-            Ok(found) => found.map(|(_, g)| g),
-            Err(e) => return Err(renewal_failed(e)),
-        };
-        match op(self.client.clone()).await {
-            Ok(rv) => Ok(Reply::from_response(rv)),
-            Err(e) => {
-                let err = Error::from_progenitor(e).await;
-                let Some(generation) = generation.filter(|_| matches!(err, Error::Unauthorized(_)))
-                else {
-                    return Err(err);
-                };
-                match tokens.refresh_rejected(generation).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => return Err(err),
-                    Err(e) => return Err(renewal_failed(e)),
-                }
-                match op(self.client.clone()).await {
-                    Ok(rv) => Ok(Reply::from_response(rv)),
-                    Err(e) => Err(Error::from_progenitor(e).await),
-                }
-            }
-        }
+        scoped(op(self.client.clone()))
+            .await
+            .map(Reply::from_response)
     }
 
     // ---- typed helpers over the common customer calls -------------------------------------
@@ -445,13 +420,10 @@ async fn login_once(
         email: creds.email.clone(),
         password: creds.password.clone(),
     };
-    match client.customer_login().body(body).send().await {
-        Ok(rv) => {
-            let body = rv.into_inner();
-            Ok((body.access_token, body.customer))
-        }
-        Err(e) => Err(Error::from_progenitor(e).await),
-    }
+    let body = scoped(client.customer_login().body(body).send())
+        .await?
+        .into_inner();
+    Ok((body.access_token, body.customer))
 }
 
 /// The token cell's refresher: log in again with the kept credentials.
@@ -465,19 +437,12 @@ fn relogin(
         let creds = creds.clone();
         let shared = shared.clone();
         Box::pin(async move {
-            let (access, customer) =
-                login_once(&client, &creds)
-                    .await
-                    .map_err(|e| RefreshError {
-                        status: e.status(),
-                        message: e.to_string(),
-                    })?;
-            let claims = UnverifiedClaims::decode(access.expose()).map_err(|e| RefreshError {
-                status: None,
-                message: e.to_string(),
-            })?;
+            let (access, customer) = login_once(&client, &creds)
+                .await
+                .map_err(|e| RefreshError::new(e.status(), e.to_string()))?;
+            let claims = UnverifiedClaims::decode(access.expose())
+                .map_err(|e| RefreshError::new(None, e.to_string()))?;
             let mut tokens = Tokens::new(access);
-            tokens.refresh = Some(Secret::new(RELOGIN));
             tokens.access_expires_at = claims.expires_at;
             *shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims);
             *shared.customer.write().unwrap_or_else(|p| p.into_inner()) = Some(customer);
@@ -506,39 +471,43 @@ fn refresh_pair(client: Client, shared: Arc<Shared>) -> brokerkit_runtime::Refre
         let shared = shared.clone();
         Box::pin(async move {
             let Some(refresh_token) = old.refresh.clone() else {
-                return Err(RefreshError {
-                    status: None,
-                    message: "no refresh token".into(),
-                });
+                return Err(RefreshError::login_required(None, "no refresh token"));
             };
-            let pair = match client
-                .refresh_token()
-                .body(types::RefreshRequest { refresh_token })
-                .send()
-                .await
-            {
+            let sent = scoped(
+                client
+                    .refresh_token()
+                    .body(types::RefreshRequest { refresh_token })
+                    .send(),
+            )
+            .await;
+            let pair = match sent {
                 Ok(rv) => rv.into_inner(),
-                Err(e) => {
-                    let e = Error::from_progenitor(e).await;
-                    return Err(RefreshError {
-                        status: e.status(),
-                        message: e.to_string(),
-                    });
+                // A dead (expired, revoked or already rotated) refresh token: staff logins need
+                // a TOTP code only a person has, so only a new login can go on.
+                Err(e) if matches!(e.status(), Some(400 | 401 | 403)) => {
+                    return Err(RefreshError::login_required(e.status(), e.to_string()))
                 }
+                Err(e) => return Err(RefreshError::new(e.status(), e.to_string())),
             };
-            let (tokens, claims) = staff_tokens(pair).map_err(|e| RefreshError {
-                status: None,
-                message: e.to_string(),
-            })?;
+            let (tokens, claims) =
+                staff_tokens(pair).map_err(|e| RefreshError::new(None, e.to_string()))?;
             *shared.claims.write().unwrap_or_else(|p| p.into_inner()) = Some(claims);
             Ok(tokens)
         })
     })
 }
 
-fn renewal_failed(e: RefreshError) -> Error {
-    Error::Renewal {
-        status: e.status,
-        message: e.message,
-    }
+/// Runs one generated call in the runtime's call scope and types its failure.
+async fn scoped<T, E, Fut>(fut: Fut) -> Result<ResponseValue<T>, Error>
+where
+    E: serde::Serialize,
+    Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+{
+    brokerkit_runtime::call::scope(async {
+        match fut.await {
+            Ok(rv) => Ok(rv),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    })
+    .await
 }
