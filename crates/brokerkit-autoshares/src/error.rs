@@ -239,7 +239,7 @@ pub enum Error {
     #[error("AutoShares sent a body this client cannot read{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        headers: HeaderMap,
+        headers: Box<HeaderMap>,
         body: Body,
         message: String,
     },

@@ -218,7 +218,7 @@ pub enum Failure {
     /// A success status whose body does not match the spec.
     Decode {
         status: Option<u16>,
-        headers: HeaderMap,
+        headers: Box<HeaderMap>,
         body: Body,
         message: String,
     },
@@ -328,8 +328,8 @@ impl Failure {
             }
             E2::InvalidResponsePayload(body, e) => {
                 let (status, headers) = match seen.response {
-                    Some((s, h)) => (Some(s), h),
-                    None => (None, HeaderMap::new()),
+                    Some((s, h)) => (Some(s), Box::new(h)),
+                    None => (None, Box::default()),
                 };
                 let body = if seen.sealed {
                     Body::sealed(body)

@@ -203,7 +203,7 @@ pub enum Error {
     #[error("unexpected response body{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {
         status: Option<u16>,
-        headers: HeaderMap,
+        headers: Box<HeaderMap>,
         body: Body,
         message: String,
     },

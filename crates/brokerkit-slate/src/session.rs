@@ -27,9 +27,6 @@ use progenitor_client::{ClientInfo, ResponseValue};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-/// Placeholder in the token cell's refresh slot: Slate issues no refresh token, so "refresh"
-/// means "log in again with the kept credentials" (see the module documentation).
-
 /// A successful answer with its status and headers.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
