@@ -36,8 +36,8 @@ tokio::task_local! {
 /// Runs one call (the generated future and the reading of its error) with a fresh slot.
 /// The call lives on the heap: a generated call's future is large in debug builds, and a
 /// caller awaiting many different calls would otherwise carry the largest in its own frame.
-pub async fn scope<F: Future>(fut: F) -> F::Output {
-    Box::pin(SLOT.scope(RefCell::new(Seen::default()), fut)).await
+pub fn scope<F: Future>(fut: F) -> std::pin::Pin<Box<impl Future<Output = F::Output>>> {
+    Box::pin(SLOT.scope(RefCell::new(Seen::default()), fut))
 }
 
 fn note(f: impl FnOnce(&mut Seen)) {
