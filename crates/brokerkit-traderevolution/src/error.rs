@@ -278,7 +278,7 @@ impl Error {
         let json: Option<serde_json::Value> = http.json();
         let code = match &json {
             Some(v) => find_code(v),
-            None => find_code_in_text(&http.body_text()),
+            None => find_code_in_text(&http.body[..http.body.len().min(TEXT_SEARCH_LIMIT)]),
         };
         if http.status == 429 {
             let retry_after = http.rate_limit().retry_after;
@@ -368,9 +368,14 @@ pub(crate) fn find_code(v: &serde_json::Value) -> Option<ErrorCode> {
     }
 }
 
+/// How much of a body that is not JSON is searched for a dotted code: servers put it near the
+/// start, and searching a huge HTML error page whole would cost seconds of CPU.
+const TEXT_SEARCH_LIMIT: usize = 4096;
+
 /// A code of four dot-separated groups inside free text (a body that is not JSON).
-fn find_code_in_text(text: &str) -> Option<ErrorCode> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+fn find_code_in_text(bytes: &[u8]) -> Option<ErrorCode> {
+    String::from_utf8_lossy(bytes)
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .map(|t| t.trim_matches('.'))
         .find(|t| t.split('.').count() == 4)
         .and_then(ErrorCode::parse)
@@ -392,6 +397,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn only_the_start_of_a_text_body_is_searched() {
+        let fail = |body: Vec<u8>| HttpFailure {
+            status: 500,
+            headers: Default::default(),
+            body: Bytes::from(body),
+        };
+        let mut near = b"<html>error 1.2.0.11</html>".to_vec();
+        near.extend(std::iter::repeat_n(b'x', 8 << 20));
+        assert_eq!(
+            Error::from_http(fail(near)).code().unwrap().known(),
+            Some(KnownCode::BadCredentials)
+        );
+        let mut far = vec![b'x'; 2 * TEXT_SEARCH_LIMIT];
+        far.extend_from_slice(b" 1.2.0.11");
+        assert!(Error::from_http(fail(far)).code().is_none());
+    }
+
+    #[test]
     fn codes_are_found_under_any_key_or_in_text() {
         assert_eq!(
             find_code(&json!({"errorCode": "1.2.0.11"})).unwrap(),
@@ -406,10 +429,10 @@ mod tests {
             None
         );
         assert_eq!(
-            find_code_in_text("Error 2.147.1.27: slow down").unwrap(),
+            find_code_in_text(b"Error 2.147.1.27: slow down").unwrap(),
             KnownCode::RateLimited
         );
-        assert_eq!(find_code_in_text("price 1.5 is bad"), None);
+        assert_eq!(find_code_in_text(b"price 1.5 is bad"), None);
         assert!(ErrorCode::parse("1.x.2").is_none());
         assert_eq!(ErrorCode::parse("9.9.9.9").unwrap().meaning(), None);
     }
