@@ -37,8 +37,8 @@ pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
     /// The interim token of a two-factor login in progress (sent only on `POST /token`).
     pub(crate) interim: Arc<Mutex<Option<Secret>>>,
-    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
-    pub(crate) max_body: usize,
+    /// How requests are sent: User-Agent, retries, deadline, answer size limit.
+    pub(crate) pipeline: call::Pipeline,
 }
 
 impl Default for State {
@@ -47,7 +47,7 @@ impl Default for State {
             app_key: Arc::default(),
             tokens: Arc::new(TokenCell::new(RELOGIN_SKEW)),
             interim: Arc::default(),
-            max_body: call::DEFAULT_MAX_BODY,
+            pipeline: call::Pipeline::default(),
         }
     }
 }
@@ -164,6 +164,13 @@ impl ClientHooks<State> for Client {
         // A refused token is renewed through the re-login hook, once, and the call resent.
         let state = self.inner();
         let tokens = is_secured(info).then_some(&*state.tokens);
-        call::send(self.client(), tokens, request, state.max_body).await
+        call::send(
+            self.client(),
+            tokens,
+            request,
+            &state.pipeline,
+            info.operation_id,
+        )
+        .await
     }
 }

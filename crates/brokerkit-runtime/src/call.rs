@@ -7,14 +7,25 @@
 //! [`Failure::from_progenitor`](crate::Failure::from_progenitor) reads them back. Outside a
 //! scope nothing is noted and errors are read from progenitor's error alone.
 //!
-//! [`send`] is the `exec` step every vendor shares: it notes the method, sends (renewing the
-//! token once on a 401 when given a [`TokenCell`]) and bounds the answer's size.
+//! [`send`] is the `exec` step every vendor shares, the request pipeline: User-Agent → a
+//! `tracing` span → send (renewing the token once on a 401 when given a [`TokenCell`]) →
+//! safe retries with backoff → a deadline over all of it → a bound on the answer's size.
+//!
+//! What is retried, and what never is:
+//! - a 429 (the server refused before acting), for any operation, after `Retry-After`
+//!   (seconds or an HTTP date, clamped to [`Retry::max_retry_after`]) or the backoff;
+//! - transport failures and 502/503/504, only for requests that change nothing (`GET`,
+//!   `HEAD`, `OPTIONS`). Orders, money movements and every other `POST`, `PUT`, `PATCH` or
+//!   `DELETE` are sent once: their outcome may be unknown, and only the caller can decide.
 
 use crate::{hooks::send_renewing, RefreshError, TokenCell};
+use backon::BackoffBuilder;
 use futures::StreamExt;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use std::cell::RefCell;
 use std::future::Future;
+use std::time::Duration;
+use tracing::Instrument;
 
 /// The default largest answer a client reads (a 20,000-bar TradeLocker history is about
 /// 1.5 MB; a full AutoShares page of 1,000 orders about 2 MB): 64 MiB.
@@ -77,23 +88,178 @@ pub struct TooLarge {
     pub limit: usize,
 }
 
-/// Sends `request`: with `tokens`, a 401 to the current token is answered by one renewal and
-/// one resend (see [`send_renewing`]). The answer's body is cut off with a [`TooLarge`] error
-/// past `max_body` bytes.
+/// `brokerkit/<version>`, the User-Agent sent unless told otherwise.
+pub const USER_AGENT: &str = concat!("brokerkit/", env!("CARGO_PKG_VERSION"));
+
+/// When to send a request again (see the module documentation for what qualifies).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retry {
+    /// Attempts in all, the first included; `1` switches retrying off. Default 3.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles per attempt, with full jitter. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// The longest backoff. Default 5 s.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` honoured; a longer one is returned to the caller as the 429.
+    /// Default 30 s.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Retry {
+    /// Never send a request twice (a 401 is still answered by one renewal and one resend).
+    pub fn off() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .build()
+            // Full jitter: anywhere between nothing and the exponential delay.
+            .map(|d| d.mul_f64(fastrand::f64()))
+    }
+}
+
+/// How every request of a client is sent. Shared by all vendors; each part can be switched
+/// off.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Pipeline {
+    /// The User-Agent header; `None` sends none. Default [`USER_AGENT`].
+    pub user_agent: Option<HeaderValue>,
+    pub retry: Retry,
+    /// The most one operation may take, renewal and retries included; `None` for no limit
+    /// beyond the HTTP client's own per-request timeout. Default `None`.
+    pub deadline: Option<Duration>,
+    /// The largest answer read, in bytes. Default [`DEFAULT_MAX_BODY`].
+    pub max_body: usize,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self {
+            user_agent: Some(HeaderValue::from_static(USER_AGENT)),
+            retry: Retry::default(),
+            deadline: None,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// What the retry step makes of one attempt's outcome: wait this long and send again.
+fn retry_wait(
+    result: &reqwest::Result<reqwest::Response>,
+    repeatable: bool,
+    retry: &Retry,
+    backoff: &mut impl Iterator<Item = Duration>,
+) -> Option<Duration> {
+    match result {
+        Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+            let next = backoff.next()?;
+            match crate::failure::retry_after(r.headers()) {
+                Some(wait) if wait > retry.max_retry_after => None,
+                Some(wait) => Some(wait),
+                None => Some(next),
+            }
+        }
+        Ok(r) if repeatable && matches!(r.status().as_u16(), 502..=504) => {
+            let next = backoff.next()?;
+            Some(
+                crate::failure::retry_after(r.headers()).map_or(next, |w| w.min(retry.max_backoff)),
+            )
+        }
+        Err(e) if repeatable && !e.is_builder() => backoff.next(),
+        _ => None,
+    }
+}
+
+/// Sends `request` through the [`Pipeline`]: with `tokens`, a 401 to the current token is
+/// answered by one renewal and one resend (see [`send_renewing`]); the answer's body is cut
+/// off with a [`TooLarge`] error past [`Pipeline::max_body`] bytes.
 pub async fn send(
     client: &reqwest::Client,
     tokens: Option<&TokenCell>,
-    request: reqwest::Request,
-    max_body: usize,
+    mut request: reqwest::Request,
+    pipeline: &Pipeline,
+    operation_id: &'static str,
 ) -> reqwest::Result<reqwest::Response> {
     let method = request.method().clone();
-    note(|s| s.method = Some(method));
-    let response = match tokens {
-        Some(tokens) => send_renewing(client, tokens, request).await?,
-        None => client.execute(request).await?,
-    };
+    note(|s| s.method = Some(method.clone()));
+    if let Some(ua) = &pipeline.user_agent {
+        request
+            .headers_mut()
+            .entry(reqwest::header::USER_AGENT)
+            .or_insert_with(|| ua.clone());
+    }
+    // Never the URL: its query may carry a one-time token, its path account ids.
+    let span = tracing::debug_span!(
+        "brokerkit.call",
+        operation = operation_id,
+        method = %method,
+        status = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    let started = tokio::time::Instant::now();
+    let deadline = pipeline.deadline.map(|d| started + d);
+    let repeatable = method.is_safe();
+    let mut backoff = pipeline.retry.backoff();
+    let mut attempt = 1u32;
+    let result = async {
+        loop {
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let timeout = request.timeout_mut();
+                *timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            let again = if attempt < pipeline.retry.max_attempts {
+                request.try_clone()
+            } else {
+                None
+            };
+            let result = match tokens {
+                Some(tokens) => send_renewing(client, tokens, request).await,
+                None => client.execute(request).await,
+            };
+            let wait = retry_wait(&result, repeatable, &pipeline.retry, &mut backoff);
+            let fits =
+                |wait: Duration| deadline.is_none_or(|d| tokio::time::Instant::now() + wait < d);
+            match (wait, again) {
+                (Some(wait), Some(next)) if fits(wait) => {
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    request = next;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    span.record("attempt", attempt);
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    let response = result?;
+    span.record("status", response.status().as_u16());
     note(|s| s.response = Some((response.status().as_u16(), response.headers().clone())));
-    Ok(bound(response, max_body))
+    Ok(bound(response, pipeline.max_body))
 }
 
 /// Makes the body fail with [`TooLarge`] once it passes `limit`: at once when the declared
@@ -149,4 +315,133 @@ pub(crate) fn too_large(e: &(dyn std::error::Error + 'static)) -> Option<TooLarg
         current = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A loopback server that answers every request 200 and keeps the User-Agent it saw.
+    async fn echo_server() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let ua = headers
+                    .get("user-agent")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                log.lock().unwrap().push(ua);
+                "{}"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/x?token=one-time-secret"), seen)
+    }
+
+    fn get(url: &str) -> reqwest::Request {
+        reqwest::Request::new(Method::GET, url.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_user_agent_is_brokerkit_unless_overridden_or_off() {
+        let (url, seen) = echo_server().await;
+        let client = reqwest::Client::new();
+        let mut pipeline = Pipeline::default();
+        send(&client, None, get(&url), &pipeline, "op")
+            .await
+            .unwrap();
+        pipeline.user_agent = Some(HeaderValue::from_static("my-bot/2"));
+        send(&client, None, get(&url), &pipeline, "op")
+            .await
+            .unwrap();
+        let mut own = get(&url);
+        own.headers_mut()
+            .insert("user-agent", HeaderValue::from_static("caller/1"));
+        send(&client, None, own, &pipeline, "op").await.unwrap();
+        pipeline.user_agent = None;
+        send(&client, None, get(&url), &pipeline, "op")
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0].as_deref(), Some(USER_AGENT));
+        assert!(USER_AGENT.starts_with("brokerkit/"));
+        assert_eq!(seen[1].as_deref(), Some("my-bot/2"));
+        assert_eq!(
+            seen[2].as_deref(),
+            Some("caller/1"),
+            "the caller's own header wins"
+        );
+        assert_eq!(seen[3], None);
+    }
+
+    /// Collects what a `tracing` subscriber is given, formatted.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn each_call_has_a_span_with_its_operation_status_and_attempts_and_no_url() {
+        use tracing_subscriber::fmt::format::FmtSpan;
+        let (url, _) = echo_server().await;
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_span_events(FmtSpan::CLOSE)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let mut request = get(&url);
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_static("Bearer tok-secret"),
+        );
+        send(
+            &reqwest::Client::new(),
+            None,
+            request,
+            &Pipeline::default(),
+            "get_quotes",
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("brokerkit.call"), "{text}");
+        for field in [
+            "operation=\"get_quotes\"",
+            "method=GET",
+            "status=200",
+            "attempt=1",
+            "elapsed_ms=",
+        ] {
+            assert!(text.contains(field), "{field} missing: {text}");
+        }
+        for secret in ["one-time-secret", "tok-secret", "/x?"] {
+            assert!(!text.contains(secret), "{secret} logged: {text}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let retry = Retry::default();
+        let delays: Vec<_> = retry.backoff().collect();
+        assert_eq!(delays.len(), 2, "three attempts: two waits");
+        assert!(delays.iter().all(|d| *d <= retry.max_backoff));
+        assert_eq!(Retry::off().backoff().count(), 0);
+    }
 }

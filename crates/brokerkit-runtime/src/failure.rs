@@ -118,7 +118,7 @@ impl RateLimit {
 
 /// `Retry-After` in either form RFC 9110 allows: delay seconds, or an HTTP date (a date in
 /// the past means now).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -11,9 +11,8 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// A client to use as it is; the timeouts above then do not apply.
     pub client: Option<reqwest::Client>,
-    /// The largest answer read, in bytes; a larger one is an error rather than an unbounded
-    /// allocation. Default [`DEFAULT_MAX_BODY`](crate::call::DEFAULT_MAX_BODY) (64 MiB).
-    pub max_body: usize,
+    /// User-Agent, retries, deadline and answer size limit of every request.
+    pub pipeline: crate::call::Pipeline,
 }
 
 impl Default for HttpSettings {
@@ -22,7 +21,7 @@ impl Default for HttpSettings {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             client: None,
-            max_body: crate::call::DEFAULT_MAX_BODY,
+            pipeline: crate::call::Pipeline::default(),
         }
     }
 }

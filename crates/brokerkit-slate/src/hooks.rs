@@ -20,15 +20,15 @@ pub const EXPIRY_SKEW: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
-    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
-    pub(crate) max_body: usize,
+    /// How requests are sent: User-Agent, retries, deadline, answer size limit.
+    pub(crate) pipeline: call::Pipeline,
 }
 
 impl Default for State {
     fn default() -> Self {
         Self {
             tokens: Arc::new(TokenCell::new(EXPIRY_SKEW)),
-            max_body: call::DEFAULT_MAX_BODY,
+            pipeline: call::Pipeline::default(),
         }
     }
 }
@@ -94,6 +94,13 @@ impl ClientHooks<State> for Client {
         let tokens = SECURED_OPERATIONS
             .contains(&info.operation_id)
             .then_some(&*state.tokens);
-        call::send(self.client(), tokens, request, state.max_body).await
+        call::send(
+            self.client(),
+            tokens,
+            request,
+            &state.pipeline,
+            info.operation_id,
+        )
+        .await
     }
 }

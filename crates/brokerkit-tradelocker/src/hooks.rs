@@ -22,8 +22,8 @@ pub struct State {
     /// The selected account: its `accNum` header and its id in paths, kept together so a
     /// call never pairs one account's number with another's id.
     pub(crate) account: Arc<RwLock<Option<Selected>>>,
-    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
-    pub(crate) max_body: usize,
+    /// How requests are sent: User-Agent, retries, deadline, answer size limit.
+    pub(crate) pipeline: call::Pipeline,
 }
 
 /// The account every `/trade` call acts on.
@@ -38,7 +38,7 @@ impl Default for State {
         Self {
             tokens: Arc::new(TokenCell::new(REFRESH_SKEW)),
             account: Arc::default(),
-            max_body: call::DEFAULT_MAX_BODY,
+            pipeline: call::Pipeline::default(),
         }
     }
 }
@@ -114,6 +114,13 @@ impl ClientHooks<State> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let state = self.inner();
         let tokens = is_secured(info).then_some(&*state.tokens);
-        call::send(self.client(), tokens, request, state.max_body).await
+        call::send(
+            self.client(),
+            tokens,
+            request,
+            &state.pipeline,
+            info.operation_id,
+        )
+        .await
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::hooks::{Selected, State};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
+use brokerkit_runtime::call::Retry;
 use brokerkit_runtime::{call, Failure, HttpSettings, RefreshError, Secret, Tokens};
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -122,7 +123,21 @@ impl SessionBuilder {
 
     /// The largest answer read, in bytes (default 64 MiB; a 20,000-bar history is ~1.5 MB).
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.http.max_body = bytes;
+        self.http.pipeline.max_body = bytes;
+        self
+    }
+
+    /// When requests are sent again (default: 3 attempts; see
+    /// [`brokerkit_runtime::call`] for what is never retried). [`Retry::off`] switches it off.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.http.pipeline.retry = retry;
+        self
+    }
+
+    /// The most one operation may take, renewal and retries included (default: none beyond
+    /// the per-request timeout).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.http.pipeline.deadline = Some(deadline);
         self
     }
 
@@ -131,7 +146,7 @@ impl SessionBuilder {
         let http = self.http.build().map_err(Error::InvalidRequest)?;
         let base = self.environment.base_url().to_string();
         let state = State {
-            max_body: self.http.max_body,
+            pipeline: self.http.pipeline.clone(),
             ..State::default()
         };
         let client = Client::new_with_client(&base, http.clone(), state.clone());

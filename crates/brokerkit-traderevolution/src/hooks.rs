@@ -18,8 +18,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct State {
     pub(crate) tokens: Arc<TokenCell>,
-    /// The largest answer read (see [`call::DEFAULT_MAX_BODY`]).
-    pub(crate) max_body: usize,
+    /// How requests are sent: User-Agent, retries, deadline, answer size limit.
+    pub(crate) pipeline: call::Pipeline,
 }
 
 impl Default for State {
@@ -27,7 +27,7 @@ impl Default for State {
         // The session computes expiry times with its own margin, so the cell needs none.
         Self {
             tokens: Arc::new(TokenCell::new(Duration::ZERO)),
-            max_body: call::DEFAULT_MAX_BODY,
+            pipeline: call::Pipeline::default(),
         }
     }
 }
@@ -66,6 +66,13 @@ impl ClientHooks<State> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let state = self.inner();
         let tokens = is_secured(info).then_some(&*state.tokens);
-        call::send(self.client(), tokens, request, state.max_body).await
+        call::send(
+            self.client(),
+            tokens,
+            request,
+            &state.pipeline,
+            info.operation_id,
+        )
+        .await
     }
 }
