@@ -166,7 +166,8 @@ async fn rate_limits_server_faults_and_broken_bodies() {
         "GET",
         path,
         Fault::RateLimited {
-            retry_after_secs: 7,
+            // Longer than the pipeline waits by itself: the 429 comes back to the caller.
+            retry_after_secs: 120,
             body: r#"{"Message":"Too many requests"}"#.into(),
         },
         1,
@@ -177,16 +178,17 @@ async fn rate_limits_server_faults_and_broken_bodies() {
             rate_limit,
             failure,
         } => {
-            assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(7)));
+            assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(120)));
             assert_eq!(failure.status, 429);
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }
     assert!(err.is_transient());
 
+    // A read is retried (3 attempts in all) before the 503 reaches the caller.
     server
         .faults
-        .inject_times("GET", path, Fault::ServerError(503), 1);
+        .inject_times("GET", path, Fault::ServerError(503), 3);
     let err = session.user_info().await.unwrap_err();
     assert!(
         matches!(&err, Error::Server { failure, .. } if failure.status == 503)

@@ -363,7 +363,7 @@ async fn server_errors_and_dropped_connections_are_typed_and_transient() {
     let session = customer(&server).await;
     server
         .faults
-        .inject_times("GET", "/customers/me", Fault::ServerError(503), 1);
+        .inject_times("GET", "/customers/me", Fault::ServerError(503), 3);
     let err = session.me().await.unwrap_err();
     assert!(matches!(&err, Error::Api(a) if a.status == 503), "{err:?}");
     assert!(err.is_transient());

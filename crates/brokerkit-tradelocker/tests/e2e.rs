@@ -303,7 +303,7 @@ async fn a_429_keeps_retry_after_status_and_body() {
     server.faults.inject(
         "/trade/quotes",
         Fault::RateLimited {
-            retry_after_secs: 3,
+            retry_after_secs: 300,
             body: body.into(),
         },
     );
@@ -312,7 +312,7 @@ async fn a_429_keeps_retry_after_status_and_body() {
             rate_limit,
             failure,
         } => {
-            assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(3)));
+            assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(300)));
             assert_eq!(failure.status, 429);
             assert_eq!(failure.body_text(), body);
         }

@@ -104,7 +104,7 @@ async fn a_429_from_any_source_is_rate_limited_with_retry_after() {
         "GET",
         ACCOUNT_PATH,
         Fault::RateLimited {
-            retry_after_secs: 3,
+            retry_after_secs: 300,
             body,
         },
         1,
@@ -116,8 +116,8 @@ async fn a_429_from_any_source_is_rate_limited_with_retry_after() {
     let Error::RateLimited(rl) = &err else {
         panic!("expected RateLimited, got {err:?}")
     };
-    assert_eq!(rl.retry_after, Some(std::time::Duration::from_secs(3)));
-    assert!(err.to_string().contains("wait 3 s"), "{err}");
+    assert_eq!(rl.retry_after, Some(std::time::Duration::from_secs(300)));
+    assert!(err.to_string().contains("wait 300 s"), "{err}");
     // The fault was one-shot: the next call succeeds.
     session
         .call(|c| c.get_account().account_id(ACCOUNT).send())
