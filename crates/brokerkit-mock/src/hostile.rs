@@ -18,6 +18,7 @@ pub fn ids(account_id: &str) -> Vec<String> {
     .collect();
     ids.push(format!("x\\..\\..\\accounts\\{account_id}\\orders"));
     ids.push(format!("../../accounts/{account_id}/orders"));
+    ids.push(format!("x\\..\\{account_id}"));
     ids
 }
 
@@ -52,6 +53,36 @@ pub fn one_segment_within(request: &str, route_prefix: &str, route_suffix: &str)
         .decode_utf8()
         .ok()
         .map(|s| s.into_owned())
+}
+
+/// What one hostile id did, checked: `refused` is the refused value when the client refused
+/// the call (then nothing may have been sent); otherwise exactly one request must have reached
+/// `route_prefix` + one segment holding `id` + `route_suffix`. Panics (it is for tests) on
+/// anything else.
+pub fn judge(
+    sent: &[String],
+    id: &str,
+    route_prefix: &str,
+    route_suffix: &str,
+    refused: Option<&str>,
+) -> &'static str {
+    match refused {
+        Some(value) => {
+            assert!(sent.is_empty(), "{id:?} refused, yet sent {sent:?}");
+            assert_eq!(value, id, "the refusal names the value");
+            "refused"
+        }
+        None => {
+            assert_eq!(sent.len(), 1, "{id:?}: {sent:?}");
+            assert_eq!(
+                one_segment_within(&sent[0], route_prefix, route_suffix).as_deref(),
+                Some(id),
+                "{id:?} reached {:?}",
+                sent[0]
+            );
+            "one segment"
+        }
+    }
 }
 
 #[cfg(test)]
