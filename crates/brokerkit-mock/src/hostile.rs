@@ -23,7 +23,10 @@ pub fn ids(account_id: &str) -> Vec<String> {
 }
 
 /// The requests (`METHOD /raw/path`, once per request) in `after` that `before` did not have.
-pub fn new_requests(before: &HashMap<String, usize>, after: &HashMap<String, usize>) -> Vec<String> {
+pub fn new_requests(
+    before: &HashMap<String, usize>,
+    after: &HashMap<String, usize>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (key, n) in after {
         for _ in before.get(key).copied().unwrap_or(0)..*n {
@@ -95,8 +98,14 @@ mod tests {
             one_segment("DELETE /trade/orders/x%5C..%5Cy", "DELETE /trade/orders/").as_deref(),
             Some("x\\..\\y")
         );
-        assert_eq!(one_segment("DELETE /trade/accounts/7/orders", "DELETE /trade/orders/"), None);
-        assert_eq!(one_segment("DELETE /trade/orders/a/b", "DELETE /trade/orders/"), None);
+        assert_eq!(
+            one_segment("DELETE /trade/accounts/7/orders", "DELETE /trade/orders/"),
+            None
+        );
+        assert_eq!(
+            one_segment("DELETE /trade/orders/a/b", "DELETE /trade/orders/"),
+            None
+        );
         assert_eq!(
             one_segment_within("GET /a/%C3%A9/b", "GET /a/", "/b").as_deref(),
             Some("é")

@@ -202,7 +202,10 @@ mod tests {
         let mut accepted = 0;
         for value in inputs() {
             let Ok(encoded) = segment("op", "id", &value) else {
-                assert!(matches!(value.as_str(), "" | "." | ".."), "{value:?} refused");
+                assert!(
+                    matches!(value.as_str(), "" | "." | ".."),
+                    "{value:?} refused"
+                );
                 continue;
             };
             accepted += 1;
@@ -244,7 +247,10 @@ mod tests {
             let err = segment("close_position", "position_id", value).unwrap_err();
             assert_eq!(PathError::from_message(&err.to_message()), Some(err));
         }
-        assert_eq!(PathError::from_message("account_id was not initialized"), None);
+        assert_eq!(
+            PathError::from_message("account_id was not initialized"),
+            None
+        );
         assert_eq!(
             PathError::from_message("brokerkit path refusal: dot op id extra"),
             None

@@ -24,11 +24,22 @@ async fn trading() -> (sandbox::Server, Session, String) {
     let account = session.accounts().await.unwrap().remove(0);
     session.select_account(&account);
     session
-        .place_order(&orders::limit(EURUSD, TRADE, orders::Direction::Buy, d("1"), d("1.05")))
+        .place_order(&orders::limit(
+            EURUSD,
+            TRADE,
+            orders::Direction::Buy,
+            d("1"),
+            d("1.05"),
+        ))
         .await
         .unwrap();
     session
-        .place_order(&orders::market(EURUSD, TRADE, orders::Direction::Buy, d("0.5")))
+        .place_order(&orders::market(
+            EURUSD,
+            TRADE,
+            orders::Direction::Buy,
+            d("0.5"),
+        ))
         .await
         .unwrap();
     (server, session, account.id)
@@ -61,7 +72,11 @@ async fn hostile_order_ids_never_cancel_other_orders() {
         let outcome = judge(&server, &before, &id, "DELETE /trade/orders/", result);
         println!("tradelocker cancel_order {id:?}: {outcome}");
     }
-    assert_eq!(session.orders().await.unwrap(), working, "no order was cancelled");
+    assert_eq!(
+        session.orders().await.unwrap(),
+        working,
+        "no order was cancelled"
+    );
     assert_eq!(session.positions().await.unwrap().len(), 1);
 }
 
@@ -76,6 +91,10 @@ async fn hostile_position_ids_never_close_other_positions() {
         let outcome = judge(&server, &before, &id, "DELETE /trade/positions/", result);
         println!("tradelocker close_position {id:?}: {outcome}");
     }
-    assert_eq!(session.positions().await.unwrap(), open, "no position was closed");
+    assert_eq!(
+        session.positions().await.unwrap(),
+        open,
+        "no position was closed"
+    );
     assert_eq!(session.orders().await.unwrap().len(), 1);
 }
