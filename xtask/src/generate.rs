@@ -2,8 +2,8 @@
 //! brokerkit extras, format. Every error names the spec.
 
 use crate::lint;
-use crate::paths;
 use crate::normalize;
+use crate::paths;
 use heck::ToSnakeCase;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;

@@ -130,7 +130,10 @@ mod tests {
         };
         let out = route_through_segment(code).unwrap().to_string();
         assert!(!out.contains("encode_path ("), "{out}");
-        assert!(out.contains("use super :: { encode_path , Error }"), "imports stay: {out}");
+        assert!(
+            out.contains("use super :: { encode_path , Error }"),
+            "imports stay: {out}"
+        );
         assert!(out.contains(r#":: brokerkit_runtime :: path :: segment ("cancel_order" , "order_id" , & order_id . to_string ()) ?"#), "{out}");
         assert!(out.contains(r#":: brokerkit_runtime :: path :: segment ("get_order" , "account_id" , & account_id . to_string ()) ?"#), "{out}");
         assert!(out.contains(r#":: brokerkit_runtime :: path :: segment ("get_order" , "order_id" , & order_id . to_string ()) ?"#), "{out}");

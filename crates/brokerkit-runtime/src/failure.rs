@@ -449,4 +449,20 @@ mod tests {
         assert!(f.to_string().chars().count() < 600);
         assert_eq!(f.body.len(), 1000, "the body is kept whole");
     }
+
+    #[test]
+    fn a_refused_path_parameter_arrives_typed_and_other_refusals_stay_strings() {
+        let refusal = crate::path::segment("cancel_order", "order_id", "..").unwrap_err();
+        let from_generated: progenitor_client::Error<()> = refusal.clone().into();
+        match futures::executor::block_on(Failure::from_progenitor(from_generated)) {
+            Failure::Path(e) => assert_eq!(e, refusal),
+            other => panic!("{other:?}"),
+        }
+        let missing =
+            progenitor_client::Error::<()>::InvalidRequest("x was not initialized".into());
+        assert!(matches!(
+            futures::executor::block_on(Failure::from_progenitor(missing)),
+            Failure::InvalidRequest(m) if m == "x was not initialized"
+        ));
+    }
 }
