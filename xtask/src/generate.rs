@@ -3,6 +3,7 @@
 
 use crate::lint;
 use crate::normalize;
+use crate::paths;
 use heck::ToSnakeCase;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
@@ -31,6 +32,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
         .map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
     let tokens = run_progenitor(&spec).map_err(|e| format!("{name}: progenitor: {e}"))?;
+    let tokens = paths::route_through_segment(tokens).map_err(|e| format!("{name}: {e}"))?;
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
     add_extras(&mut file, &secured);
@@ -215,6 +217,14 @@ mod tests {
         assert!(
             !code.to_ascii_lowercase().contains("et-app-key"),
             "session header left to the hooks"
+        );
+        // prettyplease leaves macro arguments unformatted: compare without whitespace.
+        let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(
+            flat.contains(r#"::brokerkit_runtime::path::segment("cancel_order","account_id",&account_id.to_string())?"#)
+                && flat.contains(r#"::brokerkit_runtime::path::segment("cancel_order","order_id",&order_id.to_string())?"#)
+                && !flat.contains("encode_path(&"),
+            "every path parameter goes through the checked segment"
         );
         assert!(code.contains(r#"pub const SECURED_OPERATIONS: [&str; 1usize] = ["get_quotes"];"#));
     }

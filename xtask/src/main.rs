@@ -6,6 +6,7 @@
 mod generate;
 mod lint;
 mod normalize;
+mod paths;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -259,6 +259,10 @@ pub enum Error {
     /// The call was refused before sending (a missing parameter, no app key…).
     #[error("request not sent: {0}")]
     InvalidRequest(String),
+    /// A path parameter (an id, a symbol, a name) that no URL can carry as one segment;
+    /// nothing was sent.
+    #[error("request not sent: {0}")]
+    Path(#[from] brokerkit_runtime::PathError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -283,6 +287,7 @@ impl Error {
                 _ => Error::InvalidRequest(m),
             },
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
+            Failure::Path(e) => Error::Path(e),
             Failure::Timeout(t) => Error::Timeout(t),
             Failure::Connection(t) => Error::Connection(t),
             Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),

@@ -43268,8 +43268,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/info", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/info", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user_info", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43336,8 +43337,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/settings/trading", client.baseurl, encode_path(&
-                user_id.to_string()),
+                "{}/v1.0/users/{}/settings/trading", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user_trading_settings",
+                "user_id", & user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43438,8 +43440,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/settings/trading", client.baseurl, encode_path(&
-                user_id.to_string()),
+                "{}/v1.0/users/{}/settings/trading", client.baseurl,
+                ::brokerkit_runtime::path::segment("set_user_trading_settings",
+                "user_id", & user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43555,8 +43558,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/exchanges", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/exchanges", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user_exchanges", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43656,8 +43660,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/password/change", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/password/change", client.baseurl,
+                ::brokerkit_runtime::path::segment("change_user_password", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43721,8 +43726,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/balance-info", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/balance-info", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user_balance_info", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43867,8 +43873,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pincode", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/pincode", client.baseurl,
+                ::brokerkit_runtime::path::segment("reset_pin_code", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -43942,8 +43949,9 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let confirmation_token = confirmation_token.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/group", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/group", client.baseurl,
+                ::brokerkit_runtime::path::segment("add_user_to_pro_group", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44041,7 +44049,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+                "{}/v1.0/users/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("patch_user", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44112,8 +44122,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/agreements", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/agreements", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_unsigned_agreements", "user_id",
+                & user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44190,8 +44201,11 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let agreement_id = agreement_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/agreements/{}/sign", client.baseurl, encode_path(&
-                user_id.to_string()), encode_path(& agreement_id.to_string()),
+                "{}/v1.0/users/{}/agreements/{}/sign", client.baseurl,
+                ::brokerkit_runtime::path::segment("sign_platform_agreement", "user_id",
+                & user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("sign_platform_agreement",
+                "agreement_id", & agreement_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44247,8 +44261,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/info", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/info", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_balance_info",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44354,8 +44369,9 @@ pub mod builder {
             let start_date = start_date.map_err(Error::InvalidRequest)?;
             let step = step.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/history", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/history", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_history", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44425,8 +44441,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/accounts", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/accounts", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user_accounts", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44528,8 +44545,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/user/{}/account-requests/open", client.baseurl, encode_path(&
-                user_id.to_string()),
+                "{}/v1.0/user/{}/account-requests/open", client.baseurl,
+                ::brokerkit_runtime::path::segment("open_account", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44594,8 +44612,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_by_id", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44659,8 +44678,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/users", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/users", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_users", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44724,8 +44744,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/details", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/details", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_details", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -44956,8 +44977,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/select", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/select", client.baseurl,
+                ::brokerkit_runtime::path::segment("select_account", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45034,8 +45056,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let alias = alias.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/alias/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& alias.to_string()),
+                "{}/v1.0/accounts/{}/alias/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("update_account_alias", "account_id",
+                & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("update_account_alias", "alias", &
+                alias.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45089,8 +45114,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/alias", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/alias", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_account_alias", "account_id",
+                & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45175,8 +45201,11 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let access_type = access_type.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/users/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& user_id.to_string()),
+                "{}/v1.0/accounts/{}/users/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("add_account_to_user", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("add_account_to_user", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45259,8 +45288,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/users/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& user_id.to_string()),
+                "{}/v1.0/accounts/{}/users/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("remove_account_from_user",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("remove_account_from_user", "user_id",
+                & user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45353,8 +45385,11 @@ pub mod builder {
             let username = username.map_err(Error::InvalidRequest)?;
             let access_type = access_type.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/username/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& username.to_string()),
+                "{}/v1.0/accounts/{}/username/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
+                "username", & username.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -45982,8 +46017,9 @@ pub mod builder {
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_ach_relationships", "account_id",
+                & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46087,8 +46123,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
+                ::brokerkit_runtime::path::segment("create_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46154,7 +46191,8 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/ach-relationships/default", client.baseurl,
-                encode_path(& account_id.to_string()),
+                ::brokerkit_runtime::path::segment("get_default_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46257,7 +46295,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/ach-relationships/plaid", client.baseurl,
-                encode_path(& account_id.to_string()),
+                ::brokerkit_runtime::path::segment("create_ach_relationships_with_plaid",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46336,8 +46375,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& id.to_string()),
+                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_ach_relationship", "account_id",
+                & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_ach_relationship", "id", & id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46450,8 +46492,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& id.to_string()),
+                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("modify_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("modify_ach_relationship", "id", & id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46545,8 +46590,11 @@ pub mod builder {
             let id = id.map_err(Error::InvalidRequest)?;
             let reason = reason.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& id.to_string()),
+                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("delete_ach_relationship", "id", & id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46661,7 +46709,10 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/ach-relationships/{}/approve", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& id.to_string()),
+                ::brokerkit_runtime::path::segment("approve_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("approve_ach_relationship", "id", & id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46739,7 +46790,10 @@ pub mod builder {
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/ach-relationships/{}/default", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& id.to_string()),
+                ::brokerkit_runtime::path::segment("set_default_ach_relationship",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("set_default_ach_relationship", "id",
+                & id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46830,8 +46884,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/ach", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/ach", client.baseurl,
+                ::brokerkit_runtime::path::segment("send_ach_transfer", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -46931,8 +46986,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/wire", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/wire", client.baseurl,
+                ::brokerkit_runtime::path::segment("send_wire_transfer", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47032,8 +47088,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/check", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/check", client.baseurl,
+                ::brokerkit_runtime::path::segment("send_check_transfer", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47133,8 +47190,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/zelle", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/zelle", client.baseurl,
+                ::brokerkit_runtime::path::segment("send_zelle_transfer", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47253,8 +47311,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/transfers", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_transfers", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47349,8 +47408,11 @@ pub mod builder {
             let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
             let comment = comment.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& transfer_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("cancel_transfer", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("cancel_transfer", "transfer_id", &
+                transfer_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47425,8 +47487,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transfers/{}/fees", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& transfer_id.to_string()),
+                "{}/v1.0/accounts/{}/transfers/{}/fees", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_transfer_fees", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_transfer_fees", "transfer_id", &
+                transfer_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47518,8 +47583,12 @@ pub mod builder {
             let is_deposit = is_deposit.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/transfers/ira_constraints/{}/{}", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& mechanism
-                .to_string()), encode_path(& is_deposit.to_string()),
+                ::brokerkit_runtime::path::segment("get_ira_constraints", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_ira_constraints", "mechanism", &
+                mechanism.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_ira_constraints", "is_deposit", &
+                is_deposit.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47646,8 +47715,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/preview/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("preview_order", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47822,8 +47892,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_field = sort_field.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_orders", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -47970,8 +48041,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("place_order", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48082,8 +48154,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/preview/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("preview_replace_order", "account_id",
+                & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("preview_replace_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48160,8 +48235,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_order", "order_id", & order_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48268,8 +48346,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("replace_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("replace_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48344,8 +48425,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl, encode_path(& account_id
-                .to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("cancel_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48416,8 +48500,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}/details", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/orders/{}/details", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_order_details", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_order_details", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48493,8 +48580,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/verified/orders/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/verified/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_verified_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_verified_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48587,8 +48677,11 @@ pub mod builder {
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let price = price.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/preview/limits/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& symbol.to_string()),
+                "{}/v1.0/accounts/{}/preview/limits/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_order_limits", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_order_limits", "symbol", & symbol
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48817,8 +48910,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/preview/syncorders", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/preview/syncorders", client.baseurl,
+                ::brokerkit_runtime::path::segment("preview_sync_order", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -48965,8 +49059,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_field = sort_field.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/syncorders", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/syncorders", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_sync_orders", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49111,8 +49206,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/syncorders", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/syncorders", client.baseurl,
+                ::brokerkit_runtime::path::segment("place_sync_order", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49224,8 +49320,10 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/preview/syncorders/{}", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& order_id
-                .to_string()),
+                ::brokerkit_runtime::path::segment("preview_replace_sync_order",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("preview_replace_sync_order",
+                "order_id", & order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49302,8 +49400,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_sync_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_sync_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49410,8 +49511,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("replace_sync_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("replace_sync_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49486,8 +49590,11 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& order_id.to_string()),
+                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("cancel_sync_order", "account_id", &
+                account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("cancel_sync_order", "order_id", &
+                order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49580,7 +49687,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/orders/mutual-funds/buy", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("place_mutual_fund_buy",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49682,7 +49790,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/orders/mutual-funds/sell", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("place_mutual_fund_sell",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49786,7 +49895,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/orders/mutual-funds/exchange", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("place_mutual_fund_exchange",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49890,7 +50000,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/orders/mutual-funds/liquidate", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("place_mutual_fund_liquidation",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -49992,7 +50103,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/preview/orders/mutual-funds/buy", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("preview_mutual_fund_buy",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50094,7 +50206,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/preview/orders/mutual-funds/sell", client.baseurl,
-                encode_path(& clearing_number.to_string()),
+                ::brokerkit_runtime::path::segment("preview_mutual_fund_sell",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50198,7 +50311,9 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/preview/orders/mutual-funds/exchange", client
-                .baseurl, encode_path(& clearing_number.to_string()),
+                .baseurl,
+                ::brokerkit_runtime::path::segment("preview_mutual_fund_exchange",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50302,7 +50417,9 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/preview/orders/mutual-funds/liquidate", client
-                .baseurl, encode_path(& clearing_number.to_string()),
+                .baseurl,
+                ::brokerkit_runtime::path::segment("preview_mutual_fund_liquidation",
+                "clearing_number", & clearing_number.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50381,8 +50498,10 @@ pub mod builder {
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/orders/mutual-funds/{}", client.baseurl,
-                encode_path(& clearing_number.to_string()), encode_path(& order_id
-                .to_string()),
+                ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
+                "clearing_number", & clearing_number.to_string()) ?,
+                ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
+                "order_id", & order_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50530,8 +50649,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_field = sort_field.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/positions", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/positions", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_positions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50648,8 +50768,11 @@ pub mod builder {
             let currency = currency.map_err(Error::InvalidRequest)?;
             let exchange = exchange.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/positions/{}", client.baseurl, encode_path(&
-                account_id.to_string()), encode_path(& symbol.to_string()),
+                "{}/v1.0/accounts/{}/positions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_positions_by_symbol",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_positions_by_symbol", "symbol", &
+                symbol.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50718,8 +50841,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/positions/groups", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/positions/groups", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_position_groups", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -50799,8 +50923,9 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let count = count.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/positions/top", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/positions/top", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_top_positions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -51001,8 +51126,9 @@ pub mod builder {
             let currency = currency.map_err(Error::InvalidRequest)?;
             let exchange = exchange.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/equities/{}", client.baseurl, encode_path(& id_or_symbol
-                .to_string()),
+                "{}/v1.0/equities/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_equity", "id_or_symbol", &
+                id_or_symbol.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -51069,8 +51195,9 @@ pub mod builder {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/equities/{}/logo", client.baseurl, encode_path(& symbol
-                .to_string()),
+                "{}/v1.0/equities/{}/logo", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_equity_logo", "symbol", & symbol
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -51469,8 +51596,9 @@ pub mod builder {
             let currency = currency.map_err(Error::InvalidRequest)?;
             let exchange = exchange.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/options/{}", client.baseurl, encode_path(& id_or_symbol
-                .to_string()),
+                "{}/v1.0/options/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_option", "id_or_symbol", &
+                id_or_symbol.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -51690,8 +51818,9 @@ pub mod builder {
             let exchange = exchange.map_err(Error::InvalidRequest)?;
             let filter = filter.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/options/optionChain/{}", client.baseurl, encode_path(& symbol
-                .to_string()),
+                "{}/v1.0/options/optionChain/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_option_chain", "symbol", & symbol
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -51902,8 +52031,9 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let include_securities = include_securities.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/watchlists", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/watchlists", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_watchlists", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52027,8 +52157,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/watchlists", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/watchlists", client.baseurl,
+                ::brokerkit_runtime::path::segment("create_watchlist", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52130,8 +52261,10 @@ pub mod builder {
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
             let include_securities = include_securities.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}", client.baseurl, encode_path(& user_id
-                .to_string()), encode_path(& watchlist_id.to_string()),
+                "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_watchlist", "user_id", & user_id
+                .to_string()) ?, ::brokerkit_runtime::path::segment("get_watchlist",
+                "watchlist_id", & watchlist_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52214,8 +52347,11 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}", client.baseurl, encode_path(& user_id
-                .to_string()), encode_path(& watchlist_id.to_string()),
+                "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_watchlist", "user_id", &
+                user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("delete_watchlist", "watchlist_id", &
+                watchlist_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52318,8 +52454,10 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
-                encode_path(& user_id.to_string()), encode_path(& watchlist_id
-                .to_string()),
+                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
+                "user_id", & user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
+                "watchlist_id", & watchlist_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52431,8 +52569,10 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
-                encode_path(& user_id.to_string()), encode_path(& watchlist_id
-                .to_string()),
+                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
+                "user_id", & user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
+                "watchlist_id", & watchlist_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52525,8 +52665,12 @@ pub mod builder {
             let security_id = security_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
-                encode_path(& user_id.to_string()), encode_path(& watchlist_id
-                .to_string()), encode_path(& security_id.to_string()),
+                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                "user_id", & user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                "watchlist_id", & watchlist_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                "security_id", & security_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52618,8 +52762,12 @@ pub mod builder {
             let security_id = security_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
-                encode_path(& user_id.to_string()), encode_path(& watchlist_id
-                .to_string()), encode_path(& security_id.to_string()),
+                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                "user_id", & user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                "watchlist_id", & watchlist_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                "security_id", & security_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52713,8 +52861,11 @@ pub mod builder {
             let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
             let name = name.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/name", client.baseurl, encode_path(&
-                user_id.to_string()), encode_path(& watchlist_id.to_string()),
+                "{}/v1.0/users/{}/watchlists/{}/name", client.baseurl,
+                ::brokerkit_runtime::path::segment("rename_watchlist", "user_id", &
+                user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("rename_watchlist", "watchlist_id", &
+                watchlist_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52836,8 +52987,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pricealerts", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/pricealerts", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_price_alerts", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -52942,8 +53094,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pricealerts", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/v1.0/users/{}/pricealerts", client.baseurl,
+                ::brokerkit_runtime::path::segment("create_price_alert", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -53023,8 +53176,11 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let alert_id = alert_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl, encode_path(& user_id
-                .to_string()), encode_path(& alert_id.to_string()),
+                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_price_alert", "user_id", &
+                user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("get_price_alert", "alert_id", &
+                alert_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -53137,8 +53293,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl, encode_path(& user_id
-                .to_string()), encode_path(& alert_id.to_string()),
+                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("modify_price_alert", "user_id", &
+                user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("modify_price_alert", "alert_id", &
+                alert_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -53216,8 +53375,11 @@ pub mod builder {
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let alert_id = alert_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl, encode_path(& user_id
-                .to_string()), encode_path(& alert_id.to_string()),
+                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_price_alert", "user_id", &
+                user_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("delete_price_alert", "alert_id", &
+                alert_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -53837,8 +53999,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transactions", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transactions", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_transactions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -53986,8 +54149,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/activity", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/v1.0/accounts/{}/activity", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_activity", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54113,8 +54277,9 @@ pub mod builder {
             let report_enum = report_enum.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/activity/report", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/activity/report", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_activity_report", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54260,8 +54425,9 @@ pub mod builder {
             let report_enum = report_enum.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/accounts/{}/transaction/report", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/accounts/{}/transaction/report", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_transaction_report",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54331,7 +54497,8 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/activity/allowed-types", client.baseurl,
-                encode_path(& account_id.to_string()),
+                ::brokerkit_runtime::path::segment("get_allowed_activity_types",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54396,7 +54563,8 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/accounts/{}/transactions/allowed-types", client.baseurl,
-                encode_path(& account_id.to_string()),
+                ::brokerkit_runtime::path::segment("get_allowed_transaction_types",
+                "account_id", & account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54827,8 +54995,9 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1.0/ipo/accounts/{}/offerings/active", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/v1.0/ipo/accounts/{}/offerings/active", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_ipo_offerings", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54912,8 +55081,10 @@ pub mod builder {
             let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/ipo/accounts/{}/offerings/{}/subscribe", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& offering_reference
-                .to_string()),
+                ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
+                "offering_reference", & offering_reference.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -54985,8 +55156,10 @@ pub mod builder {
             let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1.0/ipo/accounts/{}/offerings/{}/unsubscribe", client.baseurl,
-                encode_path(& account_id.to_string()), encode_path(& offering_reference
-                .to_string()),
+                ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
+                "account_id", & account_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
+                "offering_reference", & offering_reference.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map

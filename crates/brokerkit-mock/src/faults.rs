@@ -102,6 +102,11 @@ impl Hits {
             .unwrap_or(0)
     }
 
+    /// Every `METHOD /raw/path` so far with its count, to see exactly what a call sent.
+    pub fn snapshot(&self) -> HashMap<String, usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn total(&self) -> usize {
         self.0
             .lock()

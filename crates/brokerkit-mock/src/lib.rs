@@ -18,6 +18,7 @@
 
 pub mod autoshares;
 pub mod faults;
+pub mod hostile;
 mod rejections;
 pub mod slate;
 pub mod tradelocker;

@@ -3,6 +3,7 @@
 
 use crate::body::Body;
 use crate::call::{self, TooLarge};
+use crate::path::PathError;
 use crate::RefreshError;
 use bytes::Bytes;
 use http::HeaderMap;
@@ -204,6 +205,8 @@ impl std::error::Error for Transport {
 pub enum Failure {
     /// The call was refused before sending (a required parameter was missing or invalid).
     InvalidRequest(String),
+    /// A path parameter that no URL can carry as one segment; refused before sending.
+    Path(PathError),
     /// No answer in time, for a request that changes nothing (or that never left).
     Timeout(Transport),
     /// The connection failed or dropped before a full answer arrived, for a request that
@@ -236,6 +239,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::InvalidRequest(m) => write!(f, "invalid request (not sent): {m}"),
+            Failure::Path(e) => write!(f, "invalid request (not sent): {e}"),
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Connection(m) => write!(f, "connection failed: {m}"),
             Failure::OutcomeUnknown(m) => write!(
@@ -310,7 +314,10 @@ impl Failure {
             return Failure::Renewal(renewal);
         }
         match err {
-            E2::InvalidRequest(m) => Failure::InvalidRequest(m),
+            E2::InvalidRequest(m) => match PathError::from_message(&m) {
+                Some(e) => Failure::Path(e),
+                None => Failure::InvalidRequest(m),
+            },
             E2::CommunicationError(e) | E2::ResponseBodyError(e) | E2::InvalidUpgrade(e) => {
                 transport(e, &seen)
             }
@@ -441,5 +448,21 @@ mod tests {
         );
         assert!(f.to_string().chars().count() < 600);
         assert_eq!(f.body.len(), 1000, "the body is kept whole");
+    }
+
+    #[test]
+    fn a_refused_path_parameter_arrives_typed_and_other_refusals_stay_strings() {
+        let refusal = crate::path::segment("cancel_order", "order_id", "..").unwrap_err();
+        let from_generated: progenitor_client::Error<()> = refusal.clone().into();
+        match futures::executor::block_on(Failure::from_progenitor(from_generated)) {
+            Failure::Path(e) => assert_eq!(e, refusal),
+            other => panic!("{other:?}"),
+        }
+        let missing =
+            progenitor_client::Error::<()>::InvalidRequest("x was not initialized".into());
+        assert!(matches!(
+            futures::executor::block_on(Failure::from_progenitor(missing)),
+            Failure::InvalidRequest(m) if m == "x was not initialized"
+        ));
     }
 }

@@ -11,6 +11,7 @@ pub mod decimal;
 pub mod failure;
 pub mod hooks;
 pub mod http;
+pub mod path;
 pub mod secret;
 pub mod token;
 
@@ -18,5 +19,6 @@ pub use body::Body;
 pub use decimal::Decimal;
 pub use failure::{Failure, HttpFailure, RateLimit, Transport};
 pub use http::HttpSettings;
+pub use path::PathError;
 pub use secret::Secret;
 pub use token::{RefreshError, Refresher, TokenCell, Tokens};

@@ -213,6 +213,9 @@ pub enum Error {
     /// The request was refused before sending (a required parameter is missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
+    /// A path parameter (an id) that no URL can carry as one segment; nothing was sent.
+    #[error("invalid request (not sent): {0}")]
+    Path(#[from] brokerkit_runtime::PathError),
     /// No answer in time, to a call that changes nothing.
     #[error("timed out: {0}")]
     Timeout(#[source] Transport),
@@ -312,6 +315,7 @@ impl Error {
         match failure {
             Failure::Http(h) => Error::from_http(h),
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
+            Failure::Path(e) => Error::Path(e),
             Failure::Timeout(t) => Error::Timeout(t),
             Failure::Connection(t) => Error::Connection(t),
             Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),

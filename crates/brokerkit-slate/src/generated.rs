@@ -14104,8 +14104,9 @@ pub mod builder {
             let Self { client, session_id } = self;
             let session_id = session_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/auth/sessions/{}", client.baseurl, encode_path(& session_id
-                .to_string()),
+                "{}/auth/sessions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("revoke_session", "session_id", &
+                session_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -15319,8 +15320,9 @@ pub mod builder {
             let Self { client, customer_id } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/customers/{}", client.baseurl, encode_path(& customer_id
-                .to_string()),
+                "{}/customers/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_customer", "customer_id", &
+                customer_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -15419,8 +15421,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/customers/{}", client.baseurl, encode_path(& customer_id
-                .to_string()),
+                "{}/customers/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("update_customer", "customer_id", &
+                customer_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -15617,8 +15620,9 @@ pub mod builder {
             let Self { client, token_id } = self;
             let token_id = token_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api-tokens/{}/rotate", client.baseurl, encode_path(& token_id
-                .to_string()),
+                "{}/api-tokens/{}/rotate", client.baseurl,
+                ::brokerkit_runtime::path::segment("rotate_api_token", "token_id", &
+                token_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -15680,7 +15684,9 @@ pub mod builder {
             let Self { client, token_id } = self;
             let token_id = token_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api-tokens/{}", client.baseurl, encode_path(& token_id.to_string()),
+                "{}/api-tokens/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("revoke_api_token", "token_id", &
+                token_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -16083,7 +16089,9 @@ pub mod builder {
             let Self { client, login } = self;
             let login = login.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/accounts/{}/state", client.baseurl, encode_path(& login.to_string()),
+                "{}/accounts/{}/state", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_state", "login", & login
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -16180,8 +16188,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/accounts/{}/reopen", client.baseurl, encode_path(& login
-                .to_string()),
+                "{}/accounts/{}/reopen", client.baseurl,
+                ::brokerkit_runtime::path::segment("reopen_account", "login", & login
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -16277,7 +16286,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/accounts/{}/close", client.baseurl, encode_path(& login.to_string()),
+                "{}/accounts/{}/close", client.baseurl,
+                ::brokerkit_runtime::path::segment("close_account", "login", & login
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -16730,8 +16741,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/positions/{}/close", client.baseurl, encode_path(& position_id
-                .to_string()),
+                "{}/positions/{}/close", client.baseurl,
+                ::brokerkit_runtime::path::segment("close_position", "position_id", &
+                position_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
@@ -16883,7 +16895,9 @@ pub mod builder {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/instruments/{}", client.baseurl, encode_path(& symbol.to_string()),
+                "{}/instruments/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_instrument", "symbol", & symbol
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17047,8 +17061,11 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/groups/{}/instruments/{}", client.baseurl, encode_path(& group_id
-                .to_string()), encode_path(& symbol.to_string()),
+                "{}/groups/{}/instruments/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("upsert_group_instrument", "group_id",
+                & group_id.to_string()) ?,
+                ::brokerkit_runtime::path::segment("upsert_group_instrument", "symbol", &
+                symbol.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17150,8 +17167,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/groups/{}/instruments/bulk", client.baseurl, encode_path(& group_id
-                .to_string()),
+                "{}/groups/{}/instruments/bulk", client.baseurl,
+                ::brokerkit_runtime::path::segment("bulk_upsert_group_instruments",
+                "group_id", & group_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17218,8 +17236,9 @@ pub mod builder {
             let Self { client, group_id } = self;
             let group_id = group_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/broker/groups/{}/swap-rates", client.baseurl, encode_path(& group_id
-                .to_string()),
+                "{}/broker/groups/{}/swap-rates", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_group_swap_rates", "group_id", &
+                group_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17722,8 +17741,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/transactions/{}/decline", client.baseurl, encode_path(& tx_id
-                .to_string()),
+                "{}/transactions/{}/decline", client.baseurl,
+                ::brokerkit_runtime::path::segment("decline_transaction", "tx_id", &
+                tx_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17823,8 +17843,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/transactions/{}/approve", client.baseurl, encode_path(& tx_id
-                .to_string()),
+                "{}/transactions/{}/approve", client.baseurl,
+                ::brokerkit_runtime::path::segment("approve_transaction", "tx_id", &
+                tx_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -17973,8 +17994,9 @@ pub mod builder {
             let Self { client, customer_id } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/risk/customers/{}/profile", client.baseurl, encode_path(& customer_id
-                .to_string()),
+                "{}/risk/customers/{}/profile", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_customer_risk_profile",
+                "customer_id", & customer_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map

@@ -59,6 +59,9 @@ pub enum Error {
     /// The call was refused before sending: a missing parameter, no login, no account selected.
     #[error("request not sent: {0}")]
     InvalidRequest(String),
+    /// A path parameter (an id) that no URL can carry as one segment; nothing was sent.
+    #[error("request not sent: {0}")]
+    Path(#[from] brokerkit_runtime::PathError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,6 +85,7 @@ impl Error {
                 _ => Error::Http(h),
             },
             Failure::InvalidRequest(m) | Failure::Other(m) => Error::InvalidRequest(m),
+            Failure::Path(e) => Error::Path(e),
             Failure::Timeout(t) => Error::Timeout(t),
             Failure::Connection(t) => Error::Connection(t),
             Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),

@@ -10104,8 +10104,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/state", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/trade/accounts/{}/state", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account_state", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10185,8 +10186,9 @@ pub mod builder {
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let locale = locale.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/instruments", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/trade/accounts/{}/instruments", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_instruments", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10281,8 +10283,9 @@ pub mod builder {
             let locale = locale.map_err(Error::InvalidRequest)?;
             let route_id = route_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/instruments/{}", client.baseurl, encode_path(&
-                tradable_instrument_id.to_string()),
+                "{}/trade/instruments/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_instrument_details",
+                "tradable_instrument_id", & tradable_instrument_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10348,8 +10351,9 @@ pub mod builder {
             let Self { client, session_id } = self;
             let session_id = session_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/sessions/{}", client.baseurl, encode_path(& session_id
-                .to_string()),
+                "{}/trade/sessions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_session_details", "session_id", &
+                session_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10417,8 +10421,9 @@ pub mod builder {
             let Self { client, session_status_id } = self;
             let session_status_id = session_status_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/sessionStatuses/{}", client.baseurl, encode_path(&
-                session_status_id.to_string()),
+                "{}/trade/sessionStatuses/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_session_status",
+                "session_status_id", & session_status_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10890,8 +10895,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/positions", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/trade/accounts/{}/positions", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_positions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -10990,8 +10996,9 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/positions", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/trade/accounts/{}/positions", client.baseurl,
+                ::brokerkit_runtime::path::segment("close_all_positions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11107,8 +11114,9 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/trade/accounts/{}/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_orders", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11214,8 +11222,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/trade/accounts/{}/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("place_order", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11300,8 +11309,9 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl, encode_path(& account_id
-                .to_string()),
+                "{}/trade/accounts/{}/orders", client.baseurl,
+                ::brokerkit_runtime::path::segment("cancel_all_orders", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11416,8 +11426,9 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/ordersHistory", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/trade/accounts/{}/ordersHistory", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_orders_history", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11492,8 +11503,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/accounts/{}/executions", client.baseurl, encode_path(&
-                account_id.to_string()),
+                "{}/trade/accounts/{}/executions", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_executions", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11560,8 +11572,9 @@ pub mod builder {
             let Self { client, order_id } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/orders/{}", client.baseurl, encode_path(& order_id
-                .to_string()),
+                "{}/trade/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11659,8 +11672,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/orders/{}", client.baseurl, encode_path(& order_id
-                .to_string()),
+                "{}/trade/orders/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("modify_order", "order_id", & order_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11793,8 +11807,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/positions/{}", client.baseurl, encode_path(& position_id
-                .to_string()),
+                "{}/trade/positions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("close_position", "position_id", &
+                position_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -11897,8 +11912,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/trade/positions/{}", client.baseurl, encode_path(& position_id
-                .to_string()),
+                "{}/trade/positions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("modify_position", "position_id", &
+                position_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map

@@ -229,6 +229,9 @@ pub enum Error {
     /// The call was refused before sending (a required parameter was missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
+    /// A path parameter that no URL can carry as one segment; nothing was sent.
+    #[error("invalid request (not sent): {0}")]
+    Path(#[from] brokerkit_runtime::PathError),
     #[error("{0}")]
     Other(String),
 }
@@ -261,6 +264,7 @@ impl Error {
             },
             Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
             Failure::InvalidRequest(m) => Error::InvalidRequest(m),
+            Failure::Path(e) => Error::Path(e),
             Failure::Timeout(t) => Error::Timeout(t),
             Failure::Connection(t) => Error::Connection(t),
             Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),

@@ -4248,7 +4248,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+                "{}/users/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_user", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4310,7 +4312,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/users/{}", client.baseurl, encode_path(& user_id.to_string()),
+                "{}/users/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_user", "user_id", & user_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4365,8 +4369,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/users/{}/resetPassword", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/users/{}/resetPassword", client.baseurl,
+                ::brokerkit_runtime::path::segment("reset_user_password", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4454,8 +4459,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/users/{}/changePassword", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/users/{}/changePassword", client.baseurl,
+                ::brokerkit_runtime::path::segment("change_user_password", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4517,8 +4523,9 @@ pub mod builder {
             let Self { client, user_id } = self;
             let user_id = user_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/users/{}/accounts", client.baseurl, encode_path(& user_id
-                .to_string()),
+                "{}/users/{}/accounts", client.baseurl,
+                ::brokerkit_runtime::path::segment("list_user_accounts", "user_id", &
+                user_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4743,7 +4750,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/accounts/{}", client.baseurl, encode_path(& account_id.to_string()),
+                "{}/accounts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("get_account", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -4805,7 +4814,9 @@ pub mod builder {
             let Self { client, account_id } = self;
             let account_id = account_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/accounts/{}", client.baseurl, encode_path(& account_id.to_string()),
+                "{}/accounts/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_account", "account_id", &
+                account_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -5522,8 +5533,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/assetsBalances/{}/deposit", client.baseurl, encode_path(&
-                asset_balance_id.to_string()),
+                "{}/assetsBalances/{}/deposit", client.baseurl,
+                ::brokerkit_runtime::path::segment("deposit_asset_balance",
+                "asset_balance_id", & asset_balance_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -5623,8 +5635,9 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/assetsBalances/{}/withdrawal", client.baseurl, encode_path(&
-                asset_balance_id.to_string()),
+                "{}/assetsBalances/{}/withdrawal", client.baseurl,
+                ::brokerkit_runtime::path::segment("withdraw_asset_balance",
+                "asset_balance_id", & asset_balance_id.to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -5864,7 +5877,9 @@ pub mod builder {
             let limit = limit.map_err(Error::InvalidRequest)?;
             let start_date = start_date.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/reports/{}", client.baseurl, encode_path(& report_id.to_string()),
+                "{}/reports/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("run_report", "report_id", & report_id
+                .to_string()) ?,
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
