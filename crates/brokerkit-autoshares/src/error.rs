@@ -259,6 +259,10 @@ pub enum Error {
     /// The call was refused before sending (a missing parameter, no app key…).
     #[error("request not sent: {0}")]
     InvalidRequest(String),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

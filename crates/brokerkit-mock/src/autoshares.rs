@@ -370,7 +370,7 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
 /// A body that is not JSON: Web API's formatter leaves the model unbound and the answer is the
 /// framework's invalid-request body with the parse error in `ModelState`.
 fn parse_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::exact::from_slice(body).map_err(|e| {
         respond(
             StatusCode::BAD_REQUEST,
             json!({

@@ -502,7 +502,7 @@ fn unprocessable(errors: Vec<Value>) -> Response {
 
 /// Reads a JSON object body the way FastAPI does, with 422 on anything else.
 fn body_object(bytes: &Bytes) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match crate::exact::from_slice(bytes) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(unprocessable(vec![verr(
             vec![json!("body")],

@@ -213,6 +213,10 @@ pub enum Error {
     /// The request was refused before sending (a required parameter is missing or invalid).
     #[error("invalid request (not sent): {0}")]
     InvalidRequest(String),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
     /// No answer in time, to a call that changes nothing.
     #[error("timed out: {0}")]
     Timeout(#[source] Transport),

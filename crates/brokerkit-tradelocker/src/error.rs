@@ -59,6 +59,10 @@ pub enum Error {
     /// The call was refused before sending: a missing parameter, no login, no account selected.
     #[error("request not sent: {0}")]
     InvalidRequest(String),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
