@@ -3087,6 +3087,15 @@ impl Server {
             .map(|a| a.cash)
     }
 
+    /// `(quantity, price, stop price)` of every order the sandbox holds, as it read them.
+    pub fn order_amounts(&self) -> Vec<(Decimal, Option<Decimal>, Option<Decimal>)> {
+        lock(&self.state)
+            .orders
+            .iter()
+            .map(|o| (o.quantity, o.price, o.stop_price))
+            .collect()
+    }
+
     /// Quantity held of `symbol` in an account.
     pub fn position(&self, account_id: i32, symbol: &str) -> Decimal {
         let s = lock(&self.state);

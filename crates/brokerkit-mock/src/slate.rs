@@ -3118,6 +3118,16 @@ impl Server {
             .map(|a| a.balance)
     }
 
+    /// The amounts of every transaction (deposit, withdrawal, transfer) as the sandbox
+    /// recorded them, oldest first.
+    pub fn transaction_amounts(&self) -> Vec<Decimal> {
+        lock(&self.state)
+            .transactions
+            .iter()
+            .map(|t| t.amount)
+            .collect()
+    }
+
     /// How many successful logins (customer, autologin and staff) the sandbox has answered.
     pub fn logins(&self) -> usize {
         lock(&self.state).logins

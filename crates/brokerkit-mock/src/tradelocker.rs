@@ -359,6 +359,15 @@ impl Server {
         }
     }
 
+    /// `(qty, price)` of every order the sandbox holds, as it read them.
+    pub fn order_amounts(&self) -> Vec<(Decimal, Option<Decimal>)> {
+        lock(&self.state)
+            .orders
+            .iter()
+            .map(|o| (o.qty, o.price))
+            .collect()
+    }
+
     /// Balance of an account, by account id.
     pub fn balance(&self, account_id: &str) -> Option<Decimal> {
         lock(&self.state)

@@ -41,7 +41,10 @@ async fn negative_and_zero_amounts_are_refused_before_sending() {
         ] {
             match e {
                 Error::Amount(a) => {
-                    assert_eq!((a.field, a.value, a.rule), ("amount", amount, Rule::Positive))
+                    assert_eq!(
+                        (a.field, a.value, a.rule),
+                        ("amount", amount, Rule::Positive)
+                    )
                 }
                 other => panic!("not an amount error: {other:?}"),
             }
