@@ -68,25 +68,6 @@ fn f64_holds(token: &[u8]) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn long_numbers_keep_their_digits_and_short_ones_stay_numbers() {
-        let v = from_slice(
-            br#"{"a": 1234567890.123456789, "b": 1.5, "c": "x\"1.25", "d": [7, -0.1234567890123456789], "e": 18446744073709551615}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            v,
-            json!({"a": "1234567890.123456789", "b": 1.5, "c": "x\"1.25", "d": [7, "-0.1234567890123456789"], "e": 18446744073709551615u64})
-        );
-        assert!(from_slice(b"{\"a\": 1.2.3}").is_err());
-    }
-}
-
 /// `Option<Json<Value>>` that keeps every number's digits: `None` without a JSON content type,
 /// 400 with axum's plain-text wording for a body that is not JSON.
 pub struct ExactJson(pub Value);
@@ -121,5 +102,24 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequest<S> for ExactJson {
             )
                 .into_response()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_numbers_keep_their_digits_and_short_ones_stay_numbers() {
+        let v = from_slice(
+            br#"{"a": 1234567890.123456789, "b": 1.5, "c": "x\"1.25", "d": [7, -0.1234567890123456789], "e": 18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"a": "1234567890.123456789", "b": 1.5, "c": "x\"1.25", "d": [7, "-0.1234567890123456789"], "e": 18446744073709551615u64})
+        );
+        assert!(from_slice(b"{\"a\": 1.2.3}").is_err());
     }
 }
