@@ -294,9 +294,21 @@ impl<'de> Visitor<'de> for DecimalVisitor {
     }
 }
 
+/// Whether `D` is serde_json's text deserializer, the one that hands out a number's text.
+/// Asking anything else for a raw value costs without helping: `serde_json::Value` would
+/// format itself back into text (an allocation per cell in TradeLocker's rows), and serde's
+/// buffers hold the number as an `f64` already.
+fn reads_raw_json<D>() -> bool {
+    std::any::type_name::<D>().starts_with("&mut serde_json::de::Deserializer<")
+}
+
 fn read<'de, D: Deserializer<'de>>(d: D, null_is_none: bool) -> Result<Read, D::Error> {
     let visitor = DecimalVisitor { null_is_none };
-    let v = d.deserialize_newtype_struct(RAW_TOKEN, visitor)?;
+    let v = if reads_raw_json::<D>() {
+        d.deserialize_newtype_struct(RAW_TOKEN, visitor)?
+    } else {
+        d.deserialize_any(visitor)?
+    };
     if !null_is_none && v.is_none() {
         return Err(de::Error::invalid_type(de::Unexpected::Unit, &visitor));
     }
