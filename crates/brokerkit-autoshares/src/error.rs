@@ -263,6 +263,10 @@ pub enum Error {
     /// nothing was sent.
     #[error("request not sent: {0}")]
     Path(#[from] brokerkit_runtime::PathError),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -232,7 +232,19 @@ impl OrderRequest {
         self
     }
 
-    /// The body of `POST …/orders` and `POST …/preview/orders`.
+    /// What the client checks before sending: the quantity is greater than zero, and a limit or
+    /// stop price, when given, is greater than zero. Lot sizes, tick sizes, buying power and
+    /// market hours are the broker's to judge.
+    pub fn check(&self) -> Result<(), brokerkit_runtime::AmountError> {
+        use brokerkit_runtime::amount::{positive, positive_opt};
+        positive("quantity", self.quantity)?;
+        positive_opt("price", self.price)?;
+        positive_opt("stop_price", self.stop_price)?;
+        Ok(())
+    }
+
+    /// The body of `POST …/orders` and `POST …/preview/orders` (unchecked: the session's
+    /// helpers call [`OrderRequest::check`] first).
     pub fn to_resource(&self) -> types::CreateOrderResource {
         types::CreateOrderResource {
             symbol: Some(self.symbol.clone()),
@@ -273,8 +285,15 @@ pub struct ReplaceRequest {
 }
 
 impl ReplaceRequest {
-    /// The body of `PUT …/orders/{orderId}` and its preview; order ids start at 1.
+    /// The body of `PUT …/orders/{orderId}` and its preview; order ids start at 1. A new
+    /// quantity, price or stop price, when given, must be greater than zero.
     pub fn to_resource(&self, order_id: i32) -> Result<types::ModifyOrderResource, Error> {
+        {
+            use brokerkit_runtime::amount::positive_opt;
+            positive_opt("quantity", self.quantity)?;
+            positive_opt("price", self.price)?;
+            positive_opt("stop_price", self.stop_price)?;
+        }
         let id = u32::try_from(order_id)
             .ok()
             .and_then(std::num::NonZeroU32::new)

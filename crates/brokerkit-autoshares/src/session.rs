@@ -597,11 +597,14 @@ impl Session {
     // ------------------------------------------------------------------ orders
 
     /// Verifies an order. `IsSuccessful: false` is [`Error::Rejected`], never a success.
+    /// A quantity or price at or below zero is [`Error::Amount`] and nothing is sent (see
+    /// [`OrderRequest::check`]).
     pub async fn preview_order(
         &self,
         account_id: i32,
         order: &OrderRequest,
     ) -> Result<OrderPreview> {
+        order.check()?;
         let p = self
             .call(
                 self.client
@@ -614,8 +617,11 @@ impl Session {
         OrderPreview::try_from(p)
     }
 
-    /// Places an order without verifying it first (see [`Session::submit_order`]).
+    /// Places an order without verifying it first (see [`Session::submit_order`]). A quantity
+    /// or price at or below zero is [`Error::Amount`] and nothing is sent (see
+    /// [`OrderRequest::check`]).
     pub async fn place_order(&self, account_id: i32, order: &OrderRequest) -> Result<Order> {
+        order.check()?;
         let o = self
             .call(
                 self.client

@@ -156,7 +156,7 @@ async fn a_business_rejection_at_http_200_is_an_error_and_nothing_is_placed() {
         "{err:?}"
     );
 
-    // A limit order without a usable price.
+    // A limit order without a usable price never leaves the client (tests/amounts.rs).
     let err = session
         .preview_order(
             TRADER_ACCOUNT,
@@ -165,7 +165,7 @@ async fn a_business_rejection_at_http_200_is_an_error_and_nothing_is_placed() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Rejected(r) if r.code == "QuotePriceIsInvalid"),
+        matches!(&err, Error::Amount(a) if a.field == "price"),
         "{err:?}"
     );
 }

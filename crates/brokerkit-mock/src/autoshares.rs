@@ -370,7 +370,7 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
 /// A body that is not JSON: Web API's formatter leaves the model unbound and the answer is the
 /// framework's invalid-request body with the parse error in `ModelState`.
 fn parse_body(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::exact::from_slice(body).map_err(|e| {
         respond(
             StatusCode::BAD_REQUEST,
             json!({
@@ -3085,6 +3085,15 @@ impl Server {
             .iter()
             .find(|a| a.id == account_id)
             .map(|a| a.cash)
+    }
+
+    /// `(quantity, price, stop price)` of every order the sandbox holds, as it read them.
+    pub fn order_amounts(&self) -> Vec<(Decimal, Option<Decimal>, Option<Decimal>)> {
+        lock(&self.state)
+            .orders
+            .iter()
+            .map(|o| (o.quantity, o.price, o.stop_price))
+            .collect()
     }
 
     /// Quantity held of `symbol` in an account.

@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod autoshares;
+pub mod exact;
 pub mod faults;
 pub mod hostile;
 mod rejections;

@@ -502,7 +502,7 @@ fn unprocessable(errors: Vec<Value>) -> Response {
 
 /// Reads a JSON object body the way FastAPI does, with 422 on anything else.
 fn body_object(bytes: &Bytes) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match crate::exact::from_slice(bytes) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(unprocessable(vec![verr(
             vec![json!("body")],
@@ -3116,6 +3116,16 @@ impl Server {
             .iter()
             .find(|a| a.login == login)
             .map(|a| a.balance)
+    }
+
+    /// The amounts of every transaction (deposit, withdrawal, transfer) as the sandbox
+    /// recorded them, oldest first.
+    pub fn transaction_amounts(&self) -> Vec<Decimal> {
+        lock(&self.state)
+            .transactions
+            .iter()
+            .map(|t| t.amount)
+            .collect()
     }
 
     /// How many successful logins (customer, autologin and staff) the sandbox has answered.

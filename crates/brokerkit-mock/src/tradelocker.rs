@@ -359,6 +359,15 @@ impl Server {
         }
     }
 
+    /// `(qty, price)` of every order the sandbox holds, as it read them.
+    pub fn order_amounts(&self) -> Vec<(Decimal, Option<Decimal>)> {
+        lock(&self.state)
+            .orders
+            .iter()
+            .map(|o| (o.qty, o.price))
+            .collect()
+    }
+
     /// Balance of an account, by account id.
     pub fn balance(&self, account_id: &str) -> Option<Decimal> {
         lock(&self.state)
@@ -1202,7 +1211,7 @@ async fn place_order(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(account_id): Path<String>,
-    body: Option<Json<Value>>,
+    body: Option<crate::exact::ExactJson>,
 ) -> Response {
     let mut s = lock(&state);
     let a = guard!(path_account(
@@ -1211,7 +1220,7 @@ async fn place_order(
         &account_id,
         "/trade/accounts/{accountId}/orders"
     ));
-    let Some(Json(body)) = body else {
+    let Some(crate::exact::ExactJson(body)) = body else {
         return http_error(
             StatusCode::BAD_REQUEST,
             "/trade/accounts/{accountId}/orders",
@@ -1353,11 +1362,11 @@ async fn modify_order(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(order_id): Path<String>,
-    body: Option<Json<Value>>,
+    body: Option<crate::exact::ExactJson>,
 ) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/orders/{orderId}"));
-    let Some(Json(body)) = body else {
+    let Some(crate::exact::ExactJson(body)) = body else {
         return http_error(
             StatusCode::BAD_REQUEST,
             "/trade/orders/{orderId}",
@@ -1427,11 +1436,11 @@ async fn modify_position(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(position_id): Path<String>,
-    body: Option<Json<Value>>,
+    body: Option<crate::exact::ExactJson>,
 ) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/positions/{positionId}"));
-    let Some(Json(body)) = body else {
+    let Some(crate::exact::ExactJson(body)) = body else {
         return http_error(
             StatusCode::BAD_REQUEST,
             "/trade/positions/{positionId}",
@@ -1587,14 +1596,14 @@ async fn close_position(
     headers: HeaderMap,
     Path(position_id): Path<String>,
     Query(q): Params,
-    body: Option<Json<Value>>,
+    body: Option<crate::exact::ExactJson>,
 ) -> Response {
     let mut s = lock(&state);
     let a = guard!(trade_account(&s, &headers, "/trade/positions/{positionId}"));
     // The documented body `{qty}`; some clients send `qty` as a query parameter instead.
     let qty = body
         .as_ref()
-        .and_then(|Json(b)| b.get("qty"))
+        .and_then(|crate::exact::ExactJson(b)| b.get("qty"))
         .and_then(dec)
         .or_else(|| q.get("qty").and_then(|v| Decimal::from_str(v).ok()));
     match close(&mut s, &position_id, &a.id, qty) {

@@ -411,7 +411,7 @@ fn authed(s: &mut Sandbox, headers: &HeaderMap) -> Result<String, Response> {
 
 /// Parses a JSON object body, or answers 400.
 fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(body) {
+    match crate::exact::from_slice(body) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(error(
             StatusCode::BAD_REQUEST,

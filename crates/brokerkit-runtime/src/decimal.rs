@@ -7,6 +7,15 @@
 //! Why a newtype rather than `rust_decimal::Decimal` itself: rust_decimal's serde format is
 //! chosen by cargo features that apply to the whole dependency graph, so picking "number" for
 //! brokerkit would silently change how every other crate in a user's program writes decimals.
+//!
+//! How the digits stay exact without serde_json's `arbitrary_precision` (which would break the
+//! untagged enums of the generated types, again for the whole graph): serde_json's `raw_value`
+//! hands over a number's text untouched in both directions. Writing emits the decimal's own
+//! digits as a raw JSON number; reading asks for the raw text of the value and parses that.
+//! The raw text is only available straight from serde_json's own deserializer: a value buffered
+//! by serde first (inside `#[serde(untagged)]` or `#[serde(flatten)]`, or read from a
+//! `serde_json::Value`) has already been through `f64`, and is exact only up to 15 significant
+//! digits. No generated type puts a decimal in such a place.
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -14,12 +23,16 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
+/// serde_json's private name for a raw value; its deserializer answers a newtype-struct request
+/// under this name with a one-entry map holding the value's text.
+const RAW_TOKEN: &str = "$serde_json::private::RawValue";
+
 /// An exact decimal that reads a JSON number or numeric string and writes a JSON number.
 ///
-/// Writing goes through `f64` (JSON has no other number type in `serde_json` without the
-/// `arbitrary_precision` feature, which breaks untagged enums). The text written is the
-/// shortest that reads back as the same `f64`, so any value of up to 15 significant digits,
-/// which covers every price and quantity we have seen, goes out exactly as it is.
+/// Written by serde_json (the request bodies of every client), the number carries exactly the
+/// decimal's digits, at every scale, including `MIN` and `MAX`. Written by any other serializer
+/// (a `serde_json::Value`, a query string), a value goes out as an `f64` only when that `f64`
+/// reads back as the same decimal, and is an error otherwise: never a silently changed amount.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Decimal(pub rust_decimal::Decimal);
 
@@ -86,11 +99,55 @@ impl FromStr for Decimal {
     }
 }
 
+/// Parses decimal text exactly: digits a `rust_decimal::Decimal` cannot hold are an error, not
+/// a rounding.
 fn parse_str(s: &str) -> Result<rust_decimal::Decimal, DecimalError> {
     let t = s.trim();
-    rust_decimal::Decimal::from_str(t)
-        .or_else(|_| rust_decimal::Decimal::from_scientific(t))
-        .map_err(|_| DecimalError(format!("{s:?}")))
+    let is_plain = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'));
+    let parsed = if is_plain {
+        rust_decimal::Decimal::from_str_exact(t)
+    } else if t.bytes().any(|b| matches!(b, b'e' | b'E')) {
+        rust_decimal::Decimal::from_scientific(t)
+    } else {
+        Err(rust_decimal::Error::ConversionTo(String::new()))
+    };
+    parsed.map_err(|_| DecimalError(format!("{s:?}")))
+}
+
+/// The text of a raw JSON value (a number, a string, or anything else) as a decimal; `None`
+/// for `null` and, when `blank_is_none`, for a blank string (only the optional readers accept
+/// either).
+fn parse_raw(
+    raw: &str,
+    blank_is_none: bool,
+) -> Result<Option<rust_decimal::Decimal>, DecimalError> {
+    let raw = raw.trim();
+    if raw == "null" {
+        return Ok(None);
+    }
+    if blank_is_none
+        && raw.len() >= 2
+        && raw.starts_with('"')
+        && raw[1..raw.len() - 1].trim().is_empty()
+    {
+        return Ok(None);
+    }
+    if let Some(inner) = raw.strip_prefix('"') {
+        // A numeric string never needs escapes; one that has them is decoded the slow way.
+        return match inner.strip_suffix('"').filter(|t| !t.contains('\\')) {
+            Some(text) => parse_str(text).map(Some),
+            None => serde_json::from_str::<String>(raw)
+                .map_err(|_| DecimalError(raw.to_owned()))
+                .and_then(|text| parse_str(&text))
+                .map(Some),
+        };
+    }
+    match raw.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => parse_str(raw).map(Some),
+        _ => Err(DecimalError(raw.to_owned())),
+    }
 }
 
 fn from_f64(v: f64) -> Result<rust_decimal::Decimal, DecimalError> {
@@ -98,8 +155,15 @@ fn from_f64(v: f64) -> Result<rust_decimal::Decimal, DecimalError> {
         return Err(DecimalError(v.to_string()));
     }
     // `Display` for f64 prints the shortest text that reads back as `v`: the number the
-    // sender wrote, not its binary approximation.
+    // sender wrote (when it had at most 15 significant digits), not its binary approximation.
     parse_str(&v.to_string()).or_else(|_| parse_str(&format!("{v:e}")))
+}
+
+/// Whether `S` is serde_json's text serializer, the only one that writes a raw value as the
+/// number it holds (others would write the raw value as a one-field struct or re-parse it
+/// through `f64`). Serde has no way to ask a serializer this, so the type's name is read.
+fn writes_raw_json<S>() -> bool {
+    std::any::type_name::<S>().starts_with("&mut serde_json::ser::Serializer<")
 }
 
 impl Serialize for Decimal {
@@ -110,41 +174,150 @@ impl Serialize for Decimal {
                 return serializer.serialize_i64(i);
             }
         }
+        if writes_raw_json::<S>() {
+            let raw = serde_json::value::RawValue::from_string(self.0.to_string())
+                .map_err(serde::ser::Error::custom)?;
+            return raw.serialize(serializer);
+        }
         match self.0.to_f64() {
-            Some(f) => serializer.serialize_f64(f),
-            None => Err(serde::ser::Error::custom(format!(
-                "{} does not fit in a JSON number",
+            Some(f) if from_f64(f).is_ok_and(|back| back == self.0) => serializer.serialize_f64(f),
+            _ => Err(serde::ser::Error::custom(format!(
+                "{} cannot be written exactly by this serializer (more digits than an f64 holds)",
                 self.0
             ))),
         }
     }
 }
 
-struct DecimalVisitor;
+/// Reads the value's raw text from serde_json (exact), or whatever a buffering deserializer
+/// offers (numbers already in `f64`).
+#[derive(Clone, Copy)]
+struct DecimalVisitor {
+    null_is_none: bool,
+}
 
-impl Visitor<'_> for DecimalVisitor {
-    type Value = rust_decimal::Decimal;
+type Read = Option<rust_decimal::Decimal>;
+
+impl DecimalVisitor {
+    fn done<E: de::Error>(self, v: Read) -> Result<Read, E> {
+        match v {
+            None if !self.null_is_none => Err(E::invalid_type(de::Unexpected::Unit, &self)),
+            v => Ok(v),
+        }
+    }
+}
+
+/// The raw value's text, borrowed when the input allows.
+struct RawText(DecimalVisitor);
+
+impl<'de> de::DeserializeSeed<'de> for RawText {
+    type Value = Read;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for RawText {
+    type Value = Read;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the text of a JSON value")
+    }
+    fn visit_str<E: de::Error>(self, raw: &str) -> Result<Read, E> {
+        parse_raw(raw, self.0.null_is_none)
+            .map_err(E::custom)
+            .and_then(|v| self.0.done(v))
+    }
+}
+
+/// Whether a map key is serde_json's raw-value marker, compared without allocating.
+struct IsRawKey;
+
+impl<'de> de::DeserializeSeed<'de> for IsRawKey {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsRawKey {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == RAW_TOKEN)
+    }
+}
+
+impl<'de> Visitor<'de> for DecimalVisitor {
+    type Value = Read;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a decimal number or a numeric string")
+        if self.null_is_none {
+            f.write_str("a decimal number, a numeric string, an empty string or null")
+        } else {
+            f.write_str("a decimal number or a numeric string")
+        }
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into())
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
+        match map.next_key_seed(IsRawKey)? {
+            Some(true) => map.next_value_seed(RawText(self)),
+            _ => Err(de::Error::invalid_type(de::Unexpected::Map, &self)),
+        }
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into())
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+        d.deserialize_any(self)
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        from_f64(v).map_err(E::custom)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+        d.deserialize_any(self)
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        parse_str(v).map_err(E::custom)
+    fn visit_unit<E: de::Error>(self) -> Result<Read, E> {
+        self.done(None)
     }
+    fn visit_none<E: de::Error>(self) -> Result<Read, E> {
+        self.done(None)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Read, E> {
+        Ok(Some(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Read, E> {
+        Ok(Some(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Read, E> {
+        from_f64(v).map(Some).map_err(E::custom)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Read, E> {
+        if self.null_is_none && v.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_str(v).map(Some).map_err(E::custom)
+    }
+}
+
+/// Whether `D` is serde_json's text deserializer, the one that hands out a number's text.
+/// Asking anything else for a raw value costs without helping: `serde_json::Value` would
+/// format itself back into text (an allocation per cell in TradeLocker's rows), and serde's
+/// buffers hold the number as an `f64` already.
+fn reads_raw_json<D>() -> bool {
+    std::any::type_name::<D>().starts_with("&mut serde_json::de::Deserializer<")
+}
+
+fn read<'de, D: Deserializer<'de>>(d: D, null_is_none: bool) -> Result<Read, D::Error> {
+    let visitor = DecimalVisitor { null_is_none };
+    let v = if reads_raw_json::<D>() {
+        d.deserialize_newtype_struct(RAW_TOKEN, visitor)?
+    } else {
+        d.deserialize_any(visitor)?
+    };
+    if !null_is_none && v.is_none() {
+        return Err(de::Error::invalid_type(de::Unexpected::Unit, &visitor));
+    }
+    Ok(v)
 }
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DecimalVisitor).map(Decimal)
+        read(deserializer, false).map(|v| Decimal(v.unwrap_or_default()))
     }
 }
 
@@ -190,7 +363,7 @@ pub mod lenient {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<rust_decimal::Decimal, D::Error> {
-        d.deserialize_any(DecimalVisitor)
+        Decimal::deserialize(d).map(Decimal::into_inner)
     }
 
     pub fn serialize<S: Serializer>(v: &rust_decimal::Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -201,44 +374,10 @@ pub mod lenient {
     pub mod option {
         use super::super::*;
 
-        struct OptionVisitor;
-
-        impl<'de> Visitor<'de> for OptionVisitor {
-            type Value = Option<rust_decimal::Decimal>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal number, a numeric string, an empty string or null")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Some(v.into()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Some(v.into()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                from_f64(v).map(Some).map_err(E::custom)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                if v.trim().is_empty() {
-                    return Ok(None);
-                }
-                parse_str(v).map(Some).map_err(E::custom)
-            }
-        }
-
         pub fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<rust_decimal::Decimal>, D::Error> {
-            d.deserialize_any(OptionVisitor)
+            read(d, true)
         }
 
         pub fn serialize<S: Serializer>(
@@ -297,6 +436,199 @@ mod tests {
             assert!(!out.starts_with('"'), "{out} is a number");
         }
         assert_eq!(serde_json::to_string(&d("5.00")).unwrap(), "5");
+    }
+
+    /// splitmix64: a fixed seed keeps a failure reproducible without a new dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// A mantissa of a random bit length, so small and full-width values both occur.
+        fn decimal(&mut self, scale: u32) -> rust_decimal::Decimal {
+            let bits = (self.next() % 97) as u32;
+            let m =
+                ((u128::from(self.next()) << 64) | u128::from(self.next())) & ((1u128 << 96) - 1);
+            let m = if bits == 0 { 0 } else { m >> (96 - bits) };
+            let neg = self.next() & 1 == 1;
+            rust_decimal::Decimal::from_parts(
+                m as u32,
+                (m >> 32) as u32,
+                (m >> 64) as u32,
+                neg,
+                scale,
+            )
+        }
+    }
+
+    fn round_trip(v: rust_decimal::Decimal) {
+        let text = serde_json::to_string(&Decimal(v)).unwrap();
+        assert!(!text.starts_with('"'), "{v} written as a string: {text}");
+        let back: Decimal = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.0, v, "{v} -> {text} -> {back}");
+        let bytes = serde_json::to_vec(&Some(Decimal(v))).unwrap();
+        let back: Option<Decimal> = serde_json::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(
+            back.map(Decimal::into_inner),
+            Some(v),
+            "{v} through a reader"
+        );
+    }
+
+    #[test]
+    fn every_scale_round_trips_exactly() {
+        let mut rng = Rng(0x5EED_0008);
+        let mut n = 0;
+        for scale in 0..=28u32 {
+            for _ in 0..3_500 {
+                round_trip(rng.decimal(scale));
+                n += 1;
+            }
+        }
+        for v in [
+            rust_decimal::Decimal::MIN,
+            rust_decimal::Decimal::MAX,
+            rust_decimal::Decimal::ZERO,
+            rust_decimal::Decimal::new(-0, 5),
+            rust_decimal::Decimal::from_parts(1, 0, 0, false, 28),
+        ] {
+            round_trip(v);
+            n += 1;
+        }
+        assert!(n >= 100_000, "{n} values");
+    }
+
+    #[test]
+    fn the_values_the_issue_names_go_out_exactly() {
+        for (s, wire) in [
+            ("12345678901234.567", "12345678901234.567"),
+            ("0.1234567890123456789", "0.1234567890123456789"),
+            ("1234567890.123456789", "1234567890.123456789"),
+            (
+                "0.00000000000000000000001234",
+                "0.00000000000000000000001234",
+            ),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+            (
+                "-79228162514264337593543950335",
+                "-79228162514264337593543950335",
+            ),
+            ("1.50", "1.50"),
+        ] {
+            assert_eq!(serde_json::to_string(&d(s)).unwrap(), wire);
+        }
+        #[derive(serde::Serialize)]
+        struct Body {
+            amount: Decimal,
+            price: Option<Decimal>,
+        }
+        let body = Body {
+            amount: d("1234567890.123456789"),
+            price: Some(d("0.1234567890123456789")),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"amount":1234567890.123456789,"price":0.1234567890123456789}"#
+        );
+    }
+
+    #[test]
+    fn reads_long_numbers_exactly_from_text() {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            a: Decimal,
+            b: Option<Decimal>,
+            #[serde(default, with = "crate::decimal::lenient::option")]
+            c: Option<rust_decimal::Decimal>,
+            #[serde(with = "crate::decimal::lenient")]
+            e: rust_decimal::Decimal,
+        }
+        let r: Row = serde_json::from_str(
+            r#"{"a": 1234567890.123456789, "b": "0.1234567890123456789", "c": 1.2345678901234567891e3, "e": -79228162514264337593543950335}"#,
+        )
+        .unwrap();
+        assert_eq!(r.a, d("1234567890.123456789"));
+        assert_eq!(r.b, Some(d("0.1234567890123456789")));
+        assert_eq!(r.c, Some(d("1234.5678901234567891").0));
+        assert_eq!(r.e, rust_decimal::Decimal::MIN);
+        let r: Row = serde_json::from_str(r#"{"a": 1, "b": null, "c": "", "e": "2"}"#).unwrap();
+        assert_eq!((r.b, r.c), (None, None));
+    }
+
+    #[test]
+    fn digits_a_decimal_cannot_hold_are_an_error_not_a_rounding() {
+        for bad in [
+            "0.12345678901234567890123456789",
+            "79228162514264337593543950336",
+            "null",
+            "{}",
+            "[1]",
+            "true",
+            r#""1_000""#,
+        ] {
+            assert!(serde_json::from_str::<Decimal>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_serializers_write_f64_only_when_it_is_exact() {
+        assert_eq!(serde_json::to_value(d("1.37364")).unwrap(), json!(1.37364));
+        assert_eq!(serde_json::to_value(d("-7")).unwrap(), json!(-7));
+        let err = serde_json::to_value(d("1234567890.123456789")).unwrap_err();
+        assert!(err.to_string().contains("exactly"), "{err}");
+        assert!(serde_json::to_value(rust_decimal::Decimal::MAX.into_decimal()).is_err());
+    }
+
+    /// Buffered by serde (untagged, flatten) the number has been through `f64` already: values of
+    /// up to 15 significant digits still come back exactly, which this pins; the module doc says
+    /// the rest.
+    #[test]
+    fn buffered_positions_keep_fifteen_digits() {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Priced { price: Decimal },
+            Other(#[allow(dead_code)] String),
+        }
+        #[derive(serde::Deserialize)]
+        struct Outer {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            qty: Decimal,
+        }
+        let Either::Priced { price } =
+            serde_json::from_str(r#"{"price": 123456789.123456}"#).unwrap()
+        else {
+            panic!("not priced")
+        };
+        assert_eq!(price, d("123456789.123456"));
+        let o: Outer = serde_json::from_str(r#"{"qty": 0.00000123456789012345}"#).unwrap();
+        assert_eq!(o.inner.qty, d("0.00000123456789012345"));
+        let o: Outer = serde_json::from_str(r#"{"qty": "1234567890.123456789"}"#).unwrap();
+        assert_eq!(
+            o.inner.qty,
+            d("1234567890.123456789"),
+            "strings stay exact anywhere"
+        );
+    }
+
+    trait IntoDecimal {
+        fn into_decimal(self) -> Decimal;
+    }
+    impl IntoDecimal for rust_decimal::Decimal {
+        fn into_decimal(self) -> Decimal {
+            Decimal(self)
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! [`HttpFailure`] parts every vendor error keeps, and small helpers for the request hooks.
 //! Each vendor crate builds its own typed error and session on top.
 
+pub mod amount;
 pub mod body;
 pub mod call;
 pub mod decimal;
@@ -15,6 +16,7 @@ pub mod path;
 pub mod secret;
 pub mod token;
 
+pub use amount::AmountError;
 pub use body::Body;
 pub use decimal::Decimal;
 pub use failure::{Failure, HttpFailure, RateLimit, Transport};

@@ -216,6 +216,10 @@ pub enum Error {
     /// A path parameter (an id) that no URL can carry as one segment; nothing was sent.
     #[error("invalid request (not sent): {0}")]
     Path(#[from] brokerkit_runtime::PathError),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
     /// No answer in time, to a call that changes nothing.
     #[error("timed out: {0}")]
     Timeout(#[source] Transport),

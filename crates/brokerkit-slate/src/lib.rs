@@ -47,7 +47,8 @@
 //! println!("block: {:?}; {:?} calls left this minute", reply.value.block, reply.rate_limit.remaining);
 //!
 //! // FastAPI's 422 is typed: every invalid field with its location.
-//! match session.withdraw(Decimal::ZERO, Default::default(), None).await {
+//! // (Zero or less never leaves the client: that is `Error::Amount`.)
+//! match session.withdraw(Decimal::new(1, 3), Default::default(), None).await {
 //!     Err(Error::Validation(v)) => {
 //!         for e in &v.errors {
 //!             println!("{}: {}", e.path(), e.message); // body.amount: Input should be greater than or equal to 0.01

@@ -361,12 +361,14 @@ impl Session {
     }
 
     /// Starts a deposit (`POST /customers/me/deposit`); the answer holds the cashier
-    /// configuration.
+    /// configuration. The client checks that `amount` is greater than zero ([`Error::Amount`],
+    /// nothing sent); minimums, maximums and the currency are the broker's to judge.
     pub async fn deposit(
         &self,
         amount: rust_decimal::Decimal,
         currency: Option<&str>,
     ) -> Result<Reply<types::DepositInitiated>, Error> {
+        let amount = brokerkit_runtime::amount::positive("amount", amount)?;
         let body = types::DepositRequest {
             amount: amount.into(),
             currency: currency.map(str::to_owned),
@@ -380,12 +382,15 @@ impl Session {
     }
 
     /// Files a withdrawal request (`POST /customers/me/withdraw`) in the account currency.
+    /// The client checks that `amount` is greater than zero ([`Error::Amount`], nothing sent);
+    /// whether the balance covers it is the broker's to judge.
     pub async fn withdraw(
         &self,
         amount: rust_decimal::Decimal,
         payment_data: serde_json::Map<String, serde_json::Value>,
         comment: Option<&str>,
     ) -> Result<WithdrawalReceipt, Error> {
+        let amount = brokerkit_runtime::amount::positive("amount", amount)?;
         let comment = match comment {
             Some(c) => Some(
                 types::WithdrawalRequestComment::try_from(c.to_string())

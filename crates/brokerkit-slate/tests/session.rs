@@ -172,8 +172,9 @@ async fn a_session_that_cannot_renew_reports_the_401() {
 async fn a_422_names_every_invalid_field_with_its_location() {
     let server = sandbox().await;
     let session = customer(&server).await;
+    // Positive, so the client sends it; the 0.01 minimum is the broker's to check.
     let err = session
-        .withdraw(Decimal::ZERO, Default::default(), None)
+        .withdraw(Decimal::new(1, 3), Default::default(), None)
         .await
         .unwrap_err();
     let Error::Validation(v) = &err else {

@@ -48,6 +48,20 @@ fn base(
     }
 }
 
+/// The checks [`crate::Session::place_order`] makes before sending: `qty` greater than zero,
+/// and every price that is given greater than zero.
+pub fn check(order: &PlaceOrderRequest) -> Result<(), brokerkit_runtime::AmountError> {
+    use brokerkit_runtime::amount::{positive, positive_opt};
+    let price =
+        |d: &Option<brokerkit_runtime::Decimal>| d.map(brokerkit_runtime::Decimal::into_inner);
+    positive("qty", order.qty.into_inner())?;
+    positive_opt("price", price(&order.price))?;
+    positive_opt("stopPrice", price(&order.stop_price))?;
+    positive_opt("stopLoss", price(&order.stop_loss))?;
+    positive_opt("takeProfit", price(&order.take_profit))?;
+    Ok(())
+}
+
 /// A market order (IOC) for `qty` lots on a TRADE route.
 pub fn market(
     instrument: i64,

@@ -443,7 +443,13 @@ impl Session {
     /// lost ([`Error::may_have_executed`]), look for it before sending it again — a working
     /// order shows in [`Session::orders`], but a filled market order only in
     /// [`Session::orders_history`] and [`Session::positions`].
+    ///
+    /// The client checks that `qty` is greater than zero and that `price`, `stopPrice`,
+    /// `stopLoss` and `takeProfit`, when given, are greater than zero ([`Error::Amount`],
+    /// nothing sent). Lot steps, tick sizes, margin and which side of the market a price is on
+    /// are the broker's to judge.
     pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
+        crate::orders::check(order)?;
         let rv = send!(self
             .client
             .place_order()
@@ -570,8 +576,11 @@ impl Session {
         open(rv).map(drop)
     }
 
-    /// Closes a position: all of it with `qty = None`, or part of it.
+    /// Closes a position: all of it with `qty = None`, or part of it. A given `qty` must be
+    /// greater than zero ([`Error::Amount`], nothing sent); more than the position holds is
+    /// the broker's to judge.
     pub async fn close_position(&self, position_id: &str, qty: Option<Decimal>) -> Result<()> {
+        brokerkit_runtime::amount::positive_opt("qty", qty)?;
         let body = types::ClosePositionRequest {
             qty: qty.map(Into::into),
         };

@@ -232,6 +232,10 @@ pub enum Error {
     /// A path parameter that no URL can carry as one segment; nothing was sent.
     #[error("invalid request (not sent): {0}")]
     Path(#[from] brokerkit_runtime::PathError),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    #[error("request not sent: {0}")]
+    Amount(#[from] brokerkit_runtime::AmountError),
     #[error("{0}")]
     Other(String),
 }

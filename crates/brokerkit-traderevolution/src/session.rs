@@ -311,27 +311,33 @@ impl Session {
             .id)
     }
 
-    /// Credits `amount` (a deposit, type 2).
+    /// Credits `amount` (a deposit, type 2). `amount` must be greater than zero: anything else
+    /// is [`Error::Amount`] and nothing is sent (the sign is never flipped to fit). Whether the
+    /// account may receive it is the server's to judge.
     pub async fn deposit(
         &self,
         account_id: i64,
         amount: Decimal,
         comment: Option<&str>,
     ) -> Result<Option<i64>, Error> {
-        let mut op = NewOperation::new(account_id, OperationType::Deposit, amount.abs());
+        let amount = brokerkit_runtime::amount::positive("amount", amount)?;
+        let mut op = NewOperation::new(account_id, OperationType::Deposit, amount);
         op.comment = comment.map(str::to_string);
         self.create_operation(&op).await
     }
 
     /// Debits `amount` (a withdrawal, type 3, sent as a negative amount since the sign selects
-    /// debit or credit).
+    /// debit or credit). `amount` is how much to take out and must be greater than zero:
+    /// anything else is [`Error::Amount`] and nothing is sent. Whether the balance covers it
+    /// is the server's to judge.
     pub async fn withdraw(
         &self,
         account_id: i64,
         amount: Decimal,
         comment: Option<&str>,
     ) -> Result<Option<i64>, Error> {
-        let mut op = NewOperation::new(account_id, OperationType::Withdrawal, -amount.abs());
+        let amount = brokerkit_runtime::amount::positive("amount", amount)?;
+        let mut op = NewOperation::new(account_id, OperationType::Withdrawal, -amount);
         op.comment = comment.map(str::to_string);
         self.create_operation(&op).await
     }
