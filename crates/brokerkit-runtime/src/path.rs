@@ -16,8 +16,11 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt;
 
-/// Everything but RFC 3986 unreserved characters (ALPHA DIGIT `-` `.` `_` `~`).
+/// Everything but RFC 3986 unreserved characters (ALPHA DIGIT `-` `.` `_` `~`) and `@`, which
+/// RFC 3986 allows in a segment as it is and AutoShares' `users/@me/…` routes spell so. (`;`
+/// stays encoded: some servers cut a segment at it.)
 const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'@')
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
