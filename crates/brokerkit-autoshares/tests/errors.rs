@@ -203,7 +203,8 @@ async fn rate_limits_server_faults_and_broken_bodies() {
         "{err:?}"
     );
 
-    server.faults.inject_times("GET", path, Fault::Drop, 1);
+    // A read is retried (3 attempts in all) before the drop reaches the caller.
+    server.faults.inject_times("GET", path, Fault::Drop, 3);
     let err = session.user_info().await.unwrap_err();
     assert!(
         matches!(err, Error::Connection(_) | Error::Decode { .. }),

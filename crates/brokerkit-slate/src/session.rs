@@ -121,6 +121,18 @@ impl Session {
         ))
     }
 
+    /// Same as [`Session::new`] with its own request pipeline (retries, deadline, User-Agent,
+    /// answer size limit; see [`brokerkit_runtime::call`]).
+    pub fn with_pipeline(base_url: &str, pipeline: brokerkit_runtime::call::Pipeline) -> Self {
+        Self::from_client(Client::new(
+            base_url.trim_end_matches('/'),
+            State {
+                pipeline,
+                ..State::default()
+            },
+        ))
+    }
+
     /// A session that sends `token` as it is: a scoped API token or a staff token obtained
     /// elsewhere. It cannot renew itself. Claims are read when the token is a JWT.
     pub fn with_token(base_url: &str, token: impl Into<Secret>) -> Self {

@@ -264,7 +264,12 @@ async fn a_422_never_prints_the_echoed_password() {
 #[tokio::test]
 async fn rate_limit_headers_are_exposed_on_answers_and_on_the_429() {
     let server = sandbox().await;
-    let session = customer(&server).await;
+    // The sandbox's window is the wall-clock minute: with retries on, the pipeline could wait
+    // out a short Retry-After and the 429 would never reach this test.
+    let mut pipeline = brokerkit_runtime::call::Pipeline::default();
+    pipeline.retry = brokerkit_runtime::call::Retry::off();
+    let session = Session::with_pipeline(&server.base_url(), pipeline);
+    session.login(EMAIL, PASSWORD).await.unwrap();
     server.set_rate_limit(2);
     let first = session
         .call(|c| async move { c.get_me().send().await })
@@ -375,7 +380,7 @@ async fn server_errors_and_dropped_connections_are_typed_and_transient() {
 
     server
         .faults
-        .inject_times("GET", "/customers/me", Fault::Drop, 1);
+        .inject_times("GET", "/customers/me", Fault::Drop, 3);
     let err = session.me().await.unwrap_err();
     assert!(
         matches!(err, Error::Connection(_) | Error::Decode { .. }),
