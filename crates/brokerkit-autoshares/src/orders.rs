@@ -1,6 +1,7 @@
 //! Hand-written order types: what to send, and readable views of what comes back, with exact
 //! decimals for every price, quantity and amount.
 
+use brokerkit_runtime::Failure;
 use crate::error::{Error, OrderRejection};
 use crate::types;
 use chrono::{DateTime, Utc};
@@ -298,7 +299,7 @@ impl ReplaceRequest {
             .ok()
             .and_then(std::num::NonZeroU32::new)
             .ok_or_else(|| {
-                Error::InvalidRequest(format!("order id {order_id} is not a valid order id"))
+                Error::Failure(Failure::InvalidRequest(format!("order id {order_id} is not a valid order id")))
             })?;
         Ok(types::ModifyOrderResource {
             id,

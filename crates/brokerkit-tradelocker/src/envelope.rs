@@ -1,6 +1,7 @@
 //! TradeLocker's `{s, d, errmsg}` envelope around every `/trade` answer: `s: ok` carries the
 //! payload, `s: no_data` an empty result, `s: error` a rejection (often at HTTP 200).
 
+use brokerkit_runtime::Failure;
 use crate::error::{Error, Result};
 use crate::types;
 use progenitor_client::ResponseValue;
@@ -76,10 +77,12 @@ pub fn require<T: Envelope>(response: ResponseValue<T>, what: &str) -> Result<T:
     let status = response.status().as_u16();
     // Headers are not kept here: cloning them on every call would cost the hot path, and a
     // missing `d` is about the body.
-    open(response)?.ok_or_else(|| Error::Decode {
-        status: Some(status),
-        headers: Default::default(),
-        body: Default::default(),
-        message: format!("the answer carries no `d` ({what})"),
+    open(response)?.ok_or_else(|| {
+        Error::Failure(Failure::Decode {
+            status: Some(status),
+            headers: Default::default(),
+            body: Default::default(),
+            message: format!("the answer carries no `d` ({what})"),
+        })
     })
 }
