@@ -44,7 +44,7 @@
 //! println!("{} filled AAPL orders", orders.len());
 //!
 //! // Any of the 129 operations: app key and token are added, errors are typed.
-//! let news = session.call(session.client().get_news().symbol("AAPL").send()).await?;
+//! let news = session.call(|c| c.get_news().symbol("AAPL").send()).await?;
 //! println!("{} news items", news.len());
 //! session.logout().await?;
 //! # Ok(()) }

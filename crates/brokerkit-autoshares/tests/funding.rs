@@ -48,7 +48,6 @@ fn status(s: types::AchRelationshipStatusString) -> Option<types::AchRelationshi
 async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
     let manual = link(
         &session,
         "000123456789",
@@ -146,7 +145,6 @@ c.send_ach_transfer()
 async fn relationships_list_lazily_and_the_default_follows_changes() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
     let err = session
         .call(|c| {
 c.get_default_ach_relationship()

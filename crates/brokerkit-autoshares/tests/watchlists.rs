@@ -161,7 +161,6 @@ c.get_watchlists()
 async fn a_price_alert_is_changed_and_deleted() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
     let body = types::PriceAlertEditableModel {
         operator: types::PriceAlertOperatorString::Lteq.into(),
         field: types::PriceAlertFieldString::Bid.into(),

@@ -43,7 +43,9 @@ impl<T> Reply<T> {
     }
 }
 
-/// Reads through to the value, as progenitor's `ResponseValue` does: `reply.field` works.
+/// Reads through to the value, as progenitor's `ResponseValue` does: `reply.field` works,
+/// except for a field named like one of `Reply`'s own (`status`, `headers`, `value`,
+/// `rate_limit`): those are the reply's, so write `reply.value.status` for the value's.
 impl<T> std::ops::Deref for Reply<T> {
     type Target = T;
     fn deref(&self) -> &T {

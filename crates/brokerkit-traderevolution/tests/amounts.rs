@@ -1,6 +1,7 @@
 //! Money is exact on the wire and signs are never flipped: a 19-digit amount reaches the
 //! sandbox's balance unchanged; a negative or zero amount is a typed error and nothing is sent.
 
+use brokerkit_traderevolution::Failure;
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_runtime::amount::Rule;
 use brokerkit_traderevolution::{Error, Session};
@@ -40,7 +41,7 @@ async fn negative_and_zero_amounts_are_refused_before_sending() {
             session.withdraw(ACCOUNT, amount, None).await.unwrap_err(),
         ] {
             match e {
-                Error::Amount(a) => {
+                Error::Failure(Failure::Amount(a)) => {
                     assert_eq!(
                         (a.field, a.value, a.rule),
                         ("amount", amount, Rule::Positive)

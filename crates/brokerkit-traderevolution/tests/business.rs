@@ -1,6 +1,7 @@
 //! One business flow per tag, over real HTTP against the stateful sandbox: users, accounts,
 //! presets, account operations (exact balances), assets, reports, error lookup, settings.
 
+use brokerkit_traderevolution::{Failure, BrokerError};
 use brokerkit_mock::traderevolution::{
     self as mock, Config, REPORT_ACCOUNT_OPERATIONS, REPORT_ACCOUNT_STATEMENT, REPORT_USERS,
 };
@@ -147,7 +148,8 @@ async fn accounts_are_created_listed_detailed_and_deleted() {
     let account = session
         .call(|c| c.get_account().account_id(id).send())
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(account.account_name.as_deref(), Some("1234acc"));
     // Defaults: single account, active, live.
     assert_eq!(
@@ -301,7 +303,7 @@ async fn account_operations_move_the_balance_exactly() {
     let long =
         NewOperation::new(ACCOUNT, OperationType::Deposit, dec!(1)).with_comment("x".repeat(129));
     let err = session.create_operation(&long).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(matches!(err, Error::Failure(Failure::InvalidRequest(_))), "{err:?}");
     assert_eq!(server.hits.get("POST", "/accountOperations"), before);
 }
 
