@@ -44,15 +44,15 @@ pub trait BrokerError: std::error::Error + Send + Sync + 'static {
             .or_else(|| self.failure().and_then(Failure::status))
     }
 
-    /// What the server said about its rate limit, on a 429.
+    /// What the error answer said about the rate limit (`Retry-After`, `X-RateLimit-*`):
+    /// always `Some` on a 429, and on any other error answer that carried such headers.
     fn rate_limit(&self) -> Option<RateLimit> {
-        match self.failure().and_then(Failure::rate_limit) {
-            Some(r) => Some(r.clone()),
-            None => self
-                .http()
-                .filter(|h| h.status == 429)
-                .map(HttpFailure::rate_limit),
+        if let Some(r) = self.failure().and_then(Failure::rate_limit) {
+            return Some(r.clone());
         }
+        let h = self.http()?;
+        let r = h.rate_limit();
+        (h.status == 429 || !r.is_empty()).then_some(r)
     }
 
     /// Whether the same request may succeed later unchanged (a timeout, a dropped connection

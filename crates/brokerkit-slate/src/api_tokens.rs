@@ -5,7 +5,8 @@
 //! helpers move it into a [`Secret`] straight away.
 
 use crate::error::Error;
-use crate::session::{Reply, Session};
+use crate::session::Session;
+use brokerkit_runtime::Reply;
 use crate::types;
 use brokerkit_runtime::Secret;
 

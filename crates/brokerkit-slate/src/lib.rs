@@ -78,4 +78,5 @@ pub use claims::{ClaimsError, TokenType, UnverifiedClaims};
 pub use error::{ApiFailure, Error, FieldError, LocSegment, ValidationFailure};
 pub use hooks::State;
 pub use money::{AccountSummary, Money, WithdrawalReceipt};
-pub use session::{LoggedIn, Reply, Session};
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply};
+pub use session::{LoggedIn, Session, SessionBuilder};

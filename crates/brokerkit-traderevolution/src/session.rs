@@ -115,9 +115,15 @@ impl Auth {
                 Err(e) => return Err(RefreshError::new(e.status(), e.to_string())),
             }
         }
-        self.login()
-            .await
-            .map_err(|e| RefreshError::new(e.status(), format!("logging in again failed: {e}")))
+        self.login().await.map_err(|e| {
+            let message = format!("logging in again failed: {e}");
+            // The kept password itself is refused: only the caller can log in now.
+            if matches!(e.status(), Some(401 | 403)) {
+                RefreshError::login_required(e.status(), message)
+            } else {
+                RefreshError::new(e.status(), message)
+            }
+        })
     }
 }
 
