@@ -9,6 +9,7 @@ use brokerkit_autoshares::filter::{field, Filter};
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side};
 use brokerkit_autoshares::prelude::TryStreamExt;
 use brokerkit_autoshares::{types, AutoShares, Error, ListQuery, Login, Session};
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::autoshares as sandbox;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -198,7 +199,10 @@ async fn every_sandbox_answer_matches_the_spec() {
         .await
         .unwrap();
     other.logout().await.unwrap();
-    assert!(matches!(other.user_info().await, Err(Error::NotLoggedIn)));
+    assert!(matches!(
+        other.user_info().await,
+        Err(Error::Failure(Failure::NotLoggedIn(_)))
+    ));
     let revoked = Raw {
         http: raw.http.clone(),
         base: base.clone(),
@@ -231,15 +235,18 @@ async fn every_sandbox_answer_matches_the_spec() {
 }
 
 async fn users_and_registration(api: &AutoShares, session: &Session, raw: &Raw) {
-    let c = session.client();
     let me = session.user_info().await.unwrap();
     assert_eq!(me.login.as_deref(), Some("trader"));
     expect_status(
-        session.call(|c| c.get_user_info().user_id("1046").send()).await,
+        session
+            .call(|c| c.get_user_info().user_id("1046").send())
+            .await,
         401,
     );
     expect_status(
-        session.call(|c| c.get_user_info().user_id("abc").send()).await,
+        session
+            .call(|c| c.get_user_info().user_id("abc").send())
+            .await,
         400,
     );
     let accounts = session.accounts().await.unwrap();
@@ -317,7 +324,6 @@ async fn users_and_registration(api: &AutoShares, session: &Session, raw: &Raw) 
 }
 
 async fn accounts(session: &Session, raw: &Raw) {
-    let c = session.client();
     let balance = session.balance(ACCOUNT).await.unwrap();
     assert_eq!(
         balance.cash.map(|d| d.into_inner()),
@@ -357,12 +363,12 @@ async fn accounts(session: &Session, raw: &Raw) {
     );
     let masked = session
         .call(|c| {
-c.get_all_accounts()
+            c.get_all_accounts()
                 .page_number(0)
                 .page_size(10u32)
                 .mask("nothing-like-it")
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(masked.total_count, Some(0));
@@ -378,7 +384,6 @@ c.get_all_accounts()
 }
 
 async fn orders(session: &Session) {
-    let c = session.client();
     let buy = OrderRequest::market("AAPL", Side::Buy, Decimal::from(10));
     let (preview, filled) = session.submit_order(ACCOUNT, &buy).await.unwrap();
     assert!(preview.total_cost.is_some());
@@ -395,11 +400,11 @@ async fn orders(session: &Session) {
     // A malformed body: 422 with the fields.
     let err = session
         .call(|c| {
-c.preview_order()
+            c.preview_order()
                 .account_id(ACCOUNT)
                 .body(types::CreateOrderResource::default())
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(
@@ -471,7 +476,6 @@ c.preview_order()
 }
 
 async fn sync_orders(session: &Session) {
-    let c = session.client();
     let body = |symbol: &str, price: Option<i64>| {
         OrderRequest::limit(
             symbol,
@@ -483,53 +487,53 @@ async fn sync_orders(session: &Session) {
     };
     let preview = session
         .call(|c| {
-c.preview_sync_order()
+            c.preview_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("KO", Some(40)))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(preview.is_successful, Some(true));
     let rejected = session
         .call(|c| {
-c.preview_sync_order()
+            c.preview_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("NOPE", Some(40)))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(rejected.is_successful, Some(false), "rejected at HTTP 200");
     expect_status(
         session
             .call(|c| {
-c.preview_sync_order()
+                c.preview_sync_order()
                     .account_id(NOBODYS)
                     .body(body("KO", Some(40)))
                     .send()
-})
+            })
             .await,
         400,
     );
     let placed = session
         .call(|c| {
-c.place_sync_order()
+            c.place_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("KO", Some(40)))
                 .send()
-})
+        })
         .await
         .unwrap();
     let id = placed.id.unwrap();
     expect_status(
         session
             .call(|c| {
-c.place_sync_order()
+                c.place_sync_order()
                     .account_id(ACCOUNT)
                     .body(types::CreateOrderResource::default())
                     .send()
-})
+            })
             .await,
         422,
     );
@@ -558,55 +562,55 @@ c.place_sync_order()
     .unwrap();
     let verified = session
         .call(|c| {
-c.preview_replace_sync_order()
+            c.preview_replace_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(id)
                 .body(change.clone())
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(verified.order_id, Some(id));
     let replaced = session
         .call(|c| {
-c.replace_sync_order()
+            c.replace_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(id)
                 .body(change.clone())
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
         session
             .call(|c| {
-c.replace_sync_order()
+                c.replace_sync_order()
                     .account_id(ACCOUNT)
                     .order_id(id)
                     .body(change)
                     .send()
-})
+            })
             .await,
         409,
     );
     let new_id = replaced.id.unwrap();
     session
         .call(|c| {
-c.cancel_sync_order()
+            c.cancel_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(new_id)
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
         session
             .call(|c| {
-c.cancel_sync_order()
+                c.cancel_sync_order()
                     .account_id(ACCOUNT)
                     .order_id(new_id)
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -656,7 +660,6 @@ async fn positions_and_transactions(session: &Session, raw: &Raw) {
 }
 
 async fn securities(session: &Session, raw: &Raw) {
-    let c = session.client();
     let equities: Vec<_> = session
         .equities(ListQuery::new().page_size(5))
         .try_collect()
@@ -676,10 +679,10 @@ async fn securities(session: &Session, raw: &Raw) {
         .unwrap();
     session
         .call(|c| {
-c.get_equity()
+            c.get_equity()
                 .id_or_symbol(aapl.id.unwrap().to_string())
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
@@ -697,12 +700,12 @@ c.get_equity()
     expect_status(
         session
             .call(|c| {
-c.get_equities_by_mask()
+                c.get_equities_by_mask()
                     .mask("int")
                     .count(5)
                     .filter("AllowShort")
                     .send()
-})
+            })
             .await,
         400,
     );
@@ -736,10 +739,10 @@ c.get_equities_by_mask()
     assert_eq!(by_symbol.id, calls[0].id);
     session
         .call(|c| {
-c.get_option()
+            c.get_option()
                 .id_or_symbol(calls[0].id.unwrap().to_string())
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
@@ -758,19 +761,18 @@ c.get_option()
 }
 
 async fn watchlists(session: &Session, raw: &Raw) {
-    let c = session.client();
     let create = |name: &str, securities: Vec<i32>| types::CreateWatchlistModel {
         name: Some(name.into()),
         securities,
     };
     let tech = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(true)
                 .body(create("Tech", vec![1, 2]))
                 .send()
-})
+        })
         .await
         .unwrap();
     let id = tech.id.unwrap();
@@ -778,12 +780,12 @@ c.create_watchlist()
     // The same name again, or a security that does not exist: 409 with the watchlist.
     let err = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(false)
                 .body(create("tech", vec![]))
                 .send()
-})
+        })
         .await
         .unwrap_err();
     let Error::Conflict { failure, .. } = &err else {
@@ -793,45 +795,45 @@ c.create_watchlist()
     expect_status(
         session
             .call(|c| {
-c.create_watchlist()
+                c.create_watchlist()
                     .user_id("@me")
                     .result_include_securities(true)
                     .body(create("Odd", vec![9999]))
                     .send()
-})
+            })
             .await,
         409,
     );
     expect_status(
         session
             .call(|c| {
-c.create_watchlist()
+                c.create_watchlist()
                     .user_id("@me")
                     .result_include_securities(true)
                     .body(types::CreateWatchlistModel::default())
                     .send()
-})
+            })
             .await,
         422,
     );
     let lists = session
         .call(|c| {
-c.get_watchlists()
+            c.get_watchlists()
                 .user_id("@me")
                 .include_securities(false)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(lists.len(), 2, "Tech and Odd");
     let got = session
         .call(|c| {
-c.get_watchlist()
+            c.get_watchlist()
                 .user_id("@me")
                 .watchlist_id(id)
                 .include_securities(true)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(got.name.as_deref(), Some("Tech"));
@@ -843,60 +845,61 @@ c.get_watchlist()
     };
     let after = session
         .call(|c| {
-c.add_security_to_watchlist_by_symbol()
+            c.add_security_to_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(signature("IBM"))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
     expect_status(
         session
             .call(|c| {
-c.add_security_to_watchlist_by_symbol()
+                c.add_security_to_watchlist_by_symbol()
                     .user_id("@me")
                     .watchlist_id(id)
                     .body(signature("NOPE"))
                     .send()
-})
+            })
             .await,
         409,
     );
     let after = session
         .call(|c| {
-c.remove_security_from_watchlist_by_symbol()
+            c.remove_security_from_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(signature("IBM"))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(2));
     let after = session
         .call(|c| {
-c.add_security_to_watchlist_by_id()
+            c.add_security_to_watchlist_by_id()
                 .user_id("@me")
                 .watchlist_id(id)
                 .security_id(10)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
     let after = session
         .call(|c| {
-c.remove_security_from_watchlist_by_id()
+            c.remove_security_from_watchlist_by_id()
                 .user_id("@me")
                 .watchlist_id(id)
                 .security_id(1)
                 .send()
-})
+        })
         .await
         .unwrap();
     let ids: Vec<_> = after
+        .value
         .security_list
         .unwrap()
         .iter()
@@ -906,23 +909,23 @@ c.remove_security_from_watchlist_by_id()
     expect_status(
         session
             .call(|c| {
-c.remove_security_from_watchlist_by_id()
+                c.remove_security_from_watchlist_by_id()
                     .user_id("@me")
                     .watchlist_id(id)
                     .security_id(9999)
                     .send()
-})
+            })
             .await,
         409,
     );
     let renamed = session
         .call(|c| {
-c.rename_watchlist()
+            c.rename_watchlist()
                 .user_id("@me")
                 .watchlist_id(id)
                 .name("Big tech")
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(renamed.m_item1, Some(id));
@@ -930,12 +933,12 @@ c.rename_watchlist()
     expect_status(
         session
             .call(|c| {
-c.rename_watchlist()
+                c.rename_watchlist()
                     .user_id("@me")
                     .watchlist_id(id)
                     .name("odd")
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -954,12 +957,12 @@ c.rename_watchlist()
     expect_status(
         session
             .call(|c| {
-c.get_watchlist()
+                c.get_watchlist()
                     .user_id("@me")
                     .watchlist_id(id)
                     .include_securities(false)
                     .send()
-})
+            })
             .await,
         400,
     );
@@ -972,7 +975,6 @@ c.get_watchlist()
 }
 
 async fn price_alerts(session: &Session, raw: &Raw) {
-    let c = session.client();
     let alert = |security: i32, price: i64| types::PriceAlertEditableModel {
         operator: types::PriceAlertOperatorString::Gteq.into(),
         field: types::PriceAlertFieldString::Last.into(),
@@ -983,11 +985,11 @@ async fn price_alerts(session: &Session, raw: &Raw) {
     };
     let created = session
         .call(|c| {
-c.create_price_alert()
+            c.create_price_alert()
                 .user_id("@me")
                 .body(alert(1, 200))
                 .send()
-})
+        })
         .await
         .unwrap();
     let id = created.id.unwrap();
@@ -995,11 +997,11 @@ c.create_price_alert()
     expect_status(
         session
             .call(|c| {
-c.create_price_alert()
+                c.create_price_alert()
                     .user_id("@me")
                     .body(alert(9999, 1))
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -1030,12 +1032,12 @@ c.create_price_alert()
     stopped.state = Some(types::PriceAlertStateString::Stopped.into());
     let modified = session
         .call(|c| {
-c.modify_price_alert()
+            c.modify_price_alert()
                 .user_id("@me")
                 .alert_id(id)
                 .body(stopped)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(modified.symbol.as_deref(), Some("MSFT"));
@@ -1043,12 +1045,12 @@ c.modify_price_alert()
     expect_status(
         session
             .call(|c| {
-c.modify_price_alert()
+                c.modify_price_alert()
                     .user_id("@me")
                     .alert_id(id)
                     .body(alert(9999, 1))
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -1071,7 +1073,6 @@ c.modify_price_alert()
 }
 
 async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
-    let c = session.client();
     expect_status(
         session
             .call(|c| c.get_default_ach_relationship().account_id(ACCOUNT).send())
@@ -1090,41 +1091,41 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
     };
     let manual = session
         .call(|c| {
-c.create_ach_relationship()
+            c.create_ach_relationship()
                 .account_id(ACCOUNT)
                 .body(link("000123456789", types::AchApprovalMethodString::Manual))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(
-        manual.status,
+        manual.value.status,
         Some(types::AchRelationshipStatusString::Pending.into())
     );
     let instant = session
         .call(|c| {
-c.create_ach_relationship()
+            c.create_ach_relationship()
                 .account_id(ACCOUNT)
                 .body(link(
                     "000987654321",
                     types::AchApprovalMethodString::Instant,
                 ))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(
-        instant.status,
+        instant.value.status,
         Some(types::AchRelationshipStatusString::Approved.into())
     );
     expect_status(
         session
             .call(|c| {
-c.create_ach_relationship()
+                c.create_ach_relationship()
                     .account_id(ACCOUNT)
                     .body(link("000123456789", types::AchApprovalMethodString::Manual))
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -1133,11 +1134,11 @@ c.create_ach_relationship()
     expect_status(
         session
             .call(|c| {
-c.create_ach_relationship()
+                c.create_ach_relationship()
                     .account_id(ACCOUNT)
                     .body(bad)
                     .send()
-})
+            })
             .await,
         422,
     );
@@ -1155,46 +1156,46 @@ c.create_ach_relationship()
     assert_eq!(default.id, Some(manual_id), "the first one linked");
     session
         .call(|c| {
-c.get_ach_relationship()
+            c.get_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
         session
             .call(|c| {
-c.get_ach_relationship()
+                c.get_ach_relationship()
                     .account_id(OTHERS)
                     .id(instant_id)
                     .send()
-})
+            })
             .await,
         401,
     );
     let renamed = session
         .call(|c| {
-c.modify_ach_relationship()
+            c.modify_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
                 .body(types::UpdateAchRelationshipResource {
                     name: Some("Renamed Bank".into()),
                 })
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(renamed.name.as_deref(), Some("Renamed Bank"));
     expect_status(
         session
             .call(|c| {
-c.modify_ach_relationship()
+                c.modify_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(instant_id)
                     .body(types::UpdateAchRelationshipResource::default())
                     .send()
-})
+            })
             .await,
         422,
     );
@@ -1207,36 +1208,36 @@ c.modify_ach_relationship()
     expect_status(
         session
             .call(|c| {
-c.approve_ach_relationship()
+                c.approve_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
                     .body(amounts("0.10", "0.07"))
                     .send()
-})
+            })
             .await,
         409,
     );
     let approved = session
         .call(|c| {
-c.approve_ach_relationship()
+            c.approve_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(manual_id)
                 .body(amounts("0.07", "0.11"))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(
-        approved.status,
+        approved.value.status,
         Some(types::AchRelationshipStatusString::Approved.into())
     );
     session
         .call(|c| {
-c.set_default_ach_relationship()
+            c.set_default_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
                 .send()
-})
+        })
         .await
         .unwrap();
 
@@ -1250,42 +1251,42 @@ c.set_default_ach_relationship()
         };
     let deposit = session
         .call(|c| {
-c.send_ach_transfer()
+            c.send_ach_transfer()
                 .account_id(ACCOUNT)
                 .body(transfer(instant_id.to_string(), 2500, true))
                 .send()
-})
+        })
         .await
         .unwrap();
-    assert_eq!(deposit.status.as_deref(), Some("Submitted"));
+    assert_eq!(deposit.value.status.as_deref(), Some("Submitted"));
     let withdrawal = session
         .call(|c| {
-c.send_ach_transfer()
+            c.send_ach_transfer()
                 .account_id(ACCOUNT)
                 .body(transfer(instant_id.to_string(), 100, false))
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
         session
             .call(|c| {
-c.send_ach_transfer()
+                c.send_ach_transfer()
                     .account_id(ACCOUNT)
                     .body(transfer(instant_id.to_string(), 10_000_000, false))
                     .send()
-})
+            })
             .await,
         409,
     );
     expect_status(
         session
             .call(|c| {
-c.send_ach_transfer()
+                c.send_ach_transfer()
                     .account_id(ACCOUNT)
                     .body(types::AchTransferEditableResource::default())
                     .send()
-})
+            })
             .await,
         422,
     );
@@ -1306,23 +1307,23 @@ c.send_ach_transfer()
     assert_eq!(code, 404, "comment is required");
     session
         .call(|c| {
-c.cancel_transfer()
+            c.cancel_transfer()
                 .account_id(ACCOUNT)
                 .transfer_id(withdrawal_id)
                 .comment("changed my mind")
                 .send()
-})
+        })
         .await
         .unwrap();
     expect_status(
         session
             .call(|c| {
-c.cancel_transfer()
+                c.cancel_transfer()
                     .account_id(ACCOUNT)
                     .transfer_id(withdrawal_id)
                     .comment("again")
                     .send()
-})
+            })
             .await,
         409,
     );
@@ -1333,46 +1334,46 @@ c.cancel_transfer()
     // Unlinking: 200 with the relationship, then 409; an unknown id is 400.
     let deleted = session
         .call(|c| {
-c.delete_ach_relationship()
+            c.delete_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(manual_id)
                 .reason("closed")
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(deleted.cancel_reason.as_deref(), Some("closed"));
     expect_status(
         session
             .call(|c| {
-c.delete_ach_relationship()
+                c.delete_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
                     .reason("closed")
                     .send()
-})
+            })
             .await,
         409,
     );
     expect_status(
         session
             .call(|c| {
-c.set_default_ach_relationship()
+                c.set_default_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
                     .send()
-})
+            })
             .await,
         409,
     );
     expect_status(
         session
             .call(|c| {
-c.get_ach_relationship()
+                c.get_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(deposit.id.unwrap())
                     .send()
-})
+            })
             .await,
         400,
     );

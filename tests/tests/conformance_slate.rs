@@ -4,7 +4,6 @@
 
 mod support;
 
-use brokerkit_slate::BrokerError;
 use brokerkit_mock::slate::{self as sandbox, Config};
 use brokerkit_slate::{types, Error, Secret, Session};
 use rust_decimal::Decimal;

@@ -4,10 +4,10 @@
 
 mod support;
 
-use brokerkit_traderevolution::BrokerError;
 use brokerkit_mock::traderevolution::{
     self as sandbox, Config, REPORT_ACCOUNT_OPERATIONS, REPORT_ACCOUNT_STATEMENT, REPORT_USERS,
 };
+use brokerkit_traderevolution::BrokerError;
 use brokerkit_traderevolution::{
     types, verify_pfix_token, Client, Error, ErrorCode, KnownCode, NewOperation, OperationType,
     ReportQuery, Secret, Session,

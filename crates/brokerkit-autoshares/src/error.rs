@@ -242,7 +242,7 @@ impl Error {
     /// Gives a runtime failure its AutoShares meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) => Self::from_http(h),
+            Failure::Http(h) => Self::from_http(*h),
             other => Error::Failure(other),
         }
     }

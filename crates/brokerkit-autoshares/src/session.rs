@@ -7,9 +7,7 @@ use crate::orders::{Order, OrderPreview, OrderRequest, ReplaceRequest};
 use crate::paging::{paginate, Page, PagingResult, DEFAULT_PAGE_SIZE};
 use crate::{types, Client};
 use brokerkit_runtime::call::Pipeline;
-use brokerkit_runtime::{
-    BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens,
-};
+use brokerkit_runtime::{BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens};
 use futures::future::BoxFuture;
 use futures::stream::Stream;
 use progenitor_client::ResponseValue;
@@ -89,7 +87,9 @@ impl AutoSharesBuilder {
             .build()
             .map_err(Failure::InvalidRequest)?;
         if self.app_key.is_empty() {
-            return Err(Error::Failure(Failure::InvalidRequest("the Et-App-Key is empty".into())));
+            return Err(Error::Failure(Failure::InvalidRequest(
+                "the Et-App-Key is empty".into(),
+            )));
         }
         Ok(AutoShares {
             base_url: self.base_url.trim_end_matches('/').to_string(),
@@ -374,12 +374,14 @@ impl AutoShares {
             .send())
         .await?;
         let status = rv.status().as_u16();
-        refused_string(status, rv.into_inner())?.ok_or_else(|| Error::Failure(Failure::Decode {
-            status: Some(status),
-            headers: Default::default(),
-            body: Default::default(),
-            message: "the reset code was accepted but no reset token came back".into(),
-        }))
+        refused_string(status, rv.into_inner())?.ok_or_else(|| {
+            Error::Failure(Failure::Decode {
+                status: Some(status),
+                headers: Default::default(),
+                body: Default::default(),
+                message: "the reset code was accepted but no reset token came back".into(),
+            })
+        })
     }
 
     /// Password reset, step 4: sets the new password.
@@ -560,7 +562,9 @@ impl Session {
                     .tokens
                     .snapshot()
                     .map(|(t, _)| t.access.clone())
-                    .ok_or_else(|| Failure::NotLoggedIn("the re-login answered no token".into()).into())
+                    .ok_or_else(|| {
+                        Failure::NotLoggedIn("the re-login answered no token".into()).into()
+                    })
             })
         }));
     }

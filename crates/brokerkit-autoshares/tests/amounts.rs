@@ -4,9 +4,9 @@
 
 mod common;
 
-use brokerkit_autoshares::Failure;
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side, TimeInForce};
 use brokerkit_autoshares::Error;
+use brokerkit_autoshares::Failure;
 use brokerkit_runtime::amount::Rule;
 use common::*;
 use rust_decimal::Decimal;

@@ -2,8 +2,8 @@
 
 mod common;
 
-use brokerkit_autoshares::{BrokerError, ClientConfig, Failure};
 use brokerkit_autoshares::{types, AutoShares, Error};
+use brokerkit_autoshares::{BrokerError, ClientConfig, Failure};
 use brokerkit_mock::Fault;
 use common::*;
 use std::time::Duration;
@@ -208,7 +208,10 @@ async fn rate_limits_server_faults_and_broken_bodies() {
     server.faults.inject_times("GET", path, Fault::Drop, 3);
     let err = session.user_info().await.unwrap_err();
     assert!(
-        matches!(err, Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })
+        ),
         "{err:?}"
     );
 
@@ -244,6 +247,9 @@ async fn a_slow_server_is_a_timeout() {
         1,
     );
     let err = api.login(TRADER.0, TRADER.1).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Timeout(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Timeout(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }

@@ -31,11 +31,11 @@ async fn link(
 ) -> Result<types::AchRelationshipResource, Error> {
     session
         .call(|c| {
-c.create_ach_relationship()
+            c.create_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .body(bank(number, method))
                 .send()
-})
+        })
         .await
         .map(|r| r.value)
 }
@@ -72,11 +72,11 @@ async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
     };
     let err = session
         .call(|c| {
-c.send_ach_transfer()
+            c.send_ach_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .body(deposit.clone())
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
@@ -89,12 +89,12 @@ c.send_ach_transfer()
     };
     let err = session
         .call(|c| {
-c.approve_ach_relationship()
+            c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(dec!(0.01), dec!(0.02)))
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(
@@ -103,12 +103,12 @@ c.approve_ach_relationship()
     );
     let approved = session
         .call(|c| {
-c.approve_ach_relationship()
+            c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(MICRO_DEPOSITS[1], MICRO_DEPOSITS[0]))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -118,23 +118,23 @@ c.approve_ach_relationship()
     // Approving twice is a conflict.
     let err = session
         .call(|c| {
-c.approve_ach_relationship()
+            c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(MICRO_DEPOSITS[0], MICRO_DEPOSITS[1]))
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
 
     let sent = session
         .call(|c| {
-c.send_ach_transfer()
+            c.send_ach_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .body(deposit)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(sent.is_deposit, Some(true));
@@ -147,10 +147,10 @@ async fn relationships_list_lazily_and_the_default_follows_changes() {
     let session = trader(&server).await;
     let err = session
         .call(|c| {
-c.get_default_ach_relationship()
+            c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
@@ -217,19 +217,19 @@ c.get_default_ach_relationship()
     // Making the third the default moves the flag.
     session
         .call(|c| {
-c.set_default_ach_relationship()
+            c.set_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(ids[2])
                 .send()
-})
+        })
         .await
         .unwrap();
     let default = session
         .call(|c| {
-c.get_default_ach_relationship()
+            c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(default.id, Some(ids[2]));
@@ -243,12 +243,12 @@ c.get_default_ach_relationship()
     // Unlinking keeps the relationship, canceled, with the reason; it is no longer the default.
     let canceled = session
         .call(|c| {
-c.delete_ach_relationship()
+            c.delete_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(ids[2])
                 .reason("account closed")
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -259,16 +259,16 @@ c.delete_ach_relationship()
     assert!(canceled.cancel_date.is_some());
     let err = session
         .call(|c| {
-c.get_default_ach_relationship()
+            c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     let page = session
         .call(|c| {
-c.get_ach_relationships()
+            c.get_ach_relationships()
                 .account_id(TRADER_ACCOUNT)
                 .page_number(0)
                 .page_size(10u32)
@@ -276,7 +276,7 @@ c.get_ach_relationships()
                 .is_desc(false)
                 .status(types::AchRelationshipStatusString::Canceled)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(page.total_count, Some(1));
@@ -348,12 +348,12 @@ async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
 
     session
         .call(|c| {
-c.cancel_transfer()
+            c.cancel_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .transfer_id(withdrawal.id.unwrap())
                 .comment("not needed")
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(server.complete_transfers(), 1);
@@ -366,12 +366,12 @@ c.cancel_transfer()
     // A settled transfer can no longer be canceled.
     let err = session
         .call(|c| {
-c.cancel_transfer()
+            c.cancel_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .transfer_id(deposit.id.unwrap())
                 .comment("too late")
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");

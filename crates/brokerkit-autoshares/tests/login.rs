@@ -2,8 +2,8 @@
 
 mod common;
 
-use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_autoshares::{AutoShares, ChallengeStep, Error, Login};
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::autoshares::Config;
 use common::*;
 use std::time::Duration;
@@ -158,7 +158,10 @@ async fn a_wrong_or_missing_app_key_is_refused() {
     // An empty key is refused before anything is sent.
     let hits = server.hits.total();
     let err = AutoShares::new(server.base_url(), "").unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::InvalidRequest(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.total(), hits);
 
     // Deployments that answer 401 for a bad key (per the 2026 pages) give the same variant.
@@ -259,7 +262,10 @@ async fn logout_ends_the_session_on_both_sides() {
     assert_eq!(server.live_tokens(), 0);
     let hits = server.hits.total();
     let err = session.user_info().await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::NotLoggedIn(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.total(), hits, "nothing sent without a token");
 }
 

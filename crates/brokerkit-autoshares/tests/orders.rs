@@ -2,9 +2,9 @@
 
 mod common;
 
-use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side, TimeInForce};
 use brokerkit_autoshares::{types, Error};
+use brokerkit_autoshares::{BrokerError, Failure};
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -220,7 +220,10 @@ async fn a_replacement_of_a_filled_order_is_rejected_at_200_and_refused_with_409
         .replace_order(TRADER_ACCOUNT, 0, &change)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::InvalidRequest(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -234,11 +237,11 @@ async fn a_malformed_order_body_is_a_validation_error_with_its_fields() {
     };
     let err = session
         .call(|c| {
-c.preview_order()
+            c.preview_order()
                 .account_id(TRADER_ACCOUNT)
                 .body(body)
                 .send()
-})
+        })
         .await
         .unwrap_err();
     let Error::Validation {

@@ -245,12 +245,7 @@ async fn price_alerts_created_through_the_generated_client_stream_back() {
             state: Some(types::PriceAlertStateString::New.into()),
         };
         let created = session
-            .call(|c| {
-c.create_price_alert()
-                    .user_id("@me")
-                    .body(alert)
-                    .send()
-})
+            .call(|c| c.create_price_alert().user_id("@me").body(alert).send())
             .await
             .unwrap();
         assert_eq!(created.symbol.as_deref(), Some("AAPL"));
@@ -284,11 +279,11 @@ async fn sync_orders_stream_the_same_orders_page_by_page() {
     }
     let via_sync = session
         .call(|c| {
-c.place_sync_order()
+            c.place_sync_order()
                 .account_id(TRADER_ACCOUNT)
                 .body(OrderRequest::limit("T", Side::Buy, dec!(4), dec!(10)).to_resource())
                 .send()
-})
+        })
         .await
         .unwrap();
     let query = ListQuery::new()

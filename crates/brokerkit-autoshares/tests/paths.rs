@@ -26,12 +26,12 @@ async fn hostile_user_ids_never_delete_our_watchlist() {
     };
     let list = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(false)
                 .body(body)
                 .send()
-})
+        })
         .await
         .unwrap();
     let list_id = list.id.unwrap();
@@ -40,11 +40,11 @@ c.create_watchlist()
         let before = server.hits.snapshot();
         let result = session
             .call(|c| {
-c.delete_watchlist()
+                c.delete_watchlist()
                     .user_id(id.as_str())
                     .watchlist_id(list_id)
                     .send()
-})
+            })
             .await;
         let sent = hostile::new_requests(&before, &server.hits.snapshot());
         let suffix = format!("/watchlists/{list_id}");
@@ -54,12 +54,12 @@ c.delete_watchlist()
     }
     let kept = session
         .call(|c| {
-c.get_watchlist()
+            c.get_watchlist()
                 .user_id("@me")
                 .watchlist_id(list_id)
                 .include_securities(false)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(kept.name.as_deref(), Some("Keep"));
@@ -73,11 +73,7 @@ async fn hostile_symbols_stay_one_segment() {
     for id in hostile::ids("lookup") {
         let before = server.hits.snapshot();
         let result = session
-            .call(|c| {
-c.get_equity()
-                    .id_or_symbol(id.as_str())
-                    .send()
-})
+            .call(|c| c.get_equity().id_or_symbol(id.as_str()).send())
             .await;
         let sent = hostile::new_requests(&before, &server.hits.snapshot());
         let outcome = hostile::judge(&sent, &id, "GET /v1.0/equities/", "", refused(&result));

@@ -26,12 +26,12 @@ async fn a_watchlist_keeps_its_securities_in_order_and_its_name_unique() {
     // Security 1 is AAPL, 2 MSFT, 10 KO.
     let list = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(true)
                 .body(create("Morning", vec![2, 1, 2]))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(symbols(&list), ["MSFT", "AAPL"], "duplicates dropped");
@@ -44,35 +44,35 @@ c.create_watchlist()
     };
     let by_symbol = session
         .call(|c| {
-c.add_security_to_watchlist_by_symbol()
+            c.add_security_to_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(sig("ko", Some("NYSE")))
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(symbols(&by_symbol), ["MSFT", "AAPL", "KO"]);
     // The wrong exchange names no security.
     let err = session
         .call(|c| {
-c.add_security_to_watchlist_by_symbol()
+            c.add_security_to_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(sig("KO", Some("NSDQ")))
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     let removed = session
         .call(|c| {
-c.remove_security_from_watchlist_by_id()
+            c.remove_security_from_watchlist_by_id()
                 .user_id("@me")
                 .watchlist_id(id)
                 .security_id(2)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(symbols(&removed), ["AAPL", "KO"]);
@@ -80,12 +80,12 @@ c.remove_security_from_watchlist_by_id()
     // Without securities on request.
     let bare = session
         .call(|c| {
-c.get_watchlist()
+            c.get_watchlist()
                 .user_id("@me")
                 .watchlist_id(id)
                 .include_securities(false)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert!(bare.security_list.is_none());
@@ -97,12 +97,12 @@ c.get_watchlist()
     // A second list cannot take the first one's name, by creation or by renaming.
     let err = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(true)
                 .body(create("MORNING", vec![]))
                 .send()
-})
+        })
         .await
         .unwrap_err();
     let Error::Conflict { failure, .. } = &err else {
@@ -112,33 +112,33 @@ c.create_watchlist()
     assert_eq!(existing.id, Some(id), "409 answers the existing watchlist");
     let evening = session
         .call(|c| {
-c.create_watchlist()
+            c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(false)
                 .body(create("Evening", vec![]))
                 .send()
-})
+        })
         .await
         .unwrap();
     let err = session
         .call(|c| {
-c.rename_watchlist()
+            c.rename_watchlist()
                 .user_id("@me")
                 .watchlist_id(evening.id.unwrap())
                 .name("morning")
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
 
     let all = session
         .call(|c| {
-c.get_watchlists()
+            c.get_watchlists()
                 .user_id("@me")
                 .include_securities(true)
                 .send()
-})
+        })
         .await
         .unwrap();
     let names: Vec<_> = all.iter().filter_map(|w| w.name.as_deref()).collect();
@@ -147,11 +147,11 @@ c.get_watchlists()
     // Another user's lists are not ours to read.
     let err = session
         .call(|c| {
-c.get_watchlists()
+            c.get_watchlists()
                 .user_id("1046")
                 .include_securities(true)
                 .send()
-})
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
@@ -171,11 +171,11 @@ async fn a_price_alert_is_changed_and_deleted() {
     };
     let alert = session
         .call(|c| {
-c.create_price_alert()
+            c.create_price_alert()
                 .user_id("@me")
                 .body(body.clone())
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(alert.symbol.as_deref(), Some("IBM"));
@@ -187,12 +187,12 @@ c.create_price_alert()
     change.state = Some(types::PriceAlertStateString::Stopped.into());
     let changed = session
         .call(|c| {
-c.modify_price_alert()
+            c.modify_price_alert()
                 .user_id("@me")
                 .alert_id(id)
                 .body(change)
                 .send()
-})
+        })
         .await
         .unwrap();
     assert_eq!(changed.argument.map(|a| a.into_inner()), Some(dec!(101)));

@@ -4,9 +4,9 @@
 
 mod common;
 
-use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_autoshares::orders::{OrderRequest, Side};
 use brokerkit_autoshares::Error;
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::Fault;
 use common::*;
 use rust_decimal_macros::dec;

@@ -225,12 +225,12 @@ pub enum Failure {
     OutcomeUnknown(Transport),
     /// The server answered with a status the operation does not treat as success (and the
     /// vendor's error gives it no more specific meaning).
-    Http(HttpFailure),
+    Http(Box<HttpFailure>),
     /// HTTP 429, after the pipeline's own retries: slow down. `rate_limit.retry_after` says
     /// for how long when the server said.
     RateLimited {
         rate_limit: RateLimit,
-        failure: HttpFailure,
+        failure: Box<HttpFailure>,
     },
     /// A success status whose body does not match the spec.
     Decode {
@@ -403,10 +403,10 @@ impl Failure {
         if failure.status == 429 {
             Failure::RateLimited {
                 rate_limit: failure.rate_limit(),
-                failure,
+                failure: Box::new(failure),
             }
         } else {
-            Failure::Http(failure)
+            Failure::Http(Box::new(failure))
         }
     }
 

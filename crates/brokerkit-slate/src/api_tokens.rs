@@ -6,8 +6,8 @@
 
 use crate::error::Error;
 use crate::session::Session;
-use brokerkit_runtime::Reply;
 use crate::types;
+use brokerkit_runtime::Reply;
 use brokerkit_runtime::Secret;
 
 /// A created or rotated API token: its metadata, and the secret to hand to the integration.

@@ -280,7 +280,7 @@ impl Error {
     /// Gives a runtime failure its Slate meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Error::from_http(h),
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Error::from_http(*h),
             other => Error::Failure(other),
         }
     }
@@ -292,7 +292,6 @@ impl Error {
             _ => &[],
         }
     }
-
 }
 
 impl From<Failure> for Error {

@@ -23,10 +23,10 @@ use crate::hooks::State;
 use crate::money::{AccountSummary, WithdrawalReceipt};
 use crate::{types, Client};
 use brokerkit_runtime::{BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens};
-use std::time::SystemTime;
 use progenitor_client::{ClientInfo, ResponseValue};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 /// The customer record and token facts returned by a login. Holds no secret.
 #[derive(Debug, Clone)]
@@ -393,8 +393,9 @@ impl Session {
         let amount = brokerkit_runtime::amount::positive("amount", amount)?;
         let comment = match comment {
             Some(c) => Some(
-                types::WithdrawalRequestComment::try_from(c.to_string())
-                    .map_err(|e| Error::Failure(Failure::InvalidRequest(format!("comment: {e}"))))?,
+                types::WithdrawalRequestComment::try_from(c.to_string()).map_err(|e| {
+                    Error::Failure(Failure::InvalidRequest(format!("comment: {e}")))
+                })?,
             ),
             None => None,
         };

@@ -3,9 +3,9 @@
 
 mod common;
 
-use brokerkit_slate::Failure;
 use brokerkit_runtime::amount::Rule;
 use brokerkit_slate::Error;
+use brokerkit_slate::Failure;
 use common::*;
 use rust_decimal::Decimal;
 use std::str::FromStr;

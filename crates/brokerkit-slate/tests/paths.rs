@@ -3,9 +3,9 @@
 
 mod common;
 
-use brokerkit_slate::Failure;
 use brokerkit_mock::hostile;
 use brokerkit_slate::Error;
+use brokerkit_slate::Failure;
 use common::{customer, sandbox, staff};
 
 fn refused<T>(result: &Result<T, Error>) -> Option<&'static str> {

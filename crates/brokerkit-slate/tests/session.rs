@@ -3,10 +3,10 @@
 
 mod common;
 
-use brokerkit_slate::{BrokerError, ClientConfig, Failure};
 use brokerkit_mock::slate::Config;
 use brokerkit_mock::Fault;
 use brokerkit_slate::{types, Error, LocSegment, Session, TokenType};
+use brokerkit_slate::{BrokerError, ClientConfig, Failure};
 use common::*;
 use rust_decimal::Decimal;
 use std::time::{Duration, SystemTime};
@@ -89,7 +89,10 @@ async fn a_secured_call_before_login_is_refused_without_sending() {
     let server = sandbox().await;
     let session = Session::new(&server.base_url());
     let err = session.me().await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::NotLoggedIn(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.get("GET", "/customers/me"), 0);
 }
 
@@ -385,7 +388,10 @@ async fn server_errors_and_dropped_connections_are_typed_and_transient() {
         .inject_times("GET", "/customers/me", Fault::Drop, 3);
     let err = session.me().await.unwrap_err();
     assert!(
-        matches!(err, Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })
+        ),
         "{err:?}"
     );
 }

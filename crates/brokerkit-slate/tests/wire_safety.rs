@@ -4,8 +4,8 @@
 
 mod common;
 
-use brokerkit_slate::{Failure, BrokerError};
 use brokerkit_mock::Fault;
+use brokerkit_slate::{BrokerError, Failure};
 use brokerkit_slate::{Error, Session};
 use common::*;
 use rust_decimal::Decimal;
@@ -104,7 +104,10 @@ async fn the_autologin_token_never_shows_in_an_error() {
         .port();
     let session = Session::new(&format!("http://127.0.0.1:{port}"));
     let err = session.autologin(ONE_TIME).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Connection(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     let printed = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
     assert!(!printed.contains(ONE_TIME), "{printed}");
 }

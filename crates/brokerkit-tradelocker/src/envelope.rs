@@ -1,9 +1,9 @@
 //! TradeLocker's `{s, d, errmsg}` envelope around every `/trade` answer: `s: ok` carries the
 //! payload, `s: no_data` an empty result, `s: error` a rejection (often at HTTP 200).
 
-use brokerkit_runtime::Failure;
 use crate::error::{Error, Result};
 use crate::types;
+use brokerkit_runtime::Failure;
 use progenitor_client::ResponseValue;
 
 /// A generated `*Envelope` type.

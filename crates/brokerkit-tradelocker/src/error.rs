@@ -48,8 +48,8 @@ impl Error {
     /// Gives a runtime failure its TradeLocker meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) if h.status == 401 => Error::Unauthorized(h),
-            Failure::Http(h) if h.status == 403 => Error::Forbidden(h),
+            Failure::Http(h) if h.status == 401 => Error::Unauthorized(*h),
+            Failure::Http(h) if h.status == 403 => Error::Forbidden(*h),
             other => Error::Failure(other),
         }
     }

@@ -10,8 +10,8 @@ use brokerkit_runtime::{
     call, BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens,
 };
 use rust_decimal::Decimal;
-use std::sync::Arc;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::OnceCell;
 
@@ -289,9 +289,16 @@ impl Session {
     where
         E: serde::Serialize,
         F: FnOnce(&'a Client) -> Fut,
-        Fut: Future<Output = std::result::Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>>,
+        Fut: Future<
+            Output = std::result::Result<
+                progenitor_client::ResponseValue<T>,
+                progenitor_client::Error<E>,
+            >,
+        >,
     {
-        call::run(op(&self.client)).await.map_err(Error::from_failure)
+        call::run(op(&self.client))
+            .await
+            .map_err(Error::from_failure)
     }
 
     /// How many times the tokens were renewed (refreshed, or logged in again).

@@ -2,9 +2,9 @@
 //! sandbox's order book unchanged; a quantity or price at or below zero is a typed error and
 //! nothing is sent.
 
-use brokerkit_tradelocker::Failure;
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_runtime::amount::Rule;
+use brokerkit_tradelocker::Failure;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;

@@ -1,11 +1,11 @@
 //! End-to-end: the TradeLocker client against the TradeLocker sandbox over loopback HTTP.
 
-use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_mock::Fault;
 use brokerkit_tradelocker::{
     orders, types, Credentials, Environment, Error, InstrumentRoutes, Session,
 };
+use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -342,7 +342,9 @@ async fn a_missing_required_field_is_a_decode_error() {
         },
     );
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::Failure(Failure::Decode { message, .. }) => assert!(message.contains("missing field"), "{message}"),
+        Error::Failure(Failure::Decode { message, .. }) => {
+            assert!(message.contains("missing field"), "{message}")
+        }
         other => panic!("expected Decode, got {other:?}"),
     }
 }
@@ -360,7 +362,10 @@ async fn a_slow_answer_times_out() {
         Fault::Latency(Duration::from_secs(2)),
     );
     let err = session.accounts().await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Timeout(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Timeout(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }
 
@@ -369,7 +374,10 @@ async fn a_dropped_connection_is_a_connection_error() {
     let (server, session) = logged_in(Config::default()).await;
     server.faults.inject("/trade/quotes", Fault::Drop);
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Connection(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -384,7 +392,10 @@ async fn a_refused_connection_is_a_connection_error() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Connection(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! A path parameter never changes the target: every hostile id reaches the intended route as
 //! one segment holding exactly the id, or is refused with `Error::Path` before sending.
 
-use brokerkit_tradelocker::Failure;
 use brokerkit_mock::hostile;
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
+use brokerkit_tradelocker::Failure;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;

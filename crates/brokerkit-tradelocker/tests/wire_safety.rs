@@ -2,10 +2,10 @@
 //! that fails under load, a dead refresh token, an answer lost after the order executed,
 //! off-schema auth answers that carry tokens, undecodable and oversized answers.
 
-use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_mock::Fault;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
+use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use rust_decimal::Decimal;
 
 const EURUSD: i64 = 278;
@@ -132,7 +132,10 @@ async fn a_read_whose_answer_is_cut_is_a_plain_connection_error() {
         .faults
         .inject("/trade/quotes", Fault::ExecuteThenDrop);
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Connection(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     assert!(!err.may_have_executed());
 }
 

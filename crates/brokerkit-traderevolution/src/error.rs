@@ -224,7 +224,7 @@ impl Error {
     /// Gives a runtime failure its TraderEvolution meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Self::from_http(h),
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Self::from_http(*h),
             other => Error::Failure(other),
         }
     }
@@ -260,7 +260,6 @@ impl Error {
             _ => None,
         }
     }
-
 }
 
 impl BrokerError for Error {

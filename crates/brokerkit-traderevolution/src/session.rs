@@ -342,7 +342,9 @@ impl Session {
 
     /// Creates an account operation and returns its id (when the server reports one).
     pub async fn create_operation(&self, op: &NewOperation) -> Result<Option<i64>, Error> {
-        let body = op.to_request().map_err(|m| Error::Failure(Failure::InvalidRequest(m)))?;
+        let body = op
+            .to_request()
+            .map_err(|m| Error::Failure(Failure::InvalidRequest(m)))?;
         Ok(self
             .value(|c| c.create_account_operation().body(body).send())
             .await?

@@ -1,9 +1,9 @@
 //! Money is exact on the wire and signs are never flipped: a 19-digit amount reaches the
 //! sandbox's balance unchanged; a negative or zero amount is a typed error and nothing is sent.
 
-use brokerkit_traderevolution::Failure;
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_runtime::amount::Rule;
+use brokerkit_traderevolution::Failure;
 use brokerkit_traderevolution::{Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;

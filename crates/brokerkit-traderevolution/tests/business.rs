@@ -1,13 +1,13 @@
 //! One business flow per tag, over real HTTP against the stateful sandbox: users, accounts,
 //! presets, account operations (exact balances), assets, reports, error lookup, settings.
 
-use brokerkit_traderevolution::{Failure, BrokerError};
 use brokerkit_mock::traderevolution::{
     self as mock, Config, REPORT_ACCOUNT_OPERATIONS, REPORT_ACCOUNT_STATEMENT, REPORT_USERS,
 };
 use brokerkit_traderevolution::{
     types, Error, ErrorCode, KnownCode, NewOperation, OperationType, ReportQuery, Secret, Session,
 };
+use brokerkit_traderevolution::{BrokerError, Failure};
 use rust_decimal_macros::dec;
 use std::time::{Duration, SystemTime};
 
@@ -303,7 +303,10 @@ async fn account_operations_move_the_balance_exactly() {
     let long =
         NewOperation::new(ACCOUNT, OperationType::Deposit, dec!(1)).with_comment("x".repeat(129));
     let err = session.create_operation(&long).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::InvalidRequest(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.get("POST", "/accountOperations"), before);
 }
 

@@ -2,9 +2,9 @@
 //! another key, a body that is not JSON on a documented and an undocumented status, a malformed
 //! or incomplete success body, a dropped connection, and fields the spec does not know.
 
-use brokerkit_traderevolution::{Failure, BrokerError};
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_mock::Fault;
+use brokerkit_traderevolution::{BrokerError, Failure};
 use brokerkit_traderevolution::{Error, KnownCode, Session};
 
 const ACCOUNT: i64 = 3_243_753;
@@ -194,7 +194,10 @@ async fn a_dropped_connection_is_a_transient_connection_error() {
         .call(|c| c.get_account().account_id(ACCOUNT).send())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::Connection(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }
 
@@ -221,7 +224,10 @@ async fn a_server_that_is_gone_is_a_connection_error() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let err = session.call(|c| c.list_assets().send()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Timeout(_))),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Timeout(_))
+        ),
         "{err:?}"
     );
 }

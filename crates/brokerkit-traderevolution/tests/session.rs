@@ -1,9 +1,9 @@
 //! Session behaviour over real HTTP against the loopback sandbox: login, token lifetimes,
 //! refresh before expiry and on 401 (single-flight), re-login, token verification, rate limits.
 
-use brokerkit_traderevolution::{Failure, BrokerError};
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_traderevolution::{types, Error, KnownCode, Secret, Session};
+use brokerkit_traderevolution::{BrokerError, Failure};
 use std::time::Duration;
 
 const ACCOUNT: i64 = 3_243_753;
@@ -246,7 +246,10 @@ async fn forced_refresh_rotates_the_pair_and_logout_stops_secured_calls() {
     session.call(|c| c.list_assets().send()).await.unwrap();
     session.logout().await.unwrap();
     let err = session.call(|c| c.list_assets().send()).await.unwrap_err();
-    assert!(matches!(err, Error::Failure(Failure::NotLoggedIn(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("Session::login"), "{err}");
     assert_eq!(server.hits.get("GET", "/assets"), 1);
 }

@@ -2,9 +2,9 @@
 //! keeps failing under load, an answer lost after the money moved, off-schema token answers,
 //! undecodable answers, a login that tries to add a filter condition.
 
-use brokerkit_traderevolution::{Failure, BrokerError};
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_mock::Fault;
+use brokerkit_traderevolution::{BrokerError, Failure};
 use brokerkit_traderevolution::{Error, Session};
 use rust_decimal::Decimal;
 
@@ -65,7 +65,10 @@ async fn a_refused_refresh_and_a_failing_login_are_not_repeated_per_caller() {
         .collect();
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::Failure(Failure::Renewal(_))), "{err:?}");
+        assert!(
+            matches!(err, Error::Failure(Failure::Renewal(_))),
+            "{err:?}"
+        );
     }
     let logins = server.hits.get("POST", "/auth/token") - 1;
     let refreshes = server.hits.get("GET", "/auth/token/refresh");
