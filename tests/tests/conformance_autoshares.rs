@@ -9,6 +9,7 @@ use brokerkit_autoshares::filter::{field, Filter};
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side};
 use brokerkit_autoshares::prelude::TryStreamExt;
 use brokerkit_autoshares::{types, AutoShares, Error, ListQuery, Login, Session};
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::autoshares as sandbox;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -198,7 +199,10 @@ async fn every_sandbox_answer_matches_the_spec() {
         .await
         .unwrap();
     other.logout().await.unwrap();
-    assert!(matches!(other.user_info().await, Err(Error::NotLoggedIn)));
+    assert!(matches!(
+        other.user_info().await,
+        Err(Error::Failure(Failure::NotLoggedIn(_)))
+    ));
     let revoked = Raw {
         http: raw.http.clone(),
         base: base.clone(),
@@ -231,27 +235,30 @@ async fn every_sandbox_answer_matches_the_spec() {
 }
 
 async fn users_and_registration(api: &AutoShares, session: &Session, raw: &Raw) {
-    let c = session.client();
     let me = session.user_info().await.unwrap();
     assert_eq!(me.login.as_deref(), Some("trader"));
     expect_status(
-        session.call(c.get_user_info().user_id("1046").send()).await,
+        session
+            .call(|c| c.get_user_info().user_id("1046").send())
+            .await,
         401,
     );
     expect_status(
-        session.call(c.get_user_info().user_id("abc").send()).await,
+        session
+            .call(|c| c.get_user_info().user_id("abc").send())
+            .await,
         400,
     );
     let accounts = session.accounts().await.unwrap();
     assert_eq!(accounts[0].id, Some(ACCOUNT));
     let exchanges = session
-        .call(c.get_user_exchanges().user_id("@me").send())
+        .call(|c| c.get_user_exchanges().user_id("@me").send())
         .await
         .unwrap();
     assert!(exchanges.iter().any(|e| e == "Auto"), "{exchanges:?}");
     expect_status(
         session
-            .call(c.get_user_exchanges().user_id("x").send())
+            .call(|c| c.get_user_exchanges().user_id("x").send())
             .await,
         400,
     );
@@ -317,7 +324,6 @@ async fn users_and_registration(api: &AutoShares, session: &Session, raw: &Raw) 
 }
 
 async fn accounts(session: &Session, raw: &Raw) {
-    let c = session.client();
     let balance = session.balance(ACCOUNT).await.unwrap();
     assert_eq!(
         balance.cash.map(|d| d.into_inner()),
@@ -328,20 +334,20 @@ async fn accounts(session: &Session, raw: &Raw) {
     expect_status(session.balance(USER_ID).await, 500);
 
     let one = session
-        .call(c.get_account_by_id().account_id(ACCOUNT).send())
+        .call(|c| c.get_account_by_id().account_id(ACCOUNT).send())
         .await
         .unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].clearing_account.as_deref(), Some("5AB02001"));
     expect_status(
         session
-            .call(c.get_account_by_id().account_id(OTHERS).send())
+            .call(|c| c.get_account_by_id().account_id(OTHERS).send())
             .await,
         401,
     );
     expect_status(
         session
-            .call(c.get_account_by_id().account_id(NOBODYS).send())
+            .call(|c| c.get_account_by_id().account_id(NOBODYS).send())
             .await,
         400,
     );
@@ -356,13 +362,13 @@ async fn accounts(session: &Session, raw: &Raw) {
         [Some(ACCOUNT)]
     );
     let masked = session
-        .call(
+        .call(|c| {
             c.get_all_accounts()
                 .page_number(0)
                 .page_size(10u32)
                 .mask("nothing-like-it")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(masked.total_count, Some(0));
@@ -378,7 +384,6 @@ async fn accounts(session: &Session, raw: &Raw) {
 }
 
 async fn orders(session: &Session) {
-    let c = session.client();
     let buy = OrderRequest::market("AAPL", Side::Buy, Decimal::from(10));
     let (preview, filled) = session.submit_order(ACCOUNT, &buy).await.unwrap();
     assert!(preview.total_cost.is_some());
@@ -394,12 +399,12 @@ async fn orders(session: &Session) {
     assert!(matches!(&err, Error::Rejected(r) if r.code == "DayTradingBuyingPowerExceeded"));
     // A malformed body: 422 with the fields.
     let err = session
-        .call(
+        .call(|c| {
             c.preview_order()
                 .account_id(ACCOUNT)
                 .body(types::CreateOrderResource::default())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(
@@ -471,7 +476,6 @@ async fn orders(session: &Session) {
 }
 
 async fn sync_orders(session: &Session) {
-    let c = session.client();
     let body = |symbol: &str, price: Option<i64>| {
         OrderRequest::limit(
             symbol,
@@ -482,54 +486,54 @@ async fn sync_orders(session: &Session) {
         .to_resource()
     };
     let preview = session
-        .call(
+        .call(|c| {
             c.preview_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("KO", Some(40)))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(preview.is_successful, Some(true));
     let rejected = session
-        .call(
+        .call(|c| {
             c.preview_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("NOPE", Some(40)))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(rejected.is_successful, Some(false), "rejected at HTTP 200");
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.preview_sync_order()
                     .account_id(NOBODYS)
                     .body(body("KO", Some(40)))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         400,
     );
     let placed = session
-        .call(
+        .call(|c| {
             c.place_sync_order()
                 .account_id(ACCOUNT)
                 .body(body("KO", Some(40)))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let id = placed.id.unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.place_sync_order()
                     .account_id(ACCOUNT)
                     .body(types::CreateOrderResource::default())
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         422,
     );
@@ -540,13 +544,13 @@ async fn sync_orders(session: &Session) {
         .unwrap();
     assert!(listed.iter().any(|o| o.id == id), "{listed:?}");
     let got = session
-        .call(c.get_sync_order().account_id(ACCOUNT).order_id(id).send())
+        .call(|c| c.get_sync_order().account_id(ACCOUNT).order_id(id).send())
         .await
         .unwrap();
     assert_eq!(got.symbol.as_deref(), Some("KO"));
     expect_status(
         session
-            .call(c.get_sync_order().account_id(ACCOUNT).order_id(1).send())
+            .call(|c| c.get_sync_order().account_id(ACCOUNT).order_id(1).send())
             .await,
         404,
     );
@@ -557,56 +561,56 @@ async fn sync_orders(session: &Session) {
     .to_resource(id)
     .unwrap();
     let verified = session
-        .call(
+        .call(|c| {
             c.preview_replace_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(id)
                 .body(change.clone())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(verified.order_id, Some(id));
     let replaced = session
-        .call(
+        .call(|c| {
             c.replace_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(id)
                 .body(change.clone())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.replace_sync_order()
                     .account_id(ACCOUNT)
                     .order_id(id)
                     .body(change)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     let new_id = replaced.id.unwrap();
     session
-        .call(
+        .call(|c| {
             c.cancel_sync_order()
                 .account_id(ACCOUNT)
                 .order_id(new_id)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.cancel_sync_order()
                     .account_id(ACCOUNT)
                     .order_id(new_id)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
@@ -656,7 +660,6 @@ async fn positions_and_transactions(session: &Session, raw: &Raw) {
 }
 
 async fn securities(session: &Session, raw: &Raw) {
-    let c = session.client();
     let equities: Vec<_> = session
         .equities(ListQuery::new().page_size(5))
         .try_collect()
@@ -671,38 +674,38 @@ async fn securities(session: &Session, raw: &Raw) {
         400,
     );
     let aapl = session
-        .call(c.get_equity().id_or_symbol("AAPL").send())
+        .call(|c| c.get_equity().id_or_symbol("AAPL").send())
         .await
         .unwrap();
     session
-        .call(
+        .call(|c| {
             c.get_equity()
                 .id_or_symbol(aapl.id.unwrap().to_string())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(c.get_equity().id_or_symbol("NOPE").send())
+            .call(|c| c.get_equity().id_or_symbol("NOPE").send())
             .await,
         404,
     );
     let found = session
-        .call(c.get_equities_by_mask().mask("int").count(5).send())
+        .call(|c| c.get_equities_by_mask().mask("int").count(5).send())
         .await
         .unwrap();
     let symbols: Vec<_> = found.iter().filter_map(|e| e.symbol.as_deref()).collect();
     assert_eq!(symbols, ["IBM", "INTC"], "by description, by symbol");
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.get_equities_by_mask()
                     .mask("int")
                     .count(5)
                     .filter("AllowShort")
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         400,
     );
@@ -730,26 +733,26 @@ async fn securities(session: &Session, raw: &Raw) {
     );
     let osi = calls[0].symbol.clone().unwrap();
     let by_symbol = session
-        .call(c.get_option().id_or_symbol(osi.clone()).send())
+        .call(|c| c.get_option().id_or_symbol(osi.clone()).send())
         .await
         .unwrap();
     assert_eq!(by_symbol.id, calls[0].id);
     session
-        .call(
+        .call(|c| {
             c.get_option()
                 .id_or_symbol(calls[0].id.unwrap().to_string())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(c.get_option().id_or_symbol("AAPL  200117C00001000").send())
+            .call(|c| c.get_option().id_or_symbol("AAPL  200117C00001000").send())
             .await,
         404,
     );
     let expirations = session
-        .call(c.get_option_expirations().underlying("AAPL").send())
+        .call(|c| c.get_option_expirations().underlying("AAPL").send())
         .await
         .unwrap();
     assert_eq!(expirations.len(), 2);
@@ -758,32 +761,31 @@ async fn securities(session: &Session, raw: &Raw) {
 }
 
 async fn watchlists(session: &Session, raw: &Raw) {
-    let c = session.client();
     let create = |name: &str, securities: Vec<i32>| types::CreateWatchlistModel {
         name: Some(name.into()),
         securities,
     };
     let tech = session
-        .call(
+        .call(|c| {
             c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(true)
                 .body(create("Tech", vec![1, 2]))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let id = tech.id.unwrap();
     assert_eq!(tech.security_list.as_ref().map(Vec::len), Some(2));
     // The same name again, or a security that does not exist: 409 with the watchlist.
     let err = session
-        .call(
+        .call(|c| {
             c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(false)
                 .body(create("tech", vec![]))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     let Error::Conflict { failure, .. } = &err else {
@@ -792,46 +794,46 @@ async fn watchlists(session: &Session, raw: &Raw) {
     assert!(failure.body_text().contains("\"Tech\""));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.create_watchlist()
                     .user_id("@me")
                     .result_include_securities(true)
                     .body(create("Odd", vec![9999]))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.create_watchlist()
                     .user_id("@me")
                     .result_include_securities(true)
                     .body(types::CreateWatchlistModel::default())
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         422,
     );
     let lists = session
-        .call(
+        .call(|c| {
             c.get_watchlists()
                 .user_id("@me")
                 .include_securities(false)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(lists.len(), 2, "Tech and Odd");
     let got = session
-        .call(
+        .call(|c| {
             c.get_watchlist()
                 .user_id("@me")
                 .watchlist_id(id)
                 .include_securities(true)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(got.name.as_deref(), Some("Tech"));
@@ -842,61 +844,62 @@ async fn watchlists(session: &Session, raw: &Raw) {
         currency: Some("USD".into()),
     };
     let after = session
-        .call(
+        .call(|c| {
             c.add_security_to_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(signature("IBM"))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.add_security_to_watchlist_by_symbol()
                     .user_id("@me")
                     .watchlist_id(id)
                     .body(signature("NOPE"))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     let after = session
-        .call(
+        .call(|c| {
             c.remove_security_from_watchlist_by_symbol()
                 .user_id("@me")
                 .watchlist_id(id)
                 .body(signature("IBM"))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(2));
     let after = session
-        .call(
+        .call(|c| {
             c.add_security_to_watchlist_by_id()
                 .user_id("@me")
                 .watchlist_id(id)
                 .security_id(10)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(after.security_list.as_ref().map(Vec::len), Some(3));
     let after = session
-        .call(
+        .call(|c| {
             c.remove_security_from_watchlist_by_id()
                 .user_id("@me")
                 .watchlist_id(id)
                 .security_id(1)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let ids: Vec<_> = after
+        .value
         .security_list
         .unwrap()
         .iter()
@@ -905,37 +908,37 @@ async fn watchlists(session: &Session, raw: &Raw) {
     assert_eq!(ids, [2, 10]);
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.remove_security_from_watchlist_by_id()
                     .user_id("@me")
                     .watchlist_id(id)
                     .security_id(9999)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     let renamed = session
-        .call(
+        .call(|c| {
             c.rename_watchlist()
                 .user_id("@me")
                 .watchlist_id(id)
                 .name("Big tech")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(renamed.m_item1, Some(id));
     assert_eq!(renamed.m_item2.as_deref(), Some("Big tech"));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.rename_watchlist()
                     .user_id("@me")
                     .watchlist_id(id)
                     .name("odd")
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
@@ -948,31 +951,30 @@ async fn watchlists(session: &Session, raw: &Raw) {
         .await;
     assert_eq!(code, 404, "name is required");
     session
-        .call(c.delete_watchlist().user_id("@me").watchlist_id(id).send())
+        .call(|c| c.delete_watchlist().user_id("@me").watchlist_id(id).send())
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.get_watchlist()
                     .user_id("@me")
                     .watchlist_id(id)
                     .include_securities(false)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         400,
     );
     expect_status(
         session
-            .call(c.delete_watchlist().user_id("1046").watchlist_id(id).send())
+            .call(|c| c.delete_watchlist().user_id("1046").watchlist_id(id).send())
             .await,
         401,
     );
 }
 
 async fn price_alerts(session: &Session, raw: &Raw) {
-    let c = session.client();
     let alert = |security: i32, price: i64| types::PriceAlertEditableModel {
         operator: types::PriceAlertOperatorString::Gteq.into(),
         field: types::PriceAlertFieldString::Last.into(),
@@ -982,24 +984,24 @@ async fn price_alerts(session: &Session, raw: &Raw) {
         state: None,
     };
     let created = session
-        .call(
+        .call(|c| {
             c.create_price_alert()
                 .user_id("@me")
                 .body(alert(1, 200))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let id = created.id.unwrap();
     assert_eq!(created.symbol.as_deref(), Some("AAPL"));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.create_price_alert()
                     .user_id("@me")
                     .body(alert(9999, 1))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
@@ -1019,7 +1021,7 @@ async fn price_alerts(session: &Session, raw: &Raw) {
         .unwrap();
     assert_eq!(alerts.len(), 1);
     let got = session
-        .call(c.get_price_alert().user_id("@me").alert_id(id).send())
+        .call(|c| c.get_price_alert().user_id("@me").alert_id(id).send())
         .await
         .unwrap();
     assert_eq!(
@@ -1029,52 +1031,51 @@ async fn price_alerts(session: &Session, raw: &Raw) {
     let mut stopped = alert(2, 250);
     stopped.state = Some(types::PriceAlertStateString::Stopped.into());
     let modified = session
-        .call(
+        .call(|c| {
             c.modify_price_alert()
                 .user_id("@me")
                 .alert_id(id)
                 .body(stopped)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(modified.symbol.as_deref(), Some("MSFT"));
     assert_eq!(modified.created_date, created.created_date);
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.modify_price_alert()
                     .user_id("@me")
                     .alert_id(id)
                     .body(alert(9999, 1))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     session
-        .call(c.delete_price_alert().user_id("@me").alert_id(id).send())
+        .call(|c| c.delete_price_alert().user_id("@me").alert_id(id).send())
         .await
         .unwrap();
     expect_status(
         session
-            .call(c.get_price_alert().user_id("@me").alert_id(id).send())
+            .call(|c| c.get_price_alert().user_id("@me").alert_id(id).send())
             .await,
         400,
     );
     expect_status(
         session
-            .call(c.delete_price_alert().user_id("@me").alert_id(id).send())
+            .call(|c| c.delete_price_alert().user_id("@me").alert_id(id).send())
             .await,
         400,
     );
 }
 
 async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
-    let c = session.client();
     expect_status(
         session
-            .call(c.get_default_ach_relationship().account_id(ACCOUNT).send())
+            .call(|c| c.get_default_ach_relationship().account_id(ACCOUNT).send())
             .await,
         404,
     );
@@ -1089,42 +1090,42 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
         }
     };
     let manual = session
-        .call(
+        .call(|c| {
             c.create_ach_relationship()
                 .account_id(ACCOUNT)
                 .body(link("000123456789", types::AchApprovalMethodString::Manual))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(
-        manual.status,
+        manual.value.status,
         Some(types::AchRelationshipStatusString::Pending.into())
     );
     let instant = session
-        .call(
+        .call(|c| {
             c.create_ach_relationship()
                 .account_id(ACCOUNT)
                 .body(link(
                     "000987654321",
                     types::AchApprovalMethodString::Instant,
                 ))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(
-        instant.status,
+        instant.value.status,
         Some(types::AchRelationshipStatusString::Approved.into())
     );
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.create_ach_relationship()
                     .account_id(ACCOUNT)
                     .body(link("000123456789", types::AchApprovalMethodString::Manual))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
@@ -1132,12 +1133,12 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
     bad.routing_number = Some("12".into());
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.create_ach_relationship()
                     .account_id(ACCOUNT)
                     .body(bad)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         422,
     );
@@ -1149,52 +1150,52 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
         .unwrap();
     assert_eq!(listed.len(), 2);
     let default = session
-        .call(c.get_default_ach_relationship().account_id(ACCOUNT).send())
+        .call(|c| c.get_default_ach_relationship().account_id(ACCOUNT).send())
         .await
         .unwrap();
     assert_eq!(default.id, Some(manual_id), "the first one linked");
     session
-        .call(
+        .call(|c| {
             c.get_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.get_ach_relationship()
                     .account_id(OTHERS)
                     .id(instant_id)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         401,
     );
     let renamed = session
-        .call(
+        .call(|c| {
             c.modify_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
                 .body(types::UpdateAchRelationshipResource {
                     name: Some("Renamed Bank".into()),
                 })
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(renamed.name.as_deref(), Some("Renamed Bank"));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.modify_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(instant_id)
                     .body(types::UpdateAchRelationshipResource::default())
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         422,
     );
@@ -1206,37 +1207,37 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
     };
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.approve_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
                     .body(amounts("0.10", "0.07"))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     let approved = session
-        .call(
+        .call(|c| {
             c.approve_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(manual_id)
                 .body(amounts("0.07", "0.11"))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(
-        approved.status,
+        approved.value.status,
         Some(types::AchRelationshipStatusString::Approved.into())
     );
     session
-        .call(
+        .call(|c| {
             c.set_default_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(instant_id)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
 
@@ -1249,43 +1250,43 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
             ..Default::default()
         };
     let deposit = session
-        .call(
+        .call(|c| {
             c.send_ach_transfer()
                 .account_id(ACCOUNT)
                 .body(transfer(instant_id.to_string(), 2500, true))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
-    assert_eq!(deposit.status.as_deref(), Some("Submitted"));
+    assert_eq!(deposit.value.status.as_deref(), Some("Submitted"));
     let withdrawal = session
-        .call(
+        .call(|c| {
             c.send_ach_transfer()
                 .account_id(ACCOUNT)
                 .body(transfer(instant_id.to_string(), 100, false))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.send_ach_transfer()
                     .account_id(ACCOUNT)
                     .body(transfer(instant_id.to_string(), 10_000_000, false))
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.send_ach_transfer()
                     .account_id(ACCOUNT)
                     .body(types::AchTransferEditableResource::default())
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         422,
     );
@@ -1305,24 +1306,24 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
         .await;
     assert_eq!(code, 404, "comment is required");
     session
-        .call(
+        .call(|c| {
             c.cancel_transfer()
                 .account_id(ACCOUNT)
                 .transfer_id(withdrawal_id)
                 .comment("changed my mind")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.cancel_transfer()
                     .account_id(ACCOUNT)
                     .transfer_id(withdrawal_id)
                     .comment("again")
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
@@ -1332,47 +1333,47 @@ async fn funding(session: &Session, raw: &Raw, server: &sandbox::Server) {
 
     // Unlinking: 200 with the relationship, then 409; an unknown id is 400.
     let deleted = session
-        .call(
+        .call(|c| {
             c.delete_ach_relationship()
                 .account_id(ACCOUNT)
                 .id(manual_id)
                 .reason("closed")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(deleted.cancel_reason.as_deref(), Some("closed"));
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.delete_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
                     .reason("closed")
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.set_default_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(manual_id)
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         409,
     );
     expect_status(
         session
-            .call(
+            .call(|c| {
                 c.get_ach_relationship()
                     .account_id(ACCOUNT)
                     .id(deposit.id.unwrap())
-                    .send(),
-            )
+                    .send()
+            })
             .await,
         400,
     );

@@ -7,6 +7,7 @@ mod support;
 use brokerkit_mock::traderevolution::{
     self as sandbox, Config, REPORT_ACCOUNT_OPERATIONS, REPORT_ACCOUNT_STATEMENT, REPORT_USERS,
 };
+use brokerkit_traderevolution::BrokerError;
 use brokerkit_traderevolution::{
     types, verify_pfix_token, Client, Error, ErrorCode, KnownCode, NewOperation, OperationType,
     ReportQuery, Secret, Session,
@@ -68,7 +69,7 @@ async fn every_sandbox_answer_matches_the_spec() {
 
     // Refresh: through the session, then a refresh token that no longer exists.
     session.refresh().await.unwrap();
-    assert_eq!(session.refresh_count(), 1);
+    assert_eq!(session.renewals(), 1);
     let plain = Client::new(&base, Default::default());
     let stale = plain
         .refresh_token()

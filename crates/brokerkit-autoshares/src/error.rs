@@ -7,10 +7,8 @@
 //! even report failures with HTTP 200. [`Error`] gives each of them a variant, and every
 //! variant built from a response keeps its status, headers and raw body ([`HttpFailure`]).
 
-use crate::hooks::{NOT_LOGGED_IN, NO_APP_KEY, SESSION_EXPIRED};
-use brokerkit_runtime::{Body, Failure, HttpFailure, RateLimit, RefreshError, Transport};
+use brokerkit_runtime::{BrokerError, Failure, HttpFailure};
 use bytes::Bytes;
-use http::HeaderMap;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -154,13 +152,6 @@ pub enum Error {
         message: String,
         failure: Box<HttpFailure>,
     },
-    /// The call needs a session, and there is none.
-    #[error("not logged in: call AutoShares::login first")]
-    NotLoggedIn,
-    /// The token is past its lifetime (24 hours) and no re-login hook is installed; nothing
-    /// was sent.
-    #[error("the session expired (tokens live 24 hours): log in again or install a re-login hook")]
-    SessionExpired,
     /// The login asks for another factor that the caller must answer (see
     /// [`Login::Challenge`](crate::Login)); returned where no challenge can be answered,
     /// e.g. by an automatic re-login.
@@ -216,36 +207,6 @@ pub enum Error {
         message: Option<String>,
         failure: Box<HttpFailure>,
     },
-    /// HTTP 429: slow down; `rate_limit.retry_after` says for how long when the server tells.
-    #[error("rate limited ({failure}); retry after {}", rate_limit.retry_after.map(|d| format!("{}s", d.as_secs())).unwrap_or_else(|| "a while".into()))]
-    RateLimited {
-        rate_limit: RateLimit,
-        failure: Box<HttpFailure>,
-    },
-    /// Any other unsuccessful HTTP status.
-    #[error("AutoShares answered {0}")]
-    Http(Box<HttpFailure>),
-    /// No answer in time, to a call that changes nothing.
-    #[error("AutoShares did not answer in time: {0}")]
-    Timeout(#[source] Transport),
-    /// The connection failed or dropped, on a call that changes nothing (or was never sent).
-    #[error("could not reach AutoShares: {0}")]
-    Connection(#[source] Transport),
-    /// An order, transfer or other change was sent and its answer lost: it may have been
-    /// carried out. The client never resends it; read orders or transfers back first.
-    #[error("AutoShares may have carried out the request, but its answer was lost: {0}")]
-    OutcomeUnknown(#[source] Transport),
-    /// A success status whose body is not what the spec describes.
-    #[error("AutoShares sent a body this client cannot read{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode {
-        status: Option<u16>,
-        headers: Box<HeaderMap>,
-        body: Body,
-        message: String,
-    },
-    /// The answer passed the client's size limit.
-    #[error("AutoShares' answer is larger than the {limit} bytes this client accepts")]
-    TooLarge { status: Option<u16>, limit: usize },
     /// A paged list misbehaved (a page repeated, more items than announced): the stream ends
     /// here instead of asking forever.
     #[error("AutoShares paging stopped at page {page}: {reason}")]
@@ -253,21 +214,21 @@ pub enum Error {
     /// A filter could not be built safely.
     #[error(transparent)]
     Filter(#[from] crate::filter::FilterError),
-    /// The automatic re-login failed.
+    /// What every vendor shares: a timeout, a dropped connection, an unknown outcome, a
+    /// body that does not decode, a 429, any other unsuccessful status, a failed or
+    /// impossible renewal (an expired session without a re-login hook), a call refused before
+    /// sending (no login, no app key, a bad id or amount).
     #[error(transparent)]
-    Refresh(#[from] RefreshError),
-    /// The call was refused before sending (a missing parameter, no app key…).
-    #[error("request not sent: {0}")]
-    InvalidRequest(String),
-    /// A path parameter (an id, a symbol, a name) that no URL can carry as one segment;
-    /// nothing was sent.
-    #[error("request not sent: {0}")]
-    Path(#[from] brokerkit_runtime::PathError),
-    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
-    /// zero quantity): refused before sending, the sign never changed to make it fit.
-    #[error("request not sent: {0}")]
-    Amount(#[from] brokerkit_runtime::AmountError),
+    Failure(Failure),
 }
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        Error::from_failure(f)
+    }
+}
+
+brokerkit_runtime::failure_conversions!(Error);
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -281,34 +242,8 @@ impl Error {
     /// Gives a runtime failure its AutoShares meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) => Self::from_http(h),
-            Failure::Other(m) => match m.as_str() {
-                NOT_LOGGED_IN => Error::NotLoggedIn,
-                SESSION_EXPIRED => Error::SessionExpired,
-                NO_APP_KEY => {
-                    Error::InvalidRequest("no Et-App-Key: build the client with an app key".into())
-                }
-                _ => Error::InvalidRequest(m),
-            },
-            Failure::InvalidRequest(m) => Error::InvalidRequest(m),
-            Failure::Path(e) => Error::Path(e),
-            Failure::Timeout(t) => Error::Timeout(t),
-            Failure::Connection(t) => Error::Connection(t),
-            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
-            Failure::Decode {
-                status,
-                headers,
-                body,
-                message,
-            } => Error::Decode {
-                status,
-                headers,
-                body,
-                message,
-            },
-            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
-            Failure::Renewal(e) => Error::Refresh(e),
-            other => Error::InvalidRequest(other.to_string()),
+            Failure::Http(h) => Self::from_http(*h),
+            other => Error::Failure(other),
         }
     }
 
@@ -372,40 +307,31 @@ impl Error {
                 failure,
             },
             (409, _) => Error::Conflict { message, failure },
-            (429, _) => Error::RateLimited {
-                rate_limit: failure.rate_limit(),
-                failure,
-            },
             (500..=599, _) => Error::Server { message, failure },
-            _ => Error::Http(failure),
-        }
-    }
-
-    /// The HTTP status, when the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::LoginFailed { failure, .. }
-            | Error::AppKey { failure, .. }
-            | Error::Unauthorized { failure, .. }
-            | Error::RegistrationFailed { failure, .. }
-            | Error::Validation { failure, .. }
-            | Error::BadRequest { failure, .. }
-            | Error::NotFound { failure, .. }
-            | Error::Conflict { failure, .. }
-            | Error::Server { failure, .. }
-            | Error::RateLimited { failure, .. }
-            | Error::Http(failure) => Some(failure.status),
-            Error::Rejected(r) => Some(r.status),
-            Error::Refused { status, .. } => Some(*status),
-            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
-            Error::Refresh(e) => e.status,
-            _ => None,
+            _ => Error::Failure(Failure::from_http(*failure)),
         }
     }
 
     /// The body the server sent, when there was one.
     pub fn body(&self) -> Option<&Bytes> {
         match self {
+            Error::Refused { body, .. } => Some(body),
+            Error::Failure(Failure::Decode { body, .. }) => Some(body.bytes()),
+            _ => self.http().map(|h| &h.body),
+        }
+    }
+}
+
+impl BrokerError for Error {
+    fn failure(&self) -> Option<&Failure> {
+        match self {
+            Error::Failure(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn http(&self) -> Option<&HttpFailure> {
+        match self {
             Error::LoginFailed { failure, .. }
             | Error::AppKey { failure, .. }
             | Error::Unauthorized { failure, .. }
@@ -414,28 +340,20 @@ impl Error {
             | Error::BadRequest { failure, .. }
             | Error::NotFound { failure, .. }
             | Error::Conflict { failure, .. }
-            | Error::Server { failure, .. }
-            | Error::RateLimited { failure, .. }
-            | Error::Http(failure) => Some(&failure.body),
-            Error::Refused { body, .. } => Some(body),
-            Error::Decode { body, .. } => Some(body.bytes()),
+            | Error::Server { failure, .. } => Some(failure),
+            Error::Failure(f) => f.http(),
             _ => None,
         }
     }
 
-    /// Whether an order or money movement may have been carried out although the call failed
-    /// (its answer was lost). Never resend it blindly: reconcile first.
-    pub fn may_have_executed(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown(_))
-    }
-
-    /// Whether the same request may succeed later. The client never retries by itself:
-    /// resending an order is the caller's decision (read the orders back first).
-    pub fn is_transient(&self) -> bool {
+    fn status(&self) -> Option<u16> {
         match self {
-            Error::Timeout(_) | Error::Connection(_) | Error::RateLimited { .. } => true,
-            Error::Server { failure, .. } => matches!(failure.status, 502..=504),
-            _ => false,
+            Error::Rejected(r) => Some(r.status),
+            Error::Refused { status, .. } => Some(*status),
+            _ => self
+                .http()
+                .map(|h| h.status)
+                .or_else(|| self.failure().and_then(Failure::status)),
         }
     }
 }

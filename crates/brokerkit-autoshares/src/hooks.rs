@@ -10,7 +10,7 @@
 use crate::generated::{Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
-use brokerkit_runtime::{Secret, TokenCell};
+use brokerkit_runtime::{RefreshError, Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,12 +21,6 @@ pub const RELOGIN_SKEW: Duration = Duration::from_secs(60);
 
 /// The operation id of `POST /token`, as progenitor names it.
 pub(crate) const GET_TOKEN: &str = "get_token";
-
-/// Messages the hooks refuse a call with; [`Error::from_client`](crate::Error::from_client)
-/// turns them back into typed variants.
-pub(crate) const NOT_LOGGED_IN: &str = "autoshares: this call needs a logged-in session";
-pub(crate) const SESSION_EXPIRED: &str = "autoshares: the session token has expired";
-pub(crate) const NO_APP_KEY: &str = "autoshares: no Et-App-Key configured";
 
 const ET_APP_KEY: HeaderName = HeaderName::from_static("et-app-key");
 
@@ -78,8 +72,11 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    pub(crate) fn with_app_key(app_key: Secret) -> Self {
-        let state = Self::default();
+    pub(crate) fn new(app_key: Secret, pipeline: call::Pipeline) -> Self {
+        let state = Self {
+            pipeline,
+            ..Self::default()
+        };
         *state.app_key.write().unwrap_or_else(|p| p.into_inner()) = Some(app_key);
         state
     }
@@ -116,7 +113,9 @@ impl ClientHooks<State> for Client {
         strip_generator_headers(request);
         let state = self.inner();
         let Some(key) = state.app_key() else {
-            return Err(Error::Custom(NO_APP_KEY.into()));
+            return Err(call::not_ready(
+                "no Et-App-Key: build the client with an app key",
+            ));
         };
         set_secret_header(request, ET_APP_KEY, &key, "").map_err(Error::Custom)?;
         if info.operation_id == GET_TOKEN {
@@ -142,7 +141,7 @@ impl ClientHooks<State> for Client {
             .await
             .map_err(|e| Error::Custom(format!("autoshares: re-login failed: {e}")))?;
         let Some((token, _)) = token else {
-            return Err(Error::Custom(NOT_LOGGED_IN.into()));
+            return Err(call::not_logged_in(info.operation_id));
         };
         let expired = state
             .tokens
@@ -150,7 +149,13 @@ impl ClientHooks<State> for Client {
             .and_then(|(t, _)| t.access_expires_at)
             .is_some_and(|at| SystemTime::now() >= at);
         if expired {
-            return Err(Error::Custom(SESSION_EXPIRED.into()));
+            // Typed as a renewal that only a new login can make.
+            let e = RefreshError::login_required(
+                None,
+                "the session expired (tokens live 24 hours) and no re-login hook is installed",
+            );
+            call::note_renewal_failure(&e);
+            return Err(Error::Custom(e.to_string()));
         }
         set_bearer(request, &token).map_err(Error::Custom)?;
         Ok(())

@@ -4,7 +4,7 @@
 //! - [`AutoShares::login`]: single- or two-factor login as a typed flow ([`Login::Session`] or
 //!   a [`Challenge`] naming the step to answer); failures are [`Error::LoginFailed`];
 //! - [`Session`]: every call carries `Et-App-Key` and `Authorization` without the caller
-//!   touching headers; [`Session::logout`]; an expired token is [`Error::SessionExpired`] or,
+//!   touching headers; [`Session::logout`]; an expired token is a login-required renewal error or,
 //!   with [`Session::set_relogin`], renewed and the call retried;
 //! - paged endpoints as lazy [`futures::Stream`]s ([`Session::orders`], [`Session::positions`]…);
 //! - [`filter`]: a typed, injection-safe builder for the SQL-like `filter` parameter;
@@ -44,7 +44,7 @@
 //! println!("{} filled AAPL orders", orders.len());
 //!
 //! // Any of the 129 operations: app key and token are added, errors are typed.
-//! let news = session.call(session.client().get_news().symbol("AAPL").send()).await?;
+//! let news = session.call(|c| c.get_news().symbol("AAPL").send()).await?;
 //! println!("{} news items", news.len());
 //! session.logout().await?;
 //! # Ok(()) }
@@ -60,7 +60,10 @@ pub mod session;
 /// The names most programs need, and the stream extension traits for the paged lists.
 pub mod prelude {
     pub use crate::session::etna_base_url;
-    pub use crate::{AutoShares, Challenge, ChallengeStep, Error, ListQuery, Login, Session};
+    pub use crate::{
+        AutoShares, BrokerError, Challenge, ChallengeStep, ClientConfig, Error, ListQuery, Login,
+        Session,
+    };
     pub use futures::{StreamExt, TryStreamExt};
 }
 
@@ -68,6 +71,7 @@ pub mod prelude {
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
 mod generated;
 
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply};
 pub use error::{Error, ErrorBody, OrderRejection, Result};
 pub use generated::*;
 pub use session::{

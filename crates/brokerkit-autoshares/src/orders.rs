@@ -3,6 +3,7 @@
 
 use crate::error::{Error, OrderRejection};
 use crate::types;
+use brokerkit_runtime::Failure;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -298,7 +299,9 @@ impl ReplaceRequest {
             .ok()
             .and_then(std::num::NonZeroU32::new)
             .ok_or_else(|| {
-                Error::InvalidRequest(format!("order id {order_id} is not a valid order id"))
+                Error::Failure(Failure::InvalidRequest(format!(
+                    "order id {order_id} is not a valid order id"
+                )))
             })?;
         Ok(types::ModifyOrderResource {
             id,

@@ -6,7 +6,8 @@ use crate::hooks::State;
 use crate::orders::{Order, OrderPreview, OrderRequest, ReplaceRequest};
 use crate::paging::{paginate, Page, PagingResult, DEFAULT_PAGE_SIZE};
 use crate::{types, Client};
-use brokerkit_runtime::{RefreshError, Secret, Tokens};
+use brokerkit_runtime::call::Pipeline;
+use brokerkit_runtime::{BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens};
 use futures::future::BoxFuture;
 use futures::stream::Stream;
 use progenitor_client::ResponseValue;
@@ -44,6 +45,7 @@ pub struct AutoShares {
     base_url: String,
     app_key: Secret,
     http: reqwest::Client,
+    pipeline: Pipeline,
     token_lifetime: Duration,
 }
 
@@ -61,22 +63,15 @@ impl std::fmt::Debug for AutoShares {
 pub struct AutoSharesBuilder {
     base_url: String,
     app_key: Secret,
-    timeout: Duration,
-    connect_timeout: Duration,
+    client_config: ClientConfig,
     token_lifetime: Duration,
-    http: Option<reqwest::Client>,
 }
 
 impl AutoSharesBuilder {
-    /// Whole-request timeout (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Connection timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+    /// Timeouts, a `reqwest::Client` of your own, User-Agent, retries, deadline, answer size
+    /// limit: the same [`ClientConfig`] every brokerkit session takes.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.client_config = config;
         self
     }
 
@@ -86,28 +81,21 @@ impl AutoSharesBuilder {
         self
     }
 
-    /// Use this `reqwest::Client` (proxies, TLS…); the timeouts above then do not apply.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
     pub fn build(self) -> Result<AutoShares> {
-        let http = match self.http {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| Error::InvalidRequest(format!("cannot build the HTTP client: {e}")))?,
-        };
+        let http = self
+            .client_config
+            .build()
+            .map_err(Failure::InvalidRequest)?;
         if self.app_key.is_empty() {
-            return Err(Error::InvalidRequest("the Et-App-Key is empty".into()));
+            return Err(Error::Failure(Failure::InvalidRequest(
+                "the Et-App-Key is empty".into(),
+            )));
         }
         Ok(AutoShares {
             base_url: self.base_url.trim_end_matches('/').to_string(),
             app_key: self.app_key,
             http,
+            pipeline: self.client_config.pipeline,
             token_lifetime: self.token_lifetime,
         })
     }
@@ -252,12 +240,12 @@ impl Pending {
             }));
         }
         if token.is_empty() {
-            return Err(Error::Decode {
+            return Err(Error::Failure(Failure::Decode {
                 status: Some(status),
                 headers: Default::default(),
                 body: Default::default(),
                 message: format!("login answered {status} with state `{state}` but no token"),
-            });
+            }));
         }
         let Pending {
             api,
@@ -282,10 +270,8 @@ impl AutoShares {
         AutoSharesBuilder {
             base_url: base_url.into(),
             app_key: app_key.into(),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
+            client_config: ClientConfig::default(),
             token_lifetime: TOKEN_LIFETIME,
-            http: None,
         }
     }
 
@@ -301,7 +287,7 @@ impl AutoShares {
     /// A generated client that sends the app key but no token: for the calls that need no
     /// login (registration, password reset, IPO security info).
     pub fn anonymous(&self) -> Client {
-        self.client_with(State::with_app_key(self.app_key.clone()))
+        self.client_with(State::new(self.app_key.clone(), self.pipeline.clone()))
     }
 
     fn tokens(&self, access: Secret, relogin: Option<Secret>) -> Tokens {
@@ -319,7 +305,7 @@ impl AutoShares {
         username: impl Into<String>,
         password: impl Into<Secret>,
     ) -> Result<Login> {
-        let state = State::with_app_key(self.app_key.clone());
+        let state = State::new(self.app_key.clone(), self.pipeline.clone());
         let pending = Pending {
             api: self.clone(),
             client: self.client_with(state.clone()),
@@ -388,11 +374,13 @@ impl AutoShares {
             .send())
         .await?;
         let status = rv.status().as_u16();
-        refused_string(status, rv.into_inner())?.ok_or_else(|| Error::Decode {
-            status: Some(status),
-            headers: Default::default(),
-            body: Default::default(),
-            message: "the reset code was accepted but no reset token came back".into(),
+        refused_string(status, rv.into_inner())?.ok_or_else(|| {
+            Error::Failure(Failure::Decode {
+                status: Some(status),
+                headers: Default::default(),
+                body: Default::default(),
+                message: "the reset code was accepted but no reset token came back".into(),
+            })
         })
     }
 
@@ -504,9 +492,28 @@ impl Session {
         &self.username
     }
 
-    /// Runs a call of [`Session::client`] and returns its body, with failures as [`Error`]
-    /// (raw body kept). E.g. `session.call(session.client().get_news().symbol("AAPL").send())`.
-    pub async fn call<T, E, F>(&self, fut: F) -> Result<T>
+    /// Runs any generated operation through the session (app key, token, the pipeline) and
+    /// returns its answer with status and headers; failures are typed [`Error`]s that keep the
+    /// raw body:
+    ///
+    /// ```no_run
+    /// # async fn demo(session: brokerkit_autoshares::Session) -> brokerkit_autoshares::Result<()> {
+    /// let news = session.call(|c| c.get_news().symbol("AAPL").send()).await?;
+    /// println!("HTTP {}: {} items", news.status, news.value.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<'a, T, E, F, Fut>(&'a self, op: F) -> Result<Reply<T>>
+    where
+        E: serde::Serialize,
+        F: FnOnce(&'a Client) -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    {
+        brokerkit_runtime::call::run(op(&self.client))
+            .await
+            .map_err(Error::from_failure)
+    }
+
+    async fn value<T, E, F>(&self, fut: F) -> Result<T>
     where
         E: serde::Serialize,
         F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
@@ -516,8 +523,9 @@ impl Session {
 
     /// Installs a hook that obtains a fresh token: it runs shortly before the token's lifetime
     /// ends and when the server refuses the token (once per refusal, single-flight), and the
-    /// refused call is retried once. Without a hook an expired session gives
-    /// [`Error::SessionExpired`] (before sending) or [`Error::Unauthorized`] (HTTP 401).
+    /// refused call is retried once. Without a hook an expired session gives a renewal error
+    /// whose [`BrokerError::login_required`] is true (before sending), or
+    /// [`Error::Unauthorized`] (HTTP 401).
     pub fn set_relogin(&self, hook: ReloginHook) {
         let lifetime = self.api.token_lifetime;
         self.state
@@ -554,14 +562,22 @@ impl Session {
                     .tokens
                     .snapshot()
                     .map(|(t, _)| t.access.clone())
-                    .ok_or(Error::NotLoggedIn)
+                    .ok_or_else(|| {
+                        Failure::NotLoggedIn("the re-login answered no token".into()).into()
+                    })
             })
         }));
     }
 
     /// How many times the token was renewed by the re-login hook.
-    pub fn relogin_count(&self) -> u64 {
+    pub fn renewals(&self) -> u64 {
         self.state.tokens.refresh_count()
+    }
+
+    /// When the token stops being trusted (its lifetime after login, 24 hours by default);
+    /// `None` after [`Session::logout`].
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.state.tokens.expires_at()
     }
 
     /// Ends the session on the server and forgets the token.
@@ -573,19 +589,19 @@ impl Session {
 
     /// The token's user.
     pub async fn user_info(&self) -> Result<types::UserInfoModel> {
-        self.call(self.client.get_user_info().user_id("@me").send())
+        self.value(self.client.get_user_info().user_id("@me").send())
             .await
     }
 
     /// The token's trading accounts.
     pub async fn accounts(&self) -> Result<Vec<types::UserAccountModel>> {
-        self.call(self.client.get_user_accounts().user_id("@me").send())
+        self.value(self.client.get_user_accounts().user_id("@me").send())
             .await
     }
 
     /// The balance of an account (exact decimals).
     pub async fn balance(&self, account_id: i32) -> Result<types::AccountBalanceInfo> {
-        self.call(
+        self.value(
             self.client
                 .get_account_balance_info()
                 .account_id(account_id)
@@ -606,7 +622,7 @@ impl Session {
     ) -> Result<OrderPreview> {
         order.check()?;
         let p = self
-            .call(
+            .value(
                 self.client
                     .preview_order()
                     .account_id(account_id)
@@ -623,7 +639,7 @@ impl Session {
     pub async fn place_order(&self, account_id: i32, order: &OrderRequest) -> Result<Order> {
         order.check()?;
         let o = self
-            .call(
+            .value(
                 self.client
                     .place_order()
                     .account_id(account_id)
@@ -654,7 +670,7 @@ impl Session {
         change: &ReplaceRequest,
     ) -> Result<OrderPreview> {
         let p = self
-            .call(
+            .value(
                 self.client
                     .preview_replace_order()
                     .account_id(account_id)
@@ -674,7 +690,7 @@ impl Session {
         change: &ReplaceRequest,
     ) -> Result<Order> {
         let o = self
-            .call(
+            .value(
                 self.client
                     .replace_order()
                     .account_id(account_id)
@@ -701,7 +717,7 @@ impl Session {
     /// One order.
     pub async fn order(&self, account_id: i32, order_id: i32) -> Result<Order> {
         Ok(self
-            .call(
+            .value(
                 self.client
                     .get_order()
                     .account_id(account_id)

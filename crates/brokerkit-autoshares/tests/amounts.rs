@@ -6,6 +6,7 @@ mod common;
 
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side, TimeInForce};
 use brokerkit_autoshares::Error;
+use brokerkit_autoshares::Failure;
 use brokerkit_runtime::amount::Rule;
 use common::*;
 use rust_decimal::Decimal;
@@ -65,7 +66,7 @@ async fn quantities_and_prices_at_or_below_zero_are_refused_before_sending() {
                 .unwrap_err(),
         ] {
             match e {
-                Error::Amount(a) => {
+                Error::Failure(Failure::Amount(a)) => {
                     assert_eq!((a.field, a.value, a.rule), (field, value, Rule::Positive))
                 }
                 other => panic!("{field}: not an amount error: {other:?}"),
@@ -81,7 +82,7 @@ async fn quantities_and_prices_at_or_below_zero_are_refused_before_sending() {
         .await
         .unwrap_err()
     {
-        Error::Amount(a) => assert_eq!(a.field, "quantity"),
+        Error::Failure(Failure::Amount(a)) => assert_eq!(a.field, "quantity"),
         other => panic!("not an amount error: {other:?}"),
     }
     assert_eq!(server.hits.total(), sent, "nothing reached the sandbox");

@@ -3,6 +3,7 @@
 mod common;
 
 use brokerkit_autoshares::{types, AutoShares, Error};
+use brokerkit_autoshares::{BrokerError, ClientConfig, Failure};
 use brokerkit_mock::Fault;
 use common::*;
 use std::time::Duration;
@@ -44,7 +45,7 @@ async fn bad_request_not_found_and_server_error_shapes() {
 
     // An unknown security: 404.
     let err = session
-        .call(session.client().get_equity().id_or_symbol("NOPE").send())
+        .call(|c| c.get_equity().id_or_symbol("NOPE").send())
         .await
         .unwrap_err();
     assert!(
@@ -53,7 +54,7 @@ async fn bad_request_not_found_and_server_error_shapes() {
     );
     // A route the server does not have: 404 "No HTTP resource was found…", the raw body kept.
     let err = session
-        .call(session.client().get_news().symbol("AAPL").send())
+        .call(|c| c.get_news().symbol("AAPL").send())
         .await
         .unwrap_err();
     match &err {
@@ -68,19 +69,19 @@ async fn bad_request_not_found_and_server_error_shapes() {
     }
     // The equity itself works, by ticker and by id (one merged path).
     let aapl = session
-        .call(session.client().get_equity().id_or_symbol("AAPL").send())
+        .call(|c| c.get_equity().id_or_symbol("AAPL").send())
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     let by_id = session
-        .call(
-            session
-                .client()
-                .get_equity()
+        .call(|c| {
+            c.get_equity()
                 .id_or_symbol(aapl.id.unwrap().to_string())
-                .send(),
-        )
+                .send()
+        })
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(by_id.symbol.as_deref(), Some("AAPL"));
     assert_eq!(
         by_id.tick_size.map(|t| t.into_inner()),
@@ -174,10 +175,10 @@ async fn rate_limits_server_faults_and_broken_bodies() {
     );
     let err = session.user_info().await.unwrap_err();
     match &err {
-        Error::RateLimited {
+        Error::Failure(Failure::RateLimited {
             rate_limit,
             failure,
-        } => {
+        }) => {
             assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(120)));
             assert_eq!(failure.status, 429);
         }
@@ -199,7 +200,7 @@ async fn rate_limits_server_faults_and_broken_bodies() {
     server.faults.inject_times("GET", path, Fault::Malformed, 1);
     let err = session.user_info().await.unwrap_err();
     assert!(
-        matches!(&err, Error::Decode { body, .. } if !body.is_empty()),
+        matches!(&err, Error::Failure(Failure::Decode { body, .. }) if !body.is_empty()),
         "{err:?}"
     );
 
@@ -207,7 +208,10 @@ async fn rate_limits_server_faults_and_broken_bodies() {
     server.faults.inject_times("GET", path, Fault::Drop, 3);
     let err = session.user_info().await.unwrap_err();
     assert!(
-        matches!(err, Error::Connection(_) | Error::Decode { .. }),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })
+        ),
         "{err:?}"
     );
 
@@ -233,7 +237,7 @@ async fn rate_limits_server_faults_and_broken_bodies() {
 async fn a_slow_server_is_a_timeout() {
     let server = sandbox().await;
     let api = AutoShares::builder(server.base_url(), server.app_key())
-        .timeout(Duration::from_millis(200))
+        .config(ClientConfig::default().timeout(Duration::from_millis(200)))
         .build()
         .unwrap();
     server.faults.inject_times(
@@ -243,6 +247,9 @@ async fn a_slow_server_is_a_timeout() {
         1,
     );
     let err = api.login(TRADER.0, TRADER.1).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Timeout(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }

@@ -30,15 +30,14 @@ async fn link(
     method: types::AchApprovalMethodString,
 ) -> Result<types::AchRelationshipResource, Error> {
     session
-        .call(
-            session
-                .client()
-                .create_ach_relationship()
+        .call(|c| {
+            c.create_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .body(bank(number, method))
-                .send(),
-        )
+                .send()
+        })
         .await
+        .map(|r| r.value)
 }
 
 fn status(s: types::AchRelationshipStatusString) -> Option<types::AchRelationshipStatus> {
@@ -49,7 +48,6 @@ fn status(s: types::AchRelationshipStatusString) -> Option<types::AchRelationshi
 async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
     let manual = link(
         &session,
         "000123456789",
@@ -73,12 +71,12 @@ async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
         ..Default::default()
     };
     let err = session
-        .call(
+        .call(|c| {
             c.send_ach_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .body(deposit.clone())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
@@ -90,13 +88,13 @@ async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
         amount3: None,
     };
     let err = session
-        .call(
+        .call(|c| {
             c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(dec!(0.01), dec!(0.02)))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(
@@ -104,39 +102,39 @@ async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
         "{err:?}"
     );
     let approved = session
-        .call(
+        .call(|c| {
             c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(MICRO_DEPOSITS[1], MICRO_DEPOSITS[0]))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(
-        approved.status,
+        approved.value.status,
         status(types::AchRelationshipStatusString::Approved)
     );
     // Approving twice is a conflict.
     let err = session
-        .call(
+        .call(|c| {
             c.approve_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(id)
                 .body(approve(MICRO_DEPOSITS[0], MICRO_DEPOSITS[1]))
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
 
     let sent = session
-        .call(
+        .call(|c| {
             c.send_ach_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .body(deposit)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(sent.is_deposit, Some(true));
@@ -147,13 +145,12 @@ async fn a_manual_relationship_is_approved_with_its_micro_deposits() {
 async fn relationships_list_lazily_and_the_default_follows_changes() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
     let err = session
-        .call(
+        .call(|c| {
             c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
@@ -219,20 +216,20 @@ async fn relationships_list_lazily_and_the_default_follows_changes() {
 
     // Making the third the default moves the flag.
     session
-        .call(
+        .call(|c| {
             c.set_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(ids[2])
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let default = session
-        .call(
+        .call(|c| {
             c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(default.id, Some(ids[2]));
@@ -245,32 +242,32 @@ async fn relationships_list_lazily_and_the_default_follows_changes() {
 
     // Unlinking keeps the relationship, canceled, with the reason; it is no longer the default.
     let canceled = session
-        .call(
+        .call(|c| {
             c.delete_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
                 .id(ids[2])
                 .reason("account closed")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(
-        canceled.status,
+        canceled.value.status,
         status(types::AchRelationshipStatusString::Canceled)
     );
     assert_eq!(canceled.cancel_reason.as_deref(), Some("account closed"));
     assert!(canceled.cancel_date.is_some());
     let err = session
-        .call(
+        .call(|c| {
             c.get_default_ach_relationship()
                 .account_id(TRADER_ACCOUNT)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     let page = session
-        .call(
+        .call(|c| {
             c.get_ach_relationships()
                 .account_id(TRADER_ACCOUNT)
                 .page_number(0)
@@ -278,8 +275,8 @@ async fn relationships_list_lazily_and_the_default_follows_changes() {
                 .sort_by("CreatedAt")
                 .is_desc(false)
                 .status(types::AchRelationshipStatusString::Canceled)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(page.total_count, Some(1));
@@ -297,7 +294,7 @@ async fn relationships_list_lazily_and_the_default_follows_changes() {
 async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
+
     let relationship = link(
         &session,
         "000123456789",
@@ -308,6 +305,7 @@ async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
     .id
     .unwrap()
     .to_string();
+    let session = &session;
     let send = |amount: Decimal, incoming: bool| {
         let body = types::AchTransferEditableResource {
             ach_relationship_id: Some(relationship.clone()),
@@ -315,12 +313,17 @@ async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
             is_incoming: Some(incoming),
             ..Default::default()
         };
-        session.call(
-            c.send_ach_transfer()
-                .account_id(TRADER_ACCOUNT)
-                .body(body)
-                .send(),
-        )
+        async move {
+            session
+                .call(|c| {
+                    c.send_ach_transfer()
+                        .account_id(TRADER_ACCOUNT)
+                        .body(body)
+                        .send()
+                })
+                .await
+                .map(|r| r.value)
+        }
     };
     let cash = |s: &brokerkit_mock::autoshares::Server| s.cash(TRADER_ACCOUNT).unwrap();
     let start = cash(&server);
@@ -344,13 +347,13 @@ async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
     assert_eq!(cash(&server), start, "nothing moves before settlement");
 
     session
-        .call(
+        .call(|c| {
             c.cancel_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .transfer_id(withdrawal.id.unwrap())
                 .comment("not needed")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(server.complete_transfers(), 1);
@@ -362,13 +365,13 @@ async fn transfers_settle_into_the_balance_and_can_be_canceled_before() {
     );
     // A settled transfer can no longer be canceled.
     let err = session
-        .call(
+        .call(|c| {
             c.cancel_transfer()
                 .account_id(TRADER_ACCOUNT)
                 .transfer_id(deposit.id.unwrap())
                 .comment("too late")
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");

@@ -3,6 +3,7 @@
 mod common;
 
 use brokerkit_autoshares::{AutoShares, ChallengeStep, Error, Login};
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::autoshares::Config;
 use common::*;
 use std::time::Duration;
@@ -157,7 +158,10 @@ async fn a_wrong_or_missing_app_key_is_refused() {
     // An empty key is refused before anything is sent.
     let hits = server.hits.total();
     let err = AutoShares::new(server.base_url(), "").unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.total(), hits);
 
     // Deployments that answer 401 for a bad key (per the 2026 pages) give the same variant.
@@ -201,7 +205,11 @@ async fn an_expired_token_is_a_typed_error() {
     tokio::time::sleep(Duration::from_millis(80)).await;
     let before = server.hits.get("GET", "/v1.0/users/@me/info");
     let err = session.user_info().await.unwrap_err();
-    assert!(matches!(err, Error::SessionExpired), "{err:?}");
+    assert!(
+        matches!(&err, Error::Failure(Failure::Renewal(e)) if e.message.contains("24 hours")),
+        "{err:?}"
+    );
+    assert!(err.login_required());
     assert_eq!(server.hits.get("GET", "/v1.0/users/@me/info"), before);
 }
 
@@ -218,7 +226,7 @@ async fn a_relogin_hook_renews_a_refused_token_once_and_retries() {
     // The server refuses the old token; the hook logs in again and the call is retried.
     let me = session.user_info().await.unwrap();
     assert_eq!(me.user_id, Some(1045));
-    assert_eq!(session.relogin_count(), 1);
+    assert_eq!(session.renewals(), 1);
     assert_eq!(server.hits.get("POST", "/token"), 2);
     assert_eq!(server.hits.get("GET", "/v1.0/users/@me/info"), 2);
 
@@ -228,7 +236,7 @@ async fn a_relogin_hook_renews_a_refused_token_once_and_retries() {
     for r in futures::future::join_all(calls).await {
         assert_eq!(r.unwrap().user_id, Some(1045));
     }
-    assert_eq!(session.relogin_count(), 2);
+    assert_eq!(session.renewals(), 2);
 }
 
 #[tokio::test]
@@ -239,7 +247,7 @@ async fn a_failing_relogin_hook_reports_its_own_failure() {
     server.expire_tokens();
     let err = session.user_info().await.unwrap_err();
     assert!(
-        matches!(&err, Error::Refresh(e) if e.status == Some(401) && e.message.contains("Invalid credentials")),
+        matches!(&err, Error::Failure(Failure::Renewal(e)) if e.status == Some(401) && e.message.contains("Invalid credentials")),
         "the re-login's own refusal, not the 401 that prompted it: {err:?}"
     );
     assert!(!format!("{err:?}").contains("not-the-password"));
@@ -254,7 +262,10 @@ async fn logout_ends_the_session_on_both_sides() {
     assert_eq!(server.live_tokens(), 0);
     let hits = server.hits.total();
     let err = session.user_info().await.unwrap_err();
-    assert!(matches!(err, Error::NotLoggedIn), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.total(), hits, "nothing sent without a token");
 }
 

@@ -4,6 +4,7 @@ mod common;
 
 use brokerkit_autoshares::orders::{OrderRequest, ReplaceRequest, Side, TimeInForce};
 use brokerkit_autoshares::{types, Error};
+use brokerkit_autoshares::{BrokerError, Failure};
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -165,7 +166,7 @@ async fn a_business_rejection_at_http_200_is_an_error_and_nothing_is_placed() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Amount(a) if a.field == "price"),
+        matches!(&err, Error::Failure(Failure::Amount(a)) if a.field == "price"),
         "{err:?}"
     );
 }
@@ -219,7 +220,10 @@ async fn a_replacement_of_a_filled_order_is_rejected_at_200_and_refused_with_409
         .replace_order(TRADER_ACCOUNT, 0, &change)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -232,14 +236,12 @@ async fn a_malformed_order_body_is_a_validation_error_with_its_fields() {
         ..Default::default()
     };
     let err = session
-        .call(
-            session
-                .client()
-                .preview_order()
+        .call(|c| {
+            c.preview_order()
                 .account_id(TRADER_ACCOUNT)
                 .body(body)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap_err();
     let Error::Validation {

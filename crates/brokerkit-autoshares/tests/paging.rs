@@ -245,14 +245,7 @@ async fn price_alerts_created_through_the_generated_client_stream_back() {
             state: Some(types::PriceAlertStateString::New.into()),
         };
         let created = session
-            .call(
-                session
-                    .client()
-                    .create_price_alert()
-                    .user_id("@me")
-                    .body(alert)
-                    .send(),
-            )
+            .call(|c| c.create_price_alert().user_id("@me").body(alert).send())
             .await
             .unwrap();
         assert_eq!(created.symbol.as_deref(), Some("AAPL"));
@@ -285,14 +278,12 @@ async fn sync_orders_stream_the_same_orders_page_by_page() {
             .unwrap();
     }
     let via_sync = session
-        .call(
-            session
-                .client()
-                .place_sync_order()
+        .call(|c| {
+            c.place_sync_order()
                 .account_id(TRADER_ACCOUNT)
                 .body(OrderRequest::limit("T", Side::Buy, dec!(4), dec!(10)).to_resource())
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let query = ListQuery::new()
@@ -376,8 +367,9 @@ async fn options_stream_filtered_by_underlying_type_and_strike() {
     // The OSI symbol (with its spaces) finds the same contract.
     let osi = puts[0].symbol.clone().unwrap();
     let one = session
-        .call(session.client().get_option().id_or_symbol(osi).send())
+        .call(|c| c.get_option().id_or_symbol(osi).send())
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(one.id, puts[0].id);
 }

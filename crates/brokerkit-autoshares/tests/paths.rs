@@ -3,13 +3,14 @@
 
 mod common;
 
+use brokerkit_autoshares::Failure;
 use brokerkit_autoshares::{types, Error};
 use brokerkit_mock::hostile;
 use common::*;
 
 fn refused<T>(result: &Result<T, Error>) -> Option<&'static str> {
     match result {
-        Err(Error::Path(e)) => Some(e.refused().value()),
+        Err(Error::Failure(Failure::Path(e))) => Some(e.refused().value()),
         _ => None,
     }
 }
@@ -18,19 +19,19 @@ fn refused<T>(result: &Result<T, Error>) -> Option<&'static str> {
 async fn hostile_user_ids_never_delete_our_watchlist() {
     let server = sandbox().await;
     let session = trader(&server).await;
-    let c = session.client();
+    let _ = session.client();
     let body = types::CreateWatchlistModel {
         name: Some("Keep".into()),
         securities: vec![1],
     };
     let list = session
-        .call(
+        .call(|c| {
             c.create_watchlist()
                 .user_id("@me")
                 .result_include_securities(false)
                 .body(body)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     let list_id = list.id.unwrap();
@@ -38,12 +39,12 @@ async fn hostile_user_ids_never_delete_our_watchlist() {
     for id in hostile::ids("@me") {
         let before = server.hits.snapshot();
         let result = session
-            .call(
+            .call(|c| {
                 c.delete_watchlist()
                     .user_id(id.as_str())
                     .watchlist_id(list_id)
-                    .send(),
-            )
+                    .send()
+            })
             .await;
         let sent = hostile::new_requests(&before, &server.hits.snapshot());
         let suffix = format!("/watchlists/{list_id}");
@@ -52,13 +53,13 @@ async fn hostile_user_ids_never_delete_our_watchlist() {
         println!("autoshares delete_watchlist user_id {id:?}: {outcome}");
     }
     let kept = session
-        .call(
+        .call(|c| {
             c.get_watchlist()
                 .user_id("@me")
                 .watchlist_id(list_id)
                 .include_securities(false)
-                .send(),
-        )
+                .send()
+        })
         .await
         .unwrap();
     assert_eq!(kept.name.as_deref(), Some("Keep"));
@@ -72,13 +73,7 @@ async fn hostile_symbols_stay_one_segment() {
     for id in hostile::ids("lookup") {
         let before = server.hits.snapshot();
         let result = session
-            .call(
-                session
-                    .client()
-                    .get_equity()
-                    .id_or_symbol(id.as_str())
-                    .send(),
-            )
+            .call(|c| c.get_equity().id_or_symbol(id.as_str()).send())
             .await;
         let sent = hostile::new_requests(&before, &server.hits.snapshot());
         let outcome = hostile::judge(&sent, &id, "GET /v1.0/equities/", "", refused(&result));

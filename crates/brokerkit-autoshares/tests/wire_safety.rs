@@ -6,6 +6,7 @@ mod common;
 
 use brokerkit_autoshares::orders::{OrderRequest, Side};
 use brokerkit_autoshares::Error;
+use brokerkit_autoshares::{BrokerError, Failure};
 use brokerkit_mock::Fault;
 use common::*;
 use rust_decimal_macros::dec;
@@ -26,7 +27,7 @@ async fn a_failing_relogin_is_tried_at_most_twice_for_a_thousand_callers() {
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
         assert!(
-            matches!(&err, Error::Refresh(e) if e.status == Some(401)),
+            matches!(&err, Error::Failure(Failure::Renewal(e)) if e.status == Some(401)),
             "{err:?}"
         );
     }
@@ -65,7 +66,7 @@ async fn an_undecodable_success_keeps_its_status() {
         .faults
         .inject("/v1.0/users/@me/info", Fault::Malformed);
     match session.user_info().await.unwrap_err() {
-        Error::Decode { status, .. } => assert_eq!(status, Some(200)),
+        Error::Failure(Failure::Decode { status, .. }) => assert_eq!(status, Some(200)),
         other => panic!("{other:?}"),
     }
 }

@@ -37,6 +37,7 @@ pub(crate) struct Seen {
     pub(crate) response: Option<(u16, HeaderMap)>,
     pub(crate) renewal: Option<RefreshError>,
     pub(crate) not_logged_in: bool,
+    pub(crate) not_ready: bool,
     pub(crate) sealed: bool,
 }
 
@@ -49,6 +50,22 @@ tokio::task_local! {
 /// caller awaiting many different calls would otherwise carry the largest in its own frame.
 pub fn scope<F: Future>(fut: F) -> std::pin::Pin<Box<impl Future<Output = F::Output>>> {
     Box::pin(SLOT.scope(RefCell::new(Seen::default()), fut))
+}
+
+/// Runs one generated call in a [`scope`] and reads its error as a [`Failure`](crate::Failure):
+/// what every vendor's `Session::call` does before giving a failure its vendor meaning.
+pub async fn run<T, E, Fut>(fut: Fut) -> Result<crate::Reply<T>, crate::Failure>
+where
+    E: serde::Serialize,
+    Fut: Future<Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>>,
+{
+    scope(async move {
+        match fut.await {
+            Ok(v) => Ok(crate::Reply::from_response(v)),
+            Err(e) => Err(crate::Failure::from_progenitor(e).await),
+        }
+    })
+    .await
 }
 
 fn note(f: impl FnOnce(&mut Seen)) {
@@ -79,6 +96,14 @@ pub fn not_logged_in<E>(operation_id: &str) -> progenitor_client::Error<E> {
     progenitor_client::Error::Custom(format!(
         "`{operation_id}` needs a logged-in session: call Session::login first"
     ))
+}
+
+/// The refusal a `pre` hook returns when the session lacks something else the operation
+/// needs (an account selected, a key configured): typed as
+/// [`Failure::NotReady`](crate::Failure::NotReady) inside a [`scope`].
+pub fn not_ready<E>(message: impl Into<String>) -> progenitor_client::Error<E> {
+    note(|s| s.not_ready = true);
+    progenitor_client::Error::Custom(message.into())
 }
 
 /// The answer was larger than the client accepts.

@@ -4,7 +4,7 @@
 use crate::body::Body;
 use crate::call::{self, TooLarge};
 use crate::path::PathError;
-use crate::RefreshError;
+use crate::{AmountError, RefreshError};
 use bytes::Bytes;
 use http::HeaderMap;
 use std::borrow::Cow;
@@ -199,7 +199,11 @@ impl std::error::Error for Transport {
     }
 }
 
-/// Where a call failed, before any vendor meaning is given to it.
+/// Where a call failed, before any vendor meaning is given to it: the shared part of every
+/// vendor's `Error` (each holds it as `Error::Failure`), so cross-vendor code can read status,
+/// headers, body, rate limits and unknown outcomes the same way (see [`BrokerError`]).
+///
+/// [`BrokerError`]: crate::BrokerError
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Failure {
@@ -207,6 +211,9 @@ pub enum Failure {
     InvalidRequest(String),
     /// A path parameter that no URL can carry as one segment; refused before sending.
     Path(PathError),
+    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
+    /// zero quantity): refused before sending, the sign never changed to make it fit.
+    Amount(AmountError),
     /// No answer in time, for a request that changes nothing (or that never left).
     Timeout(Transport),
     /// The connection failed or dropped before a full answer arrived, for a request that
@@ -216,8 +223,15 @@ pub enum Failure {
     /// lost (timeout, cut connection, cut body): it may have been carried out. Never resent by
     /// the client; find out (read orders or balances back) before sending it again.
     OutcomeUnknown(Transport),
-    /// The server answered with a status the operation does not treat as success.
-    Http(HttpFailure),
+    /// The server answered with a status the operation does not treat as success (and the
+    /// vendor's error gives it no more specific meaning).
+    Http(Box<HttpFailure>),
+    /// HTTP 429, after the pipeline's own retries: slow down. `rate_limit.retry_after` says
+    /// for how long when the server said.
+    RateLimited {
+        rate_limit: RateLimit,
+        failure: Box<HttpFailure>,
+    },
     /// A success status whose body does not match the spec.
     Decode {
         status: Option<u16>,
@@ -231,6 +245,8 @@ pub enum Failure {
     Renewal(RefreshError),
     /// A secured operation was called before login (nothing was sent).
     NotLoggedIn(String),
+    /// The session is not ready for this call (e.g. no account selected); nothing was sent.
+    NotReady(String),
     /// Anything else the generated client reported (e.g. a hook's refusal).
     Other(String),
 }
@@ -240,6 +256,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::InvalidRequest(m) => write!(f, "invalid request (not sent): {m}"),
             Failure::Path(e) => write!(f, "invalid request (not sent): {e}"),
+            Failure::Amount(e) => write!(f, "invalid request (not sent): {e}"),
             Failure::Timeout(m) => write!(f, "timed out: {m}"),
             Failure::Connection(m) => write!(f, "connection failed: {m}"),
             Failure::OutcomeUnknown(m) => write!(
@@ -247,6 +264,16 @@ impl fmt::Display for Failure {
                 "the request was sent but its answer was lost ({m}): it may have been carried out"
             ),
             Failure::Http(h) => h.fmt(f),
+            Failure::RateLimited {
+                rate_limit,
+                failure,
+            } => {
+                write!(f, "rate limited ({failure}); retry after ")?;
+                match rate_limit.retry_after {
+                    Some(d) => write!(f, "{}s", d.as_secs()),
+                    None => f.write_str("a while"),
+                }
+            }
             Failure::Decode {
                 status,
                 body,
@@ -268,6 +295,7 @@ impl fmt::Display for Failure {
             }
             Failure::Renewal(e) => e.fmt(f),
             Failure::NotLoggedIn(m) => write!(f, "not logged in: {m}"),
+            Failure::NotReady(m) => write!(f, "request not sent: {m}"),
             Failure::Other(m) => f.write_str(m),
         }
     }
@@ -278,6 +306,8 @@ impl std::error::Error for Failure {
         match self {
             Failure::Timeout(t) | Failure::Connection(t) | Failure::OutcomeUnknown(t) => Some(t),
             Failure::Renewal(e) => Some(e),
+            Failure::Path(e) => Some(e),
+            Failure::Amount(e) => Some(e),
             _ => None,
         }
     }
@@ -327,7 +357,7 @@ impl Failure {
                 let body = serde_json::to_vec(rv.as_ref())
                     .map(Bytes::from)
                     .unwrap_or_default();
-                Failure::Http(HttpFailure {
+                Failure::from_http(HttpFailure {
                     status,
                     headers,
                     body,
@@ -354,7 +384,7 @@ impl Failure {
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
                 match resp.bytes().await {
-                    Ok(body) => Failure::Http(HttpFailure {
+                    Ok(body) => Failure::from_http(HttpFailure {
                         status,
                         headers,
                         body,
@@ -363,16 +393,45 @@ impl Failure {
                 }
             }
             E2::Custom(m) if seen.not_logged_in => Failure::NotLoggedIn(m),
+            E2::Custom(m) if seen.not_ready => Failure::NotReady(m),
             E2::Custom(m) => Failure::Other(m),
+        }
+    }
+
+    /// An unsuccessful answer: [`Failure::RateLimited`] for a 429, else [`Failure::Http`].
+    pub fn from_http(failure: HttpFailure) -> Self {
+        if failure.status == 429 {
+            Failure::RateLimited {
+                rate_limit: failure.rate_limit(),
+                failure: Box::new(failure),
+            }
+        } else {
+            Failure::Http(Box::new(failure))
         }
     }
 
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Failure::Http(h) => Some(h.status),
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Some(h.status),
             Failure::Decode { status, .. } | Failure::TooLarge { status, .. } => *status,
             Failure::Renewal(e) => e.status,
+            _ => None,
+        }
+    }
+
+    /// The unsuccessful answer (status, headers, the body as received), when there was one.
+    pub fn http(&self) -> Option<&HttpFailure> {
+        match self {
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Some(h),
+            _ => None,
+        }
+    }
+
+    /// What the server said about its rate limit, on a 429.
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        match self {
+            Failure::RateLimited { rate_limit, .. } => Some(rate_limit),
             _ => None,
         }
     }
@@ -382,8 +441,8 @@ impl Failure {
     /// out what happened first.
     pub fn is_transient(&self) -> bool {
         match self {
-            Failure::Timeout(_) | Failure::Connection(_) => true,
-            Failure::Http(h) => matches!(h.status, 408 | 429 | 502 | 503 | 504),
+            Failure::Timeout(_) | Failure::Connection(_) | Failure::RateLimited { .. } => true,
+            Failure::Http(h) => matches!(h.status, 408 | 502 | 503 | 504),
             _ => false,
         }
     }
@@ -391,6 +450,34 @@ impl Failure {
     /// Whether a state-changing request may have been carried out although this call failed.
     pub fn may_have_executed(&self) -> bool {
         matches!(self, Failure::OutcomeUnknown(_))
+    }
+
+    /// Whether only a new login can go on (the session cannot renew itself, or never logged
+    /// in).
+    pub fn login_required(&self) -> bool {
+        match self {
+            Failure::Renewal(e) => e.login_required,
+            Failure::NotLoggedIn(_) => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<PathError> for Failure {
+    fn from(e: PathError) -> Self {
+        Failure::Path(e)
+    }
+}
+
+impl From<AmountError> for Failure {
+    fn from(e: AmountError) -> Self {
+        Failure::Amount(e)
+    }
+}
+
+impl From<RefreshError> for Failure {
+    fn from(e: RefreshError) -> Self {
+        Failure::Renewal(e)
     }
 }
 

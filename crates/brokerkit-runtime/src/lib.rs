@@ -2,25 +2,31 @@
 //!
 //! Only what two or more vendors need lives here: a redacting [`Secret`], the exact
 //! [`Decimal`] that generated types use for money, the single-flight [`TokenCell`], the
-//! [`HttpFailure`] parts every vendor error keeps, and small helpers for the request hooks.
-//! Each vendor crate builds its own typed error and session on top.
+//! request pipeline every call goes through ([`call`]) configured by one [`ClientConfig`],
+//! the [`Reply`] of a call, the shared [`Failure`] inside every vendor error and the
+//! [`BrokerError`] trait that reads any of them. Each vendor crate builds its own session and
+//! the error variants only it has on top.
 
 pub mod amount;
 pub mod body;
 pub mod call;
+pub mod config;
 pub mod decimal;
+pub mod error;
 pub mod failure;
 pub mod hooks;
-pub mod http;
 pub mod path;
+pub mod reply;
 pub mod secret;
 pub mod token;
 
 pub use amount::AmountError;
 pub use body::Body;
+pub use config::ClientConfig;
 pub use decimal::Decimal;
+pub use error::BrokerError;
 pub use failure::{Failure, HttpFailure, RateLimit, Transport};
-pub use http::HttpSettings;
 pub use path::PathError;
+pub use reply::Reply;
 pub use secret::Secret;
 pub use token::{RefreshError, Refresher, TokenCell, Tokens};

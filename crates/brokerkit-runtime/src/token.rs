@@ -172,6 +172,11 @@ impl TokenCell {
             .is_some_and(|at| SystemTime::now() >= at)
     }
 
+    /// When the current access token stops working, when known; `None` before login.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.snapshot().and_then(|(t, _)| t.access_expires_at)
+    }
+
     /// How many refreshes this cell has run.
     pub fn refresh_count(&self) -> u64 {
         self.refreshes.load(Ordering::SeqCst)

@@ -5,8 +5,9 @@
 //! helpers move it into a [`Secret`] straight away.
 
 use crate::error::Error;
-use crate::session::{Reply, Session};
+use crate::session::Session;
 use crate::types;
+use brokerkit_runtime::Reply;
 use brokerkit_runtime::Secret;
 
 /// A created or rotated API token: its metadata, and the secret to hand to the integration.

@@ -12,8 +12,7 @@
 
 use crate::claims::ClaimsError;
 use brokerkit_runtime::failure::excerpt;
-use brokerkit_runtime::{Body, Failure, HttpFailure, RateLimit, RefreshError, Transport};
-use http::HeaderMap;
+use brokerkit_runtime::{BrokerError, Failure, HttpFailure, RateLimit};
 use serde_json::Value;
 use std::fmt;
 
@@ -199,51 +198,15 @@ pub enum Error {
     /// The staff login needs a TOTP code (HTTP 202 `TOTP_REQUIRED`).
     #[error("a TOTP code is required for this login; send it with the password")]
     TotpRequired,
-    /// A success status with a body that does not match the spec.
-    #[error("unexpected response body{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode {
-        status: Option<u16>,
-        headers: Box<HeaderMap>,
-        body: Body,
-        message: String,
-    },
-    /// The answer passed the client's size limit.
-    #[error("the answer is larger than the {limit} bytes this client accepts")]
-    TooLarge { status: Option<u16>, limit: usize },
-    /// The request was refused before sending (a required parameter is missing or invalid).
-    #[error("invalid request (not sent): {0}")]
-    InvalidRequest(String),
-    /// A path parameter (an id) that no URL can carry as one segment; nothing was sent.
-    #[error("invalid request (not sent): {0}")]
-    Path(#[from] brokerkit_runtime::PathError),
-    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
-    /// zero quantity): refused before sending, the sign never changed to make it fit.
-    #[error("request not sent: {0}")]
-    Amount(#[from] brokerkit_runtime::AmountError),
-    /// No answer in time, to a call that changes nothing.
-    #[error("timed out: {0}")]
-    Timeout(#[source] Transport),
-    /// The connection failed or dropped before a full answer arrived, on a call that changes
-    /// nothing (or was never sent).
-    #[error("connection failed: {0}")]
-    Connection(#[source] Transport),
-    /// A deposit, withdrawal or other change was sent and its answer lost: it may have been
-    /// carried out. The client never resends it; read transactions back first.
-    #[error("the request may have been carried out, but its answer was lost: {0}")]
-    OutcomeUnknown(#[source] Transport),
-    /// The session's token expired and renewing it failed (e.g. the password changed);
-    /// [`RefreshError::login_required`] says when only a new login can go on.
-    #[error("could not renew the session: {0}")]
-    Renewal(RefreshError),
-    /// A call that needs a token was made before logging in.
-    #[error("not logged in: call Session::login first")]
-    NotLoggedIn,
     /// The server's access token is not a readable JWT.
     #[error("the server returned an unreadable access token: {0}")]
     MalformedToken(#[from] ClaimsError),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    /// What every vendor shares: a timeout, a dropped connection, an unknown outcome, a
+    /// body that does not decode, a failed renewal ([`BrokerError::login_required`] says when
+    /// only a new login can go on), a call refused before sending (no login, a bad id or
+    /// amount).
+    #[error(transparent)]
+    Failure(Failure),
 }
 
 fn join(errors: &[FieldError]) -> String {
@@ -317,76 +280,9 @@ impl Error {
     /// Gives a runtime failure its Slate meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::Http(h) => Error::from_http(h),
-            Failure::InvalidRequest(m) => Error::InvalidRequest(m),
-            Failure::Path(e) => Error::Path(e),
-            Failure::Timeout(t) => Error::Timeout(t),
-            Failure::Connection(t) => Error::Connection(t),
-            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
-            Failure::Decode {
-                status,
-                headers,
-                body,
-                message,
-            } => Error::Decode {
-                status,
-                headers,
-                body,
-                message,
-            },
-            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
-            Failure::Renewal(e) => Error::Renewal(e),
-            Failure::NotLoggedIn(_) => Error::NotLoggedIn,
-            Failure::Other(m) => Error::Other(m),
-            other => Error::Other(other.to_string()),
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Error::from_http(*h),
+            other => Error::Failure(other),
         }
-    }
-
-    /// Whether a money movement or other change may have been carried out although the call
-    /// failed (its answer was lost). Never resend it blindly: reconcile first.
-    pub fn may_have_executed(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown(_))
-    }
-
-    /// Whether the session can no longer renew itself and must log in again.
-    pub fn login_required(&self) -> bool {
-        matches!(self, Error::Renewal(e) if e.login_required)
-    }
-
-    /// The HTTP status, when the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Validation(v) => Some(v.status),
-            Error::Unauthorized(a)
-            | Error::Forbidden(a)
-            | Error::NotFound(a)
-            | Error::Conflict(a)
-            | Error::RateLimited(a)
-            | Error::Api(a) => Some(a.status),
-            Error::TotpRequired => Some(202),
-            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
-            Error::Renewal(e) => e.status,
-            _ => None,
-        }
-    }
-
-    /// The whole response, when the server answered with an error status.
-    pub fn http(&self) -> Option<&HttpFailure> {
-        match self {
-            Error::Validation(v) => Some(&v.http),
-            Error::Unauthorized(a)
-            | Error::Forbidden(a)
-            | Error::NotFound(a)
-            | Error::Conflict(a)
-            | Error::RateLimited(a)
-            | Error::Api(a) => Some(&a.http),
-            _ => None,
-        }
-    }
-
-    /// `X-RateLimit-*` and `Retry-After` of the error answer (empty when none were sent).
-    pub fn rate_limit(&self) -> RateLimit {
-        self.http().map(HttpFailure::rate_limit).unwrap_or_default()
     }
 
     /// The invalid inputs of a 422 answer (empty for any other error).
@@ -396,14 +292,45 @@ impl Error {
             _ => &[],
         }
     }
+}
 
-    /// Whether sending the same request again may succeed: timeouts, dropped connections, 429
-    /// and 5xx. Never decided for you: a money movement must not be retried blindly.
-    pub fn is_transient(&self) -> bool {
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        Error::from_failure(f)
+    }
+}
+
+brokerkit_runtime::failure_conversions!(Error);
+
+impl BrokerError for Error {
+    fn failure(&self) -> Option<&Failure> {
         match self {
-            Error::Timeout(_) | Error::Connection(_) | Error::RateLimited(_) => true,
-            Error::Api(a) => a.status >= 500 || a.status == 408,
-            _ => false,
+            Error::Failure(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn http(&self) -> Option<&HttpFailure> {
+        match self {
+            Error::Validation(v) => Some(&v.http),
+            Error::Unauthorized(a)
+            | Error::Forbidden(a)
+            | Error::NotFound(a)
+            | Error::Conflict(a)
+            | Error::RateLimited(a)
+            | Error::Api(a) => Some(&a.http),
+            Error::Failure(f) => f.http(),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Error::TotpRequired => Some(202),
+            _ => self
+                .http()
+                .map(|h| h.status)
+                .or_else(|| self.failure().and_then(Failure::status)),
         }
     }
 }
@@ -470,8 +397,8 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(a.code.as_deref(), Some("rate_limited"));
-        assert_eq!(e.rate_limit().limit, Some(300));
-        assert_eq!(e.rate_limit().remaining, Some(0));
+        assert_eq!(e.rate_limit().unwrap().limit, Some(300));
+        assert_eq!(e.rate_limit().unwrap().remaining, Some(0));
         assert!(e.to_string().contains("retry after 12 s"), "{e}");
         assert!(e.is_transient());
         assert!(matches!(

@@ -73,9 +73,10 @@ mod generated;
 pub use generated::*;
 
 pub use api_tokens::IssuedApiToken;
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply};
 pub use brokerkit_runtime::{Decimal as WireDecimal, RateLimit, Secret};
 pub use claims::{ClaimsError, TokenType, UnverifiedClaims};
 pub use error::{ApiFailure, Error, FieldError, LocSegment, ValidationFailure};
 pub use hooks::State;
 pub use money::{AccountSummary, Money, WithdrawalReceipt};
-pub use session::{LoggedIn, Reply, Session};
+pub use session::{LoggedIn, Session, SessionBuilder};

@@ -22,49 +22,11 @@ use crate::error::Error;
 use crate::hooks::State;
 use crate::money::{AccountSummary, WithdrawalReceipt};
 use crate::{types, Client};
-use brokerkit_runtime::{RateLimit, RefreshError, Secret, Tokens};
+use brokerkit_runtime::{BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens};
 use progenitor_client::{ClientInfo, ResponseValue};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
-
-/// A successful answer with its status and headers.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Reply<T> {
-    pub value: T,
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    /// `X-RateLimit-*` (and `Retry-After`) as sent with this answer; empty when none were.
-    pub rate_limit: RateLimit,
-}
-
-impl<T> Reply<T> {
-    pub fn from_response(rv: ResponseValue<T>) -> Self {
-        let status = rv.status().as_u16();
-        let headers = rv.headers().clone();
-        let rate_limit = RateLimit::from_headers(&headers);
-        Self {
-            value: rv.into_inner(),
-            status,
-            headers,
-            rate_limit,
-        }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.value
-    }
-
-    /// The same answer with its value converted.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
-        Reply {
-            value: f(self.value),
-            status: self.status,
-            headers: self.headers,
-            rate_limit: self.rate_limit,
-        }
-    }
-}
+use std::time::SystemTime;
 
 /// The customer record and token facts returned by a login. Holds no secret.
 #[derive(Debug, Clone)]
@@ -86,6 +48,39 @@ struct Shared {
     customer: RwLock<Option<types::CustomerResponse>>,
 }
 
+/// Settings for a [`Session`]; [`Session::new`] uses the defaults.
+#[derive(Debug, Clone)]
+pub struct SessionBuilder {
+    base_url: String,
+    client_config: ClientConfig,
+}
+
+impl SessionBuilder {
+    /// Timeouts, a `reqwest::Client` of your own, User-Agent, retries, deadline, answer size
+    /// limit: the same [`ClientConfig`] every brokerkit session takes.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.client_config = config;
+        self
+    }
+
+    /// A session that is not logged in yet: [`Session::login`] next.
+    pub fn build(self) -> Result<Session, Error> {
+        let http = self
+            .client_config
+            .build()
+            .map_err(Failure::InvalidRequest)?;
+        let state = State {
+            pipeline: self.client_config.pipeline,
+            ..State::default()
+        };
+        Ok(Session::from_client(Client::new_with_client(
+            self.base_url.trim_end_matches('/'),
+            http,
+            state,
+        )))
+    }
+}
+
 /// A Slate client with its session. Cheap to clone; clones share the session.
 #[derive(Clone)]
 pub struct Session {
@@ -103,34 +98,20 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session that is not logged in yet, with a default HTTP client (15 s timeouts).
-    /// `base_url` is the broker's API root, e.g. `https://api.mybroker.slate-labs.com`.
+    /// Settings for a session at `base_url`, the broker's API root (e.g.
+    /// `https://api.mybroker.slate-labs.com`).
+    pub fn builder(base_url: impl Into<String>) -> SessionBuilder {
+        SessionBuilder {
+            base_url: base_url.into(),
+            client_config: ClientConfig::default(),
+        }
+    }
+
+    /// A session that is not logged in yet, with the default [`ClientConfig`].
     pub fn new(base_url: &str) -> Self {
-        Self::from_client(Client::new(
-            base_url.trim_end_matches('/'),
-            State::default(),
-        ))
-    }
-
-    /// Same as [`Session::new`] with your own `reqwest::Client` (timeouts, proxy, TLS…).
-    pub fn with_http_client(base_url: &str, http: reqwest::Client) -> Self {
-        Self::from_client(Client::new_with_client(
-            base_url.trim_end_matches('/'),
-            http,
-            State::default(),
-        ))
-    }
-
-    /// Same as [`Session::new`] with its own request pipeline (retries, deadline, User-Agent,
-    /// answer size limit; see [`brokerkit_runtime::call`]).
-    pub fn with_pipeline(base_url: &str, pipeline: brokerkit_runtime::call::Pipeline) -> Self {
-        Self::from_client(Client::new(
-            base_url.trim_end_matches('/'),
-            State {
-                pipeline,
-                ..State::default()
-            },
-        ))
+        Self::builder(base_url)
+            .build()
+            .expect("the default HTTP client builds")
     }
 
     /// A session that sends `token` as it is: a scoped API token or a staff token obtained
@@ -267,9 +248,9 @@ impl Session {
         self.install_token(token.into());
     }
 
-    /// Forgets the tokens and credentials. Later secured calls fail with
-    /// [`Error::NotLoggedIn`] without being sent.
-    pub fn logout(&self) {
+    /// Forgets the tokens and credentials (Slate has no endpoint that revokes a customer
+    /// token). Later secured calls fail typed as not logged in, without being sent.
+    pub async fn logout(&self) -> Result<(), Error> {
         self.client.inner().tokens().clear();
         *self
             .shared
@@ -281,6 +262,7 @@ impl Session {
             .customer
             .write()
             .unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
     }
 
     /// Claims of the current access token, decoded **without verifying the signature**.
@@ -317,15 +299,21 @@ impl Session {
             .clone()
     }
 
-    /// How many times the session has logged in again to renew its token.
+    /// How many times the session has renewed its token (logged in again, or refreshed a
+    /// staff pair).
     pub fn renewals(&self) -> u64 {
         self.client.inner().tokens().refresh_count()
     }
 
+    /// When the access token expires (its `exp` claim); `None` before login, after
+    /// [`Session::logout`], or for a token that names no expiry.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.client.inner().tokens().expires_at()
+    }
+
     /// Runs one generated call with renewal: the token is renewed first when it is about to
     /// expire, and after a 401 the session logs in again (when it can) and sends the call
-    /// once more (the hooks do both, for direct `client()` calls too). `op` gets a clone of
-    /// the client.
+    /// once more (the hooks do both, for direct `client()` calls too).
     ///
     /// ```no_run
     /// # async fn demo(session: brokerkit_slate::Session) -> Result<(), brokerkit_slate::Error> {
@@ -333,15 +321,15 @@ impl Session {
     /// println!("{} (remaining this minute: {:?})", me.value.email, me.rate_limit.remaining);
     /// # Ok(()) }
     /// ```
-    pub async fn call<T, E, F, Fut>(&self, op: F) -> Result<Reply<T>, Error>
+    pub async fn call<'a, T, E, F, Fut>(&'a self, op: F) -> Result<Reply<T>, Error>
     where
         E: serde::Serialize,
-        F: Fn(Client) -> Fut,
+        F: FnOnce(&'a Client) -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
     {
-        scoped(op(self.client.clone()))
+        brokerkit_runtime::call::run(op(&self.client))
             .await
-            .map(Reply::from_response)
+            .map_err(Error::from_failure)
     }
 
     // ---- typed helpers over the common customer calls -------------------------------------
@@ -360,9 +348,9 @@ impl Session {
         let login = match login {
             Some(l) => l.to_string(),
             None => self.primary_login().ok_or_else(|| {
-                Error::InvalidRequest(
+                Error::Failure(Failure::InvalidRequest(
                     "no account login given and the token names no primary account".into(),
-                )
+                ))
             })?,
         };
         let reply = self.call(|c| {
@@ -373,7 +361,7 @@ impl Session {
     }
 
     /// Starts a deposit (`POST /customers/me/deposit`); the answer holds the cashier
-    /// configuration. The client checks that `amount` is greater than zero ([`Error::Amount`],
+    /// configuration. The client checks that `amount` is greater than zero ([`Failure::Amount`],
     /// nothing sent); minimums, maximums and the currency are the broker's to judge.
     pub async fn deposit(
         &self,
@@ -394,7 +382,7 @@ impl Session {
     }
 
     /// Files a withdrawal request (`POST /customers/me/withdraw`) in the account currency.
-    /// The client checks that `amount` is greater than zero ([`Error::Amount`], nothing sent);
+    /// The client checks that `amount` is greater than zero ([`Failure::Amount`], nothing sent);
     /// whether the balance covers it is the broker's to judge.
     pub async fn withdraw(
         &self,
@@ -405,8 +393,9 @@ impl Session {
         let amount = brokerkit_runtime::amount::positive("amount", amount)?;
         let comment = match comment {
             Some(c) => Some(
-                types::WithdrawalRequestComment::try_from(c.to_string())
-                    .map_err(|e| Error::InvalidRequest(format!("comment: {e}")))?,
+                types::WithdrawalRequestComment::try_from(c.to_string()).map_err(|e| {
+                    Error::Failure(Failure::InvalidRequest(format!("comment: {e}")))
+                })?,
             ),
             None => None,
         };

@@ -5,6 +5,7 @@ mod common;
 
 use brokerkit_runtime::amount::Rule;
 use brokerkit_slate::Error;
+use brokerkit_slate::Failure;
 use common::*;
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -32,7 +33,7 @@ async fn negative_and_zero_amounts_are_refused_before_sending() {
                 .unwrap_err(),
         ] {
             match e {
-                Error::Amount(a) => {
+                Error::Failure(Failure::Amount(a)) => {
                     assert_eq!(
                         (a.field, a.value, a.rule),
                         ("amount", amount, Rule::Positive)

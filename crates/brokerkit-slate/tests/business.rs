@@ -2,6 +2,7 @@
 
 mod common;
 
+use brokerkit_slate::BrokerError;
 use brokerkit_slate::{types, Error, Secret, Session, TokenType};
 use common::*;
 use rust_decimal::Decimal;

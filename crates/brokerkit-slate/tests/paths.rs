@@ -5,11 +5,12 @@ mod common;
 
 use brokerkit_mock::hostile;
 use brokerkit_slate::Error;
+use brokerkit_slate::Failure;
 use common::{customer, sandbox, staff};
 
 fn refused<T>(result: &Result<T, Error>) -> Option<&'static str> {
     match result {
-        Err(Error::Path(e)) => Some(e.refused().value()),
+        Err(Error::Failure(Failure::Path(e))) => Some(e.refused().value()),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use brokerkit_mock::slate::Config;
 use brokerkit_mock::Fault;
 use brokerkit_slate::{types, Error, LocSegment, Session, TokenType};
+use brokerkit_slate::{BrokerError, ClientConfig, Failure};
 use common::*;
 use rust_decimal::Decimal;
 use std::time::{Duration, SystemTime};
@@ -88,7 +89,10 @@ async fn a_secured_call_before_login_is_refused_without_sending() {
     let server = sandbox().await;
     let session = Session::new(&server.base_url());
     let err = session.me().await.unwrap_err();
-    assert!(matches!(err, Error::NotLoggedIn), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.get("GET", "/customers/me"), 0);
 }
 
@@ -201,7 +205,7 @@ async fn a_422_names_every_invalid_field_with_its_location() {
         "{err}"
     );
     assert_eq!(
-        err.rate_limit().limit,
+        err.rate_limit().unwrap().limit,
         Some(300),
         "rate-limit headers are kept on errors too"
     );
@@ -266,9 +270,10 @@ async fn rate_limit_headers_are_exposed_on_answers_and_on_the_429() {
     let server = sandbox().await;
     // The sandbox's window is the wall-clock minute: with retries on, the pipeline could wait
     // out a short Retry-After and the 429 would never reach this test.
-    let mut pipeline = brokerkit_runtime::call::Pipeline::default();
-    pipeline.retry = brokerkit_runtime::call::Retry::off();
-    let session = Session::with_pipeline(&server.base_url(), pipeline);
+    let session = Session::builder(server.base_url())
+        .config(ClientConfig::default().retry(brokerkit_runtime::call::Retry::off()))
+        .build()
+        .unwrap();
     session.login(EMAIL, PASSWORD).await.unwrap();
     server.set_rate_limit(2);
     let first = session
@@ -351,7 +356,7 @@ async fn a_malformed_success_body_is_a_decode_error_that_keeps_the_body() {
         .faults
         .inject_times("GET", "/customers/me", Fault::Malformed, 1);
     let err = session.me().await.unwrap_err();
-    let Error::Decode { body, .. } = &err else {
+    let Error::Failure(Failure::Decode { body, .. }) = &err else {
         panic!("{err:?}")
     };
     assert!(!body.is_empty());
@@ -383,7 +388,10 @@ async fn server_errors_and_dropped_connections_are_typed_and_transient() {
         .inject_times("GET", "/customers/me", Fault::Drop, 3);
     let err = session.me().await.unwrap_err();
     assert!(
-        matches!(err, Error::Connection(_) | Error::Decode { .. }),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Decode { .. })
+        ),
         "{err:?}"
     );
 }
@@ -408,11 +416,11 @@ async fn secrets_stay_out_of_debug_output() {
 async fn logout_forgets_the_token() {
     let server = sandbox().await;
     let session = customer(&server).await;
-    session.logout();
+    session.logout().await.unwrap();
     assert!(session.claims().is_none());
     assert!(matches!(
         session.me().await.unwrap_err(),
-        Error::NotLoggedIn
+        Error::Failure(Failure::NotLoggedIn(_))
     ));
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use brokerkit_mock::Fault;
+use brokerkit_slate::{BrokerError, Failure};
 use brokerkit_slate::{Error, Session};
 use common::*;
 use rust_decimal::Decimal;
@@ -26,7 +27,7 @@ async fn a_failing_relogin_is_tried_at_most_twice_for_a_thousand_callers() {
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
         assert!(
-            matches!(&err, Error::Renewal(e) if e.status == Some(500)),
+            matches!(&err, Error::Failure(Failure::Renewal(e)) if e.status == Some(500)),
             "{err:?}"
         );
     }
@@ -103,7 +104,10 @@ async fn the_autologin_token_never_shows_in_an_error() {
         .port();
     let session = Session::new(&format!("http://127.0.0.1:{port}"));
     let err = session.autologin(ONE_TIME).await.unwrap_err();
-    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     let printed = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
     assert!(!printed.contains(ONE_TIME), "{printed}");
 }
@@ -128,10 +132,10 @@ async fn off_schema_login_answers_never_print_the_token() {
         assert!(
             matches!(
                 err,
-                Error::Decode {
+                Error::Failure(Failure::Decode {
                     status: Some(200),
                     ..
-                }
+                })
             ),
             "{printed}"
         );

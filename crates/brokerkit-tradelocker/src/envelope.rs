@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::types;
+use brokerkit_runtime::Failure;
 use progenitor_client::ResponseValue;
 
 /// A generated `*Envelope` type.
@@ -76,10 +77,12 @@ pub fn require<T: Envelope>(response: ResponseValue<T>, what: &str) -> Result<T:
     let status = response.status().as_u16();
     // Headers are not kept here: cloning them on every call would cost the hot path, and a
     // missing `d` is about the body.
-    open(response)?.ok_or_else(|| Error::Decode {
-        status: Some(status),
-        headers: Default::default(),
-        body: Default::default(),
-        message: format!("the answer carries no `d` ({what})"),
+    open(response)?.ok_or_else(|| {
+        Error::Failure(Failure::Decode {
+            status: Some(status),
+            headers: Default::default(),
+            body: Default::default(),
+            message: format!("the answer carries no `d` ({what})"),
+        })
     })
 }

@@ -81,27 +81,25 @@ impl ClientHooks<State> for Client {
             return Ok(());
         }
         let state = self.inner();
+        // A failed renewal is noted by the token cell and typed by the call scope.
         let token = state
             .tokens
             .access()
             .await
             .map_err(|e| Error::Custom(e.to_string()))?;
         let Some((token, _)) = token else {
-            return Err(Error::Custom(format!(
-                "`{}` needs a logged-in session: call Session::login first",
-                info.operation_id
-            )));
+            return Err(call::not_logged_in(info.operation_id));
         };
         set_bearer(request, &token).map_err(Error::Custom)?;
         if needs_account(info) {
             let Some(acc) = state.selected().map(|s| s.acc_num) else {
-                return Err(Error::Custom(format!(
+                return Err(call::not_ready(format!(
                     "`{}` needs an account: call Session::select_account first",
                     info.operation_id
                 )));
             };
             let value = HeaderValue::from_str(&acc)
-                .map_err(|_| Error::Custom("accNum is not a valid header value".into()))?;
+                .map_err(|_| call::not_ready("the account's accNum is not a valid header value"))?;
             request.headers_mut().insert(ACC_NUM, value);
         }
         Ok(())

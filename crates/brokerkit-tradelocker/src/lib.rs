@@ -46,6 +46,7 @@ pub mod session;
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
 mod generated;
 
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply};
 pub use error::{Error, Result};
 pub use generated::*;
 pub use instruments::InstrumentRoutes;

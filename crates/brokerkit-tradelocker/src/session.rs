@@ -6,11 +6,13 @@ use crate::error::{Error, Result};
 use crate::hooks::{Selected, State};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
-use brokerkit_runtime::call::Retry;
-use brokerkit_runtime::{call, Failure, HttpSettings, RefreshError, Secret, Tokens};
+use brokerkit_runtime::{
+    call, BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens,
+};
 use rust_decimal::Decimal;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tokio::sync::OnceCell;
 
 /// Where the API lives.
@@ -98,55 +100,27 @@ pub struct OrdersHistoryPage {
 #[derive(Debug, Clone)]
 pub struct SessionBuilder {
     environment: Environment,
-    http: HttpSettings,
+    client_config: ClientConfig,
     keep_credentials: bool,
 }
 
 impl SessionBuilder {
-    /// Whole-request timeout (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// Connection timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// Use this `reqwest::Client` (proxies, TLS settings…); the timeouts above then do not apply.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http.client = Some(client);
-        self
-    }
-
-    /// The largest answer read, in bytes (default 64 MiB; a 20,000-bar history is ~1.5 MB).
-    pub fn max_body(mut self, bytes: usize) -> Self {
-        self.http.pipeline.max_body = bytes;
-        self
-    }
-
-    /// When requests are sent again (default: 3 attempts; see
-    /// [`brokerkit_runtime::call`] for what is never retried). [`Retry::off`] switches it off.
-    pub fn retry(mut self, retry: Retry) -> Self {
-        self.http.pipeline.retry = retry;
-        self
-    }
-
-    /// The most one operation may take, renewal and retries included (default: none beyond
-    /// the per-request timeout).
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.http.pipeline.deadline = Some(deadline);
+    /// Timeouts, a `reqwest::Client` of your own, User-Agent, retries, deadline, answer size
+    /// limit: the same [`ClientConfig`] every brokerkit session takes.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.client_config = config;
         self
     }
 
     /// Logs in and returns a session with no account selected yet.
     pub async fn login(self, credentials: &Credentials) -> Result<Session> {
-        let http = self.http.build().map_err(Error::InvalidRequest)?;
+        let http = self
+            .client_config
+            .build()
+            .map_err(Failure::InvalidRequest)?;
         let base = self.environment.base_url().to_string();
         let state = State {
-            pipeline: self.http.pipeline.clone(),
+            pipeline: self.client_config.pipeline.clone(),
             ..State::default()
         };
         let client = Client::new_with_client(&base, http.clone(), state.clone());
@@ -173,7 +147,8 @@ impl SessionBuilder {
 
     /// Whether the session keeps the credentials (as redacted [`Secret`]s) to log in again by
     /// itself when the refresh token has expired or been refused (default `true`). Without
-    /// them such a session fails with [`Error::login_required`].
+    /// them such a session fails with an error whose
+    /// [`BrokerError::login_required`] is true.
     pub fn keep_credentials(mut self, keep: bool) -> Self {
         self.keep_credentials = keep;
         self
@@ -284,7 +259,7 @@ impl Session {
     pub fn builder(environment: Environment) -> SessionBuilder {
         SessionBuilder {
             environment,
-            http: HttpSettings::default(),
+            client_config: ClientConfig::default(),
             keep_credentials: true,
         }
     }
@@ -299,17 +274,53 @@ impl Session {
         &self.client
     }
 
-    /// How many times the tokens were renewed.
-    pub fn refresh_count(&self) -> u64 {
+    /// Runs any generated operation through the session (token, `accNum`, the pipeline) and
+    /// returns its answer with status and headers; errors keep what the server sent:
+    ///
+    /// ```no_run
+    /// # async fn demo(session: brokerkit_tradelocker::Session) -> brokerkit_tradelocker::Result<()> {
+    /// let details = session
+    ///     .call(|c| c.get_session_details().session_id(42).send())
+    ///     .await?;
+    /// println!("HTTP {}: {:?}", details.status, details.value.s);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call<'a, T, E, F, Fut>(&'a self, op: F) -> Result<Reply<T>>
+    where
+        E: serde::Serialize,
+        F: FnOnce(&'a Client) -> Fut,
+        Fut: Future<
+            Output = std::result::Result<
+                progenitor_client::ResponseValue<T>,
+                progenitor_client::Error<E>,
+            >,
+        >,
+    {
+        call::run(op(&self.client))
+            .await
+            .map_err(Error::from_failure)
+    }
+
+    /// How many times the tokens were renewed (refreshed, or logged in again).
+    pub fn renewals(&self) -> u64 {
         self.state.tokens.refresh_count()
     }
 
-    /// When the current access token expires.
+    /// When the current access token expires; `None` after [`Session::logout`].
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.state
-            .tokens
-            .snapshot()
-            .and_then(|(t, _)| t.access_expires_at)
+        self.state.tokens.expires_at()
+    }
+
+    /// Forgets the tokens and the selected account (TradeLocker has no endpoint that revokes a
+    /// token; it expires by itself). Later calls fail typed as not logged in, unsent.
+    pub async fn logout(&self) -> Result<()> {
+        self.state.tokens.clear();
+        *self
+            .state
+            .account
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
     }
 
     /// Renews the tokens now.
@@ -349,7 +360,9 @@ impl Session {
 
     fn account_id(&self) -> Result<String> {
         self.state.selected().map(|s| s.id).ok_or_else(|| {
-            Error::InvalidRequest("no account selected: call Session::select_account first".into())
+            Error::Failure(Failure::NotReady(
+                "no account selected: call Session::select_account first".into(),
+            ))
         })
     }
 
@@ -440,12 +453,12 @@ impl Session {
     }
 
     /// Places an order and returns its id. Never retried by the client: when the answer is
-    /// lost ([`Error::may_have_executed`]), look for it before sending it again — a working
+    /// lost ([`BrokerError::may_have_executed`]), look for it before sending it again — a working
     /// order shows in [`Session::orders`], but a filled market order only in
     /// [`Session::orders_history`] and [`Session::positions`].
     ///
     /// The client checks that `qty` is greater than zero and that `price`, `stopPrice`,
-    /// `stopLoss` and `takeProfit`, when given, are greater than zero ([`Error::Amount`],
+    /// `stopLoss` and `takeProfit`, when given, are greater than zero ([`Failure::Amount`],
     /// nothing sent). Lot steps, tick sizes, margin and which side of the market a price is on
     /// are the broker's to judge.
     pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
@@ -577,7 +590,7 @@ impl Session {
     }
 
     /// Closes a position: all of it with `qty = None`, or part of it. A given `qty` must be
-    /// greater than zero ([`Error::Amount`], nothing sent); more than the position holds is
+    /// greater than zero ([`Failure::Amount`], nothing sent); more than the position holds is
     /// the broker's to judge.
     pub async fn close_position(&self, position_id: &str, qty: Option<Decimal>) -> Result<()> {
         brokerkit_runtime::amount::positive_opt("qty", qty)?;

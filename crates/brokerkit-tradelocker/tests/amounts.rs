@@ -4,6 +4,7 @@
 
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_runtime::amount::Rule;
+use brokerkit_tradelocker::Failure;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -64,7 +65,7 @@ async fn quantities_and_prices_at_or_below_zero_are_refused_before_sending() {
     ];
     for (order, field, value) in cases {
         match session.place_order(&order).await.unwrap_err() {
-            Error::Amount(a) => {
+            Error::Failure(Failure::Amount(a)) => {
                 assert_eq!((a.field, a.value, a.rule), (field, value, Rule::Positive))
             }
             other => panic!("{field}: not an amount error: {other:?}"),
@@ -75,7 +76,7 @@ async fn quantities_and_prices_at_or_below_zero_are_refused_before_sending() {
         .await
         .unwrap_err()
     {
-        Error::Amount(a) => assert_eq!(a.field, "qty"),
+        Error::Failure(Failure::Amount(a)) => assert_eq!(a.field, "qty"),
         other => panic!("not an amount error: {other:?}"),
     }
     assert_eq!(server.hits.total(), sent, "nothing reached the sandbox");

@@ -5,6 +5,7 @@ use brokerkit_mock::Fault;
 use brokerkit_tradelocker::{
     orders, types, Credentials, Environment, Error, InstrumentRoutes, Session,
 };
+use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -236,7 +237,7 @@ async fn a_token_the_server_stops_accepting_is_refreshed_once_under_50_concurren
             .expect("every call succeeds after the refresh");
     }
     assert_eq!(server.hits.get("POST", "/auth/jwt/refresh"), 1);
-    assert_eq!(session.refresh_count(), 1);
+    assert_eq!(session.renewals(), 1);
     assert_eq!(
         server.hits.get("GET", "/trade/quotes"),
         100,
@@ -276,7 +277,7 @@ async fn a_dead_refresh_token_without_credentials_requires_a_new_login() {
     server.expire_refresh_tokens();
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
     assert!(
-        matches!(err, Error::Refresh(ref e) if e.login_required && e.status == Some(401)),
+        matches!(err, Error::Failure(Failure::Renewal(ref e)) if e.login_required && e.status == Some(401)),
         "{err:?}"
     );
     assert!(err.to_string().contains("log in again"));
@@ -308,10 +309,10 @@ async fn a_429_keeps_retry_after_status_and_body() {
         },
     );
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::RateLimited {
+        Error::Failure(Failure::RateLimited {
             rate_limit,
             failure,
-        } => {
+        }) => {
             assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(300)));
             assert_eq!(failure.status, 429);
             assert_eq!(failure.body_text(), body);
@@ -325,7 +326,7 @@ async fn malformed_json_is_a_decode_error_with_the_body() {
     let (server, session) = logged_in(Config::default()).await;
     server.faults.inject("/trade/quotes", Fault::Malformed);
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::Decode { body, .. } => assert!(body.starts_with(b"{\"s\":\"ok\"")),
+        Error::Failure(Failure::Decode { body, .. }) => assert!(body.starts_with(b"{\"s\":\"ok\"")),
         other => panic!("expected Decode, got {other:?}"),
     }
 }
@@ -341,7 +342,9 @@ async fn a_missing_required_field_is_a_decode_error() {
         },
     );
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::Decode { message, .. } => assert!(message.contains("missing field"), "{message}"),
+        Error::Failure(Failure::Decode { message, .. }) => {
+            assert!(message.contains("missing field"), "{message}")
+        }
         other => panic!("expected Decode, got {other:?}"),
     }
 }
@@ -350,7 +353,7 @@ async fn a_missing_required_field_is_a_decode_error() {
 async fn a_slow_answer_times_out() {
     let server = sandbox::start(Config::default()).await.unwrap();
     let session = Session::builder(Environment::Custom(server.base_url()))
-        .timeout(Duration::from_millis(300))
+        .config(ClientConfig::default().timeout(Duration::from_millis(300)))
         .login(&creds())
         .await
         .unwrap();
@@ -359,7 +362,10 @@ async fn a_slow_answer_times_out() {
         Fault::Latency(Duration::from_secs(2)),
     );
     let err = session.accounts().await.unwrap_err();
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Timeout(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }
 
@@ -368,7 +374,10 @@ async fn a_dropped_connection_is_a_connection_error() {
     let (server, session) = logged_in(Config::default()).await;
     server.faults.inject("/trade/quotes", Fault::Drop);
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -383,7 +392,10 @@ async fn a_refused_connection_is_a_connection_error() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -433,7 +445,7 @@ async fn calls_without_an_account_are_refused_before_sending() {
     let before = server.hits.total();
     assert!(matches!(
         session.positions().await.unwrap_err(),
-        Error::InvalidRequest(_)
+        Error::Failure(Failure::NotReady(_))
     ));
     let raw = session
         .client()

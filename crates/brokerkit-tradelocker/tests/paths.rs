@@ -3,6 +3,7 @@
 
 use brokerkit_mock::hostile;
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
+use brokerkit_tradelocker::Failure;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -55,7 +56,7 @@ fn judge(
 ) -> &'static str {
     let sent = hostile::new_requests(before, &server.hits.snapshot());
     let refused = match &result {
-        Err(Error::Path(e)) => Some(e.refused().value()),
+        Err(Error::Failure(Failure::Path(e))) => Some(e.refused().value()),
         _ => None,
     };
     hostile::judge(&sent, id, route, "", refused)

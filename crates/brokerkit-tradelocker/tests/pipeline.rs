@@ -5,6 +5,7 @@ use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_mock::Fault;
 use brokerkit_runtime::call::Retry;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, SessionBuilder};
+use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use rust_decimal::Decimal;
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,7 @@ async fn a_retry_after_beyond_the_limit_is_returned_to_the_caller() {
     );
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
     match err {
-        Error::RateLimited { rate_limit, .. } => {
+        Error::Failure(Failure::RateLimited { rate_limit, .. }) => {
             assert_eq!(rate_limit.retry_after, Some(Duration::from_secs(3600)))
         }
         other => panic!("{other:?}"),
@@ -104,7 +105,8 @@ async fn a_retry_after_beyond_the_limit_is_returned_to_the_caller() {
 
 #[tokio::test]
 async fn retries_can_be_switched_off() {
-    let (server, session, _) = session_with(|b| b.retry(Retry::off())).await;
+    let (server, session, _) =
+        session_with(|b| b.config(ClientConfig::default().retry(Retry::off()))).await;
     server
         .faults
         .inject_times("GET", "/trade/quotes", Fault::ServerError(503), 1);
@@ -117,7 +119,9 @@ async fn retries_can_be_switched_off() {
 
 #[tokio::test]
 async fn the_deadline_bounds_the_whole_operation() {
-    let (server, session, _) = session_with(|b| b.deadline(Duration::from_millis(400))).await;
+    let (server, session, _) =
+        session_with(|b| b.config(ClientConfig::default().deadline(Duration::from_millis(400))))
+            .await;
     // Each attempt fails fast, so without a deadline three attempts and their backoff would run;
     // a slow answer then must be cut at the deadline.
     server
@@ -125,7 +129,10 @@ async fn the_deadline_bounds_the_whole_operation() {
         .inject("/trade/quotes", Fault::Latency(Duration::from_secs(3)));
     let started = Instant::now();
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Timeout(_))),
+        "{err:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "cut at the deadline"

@@ -5,6 +5,7 @@
 use brokerkit_mock::tradelocker::{self as sandbox, Config};
 use brokerkit_mock::Fault;
 use brokerkit_tradelocker::{orders, Credentials, Environment, Error, Session};
+use brokerkit_tradelocker::{BrokerError, ClientConfig, Failure};
 use rust_decimal::Decimal;
 
 const EURUSD: i64 = 278;
@@ -43,7 +44,7 @@ async fn a_failing_renewal_is_sent_once_for_a_thousand_callers() {
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
         assert!(
-            matches!(&err, Error::Refresh(e) if e.status == Some(500)),
+            matches!(&err, Error::Failure(Failure::Renewal(e)) if e.status == Some(500)),
             "the renewal's own error, not the 401: {err:?}"
         );
     }
@@ -105,7 +106,7 @@ async fn an_order_whose_answer_is_lost_is_not_resent_and_says_so() {
         !err.is_transient(),
         "an unknown outcome is not a retry signal"
     );
-    assert!(matches!(err, Error::OutcomeUnknown(_)));
+    assert!(matches!(err, Error::Failure(Failure::OutcomeUnknown(_))));
     assert!(
         std::error::Error::source(&err).is_some(),
         "the transport error is kept"
@@ -131,7 +132,10 @@ async fn a_read_whose_answer_is_cut_is_a_plain_connection_error() {
         .faults
         .inject("/trade/quotes", Fault::ExecuteThenDrop);
     let err = session.quote(EURUSD, INFO).await.unwrap_err();
-    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     assert!(!err.may_have_executed());
 }
 
@@ -140,7 +144,7 @@ async fn an_undecodable_success_keeps_its_status() {
     let (server, session) = logged_in(true).await;
     server.faults.inject("/trade/quotes", Fault::Malformed);
     match session.quote(EURUSD, INFO).await.unwrap_err() {
-        Error::Decode { status, body, .. } => {
+        Error::Failure(Failure::Decode { status, body, .. }) => {
             assert_eq!(status, Some(200));
             assert!(!body.is_empty());
         }
@@ -181,10 +185,10 @@ async fn off_schema_auth_answers_never_print_their_tokens() {
         assert!(
             matches!(
                 err,
-                Error::Decode {
+                Error::Failure(Failure::Decode {
                     status: Some(201),
                     ..
-                }
+                })
             ),
             "{err:?}"
         );
@@ -214,7 +218,7 @@ async fn off_schema_auth_answers_never_print_their_tokens() {
 async fn an_oversized_answer_is_a_typed_error() {
     let server = sandbox::start(Config::default()).await.unwrap();
     let session = Session::builder(Environment::Custom(server.base_url()))
-        .max_body(4 * 1024)
+        .config(ClientConfig::default().max_body(4 * 1024))
         .login(&creds())
         .await
         .unwrap();
@@ -231,10 +235,10 @@ async fn an_oversized_answer_is_a_typed_error() {
     assert!(
         matches!(
             err,
-            Error::TooLarge {
+            Error::Failure(Failure::TooLarge {
                 status: Some(200),
                 limit: 4096
-            }
+            })
         ),
         "{err:?}"
     );
@@ -251,10 +255,10 @@ async fn an_oversized_answer_is_a_typed_error() {
     assert!(
         matches!(
             err,
-            Error::TooLarge {
+            Error::Failure(Failure::TooLarge {
                 status: Some(500),
                 ..
-            }
+            })
         ),
         "{err:?}"
     );

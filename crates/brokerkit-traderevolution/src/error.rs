@@ -3,8 +3,7 @@
 //! given its known meaning; a 429 becomes [`Error::RateLimited`]. No variant prints a secret.
 
 use brokerkit_runtime::failure::excerpt;
-use brokerkit_runtime::{Body, Failure, HttpFailure, RefreshError, Transport};
-use http::HeaderMap;
+use brokerkit_runtime::{BrokerError, Failure, HttpFailure};
 
 use std::fmt;
 use std::time::Duration;
@@ -195,50 +194,23 @@ pub enum Error {
     /// HTTP 429.
     #[error("{0}")]
     RateLimited(Box<RateLimited>),
-    /// A secured call was made before logging in.
-    #[error("not logged in: {0}")]
-    NotLoggedIn(String),
-    /// The session could neither refresh its token nor log in again.
-    #[error("the session could not renew its access token ({0}); log in again")]
-    Refresh(RefreshError),
     /// A verified one-time or PFIX token is expired, already used or unknown.
     #[error("the token is not valid (expired, already used or unknown)")]
     InvalidToken,
-    /// A success status whose body does not match the spec (the body is kept whole).
-    #[error("unexpected response body{}: {message}; body: {body}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
-    Decode {
-        status: Option<u16>,
-        headers: Box<HeaderMap>,
-        body: Body,
-        message: String,
-    },
-    /// The answer passed the client's size limit.
-    #[error("the answer is larger than the {limit} bytes this client accepts")]
-    TooLarge { status: Option<u16>, limit: usize },
-    /// No answer in time, to a call that changes nothing.
-    #[error("timed out: {0}")]
-    Timeout(#[source] Transport),
-    /// The connection failed or dropped before a full answer arrived, on a call that changes
-    /// nothing (or was never sent).
-    #[error("connection failed: {0}")]
-    Connection(#[source] Transport),
-    /// A money movement or other change was sent and its answer lost: it may have been carried
-    /// out. The client never resends it; read the account's operations back first.
-    #[error("the request may have been carried out, but its answer was lost: {0}")]
-    OutcomeUnknown(#[source] Transport),
-    /// The call was refused before sending (a required parameter was missing or invalid).
-    #[error("invalid request (not sent): {0}")]
-    InvalidRequest(String),
-    /// A path parameter that no URL can carry as one segment; nothing was sent.
-    #[error("invalid request (not sent): {0}")]
-    Path(#[from] brokerkit_runtime::PathError),
-    /// An amount, quantity or price outside what the operation accepts (a negative amount, a
-    /// zero quantity): refused before sending, the sign never changed to make it fit.
-    #[error("request not sent: {0}")]
-    Amount(#[from] brokerkit_runtime::AmountError),
-    #[error("{0}")]
-    Other(String),
+    /// What every vendor shares: a timeout, a dropped connection, an unknown outcome, a
+    /// body that does not decode, a failed renewal, a call refused before sending (no login,
+    /// a bad id or amount).
+    #[error(transparent)]
+    Failure(Failure),
 }
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        Error::from_failure(f)
+    }
+}
+
+brokerkit_runtime::failure_conversions!(Error);
 
 impl Error {
     /// Converts an error of the generated client. Error answers reach it undecoded, so status,
@@ -252,34 +224,9 @@ impl Error {
     /// Gives a runtime failure its TraderEvolution meaning.
     pub fn from_failure(failure: Failure) -> Self {
         match failure {
-            Failure::NotLoggedIn(m) => Error::NotLoggedIn(m),
-            Failure::Renewal(e) => Error::Refresh(e),
-            Failure::Http(h) => Self::from_http(h),
-            Failure::Decode {
-                status,
-                headers,
-                body,
-                message,
-            } => Error::Decode {
-                status,
-                headers,
-                body,
-                message,
-            },
-            Failure::TooLarge { status, limit } => Error::TooLarge { status, limit },
-            Failure::InvalidRequest(m) => Error::InvalidRequest(m),
-            Failure::Path(e) => Error::Path(e),
-            Failure::Timeout(t) => Error::Timeout(t),
-            Failure::Connection(t) => Error::Connection(t),
-            Failure::OutcomeUnknown(t) => Error::OutcomeUnknown(t),
-            f => Error::Other(f.to_string()),
+            Failure::Http(h) | Failure::RateLimited { failure: h, .. } => Self::from_http(*h),
+            other => Error::Failure(other),
         }
-    }
-
-    /// Whether a money movement or other change may have been carried out although the call
-    /// failed (its answer was lost). Never resend it blindly: reconcile first.
-    pub fn may_have_executed(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown(_))
     }
 
     fn from_http(http: HttpFailure) -> Self {
@@ -305,17 +252,6 @@ impl Error {
         }))
     }
 
-    /// The HTTP status, when the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Api(e) => Some(e.status),
-            Error::RateLimited(_) => Some(429),
-            Error::Decode { status, .. } | Error::TooLarge { status, .. } => *status,
-            Error::Refresh(e) => e.status,
-            _ => None,
-        }
-    }
-
     /// The BackOffice error code, when the answer carried one.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
@@ -324,14 +260,22 @@ impl Error {
             _ => None,
         }
     }
+}
 
-    /// Whether sending the same request again later may succeed. Money movements are never
-    /// retried by this crate: the caller decides.
-    pub fn is_transient(&self) -> bool {
+impl BrokerError for Error {
+    fn failure(&self) -> Option<&Failure> {
         match self {
-            Error::RateLimited(_) | Error::Timeout(_) | Error::Connection(_) => true,
-            Error::Api(e) => matches!(e.status, 502..=504),
-            _ => false,
+            Error::Failure(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn http(&self) -> Option<&HttpFailure> {
+        match self {
+            Error::Api(e) => Some(&e.http),
+            Error::RateLimited(e) => Some(&e.http),
+            Error::Failure(f) => f.http(),
+            _ => None,
         }
     }
 }
@@ -465,12 +409,12 @@ mod tests {
 
     #[test]
     fn decode_errors_do_not_print_the_body() {
-        let e = Error::Decode {
+        let e = Error::Failure(Failure::Decode {
             status: Some(200),
             headers: Default::default(),
-            body: Body::new(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")),
+            body: brokerkit_runtime::Body::new(Bytes::from_static(b"{\"accessToken\":\"tok-123\"")),
             message: "EOF".into(),
-        };
+        });
         assert!(!format!("{e} {e:?}").contains("tok-123"));
     }
 }

@@ -61,9 +61,11 @@ pub mod money;
 pub mod report;
 pub mod session;
 
-pub use brokerkit_runtime::Secret;
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply, Secret};
 pub use error::{ApiError, Error, ErrorCode, KnownCode, RateLimited};
 pub use generated::*;
 pub use money::{NewOperation, Operation, OperationType};
 pub use report::{ReportQuery, ReportTable};
-pub use session::{server_url, verify_pfix_token, Session, TokenLifetimes, SANDBOX_HOST};
+pub use session::{
+    server_url, verify_pfix_token, Session, SessionBuilder, TokenLifetimes, SANDBOX_HOST,
+};

@@ -129,8 +129,14 @@ impl ReportTable {
         let Some(cell) = self.cell(row, column) else {
             return Ok(None);
         };
-        brokerkit_runtime::decimal::from_json(cell)
-            .map_err(|e| Error::Other(format!("report column `{column}`, row {row}: {e}")))
+        brokerkit_runtime::decimal::from_json(cell).map_err(|e| {
+            Error::Failure(brokerkit_runtime::Failure::Decode {
+                status: None,
+                headers: Box::default(),
+                body: brokerkit_runtime::Body::default(),
+                message: format!("report column `{column}`, row {row}: {e}"),
+            })
+        })
     }
 
     /// Every row as an object keyed by column name.

@@ -11,7 +11,7 @@ use crate::hooks::State;
 use crate::money::{NewOperation, Operation, OperationType};
 use crate::report::{ReportQuery, ReportTable};
 use crate::ErrorCode;
-use brokerkit_runtime::{RefreshError, Secret, Tokens};
+use brokerkit_runtime::{BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens};
 use rust_decimal::Decimal;
 use std::fmt;
 use std::future::Future;
@@ -115,9 +115,15 @@ impl Auth {
                 Err(e) => return Err(RefreshError::new(e.status(), e.to_string())),
             }
         }
-        self.login()
-            .await
-            .map_err(|e| RefreshError::new(e.status(), format!("logging in again failed: {e}")))
+        self.login().await.map_err(|e| {
+            let message = format!("logging in again failed: {e}");
+            // The kept password itself is refused: only the caller can log in now.
+            if matches!(e.status(), Some(401 | 403)) {
+                RefreshError::login_required(e.status(), message)
+            } else {
+                RefreshError::new(e.status(), message)
+            }
+        })
     }
 }
 
@@ -138,48 +144,71 @@ impl fmt::Debug for Session {
     }
 }
 
-impl Session {
-    /// Logs in at `base_url` (e.g. [`server_url`]`("sandbox.traderevolution.com")`).
-    pub async fn login(
-        base_url: &str,
-        login: &str,
-        password: impl Into<Secret>,
-    ) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))?;
-        Self::login_with_client(http, base_url, login, password).await
+/// Settings for a session; [`Session::login`] uses the defaults.
+#[derive(Debug, Clone)]
+pub struct SessionBuilder {
+    base_url: String,
+    client_config: ClientConfig,
+}
+
+impl SessionBuilder {
+    /// Timeouts, a `reqwest::Client` of your own, User-Agent, retries, deadline, answer size
+    /// limit: the same [`ClientConfig`] every brokerkit session takes.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.client_config = config;
+        self
     }
 
-    /// Logs in using a caller-configured HTTP client (timeouts, proxy, TLS).
-    pub async fn login_with_client(
-        http: reqwest::Client,
-        base_url: &str,
-        login: &str,
-        password: impl Into<Secret>,
-    ) -> Result<Self, Error> {
-        let base_url = base_url.trim_end_matches('/');
+    /// Logs in with a login and password.
+    pub async fn login(self, login: &str, password: impl Into<Secret>) -> Result<Session, Error> {
+        let http = self
+            .client_config
+            .build()
+            .map_err(Failure::InvalidRequest)?;
+        let base_url = self.base_url.trim_end_matches('/');
+        let pipeline = self.client_config.pipeline;
+        let fresh_state = || State {
+            pipeline: pipeline.clone(),
+            ..State::default()
+        };
         let auth = Arc::new(Auth {
-            client: Client::new_with_client(base_url, http.clone(), State::default()),
+            client: Client::new_with_client(base_url, http.clone(), fresh_state()),
             login: login.to_string(),
             password: password.into(),
             lifetimes: RwLock::new(None),
             logins: AtomicU64::new(0),
         });
         let tokens = auth.login().await?;
-        let state = State::default();
+        let state = fresh_state();
         state.tokens.set(tokens);
         let renewer = auth.clone();
         state.tokens.set_refresher(Arc::new(move |old| {
             let auth = renewer.clone();
             Box::pin(async move { auth.renew(old).await })
         }));
-        Ok(Self {
+        Ok(Session {
             client: Client::new_with_client(base_url, http, state),
             auth,
         })
+    }
+}
+
+impl Session {
+    /// Settings for a session at `base_url` (e.g. [`server_url`]`("sandbox.traderevolution.com")`).
+    pub fn builder(base_url: impl Into<String>) -> SessionBuilder {
+        SessionBuilder {
+            base_url: base_url.into(),
+            client_config: ClientConfig::default(),
+        }
+    }
+
+    /// Logs in at `base_url` with default settings.
+    pub async fn login(
+        base_url: &str,
+        login: &str,
+        password: impl Into<Secret>,
+    ) -> Result<Self, Error> {
+        Self::builder(base_url).login(login, password).await
     }
 
     /// The generated client; its calls carry this session's token.
@@ -187,34 +216,46 @@ impl Session {
         &self.client
     }
 
-    /// Runs any generated operation and converts its error to [`Error`], keeping the raw
-    /// body and status of failed answers:
-    /// `session.call(|c| c.get_account().account_id(42).send()).await?`.
-    pub async fn call<'a, T, F, Fut>(&'a self, f: F) -> Result<T, Error>
+    /// Runs any generated operation through the session (token, the pipeline) and returns
+    /// its answer with status and headers; errors keep the raw body and status:
+    /// `session.call(|c| c.get_account().account_id(42).send()).await?.value`.
+    pub async fn call<'a, T, E, F, Fut>(&'a self, op: F) -> Result<Reply<T>, Error>
+    where
+        E: serde::Serialize,
+        F: FnOnce(&'a Client) -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    {
+        brokerkit_runtime::call::run(op(&self.client))
+            .await
+            .map_err(Error::from_failure)
+    }
+
+    async fn value<'a, T, F, Fut>(&'a self, op: F) -> Result<T, Error>
     where
         F: FnOnce(&'a Client) -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error>>,
     {
-        run(f(&self.client)).await
+        run(op(&self.client)).await
     }
 
     /// Renews the token pair now (through the `token` header, or by logging in again).
     pub async fn refresh(&self) -> Result<(), Error> {
         let Some((_, generation)) = self.client.inner.tokens.snapshot() else {
-            return Err(Error::NotLoggedIn("the session has logged out".into()));
+            return Err(Failure::NotLoggedIn("the session has logged out".into()).into());
         };
         self.client
             .inner
             .tokens
             .refresh_rejected(generation)
-            .await
-            .map_err(Error::Refresh)?;
+            .await?;
         Ok(())
     }
 
-    /// Forgets the tokens; later secured calls fail with [`Error::NotLoggedIn`].
-    pub fn logout(&self) {
+    /// Forgets the tokens (the BackOffice has no endpoint that revokes them); later secured
+    /// calls fail typed as not logged in, unsent.
+    pub async fn logout(&self) -> Result<(), Error> {
         self.client.inner.tokens.clear();
+        Ok(())
     }
 
     /// The lifetimes of the current token pair as the server gave them.
@@ -226,17 +267,14 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// When the session will renew the access token (shortly before it expires).
-    pub fn access_renewal_at(&self) -> Option<SystemTime> {
-        self.client
-            .inner
-            .tokens
-            .snapshot()
-            .and_then(|(t, _)| t.access_expires_at)
+    /// When the access token is treated as expired and renewed (a margin before the
+    /// server's lifetime ends: a tenth of it, at most [`MAX_REFRESH_MARGIN`]).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.client.inner.tokens.expires_at()
     }
 
-    /// How many times the session renewed its tokens.
-    pub fn refresh_count(&self) -> u64 {
+    /// How many times the session renewed its tokens (refreshed, or logged in again).
+    pub fn renewals(&self) -> u64 {
         self.client.inner.tokens.refresh_count()
     }
 
@@ -252,7 +290,7 @@ impl Session {
             token: token.clone(),
         };
         let v = self
-            .call(|c| c.verify_external_token().body(body).send())
+            .value(|c| c.verify_external_token().body(body).send())
             .await?;
         verified_login(v)
     }
@@ -266,16 +304,16 @@ impl Session {
     /// Asks the server what an error code means (`GET /methods/errors`).
     pub async fn describe_error(&self, code: &ErrorCode) -> Result<String, Error> {
         match self
-            .call(|c| c.describe_error().error_id(code.as_str()).send())
+            .value(|c| c.describe_error().error_id(code.as_str()).send())
             .await
         {
             Ok(d) => Ok(d.description.unwrap_or_default()),
             // A plain-text (or bare JSON string) answer is a description too.
-            Err(Error::Decode {
+            Err(Error::Failure(Failure::Decode {
                 status: Some(200),
                 body,
                 ..
-            }) if !body.is_empty() => {
+            })) if !body.is_empty() => {
                 let text = serde_json::from_slice::<String>(&body)
                     .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
                 Ok(text.trim().to_string())
@@ -288,7 +326,7 @@ impl Session {
     /// code does.
     pub async fn find_user_by_login(&self, login: &str) -> Result<Option<types::User>, Error> {
         let quoted = quote_filter_value(login)?;
-        let users = self.call(|c| c.find_users().login(quoted).send()).await?;
+        let users = self.value(|c| c.find_users().login(quoted).send()).await?;
         Ok(users
             .into_iter()
             .find(|u| u.login.as_deref().is_none_or(|l| l == login)))
@@ -297,22 +335,24 @@ impl Session {
     /// The balance of a trading account, exactly.
     pub async fn account_balance(&self, account_id: i64) -> Result<Option<Decimal>, Error> {
         let account = self
-            .call(|c| c.get_account().account_id(account_id).send())
+            .value(|c| c.get_account().account_id(account_id).send())
             .await?;
         Ok(account.balance.map(|b| b.into_inner()))
     }
 
     /// Creates an account operation and returns its id (when the server reports one).
     pub async fn create_operation(&self, op: &NewOperation) -> Result<Option<i64>, Error> {
-        let body = op.to_request().map_err(Error::InvalidRequest)?;
+        let body = op
+            .to_request()
+            .map_err(|m| Error::Failure(Failure::InvalidRequest(m)))?;
         Ok(self
-            .call(|c| c.create_account_operation().body(body).send())
+            .value(|c| c.create_account_operation().body(body).send())
             .await?
             .id)
     }
 
     /// Credits `amount` (a deposit, type 2). `amount` must be greater than zero: anything else
-    /// is [`Error::Amount`] and nothing is sent (the sign is never flipped to fit). Whether the
+    /// is [`Failure::Amount`] and nothing is sent (the sign is never flipped to fit). Whether the
     /// account may receive it is the server's to judge.
     pub async fn deposit(
         &self,
@@ -328,7 +368,7 @@ impl Session {
 
     /// Debits `amount` (a withdrawal, type 3, sent as a negative amount since the sign selects
     /// debit or credit). `amount` is how much to take out and must be greater than zero:
-    /// anything else is [`Error::Amount`] and nothing is sent. Whether the balance covers it
+    /// anything else is [`Failure::Amount`] and nothing is sent. Whether the balance covers it
     /// is the server's to judge.
     pub async fn withdraw(
         &self,
@@ -345,7 +385,7 @@ impl Session {
     /// The settled operations of one account.
     pub async fn settled_operations(&self, account_id: i64) -> Result<Vec<Operation>, Error> {
         let ops = self
-            .call(|c| {
+            .value(|c| {
                 c.list_account_operations()
                     .is_settled(types::SettledFlag::from(types::SettledFlagString::True))
                     .account_id(account_id)
@@ -358,7 +398,7 @@ impl Session {
     /// Runs a report.
     pub async fn run_report(&self, query: &ReportQuery) -> Result<ReportTable, Error> {
         let result = self
-            .call(|c| {
+            .value(|c| {
                 let mut b = c.run_report().report_id(query.report_id);
                 if let Some(v) = query.start_ms {
                     b = b.start_date(v);
@@ -402,10 +442,10 @@ fn verified_login(v: types::TokenVerification) -> Result<String, Error> {
 /// refused.
 fn quote_filter_value(value: &str) -> Result<String, Error> {
     if value.chars().any(|c| c == '\\' || c.is_control()) {
-        return Err(Error::InvalidRequest(
+        return Err(Error::Failure(Failure::InvalidRequest(
             "a login holding a backslash or a control character cannot be searched for safely"
                 .into(),
-        ));
+        )));
     }
     Ok(format!("'{}'", value.replace('\'', "''")))
 }

@@ -3,6 +3,7 @@
 
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_runtime::amount::Rule;
+use brokerkit_traderevolution::Failure;
 use brokerkit_traderevolution::{Error, Session};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -40,7 +41,7 @@ async fn negative_and_zero_amounts_are_refused_before_sending() {
             session.withdraw(ACCOUNT, amount, None).await.unwrap_err(),
         ] {
             match e {
-                Error::Amount(a) => {
+                Error::Failure(Failure::Amount(a)) => {
                     assert_eq!(
                         (a.field, a.value, a.rule),
                         ("amount", amount, Rule::Positive)

@@ -7,6 +7,7 @@ use brokerkit_mock::traderevolution::{
 use brokerkit_traderevolution::{
     types, Error, ErrorCode, KnownCode, NewOperation, OperationType, ReportQuery, Secret, Session,
 };
+use brokerkit_traderevolution::{BrokerError, Failure};
 use rust_decimal_macros::dec;
 use std::time::{Duration, SystemTime};
 
@@ -147,7 +148,8 @@ async fn accounts_are_created_listed_detailed_and_deleted() {
     let account = session
         .call(|c| c.get_account().account_id(id).send())
         .await
-        .unwrap();
+        .unwrap()
+        .value;
     assert_eq!(account.account_name.as_deref(), Some("1234acc"));
     // Defaults: single account, active, live.
     assert_eq!(
@@ -301,7 +303,10 @@ async fn account_operations_move_the_balance_exactly() {
     let long =
         NewOperation::new(ACCOUNT, OperationType::Deposit, dec!(1)).with_comment("x".repeat(129));
     let err = session.create_operation(&long).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::InvalidRequest(_))),
+        "{err:?}"
+    );
     assert_eq!(server.hits.get("POST", "/accountOperations"), before);
 }
 

@@ -4,6 +4,7 @@
 
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_mock::Fault;
+use brokerkit_traderevolution::{BrokerError, Failure};
 use brokerkit_traderevolution::{Error, KnownCode, Session};
 
 const ACCOUNT: i64 = 3_243_753;
@@ -133,7 +134,7 @@ async fn a_malformed_success_body_is_a_decode_error_with_its_status() {
         .call(|c| c.get_account().account_id(ACCOUNT).send())
         .await
         .unwrap_err();
-    let Error::Decode { status, body, .. } = &err else {
+    let Error::Failure(Failure::Decode { status, body, .. }) = &err else {
         panic!("expected Decode, got {err:?}")
     };
     assert_eq!(*status, Some(200));
@@ -152,7 +153,7 @@ async fn a_success_body_missing_a_required_field_is_a_decode_error() {
         .call(|c| c.get_account().account_id(ACCOUNT).send())
         .await
         .unwrap_err();
-    let Error::Decode { message, .. } = &err else {
+    let Error::Failure(Failure::Decode { message, .. }) = &err else {
         panic!("expected Decode, got {err:?}")
     };
     assert!(message.contains("id"), "{message}");
@@ -171,10 +172,10 @@ async fn a_malformed_token_response_fails_login_without_printing_it() {
     assert!(
         matches!(
             err,
-            Error::Decode {
+            Error::Failure(Failure::Decode {
                 status: Some(200),
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -193,7 +194,10 @@ async fn a_dropped_connection_is_a_transient_connection_error() {
         .call(|c| c.get_account().account_id(ACCOUNT).send())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::Connection(_))),
+        "{err:?}"
+    );
     assert!(err.is_transient());
 }
 
@@ -220,7 +224,10 @@ async fn a_server_that_is_gone_is_a_connection_error() {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let err = session.call(|c| c.list_assets().send()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Connection(_) | Error::Timeout(_)),
+        matches!(
+            err,
+            Error::Failure(Failure::Connection(_)) | Error::Failure(Failure::Timeout(_))
+        ),
         "{err:?}"
     );
 }

@@ -3,6 +3,7 @@
 
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_traderevolution::{types, Error, KnownCode, Secret, Session};
+use brokerkit_traderevolution::{BrokerError, Failure};
 use std::time::Duration;
 
 const ACCOUNT: i64 = 3_243_753;
@@ -31,8 +32,8 @@ async fn login_keeps_the_pair_and_its_lifetimes_and_hides_them() {
         (Duration::from_secs(300), Duration::from_secs(3600))
     );
     assert_eq!(session.login_count(), 1);
-    assert_eq!(session.refresh_count(), 0);
-    let renewal = session.access_renewal_at().unwrap();
+    assert_eq!(session.renewals(), 0);
+    let renewal = session.expires_at().unwrap();
     let ahead = renewal
         .duration_since(std::time::SystemTime::now())
         .unwrap();
@@ -103,7 +104,7 @@ async fn a_token_about_to_expire_is_refreshed_before_the_call() {
     assert_eq!(server.hits.get("GET", "/auth/token/refresh"), 1);
     // Renewed ahead: the business call went out once, never answered 401.
     assert_eq!(server.hits.get("GET", &format!("/accounts/{ACCOUNT}")), 1);
-    assert_eq!(session.refresh_count(), 1);
+    assert_eq!(session.renewals(), 1);
     assert_eq!(session.login_count(), 1);
 }
 
@@ -211,7 +212,7 @@ async fn when_neither_refresh_nor_login_works_the_error_is_typed_and_secret_free
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let err = session.call(|c| c.list_assets().send()).await.unwrap_err();
-    let Error::Refresh(refresh) = &err else {
+    let Error::Failure(Failure::Renewal(refresh)) = &err else {
         panic!("expected Refresh, got {err:?}")
     };
     assert_eq!(refresh.status, Some(401));
@@ -243,9 +244,12 @@ async fn forced_refresh_rotates_the_pair_and_logout_stops_secured_calls() {
         "each refresh used the newest refresh token"
     );
     session.call(|c| c.list_assets().send()).await.unwrap();
-    session.logout();
+    session.logout().await.unwrap();
     let err = session.call(|c| c.list_assets().send()).await.unwrap_err();
-    assert!(matches!(err, Error::NotLoggedIn(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Failure(Failure::NotLoggedIn(_))),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("Session::login"), "{err}");
     assert_eq!(server.hits.get("GET", "/assets"), 1);
 }

@@ -4,6 +4,7 @@
 
 use brokerkit_mock::traderevolution::{self as mock, Config};
 use brokerkit_mock::Fault;
+use brokerkit_traderevolution::{BrokerError, Failure};
 use brokerkit_traderevolution::{Error, Session};
 use rust_decimal::Decimal;
 
@@ -34,7 +35,7 @@ async fn a_failing_renewal_is_tried_at_most_twice_for_a_thousand_callers() {
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
         assert!(
-            matches!(&err, Error::Refresh(e) if e.status == Some(500)),
+            matches!(&err, Error::Failure(Failure::Renewal(e)) if e.status == Some(500)),
             "{err:?}"
         );
     }
@@ -64,7 +65,10 @@ async fn a_refused_refresh_and_a_failing_login_are_not_repeated_per_caller() {
         .collect();
     for call in calls {
         let err = call.await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::Refresh(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Failure(Failure::Renewal(_))),
+            "{err:?}"
+        );
     }
     let logins = server.hits.get("POST", "/auth/token") - 1;
     let refreshes = server.hits.get("GET", "/auth/token/refresh");
@@ -106,7 +110,7 @@ async fn an_undecodable_success_keeps_its_status() {
     let session = admin(&server).await;
     server.faults.inject("/assets", Fault::Malformed);
     match session.call(|c| c.list_assets().send()).await.unwrap_err() {
-        Error::Decode { status, .. } => assert_eq!(status, Some(200)),
+        Error::Failure(Failure::Decode { status, .. }) => assert_eq!(status, Some(200)),
         other => panic!("{other:?}"),
     }
 }
@@ -132,10 +136,10 @@ async fn off_schema_token_answers_never_print_the_tokens() {
         assert!(
             matches!(
                 err,
-                Error::Decode {
+                Error::Failure(Failure::Decode {
                     status: Some(200),
                     ..
-                }
+                })
             ),
             "{printed}"
         );
@@ -155,6 +159,6 @@ async fn a_login_cannot_add_a_filter_condition() {
     assert!(found.is_none(), "{found:?}");
     assert!(matches!(
         session.find_user_by_login("a\\b").await,
-        Err(Error::InvalidRequest(_))
+        Err(Error::Failure(Failure::InvalidRequest(_)))
     ));
 }

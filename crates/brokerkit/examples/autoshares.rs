@@ -59,7 +59,7 @@ pub async fn demo() -> Result<Vec<String>, BoxError> {
     report.push(format!("{} accounts; using {account}", accounts.len()));
 
     let equity = session
-        .call(session.client().get_equity().id_or_symbol("AAPL").send())
+        .call(|c| c.get_equity().id_or_symbol("AAPL").send())
         .await?;
     report.push(format!(
         "instrument {:?}: {:?} on {:?}",

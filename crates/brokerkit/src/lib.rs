@@ -1,7 +1,7 @@
 #![doc = include_str!("../../../README.md")]
 
 pub use brokerkit_runtime as runtime;
-pub use brokerkit_runtime::{Decimal, Secret};
+pub use brokerkit_runtime::{BrokerError, ClientConfig, Decimal, Failure, Reply, Secret};
 
 #[cfg(feature = "autoshares")]
 pub use brokerkit_autoshares as autoshares;
