@@ -12,7 +12,9 @@ pub mod decimal;
 pub mod failure;
 pub mod hooks;
 pub mod http;
+pub mod operation;
 pub mod path;
+pub mod rate;
 pub mod secret;
 pub mod token;
 
@@ -21,6 +23,8 @@ pub use body::Body;
 pub use decimal::Decimal;
 pub use failure::{Failure, HttpFailure, RateLimit, Transport};
 pub use http::HttpSettings;
+pub use operation::Operation;
 pub use path::PathError;
+pub use rate::{Limit, RateLimits};
 pub use secret::Secret;
 pub use token::{RefreshError, Refresher, TokenCell, Tokens};
