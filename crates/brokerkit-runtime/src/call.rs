@@ -386,12 +386,18 @@ mod tests {
         rate_class: None,
     };
 
+    /// The tests that send take turns: `tracing` caches per call site whether anyone listens,
+    /// and a send on another thread while the span test installs its subscriber can leave the
+    /// span unrecorded.
+    static SENDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     fn get(url: &str) -> reqwest::Request {
         reqwest::Request::new(Method::GET, url.parse().unwrap())
     }
 
     #[tokio::test]
     async fn the_user_agent_is_brokerkit_unless_overridden_or_off() {
+        let _turn = SENDING.lock().await;
         let (url, seen) = echo_server().await;
         let client = reqwest::Client::new();
         let mut pipeline = Pipeline::default();
@@ -438,6 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_call_has_a_span_with_its_operation_status_and_attempts_and_no_url() {
+        let _turn = SENDING.lock().await;
         use tracing_subscriber::fmt::format::FmtSpan;
         let (url, _) = echo_server().await;
         let captured = Captured::default();
@@ -523,6 +530,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_of_a_503_follow_the_table_not_the_method() {
+        let _turn = SENDING.lock().await;
         let client = reqwest::Client::new();
         let pipeline = quick_retries();
         // A DELETE the table calls idempotent is sent again…
@@ -552,6 +560,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_attempt_waits_its_turn_under_the_rate_class() {
+        let _turn = SENDING.lock().await;
         let (url, hits) = flaky_server(2).await;
         let client = reqwest::Client::new();
         let mut pipeline = quick_retries();
