@@ -244,7 +244,10 @@ paths:
         let quotes = by_id("get_quotes");
         assert!(quotes.idempotent && quotes.secured);
         assert_eq!(quotes.rate_class.as_deref(), Some("QUOTES"));
-        assert_eq!((quotes.method.as_str(), quotes.path.as_str()), ("GET", "/quotes"));
+        assert_eq!(
+            (quotes.method.as_str(), quotes.path.as_str()),
+            ("GET", "/quotes")
+        );
         assert!(!by_id("close_all_positions").idempotent, "overridden");
         assert!(!by_id("place_order").idempotent);
         assert!(by_id("replace_order").idempotent);
@@ -264,18 +267,24 @@ paths:
     post: {operationId: c, x-brokerkit-idempotent-reason: why, x-brokerkit-idempotant: true}
     delete: {operationId: d, x-brokerkit-rate-class: 3}
 "#);
-        let rules: Vec<(String, &str)> = lint(&bad)
-            .into_iter()
-            .map(|f| (f.path, f.rule))
-            .collect();
+        let rules: Vec<(String, &str)> = lint(&bad).into_iter().map(|f| (f.path, f.rule)).collect();
         for expected in [
             ("x-brokerkit-rate-classes.quotes", "rate-class-name"),
             ("x-brokerkit-rate-classes.quotes", "rate-class-described"),
             ("paths./a.get.x-brokerkit-rate-class", "rate-class-declared"),
-            ("paths./a.get.x-brokerkit-idempotent-reason", "idempotent-reason"),
+            (
+                "paths./a.get.x-brokerkit-idempotent-reason",
+                "idempotent-reason",
+            ),
             ("paths./a.put.x-brokerkit-idempotent", "idempotent-bool"),
-            ("paths./a.post.x-brokerkit-idempotent-reason", "idempotent-reason"),
-            ("paths./a.post.x-brokerkit-idempotant", "brokerkit-extension"),
+            (
+                "paths./a.post.x-brokerkit-idempotent-reason",
+                "idempotent-reason",
+            ),
+            (
+                "paths./a.post.x-brokerkit-idempotant",
+                "brokerkit-extension",
+            ),
             ("paths./a.delete.x-brokerkit-rate-class", "rate-class-name"),
         ] {
             assert!(
@@ -292,8 +301,19 @@ paths:
         let mut file: syn::File = syn::parse_quote!();
         file.items = items(&rows);
         let code = prettyplease::unparse(&file);
-        assert!(code.contains("pub const OPERATIONS: &[::brokerkit_runtime::Operation; 4usize]"), "{code}");
-        assert!(code.contains("\"close_all_positions\" => ::std::option::Option::Some(&OPERATIONS[1usize])"), "{code}");
-        assert!(code.contains("rate_class: ::std::option::Option::Some(\"QUOTES\")"), "{code}");
+        assert!(
+            code.contains("pub const OPERATIONS: &[::brokerkit_runtime::Operation; 4usize]"),
+            "{code}"
+        );
+        assert!(
+            code.contains(
+                "\"close_all_positions\" => ::std::option::Option::Some(&OPERATIONS[1usize])"
+            ),
+            "{code}"
+        );
+        assert!(
+            code.contains("rate_class: ::std::option::Option::Some(\"QUOTES\")"),
+            "{code}"
+        );
     }
 }

@@ -137,7 +137,13 @@ impl Config {
     }
 
     /// The same sandbox with `limit` requests per `interval_num` × `measure` on route `name`.
-    pub fn rate_limit(mut self, name: &str, measure: Measure, interval_num: u32, limit: u32) -> Self {
+    pub fn rate_limit(
+        mut self,
+        name: &str,
+        measure: Measure,
+        interval_num: u32,
+        limit: u32,
+    ) -> Self {
         let rule = RateLimit {
             name: name.to_string(),
             measure,
@@ -246,7 +252,11 @@ const RATE_LIMITED_ROUTES: [(&str, &str, &str); 17] = [
     ("GET", "/trade/accounts/{}/positions", "GET_POSITIONS"),
     ("GET", "/trade/accounts/{}/orders", "GET_ORDERS"),
     ("POST", "/trade/accounts/{}/orders", "PLACE_ORDER"),
-    ("GET", "/trade/accounts/{}/ordersHistory", "GET_ORDERS_HISTORY"),
+    (
+        "GET",
+        "/trade/accounts/{}/ordersHistory",
+        "GET_ORDERS_HISTORY",
+    ),
     ("GET", "/trade/accounts/{}/executions", "GET_EXECUTIONS"),
     ("PATCH", "/trade/orders/{}", "MODIFY_ORDER"),
     ("PATCH", "/trade/positions/{}", "MODIFY_POSITION"),
@@ -662,8 +672,14 @@ async fn enforce_rate_limits(
             (true, Some(rule), Some(account)) => {
                 let now = Instant::now();
                 let window = rule.window();
-                let seen = s.windows.entry((account.id, rule.name.clone())).or_default();
-                while seen.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                let seen = s
+                    .windows
+                    .entry((account.id, rule.name.clone()))
+                    .or_default();
+                while seen
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
                     seen.pop_front();
                 }
                 if seen.len() >= rule.limit as usize {

@@ -411,7 +411,9 @@ mod tests {
         let mut own = get(&url);
         own.headers_mut()
             .insert("user-agent", HeaderValue::from_static("caller/1"));
-        send(&client, None, own, &pipeline, &OP, None).await.unwrap();
+        send(&client, None, own, &pipeline, &OP, None)
+            .await
+            .unwrap();
         pipeline.user_agent = None;
         send(&client, None, get(&url), &pipeline, &OP, None)
             .await

@@ -174,10 +174,7 @@ impl RateLimits {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Class>> {
-        self.inner
-            .classes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.classes.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until a request of `class` for `account` keeps under the class's limit, and
@@ -215,20 +212,28 @@ mod tests {
             Limit::per_second(10).unwrap().spacing(5),
             Duration::from_millis(105)
         );
-        assert_eq!(Limit::per_minute(60).unwrap().spacing(0), Duration::from_secs(1));
+        assert_eq!(
+            Limit::per_minute(60).unwrap().spacing(0),
+            Duration::from_secs(1)
+        );
     }
 
     #[tokio::test]
     async fn requests_of_one_account_and_class_are_spaced_to_the_limit() {
         let limits = RateLimits::default().limit("QUOTES", Limit::per_second(20).unwrap());
-        let spacing = Limit::per_second(20).unwrap().spacing(DEFAULT_HEADROOM_PERCENT);
+        let spacing = Limit::per_second(20)
+            .unwrap()
+            .spacing(DEFAULT_HEADROOM_PERCENT);
         let started = Instant::now();
         for _ in 0..6 {
             limits.until_ready(Some("QUOTES"), Some("1")).await;
         }
         let elapsed = started.elapsed();
         assert!(elapsed >= spacing * 5, "{elapsed:?} < 5 × {spacing:?}");
-        assert!(elapsed < spacing * 5 + Duration::from_millis(500), "{elapsed:?}");
+        assert!(
+            elapsed < spacing * 5 + Duration::from_millis(500),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test]
@@ -257,7 +262,10 @@ mod tests {
 
         let off = RateLimits::off().limit("QUOTES", limit);
         for _ in 0..5 {
-            assert_eq!(off.until_ready(Some("QUOTES"), Some("1")).await, Duration::ZERO);
+            assert_eq!(
+                off.until_ready(Some("QUOTES"), Some("1")).await,
+                Duration::ZERO
+            );
         }
         assert_eq!(off.get("QUOTES"), Some(limit), "limits are kept when off");
     }

@@ -7,7 +7,9 @@ use crate::hooks::{Selected, State};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
 use brokerkit_runtime::call::Retry;
-use brokerkit_runtime::{call, Failure, HttpSettings, Limit, RateLimits, RefreshError, Secret, Tokens};
+use brokerkit_runtime::{
+    call, Failure, HttpSettings, Limit, RateLimits, RefreshError, Secret, Tokens,
+};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

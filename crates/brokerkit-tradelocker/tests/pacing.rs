@@ -123,8 +123,7 @@ async fn a_post_under_503_reaches_the_sandbox_exactly_once() {
 }
 
 #[tokio::test]
-async fn a_delete_the_spec_calls_unsafe_is_not_retried_on_503_while_a_get_and_a_safe_delete_are()
-{
+async fn a_delete_the_spec_calls_unsafe_is_not_retried_on_503_while_a_get_and_a_safe_delete_are() {
     let table = |id| brokerkit_tradelocker::operation(id).unwrap();
     assert!(!table("close_all_positions").idempotent);
     assert!(table("cancel_order").idempotent);
@@ -161,6 +160,10 @@ async fn a_delete_the_spec_calls_unsafe_is_not_retried_on_503_while_a_get_and_a_
         .faults
         .inject_times("DELETE", &cancel, Fault::ServerError(503), 1);
     session.cancel_order(&id).await.unwrap();
-    assert_eq!(server.hits.get("DELETE", &cancel), 2, "a cancel is repeated");
+    assert_eq!(
+        server.hits.get("DELETE", &cancel),
+        2,
+        "a cancel is repeated"
+    );
     assert!(session.orders().await.unwrap().is_empty());
 }
