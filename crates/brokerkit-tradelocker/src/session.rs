@@ -431,7 +431,8 @@ impl Session {
     /// wait for the one read). A config that cannot be read leaves the calls unpaced rather
     /// than failing them; the calls that need the config report its error.
     async fn paced(&self) {
-        if !self.state.pipeline.rate_limits.is_on() {
+        // Without an account the config cannot be read (nor the call made): try again later.
+        if !self.state.pipeline.rate_limits.is_on() || self.state.selected().is_none() {
             return;
         }
         self.pacing

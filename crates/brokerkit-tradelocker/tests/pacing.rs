@@ -167,3 +167,23 @@ async fn a_delete_the_spec_calls_unsafe_is_not_retried_on_503_while_a_get_and_a_
     );
     assert!(session.orders().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_call_before_an_account_is_chosen_does_not_keep_the_session_unpaced() {
+    let server = sandbox::start(Config::default().rate_limit("QUOTES", Measure::Seconds, 1, 7))
+        .await
+        .unwrap();
+    let session = Session::login(
+        Environment::Custom(server.base_url()),
+        &Credentials::new("trader@example.com", "demo-password", "OSP-DEMO"),
+    )
+    .await
+    .unwrap();
+    assert!(session.quote(EURUSD, INFO).await.is_err(), "no account yet");
+    assert_eq!(session.rate_limits().get("QUOTES"), None);
+    let account = session.accounts().await.unwrap().remove(0);
+    session.select_account(&account);
+    session.quote(EURUSD, INFO).await.unwrap();
+    assert_eq!(session.rate_limits().get("QUOTES"), Limit::per_second(7));
+    assert_eq!(server.hits.get("GET", "/trade/config"), 1);
+}
