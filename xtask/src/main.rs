@@ -6,6 +6,7 @@
 mod generate;
 mod lint;
 mod normalize;
+mod operations;
 mod paths;
 
 use std::path::{Path, PathBuf};

@@ -7,10 +7,10 @@
 //! re-login and one retry when possible, and the raw body of every failed response is kept
 //! for the typed [`Error`](crate::Error).
 
-use crate::generated::{Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
-use brokerkit_runtime::{RefreshError, Secret, TokenCell};
+use brokerkit_runtime::{Operation, RefreshError, Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex, RwLock};
@@ -168,13 +168,17 @@ impl ClientHooks<State> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         // A refused token is renewed through the re-login hook, once, and the call resent.
         let state = self.inner();
-        let tokens = is_secured(info).then_some(&*state.tokens);
+        let operation = operation(info.operation_id)
+            .copied()
+            .unwrap_or(Operation::unlisted(info.operation_id));
+        let tokens = operation.secured.then_some(&*state.tokens);
         call::send(
             self.client(),
             tokens,
             request,
             &state.pipeline,
-            info.operation_id,
+            &operation,
+            None,
         )
         .await
     }

@@ -5,6 +5,11 @@
 //! deterministic quotes and bars. Market orders fill at once and open positions; limit and stop
 //! orders rest. Business rejections come back the way TradeLocker sends them: HTTP 200 with
 //! `{"s":"error","errmsg":…}`. Rows are sent as strings, as live servers do.
+//!
+//! `/trade/config` publishes a rate limit for each of the 18 route names of the reference
+//! (§4); with [`Config::enforce_rate_limits`] the sandbox holds every account to them as the
+//! vendor does: over a limit, HTTP 429 with its Spring-style body and `Retry-After`, and the
+//! request is not carried out. [`Server::rate_limited`] counts the 429s it sent.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,10 +19,10 @@ use axum::{Json, Router};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the API lives under the server root.
 pub const PREFIX: &str = "/backend-api";
@@ -117,6 +122,161 @@ pub struct Config {
     pub refresh_lifetime: Duration,
     /// Starting balance of every account.
     pub balance: Decimal,
+    /// The `rateLimits` `/trade/config` publishes (default [`rate_limits`]).
+    pub rate_limits: Vec<RateLimit>,
+    /// Whether every account is held to `rate_limits` (429 with `Retry-After` beyond them).
+    /// Default `false`: published only.
+    pub enforce_rate_limits: bool,
+}
+
+impl Config {
+    /// The same sandbox holding every account to its published limits.
+    pub fn enforcing_rate_limits(mut self) -> Self {
+        self.enforce_rate_limits = true;
+        self
+    }
+
+    /// The same sandbox with `limit` requests per `interval_num` × `measure` on route `name`.
+    pub fn rate_limit(
+        mut self,
+        name: &str,
+        measure: Measure,
+        interval_num: u32,
+        limit: u32,
+    ) -> Self {
+        let rule = RateLimit {
+            name: name.to_string(),
+            measure,
+            interval_num,
+            limit,
+        };
+        match self.rate_limits.iter_mut().find(|r| r.name == name) {
+            Some(r) => *r = rule,
+            None => self.rate_limits.push(rule),
+        }
+        self
+    }
+}
+
+/// The unit of a rate limit's `intervalNum`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    Seconds,
+    Minutes,
+}
+
+impl Measure {
+    fn wire(self) -> &'static str {
+        match self {
+            Measure::Seconds => "SECONDS",
+            Measure::Minutes => "MINUTES",
+        }
+    }
+
+    fn unit(self) -> Duration {
+        match self {
+            Measure::Seconds => Duration::from_secs(1),
+            Measure::Minutes => Duration::from_secs(60),
+        }
+    }
+}
+
+/// One entry of `rateLimits`: at most `limit` requests per `interval_num` × `measure` on the
+/// route `name`, per account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub name: String,
+    pub measure: Measure,
+    pub interval_num: u32,
+    pub limit: u32,
+}
+
+impl RateLimit {
+    fn window(&self) -> Duration {
+        self.measure.unit() * self.interval_num.max(1)
+    }
+}
+
+/// The route names of the reference (§4), the `rateLimitType` values the official client's
+/// test expects `/trade/config` to publish.
+pub const RATE_LIMIT_NAMES: [&str; 18] = [
+    "GET_ACCOUNTS",
+    "GET_EXECUTIONS",
+    "GET_INSTRUMENTS",
+    "GET_ORDERS",
+    "GET_ORDERS_HISTORY",
+    "GET_POSITIONS",
+    "GET_ACCOUNTS_STATE",
+    "GET_INSTRUMENT_DETAILS",
+    "GET_TRADE_SESSIONS",
+    "GET_SESSION_STATUSES",
+    "PLACE_ORDER",
+    "MODIFY_ORDER",
+    "MODIFY_POSITION",
+    "DAILY_BAR",
+    "QUOTES",
+    "DEPTH",
+    "TRADES",
+    "QUOTES_HISTORY",
+];
+
+/// The default `rateLimits`: every route name of the reference, counted per second as the
+/// docs' example is (`measure: SECONDS, intervalNum: 1`). The numbers are each broker's and
+/// none were published (the docs' example allows 2 a second), so the sandbox's default of
+/// 100 a second keeps tests fast; [`Config::rate_limit`] sets a broker's own.
+pub fn rate_limits() -> Vec<RateLimit> {
+    RATE_LIMIT_NAMES
+        .iter()
+        .map(|name| RateLimit {
+            name: name.to_string(),
+            measure: Measure::Seconds,
+            interval_num: 1,
+            limit: 100,
+        })
+        .collect()
+}
+
+/// Which rate-limit route each request counts against, by method and route template
+/// (relative to the prefix), as the reference names them.
+const RATE_LIMITED_ROUTES: [(&str, &str, &str); 17] = [
+    ("GET", "/trade/accounts", "GET_ACCOUNTS"),
+    ("GET", "/trade/accounts/{}/state", "GET_ACCOUNTS_STATE"),
+    ("GET", "/trade/accounts/{}/instruments", "GET_INSTRUMENTS"),
+    ("GET", "/trade/instruments/{}", "GET_INSTRUMENT_DETAILS"),
+    ("GET", "/trade/sessions/{}", "GET_TRADE_SESSIONS"),
+    ("GET", "/trade/sessionStatuses/{}", "GET_SESSION_STATUSES"),
+    ("GET", "/trade/quotes", "QUOTES"),
+    ("GET", "/trade/dailyBar", "DAILY_BAR"),
+    ("GET", "/trade/depth", "DEPTH"),
+    ("GET", "/trade/history", "QUOTES_HISTORY"),
+    ("GET", "/trade/accounts/{}/positions", "GET_POSITIONS"),
+    ("GET", "/trade/accounts/{}/orders", "GET_ORDERS"),
+    ("POST", "/trade/accounts/{}/orders", "PLACE_ORDER"),
+    (
+        "GET",
+        "/trade/accounts/{}/ordersHistory",
+        "GET_ORDERS_HISTORY",
+    ),
+    ("GET", "/trade/accounts/{}/executions", "GET_EXECUTIONS"),
+    ("PATCH", "/trade/orders/{}", "MODIFY_ORDER"),
+    ("PATCH", "/trade/positions/{}", "MODIFY_POSITION"),
+];
+
+/// The rate-limit route of a request (`path` relative to the prefix, `{}` matching one
+/// segment).
+fn rate_limit_name(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    RATE_LIMITED_ROUTES
+        .iter()
+        .find(|(m, template, _)| {
+            let t: Vec<&str> = template.split('/').collect();
+            *m == method
+                && t.len() == segments.len()
+                && t.iter()
+                    .zip(&segments)
+                    .all(|(t, s)| *t == "{}" && !s.is_empty() || t == s)
+        })
+        .map(|(_, _, name)| *name)
 }
 
 impl Default for Config {
@@ -130,6 +290,8 @@ impl Default for Config {
             access_lifetime: Duration::from_secs(3600),
             refresh_lifetime: Duration::from_secs(7 * 24 * 3600),
             balance: Decimal::new(10_000_000, 2),
+            rate_limits: rate_limits(),
+            enforce_rate_limits: false,
         }
     }
 }
@@ -257,6 +419,10 @@ struct Sandbox {
     next_id: u64,
     token_serial: u64,
     clock_offset: Duration,
+    /// When each (account id, route name) had its requests accepted, within the window.
+    windows: HashMap<(String, String), VecDeque<Instant>>,
+    /// 429s sent for going over a published limit.
+    rate_limited: usize,
 }
 
 impl Sandbox {
@@ -368,6 +534,11 @@ impl Server {
             .collect()
     }
 
+    /// How many requests the sandbox refused with 429 for going over a published limit.
+    pub fn rate_limited(&self) -> usize {
+        lock(&self.state).rate_limited
+    }
+
     /// Balance of an account, by account id.
     pub fn balance(&self, account_id: &str) -> Option<Decimal> {
         lock(&self.state)
@@ -417,6 +588,8 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         next_id: 0,
         token_serial: 0,
         clock_offset: Duration::ZERO,
+        windows: HashMap::new(),
+        rate_limited: 0,
     };
     let state = Arc::new(Mutex::new(sandbox));
     let running = crate::serve(router(state.clone()), PREFIX, port).await?;
@@ -466,8 +639,73 @@ fn router(state: Shared) -> Router {
             "/trade/positions/{position_id}",
             patch(modify_position).delete(close_position),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            enforce_rate_limits,
+        ))
         .with_state(state)
         .layer(axum::middleware::map_response(json_rejections))
+}
+
+/// Holds the request's account to the published limit of its route, when enforcing: a
+/// sliding window of `intervalNum` × `measure` that admits `limit` requests; beyond it 429
+/// with `Retry-After` (whole seconds until the oldest leaves the window) and nothing done.
+/// Requests whose account cannot be told are left to the handler to refuse.
+async fn enforce_rate_limits(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let path = path.strip_prefix(PREFIX).unwrap_or(&path).to_string();
+    let refused = {
+        let mut s = lock(&state);
+        let rule = rate_limit_name(req.method().as_str(), &path).and_then(|name| {
+            s.config
+                .rate_limits
+                .iter()
+                .find(|r| r.name == name)
+                .cloned()
+        });
+        let account = trade_account(&s, req.headers(), &path).ok();
+        match (s.config.enforce_rate_limits, rule, account) {
+            (true, Some(rule), Some(account)) => {
+                let now = Instant::now();
+                let window = rule.window();
+                let seen = s
+                    .windows
+                    .entry((account.id, rule.name.clone()))
+                    .or_default();
+                while seen
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    seen.pop_front();
+                }
+                if seen.len() >= rule.limit as usize {
+                    let free_at = seen.front().map_or(now, |t| *t + window);
+                    let wait = free_at.saturating_duration_since(now);
+                    s.rate_limited += 1;
+                    Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+                } else {
+                    seen.push_back(now);
+                    None
+                }
+            }
+            _ => None,
+        }
+    };
+    match refused {
+        None => next.run(req).await,
+        Some(retry_after) => {
+            let mut r = http_error(StatusCode::TOO_MANY_REQUESTS, &path, "Too Many Requests");
+            r.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from(retry_after.max(1)),
+            );
+            r
+        }
+    }
 }
 
 /// TradeLocker answers every HTTP error with its Spring-style JSON body, axum's own
@@ -747,17 +985,15 @@ fn table(id: &str, title: &str, columns: &[&str]) -> Value {
 async fn config(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let s = lock(&state);
     guard!(trade_account(&s, &headers, "/trade/config"));
-    let rate_limits: Vec<Value> = [
-        "GET_ACCOUNTS",
-        "GET_POSITIONS",
-        "GET_ORDERS",
-        "PLACE_ORDER",
-        "QUOTES",
-        "QUOTES_HISTORY",
-    ]
-    .iter()
-    .map(|t| json!({"rateLimitType": t, "measure": "SECONDS", "intervalNum": 1, "limit": 10}))
-    .collect();
+    let rate_limits: Vec<Value> = s
+        .config
+        .rate_limits
+        .iter()
+        .map(|r| {
+            json!({"rateLimitType": r.name, "measure": r.measure.wire(),
+                   "intervalNum": r.interval_num, "limit": r.limit})
+        })
+        .collect();
     ok(json!({
         "customerAccess": {"orders": true, "positions": true, "marketDepth": true},
         "positionsConfig": table("positions", "Positions", &POSITION_COLUMNS),

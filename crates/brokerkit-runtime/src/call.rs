@@ -8,17 +8,26 @@
 //! scope nothing is noted and errors are read from progenitor's error alone.
 //!
 //! [`send`] is the `exec` step every vendor shares, the request pipeline: User-Agent → a
-//! `tracing` span → send (renewing the token once on a 401 when given a [`TokenCell`]) →
-//! safe retries with backoff → a deadline over all of it → a bound on the answer's size.
+//! `tracing` span (operation id, method, route template, rate class, status, attempt,
+//! elapsed; never the real path or query) → client-side pacing to the operation's rate class
+//! ([`RateLimits`]) → send (renewing the token once on a 401 when given a [`TokenCell`]) →
+//! retries with backoff → a deadline over all of it → a bound on the answer's size. Which
+//! operation it is comes from the generated operations table ([`Operation`]).
 //!
 //! What is retried, and what never is:
 //! - a 429 (the server refused before acting), for any operation, after `Retry-After`
 //!   (seconds or an HTTP date, clamped to [`Retry::max_retry_after`]) or the backoff;
-//! - transport failures and 502/503/504, only for requests that change nothing (`GET`,
-//!   `HEAD`, `OPTIONS`). Orders, money movements and every other `POST`, `PUT`, `PATCH` or
-//!   `DELETE` are sent once: their outcome may be unknown, and only the caller can decide.
+//! - transport failures and 502/503/504, only for operations the table marks idempotent:
+//!   by the method (RFC 9110: `GET`, `HEAD`, `OPTIONS`, `PUT`, `DELETE`) unless the spec says
+//!   otherwise (`x-brokerkit-idempotent`; TradeLocker's "close all positions" `DELETE`, a
+//!   partial close, AutoShares' order replacements are not). Orders, money movements and
+//!   every other `POST` or `PATCH` are sent once: their outcome may be unknown, and only the
+//!   caller can decide.
+//!
+//! Every attempt, retries included, waits its turn under the rate limit first; the resend
+//! after a renewal does not (the refused request was answered 401 before it counted).
 
-use crate::{hooks::send_renewing, RefreshError, TokenCell};
+use crate::{hooks::send_renewing, Operation, RateLimits, RefreshError, TokenCell};
 use backon::BackoffBuilder;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Method};
@@ -175,6 +184,10 @@ pub struct Pipeline {
     pub deadline: Option<Duration>,
     /// The largest answer read, in bytes. Default [`DEFAULT_MAX_BODY`].
     pub max_body: usize,
+    /// Client-side pacing per (account, rate class). Default: on, with the limits the vendor's
+    /// session sets (TradeLocker: those its server publishes); [`RateLimits::off`] never
+    /// waits. Clones of a pipeline share the count.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Pipeline {
@@ -184,6 +197,7 @@ impl Default for Pipeline {
             retry: Retry::default(),
             deadline: None,
             max_body: DEFAULT_MAX_BODY,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -215,15 +229,18 @@ fn retry_wait(
     }
 }
 
-/// Sends `request` through the [`Pipeline`]: with `tokens`, a 401 to the current token is
-/// answered by one renewal and one resend (see [`send_renewing`]); the answer's body is cut
-/// off with a [`TooLarge`] error past [`Pipeline::max_body`] bytes.
+/// Sends `request`, a call of `operation` (its entry in the generated operations table)
+/// acting for `account` (the key rate limits count by; `None` for one shared count), through
+/// the [`Pipeline`]: with `tokens`, a 401 to the current token is answered by one renewal and
+/// one resend (see [`send_renewing`]); the answer's body is cut off with a [`TooLarge`] error
+/// past [`Pipeline::max_body`] bytes.
 pub async fn send(
     client: &reqwest::Client,
     tokens: Option<&TokenCell>,
     mut request: reqwest::Request,
     pipeline: &Pipeline,
-    operation_id: &'static str,
+    operation: &Operation,
+    account: Option<&str>,
 ) -> reqwest::Result<reqwest::Response> {
     let method = request.method().clone();
     note(|s| s.method = Some(method.clone()));
@@ -233,22 +250,38 @@ pub async fn send(
             .entry(reqwest::header::USER_AGENT)
             .or_insert_with(|| ua.clone());
     }
-    // Never the URL: its query may carry a one-time token, its path account ids.
+    // Never the URL: its query may carry a one-time token, its path account ids. The route
+    // template comes from the spec.
     let span = tracing::debug_span!(
         "brokerkit.call",
-        operation = operation_id,
+        operation = operation.id,
         method = %method,
+        route = operation.path,
+        rate_class = operation.rate_class,
         status = tracing::field::Empty,
         attempt = tracing::field::Empty,
         elapsed_ms = tracing::field::Empty,
+        paced_ms = tracing::field::Empty,
     );
     let started = tokio::time::Instant::now();
     let deadline = pipeline.deadline.map(|d| started + d);
-    let repeatable = method.is_safe();
+    let repeatable = operation.idempotent;
     let mut backoff = pipeline.retry.backoff();
     let mut attempt = 1u32;
+    let mut paced = Duration::ZERO;
     let result = async {
         loop {
+            let turn = pipeline
+                .rate_limits
+                .until_ready(operation.rate_class, account);
+            // Past the deadline the request is still built, with no time left: it fails as a
+            // timeout, as any other overrun does.
+            paced += match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, turn)
+                    .await
+                    .unwrap_or_else(|_| deadline.saturating_duration_since(started)),
+                None => turn.await,
+            };
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 let timeout = request.timeout_mut();
@@ -281,6 +314,7 @@ pub async fn send(
     .await;
     span.record("attempt", attempt);
     span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    span.record("paced_ms", paced.as_millis() as u64);
     let response = result?;
     span.record("status", response.status().as_u16());
     note(|s| s.response = Some((response.status().as_u16(), response.headers().clone())));
@@ -368,28 +402,45 @@ mod tests {
         (format!("http://{addr}/x?token=one-time-secret"), seen)
     }
 
+    const OP: Operation = Operation {
+        id: "op",
+        method: "GET",
+        path: "/x",
+        secured: false,
+        idempotent: true,
+        rate_class: None,
+    };
+
+    /// The tests that send take turns: `tracing` caches per call site whether anyone listens,
+    /// and a send on another thread while the span test installs its subscriber can leave the
+    /// span unrecorded.
+    static SENDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     fn get(url: &str) -> reqwest::Request {
         reqwest::Request::new(Method::GET, url.parse().unwrap())
     }
 
     #[tokio::test]
     async fn the_user_agent_is_brokerkit_unless_overridden_or_off() {
+        let _turn = SENDING.lock().await;
         let (url, seen) = echo_server().await;
         let client = reqwest::Client::new();
         let mut pipeline = Pipeline::default();
-        send(&client, None, get(&url), &pipeline, "op")
+        send(&client, None, get(&url), &pipeline, &OP, None)
             .await
             .unwrap();
         pipeline.user_agent = Some(HeaderValue::from_static("my-bot/2"));
-        send(&client, None, get(&url), &pipeline, "op")
+        send(&client, None, get(&url), &pipeline, &OP, None)
             .await
             .unwrap();
         let mut own = get(&url);
         own.headers_mut()
             .insert("user-agent", HeaderValue::from_static("caller/1"));
-        send(&client, None, own, &pipeline, "op").await.unwrap();
+        send(&client, None, own, &pipeline, &OP, None)
+            .await
+            .unwrap();
         pipeline.user_agent = None;
-        send(&client, None, get(&url), &pipeline, "op")
+        send(&client, None, get(&url), &pipeline, &OP, None)
             .await
             .unwrap();
         let seen = seen.lock().unwrap().clone();
@@ -420,6 +471,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_call_has_a_span_with_its_operation_status_and_attempts_and_no_url() {
+        let _turn = SENDING.lock().await;
         use tracing_subscriber::fmt::format::FmtSpan;
         let (url, _) = echo_server().await;
         let captured = Captured::default();
@@ -436,12 +488,21 @@ mod tests {
             "authorization",
             HeaderValue::from_static("Bearer tok-secret"),
         );
+        let operation = Operation {
+            id: "get_quotes",
+            method: "GET",
+            path: "/trade/accounts/{accountId}/quotes",
+            secured: true,
+            idempotent: true,
+            rate_class: Some("QUOTES"),
+        };
         send(
             &reqwest::Client::new(),
             None,
             request,
             &Pipeline::default(),
-            "get_quotes",
+            &operation,
+            Some("7"),
         )
         .await
         .unwrap();
@@ -450,15 +511,100 @@ mod tests {
         for field in [
             "operation=\"get_quotes\"",
             "method=GET",
+            "route=\"/trade/accounts/{accountId}/quotes\"",
+            "rate_class=\"QUOTES\"",
             "status=200",
             "attempt=1",
             "elapsed_ms=",
+            "paced_ms=",
         ] {
             assert!(text.contains(field), "{field} missing: {text}");
         }
-        for secret in ["one-time-secret", "tok-secret", "/x?"] {
+        for secret in ["one-time-secret", "tok-secret", "/x?", "/x", "token="] {
             assert!(!text.contains(secret), "{secret} logged: {text}");
         }
+    }
+
+    /// A loopback server that answers 503 to the first `failures` requests, then 200, and
+    /// counts every request.
+    async fn flaky_server(failures: usize) -> (String, Arc<Mutex<usize>>) {
+        let hits = Arc::new(Mutex::new(0usize));
+        let seen = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let seen = seen.clone();
+            async move {
+                let mut n = seen.lock().unwrap();
+                *n += 1;
+                if *n <= failures {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "{}")
+                } else {
+                    (axum::http::StatusCode::OK, "{}")
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/x"), hits)
+    }
+
+    fn quick_retries() -> Pipeline {
+        let mut pipeline = Pipeline::default();
+        pipeline.retry.initial_backoff = Duration::from_millis(1);
+        pipeline.retry.max_backoff = Duration::from_millis(5);
+        pipeline
+    }
+
+    #[tokio::test]
+    async fn retries_of_a_503_follow_the_table_not_the_method() {
+        let _turn = SENDING.lock().await;
+        let client = reqwest::Client::new();
+        let pipeline = quick_retries();
+        // A DELETE the table calls idempotent is sent again…
+        let (url, hits) = flaky_server(1).await;
+        let delete = Operation {
+            method: "DELETE",
+            ..OP
+        };
+        let request = reqwest::Request::new(Method::DELETE, url.parse().unwrap());
+        let answer = send(&client, None, request, &pipeline, &delete, None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(*hits.lock().unwrap(), 2);
+        // …a GET the spec marks as not idempotent is not.
+        let (url, hits) = flaky_server(1).await;
+        let once = Operation {
+            idempotent: false,
+            ..OP
+        };
+        let answer = send(&client, None, get(&url), &pipeline, &once, None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503);
+        assert_eq!(*hits.lock().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_attempt_waits_its_turn_under_the_rate_class() {
+        let _turn = SENDING.lock().await;
+        let (url, hits) = flaky_server(2).await;
+        let client = reqwest::Client::new();
+        let mut pipeline = quick_retries();
+        let limit = crate::Limit::per_second(10).unwrap();
+        pipeline.rate_limits = RateLimits::default().limit("QUOTES", limit);
+        let quotes = Operation {
+            rate_class: Some("QUOTES"),
+            ..OP
+        };
+        let started = std::time::Instant::now();
+        let answer = send(&client, None, get(&url), &pipeline, &quotes, Some("1"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(*hits.lock().unwrap(), 3, "two 503s, then the answer");
+        let spacing = limit.spacing(crate::rate::DEFAULT_HEADROOM_PERCENT);
+        assert!(started.elapsed() >= spacing * 2, "{:?}", started.elapsed());
     }
 
     #[test]

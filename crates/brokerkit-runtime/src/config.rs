@@ -82,6 +82,15 @@ impl ClientConfig {
         self
     }
 
+    /// How requests are paced to the broker's limits, per account and rate class (see
+    /// [`RateLimits`](crate::RateLimits)); [`RateLimits::off`](crate::RateLimits::off)
+    /// switches pacing off. TradeLocker sessions replace limits of the same name by those the
+    /// server publishes in `/trade/config`.
+    pub fn rate_limits(mut self, rate_limits: crate::RateLimits) -> Self {
+        self.pipeline.rate_limits = rate_limits;
+        self
+    }
+
     /// The most one operation may take, renewal and retries included.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.pipeline.deadline = Some(deadline);

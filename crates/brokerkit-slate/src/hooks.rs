@@ -7,8 +7,8 @@
 //! answers a 401 with one renewal and one resend. A secured call made before login is refused
 //! without sending anything.
 
-use crate::{Client, SECURED_OPERATIONS};
-use brokerkit_runtime::{call, hooks, Secret, TokenCell, Tokens};
+use crate::{operation, Client, SECURED_OPERATIONS};
+use brokerkit_runtime::{call, hooks, Operation, Secret, TokenCell, Tokens};
 use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,15 +91,18 @@ impl ClientHooks<State> for Client {
         // A 401 to the current token renews it once and resends, for direct `client()` calls
         // as much as for `Session::call`.
         let state = self.inner();
-        let tokens = SECURED_OPERATIONS
-            .contains(&info.operation_id)
-            .then_some(&*state.tokens);
+        let operation = operation(info.operation_id)
+            .copied()
+            .unwrap_or(Operation::unlisted(info.operation_id));
+        let tokens = operation.secured.then_some(&*state.tokens);
+        // Slate's limit is per user: one session, one count.
         call::send(
             self.client(),
             tokens,
             request,
             &state.pipeline,
-            info.operation_id,
+            &operation,
+            None,
         )
         .await
     }

@@ -2,10 +2,10 @@
 //! session gets its bearer token and `accNum` without the caller touching headers, a stale
 //! token is renewed first, and a 401 is answered by one refresh and one retry.
 
-use crate::generated::{Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
-use brokerkit_runtime::TokenCell;
+use brokerkit_runtime::{Operation, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
 use std::sync::{Arc, RwLock};
@@ -111,13 +111,23 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let state = self.inner();
-        let tokens = is_secured(info).then_some(&*state.tokens);
+        let operation = operation(info.operation_id)
+            .copied()
+            .unwrap_or(Operation::unlisted(info.operation_id));
+        let tokens = operation.secured.then_some(&*state.tokens);
+        // Rate limits count per account: the one whose `accNum` this request carries.
+        let account = request
+            .headers()
+            .get(ACC_NUM)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         call::send(
             self.client(),
             tokens,
             request,
             &state.pipeline,
-            info.operation_id,
+            &operation,
+            account.as_deref(),
         )
         .await
     }

@@ -7,12 +7,13 @@ use crate::hooks::{Selected, State};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
 use brokerkit_runtime::{
-    call, BrokerError, ClientConfig, Failure, RefreshError, Reply, Secret, Tokens,
+    call, BrokerError, ClientConfig, Failure, Limit, RateLimits, RefreshError, Reply, Secret,
+    Tokens,
 };
 use rust_decimal::Decimal;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 
 /// Where the API lives.
@@ -142,6 +143,7 @@ impl SessionBuilder {
             client,
             state,
             config: Arc::default(),
+            pacing: Arc::default(),
         })
     }
 
@@ -224,12 +226,53 @@ fn into_tokens(t: types::JwtTokens) -> Tokens {
     }
 }
 
-/// A logged-in session. Cheap to clone; clones share tokens, account and cached config.
+/// A logged-in session. Cheap to clone; clones share tokens, account, cached config and the
+/// count of the rate limits.
+///
+/// **Pacing.** The session keeps every account under the rate limits its server publishes
+/// (`rateLimits` in `/trade/config`: at most `limit` requests per `intervalNum` seconds or
+/// minutes, per route, e.g. `QUOTES`, `PLACE_ORDER`, `QUOTES_HISTORY`): the typed calls read
+/// the config once before the first paced call, and from then on each request of a route
+/// waits its turn (see [`brokerkit_runtime::rate`]); direct [`Session::client`] calls are
+/// paced once the config has been read. Which route an operation counts against is in the
+/// spec (`x-brokerkit-rate-class`). [`SessionBuilder::rate_limits`] switches it off.
 #[derive(Clone)]
 pub struct Session {
     client: Client,
     state: State,
     config: Arc<OnceCell<Arc<types::ConfigData>>>,
+    /// Set once the typed calls tried to read the published limits (successfully or not).
+    pacing: Arc<OnceCell<()>>,
+}
+
+/// The limits `/trade/config` publishes, as the pipeline paces to them: `(name, limit)` for
+/// every entry with a known measure and positive numbers.
+pub fn published_limits(config: &types::ConfigData) -> Vec<(String, Limit)> {
+    config
+        .rate_limits
+        .iter()
+        .filter_map(|r| {
+            let unit = match wire_name(&r.measure).as_str() {
+                "MILLISECONDS" => Duration::from_millis(1),
+                "SECONDS" => Duration::from_secs(1),
+                "MINUTES" => Duration::from_secs(60),
+                "HOURS" => Duration::from_secs(3600),
+                "DAYS" => Duration::from_secs(86_400),
+                _ => return None,
+            };
+            let interval = unit.checked_mul(u32::try_from(r.interval_num).ok()?)?;
+            let limit = Limit::new(u32::try_from(r.limit).ok()?, interval)?;
+            Some((wire_name(&r.rate_limit_type), limit))
+        })
+        .collect()
+}
+
+/// The wire name of a value of one of the spec's open enums.
+fn wire_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -366,15 +409,40 @@ impl Session {
         })
     }
 
-    /// `/trade/config`: column ids, rate limits and limits. Fetched once per session.
+    /// `/trade/config`: column ids, rate limits and limits. Fetched once per session; the
+    /// rate limits it publishes become the session's pace.
     pub async fn config(&self) -> Result<Arc<types::ConfigData>> {
         self.config
             .get_or_try_init(|| async {
                 let rv = send!(self.client.get_config().send());
-                require(rv, "config").map(Arc::new)
+                let config = require(rv, "config")?;
+                for (class, limit) in published_limits(&config) {
+                    self.state.pipeline.rate_limits.set(&class, limit);
+                }
+                Ok(Arc::new(config))
             })
             .await
             .cloned()
+    }
+
+    /// The limits the session paces to, and the pacing's state.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.state.pipeline.rate_limits
+    }
+
+    /// Reads the published limits once before the first paced call (concurrent first calls
+    /// wait for the one read). A config that cannot be read leaves the calls unpaced rather
+    /// than failing them; the calls that need the config report its error.
+    async fn paced(&self) {
+        // Without an account the config cannot be read (nor the call made): try again later.
+        if !self.state.pipeline.rate_limits.is_on() || self.state.selected().is_none() {
+            return;
+        }
+        self.pacing
+            .get_or_init(|| async {
+                let _ = self.config().await;
+            })
+            .await;
     }
 
     /// The selected account's balance and margin figures.
@@ -397,6 +465,7 @@ impl Session {
 
     /// Instruments tradable on the selected account.
     pub async fn instruments(&self) -> Result<Vec<types::InstrumentSummary>> {
+        self.paced().await;
         let rv = send!(self
             .client
             .get_instruments()
@@ -411,6 +480,7 @@ impl Session {
         tradable_instrument_id: i64,
         route_id: i64,
     ) -> Result<types::InstrumentDetails> {
+        self.paced().await;
         let rv = send!(self
             .client
             .get_instrument_details()
@@ -422,6 +492,7 @@ impl Session {
 
     /// Current best bid and ask (use an INFO route).
     pub async fn quote(&self, tradable_instrument_id: i64, route_id: i64) -> Result<types::Quote> {
+        self.paced().await;
         let rv = send!(self
             .client
             .get_quotes()
@@ -440,6 +511,7 @@ impl Session {
         from: i64,
         to: i64,
     ) -> Result<Vec<types::Bar>> {
+        self.paced().await;
         let call = self
             .client
             .get_history()
@@ -463,6 +535,7 @@ impl Session {
     /// are the broker's to judge.
     pub async fn place_order(&self, order: &types::PlaceOrderRequest) -> Result<String> {
         crate::orders::check(order)?;
+        self.paced().await;
         let rv = send!(self
             .client
             .place_order()
@@ -549,6 +622,7 @@ impl Session {
         order_id: &str,
         changes: &types::ModifyOrderRequest,
     ) -> Result<()> {
+        self.paced().await;
         let rv = send!(self
             .client
             .modify_order()
@@ -580,6 +654,7 @@ impl Session {
         position_id: &str,
         changes: &types::ModifyPositionRequest,
     ) -> Result<()> {
+        self.paced().await;
         let rv = send!(self
             .client
             .modify_position()

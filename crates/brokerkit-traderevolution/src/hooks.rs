@@ -5,10 +5,10 @@
 //! the status of an undecodable answer) goes to the runtime's call scope, which
 //! [`Session::call`](crate::Session::call) opens.
 
-use crate::generated::{Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
-use brokerkit_runtime::TokenCell;
+use brokerkit_runtime::{Operation, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,13 +65,17 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let state = self.inner();
-        let tokens = is_secured(info).then_some(&*state.tokens);
+        let operation = operation(info.operation_id)
+            .copied()
+            .unwrap_or(Operation::unlisted(info.operation_id));
+        let tokens = operation.secured.then_some(&*state.tokens);
         call::send(
             self.client(),
             tokens,
             request,
             &state.pipeline,
-            info.operation_id,
+            &operation,
+            None,
         )
         .await
     }

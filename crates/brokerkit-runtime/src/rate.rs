@@ -1,0 +1,293 @@
+//! Client-side pacing to a vendor's published rate limits, with [`governor`].
+//!
+//! A vendor names its limits (TradeLocker's `rateLimits` in `/trade/config`: `QUOTES`,
+//! `PLACE_ORDER`, …; Slate's 300 requests a minute per user); the spec tags each operation
+//! with the limit it counts against (`x-brokerkit-rate-class`, in the generated operations
+//! table); [`RateLimits`] holds a [`Limit`] per class and, before each request of a class,
+//! waits until sending keeps the account under it. Counting is per (account, class): two
+//! accounts of one login do not slow each other. A class with no limit set, or an operation
+//! with no class, is not paced.
+//!
+//! The pace is one request every `per / requests`, plus a small headroom (default
+//! [`DEFAULT_HEADROOM_PERCENT`] %), and no burst: a server that counts a sliding window of
+//! `requests` per `per` then never sees more than it allows, even when loopback or network
+//! jitter moves some requests closer together by up to headroom × `per`. A burst would buy
+//! latency for the first few requests at the price of 429s on a strict window.
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The headroom added to each request's share of a limit's interval, in percent.
+pub const DEFAULT_HEADROOM_PERCENT: u32 = 5;
+
+/// At most `requests` requests per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limit {
+    requests: NonZeroU32,
+    per: Duration,
+}
+
+impl Limit {
+    /// `None` when `requests` is zero or `per` is shorter than a millisecond.
+    pub fn new(requests: u32, per: Duration) -> Option<Self> {
+        let requests = NonZeroU32::new(requests)?;
+        (per >= Duration::from_millis(1)).then_some(Self { requests, per })
+    }
+
+    pub fn per_second(requests: u32) -> Option<Self> {
+        Self::new(requests, Duration::from_secs(1))
+    }
+
+    pub fn per_minute(requests: u32) -> Option<Self> {
+        Self::new(requests, Duration::from_secs(60))
+    }
+
+    pub fn requests(&self) -> u32 {
+        self.requests.get()
+    }
+
+    pub fn per(&self) -> Duration {
+        self.per
+    }
+
+    /// The time kept between two requests: `per / requests`, plus `headroom_percent` %.
+    pub fn spacing(&self, headroom_percent: u32) -> Duration {
+        (self.per / self.requests.get()).mul_f64(1.0 + f64::from(headroom_percent) / 100.0)
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} per {:?}", self.requests, self.per)
+    }
+}
+
+struct Class {
+    limit: Limit,
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+struct Inner {
+    enabled: bool,
+    headroom_percent: u32,
+    classes: RwLock<HashMap<String, Class>>,
+}
+
+/// The limits a client paces itself to, and the state of that pacing. Clones share both,
+/// so a session's clones (and the clients it builds) count together.
+///
+/// Default: on, with no limit set — each vendor's session sets the limits it knows (the
+/// TradeLocker session those its server publishes in `/trade/config`); [`RateLimits::off`]
+/// never waits.
+#[derive(Clone)]
+pub struct RateLimits {
+    inner: Arc<Inner>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::with(true, DEFAULT_HEADROOM_PERCENT)
+    }
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limits: BTreeMap<String, String> = self
+            .read()
+            .iter()
+            .map(|(k, c)| (k.clone(), c.limit.to_string()))
+            .collect();
+        f.debug_struct("RateLimits")
+            .field("enabled", &self.inner.enabled)
+            .field("headroom_percent", &self.inner.headroom_percent)
+            .field("limits", &limits)
+            .finish()
+    }
+}
+
+impl RateLimits {
+    fn with(enabled: bool, headroom_percent: u32) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                enabled,
+                headroom_percent,
+                classes: RwLock::default(),
+            }),
+        }
+    }
+
+    /// Pacing switched off: limits may still be set (and read back) but nothing waits.
+    pub fn off() -> Self {
+        Self::with(false, DEFAULT_HEADROOM_PERCENT)
+    }
+
+    /// Whether requests are paced at all.
+    pub fn is_on(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// The same limits with another headroom (a new, unshared pacing state).
+    pub fn headroom_percent(self, percent: u32) -> Self {
+        let out = Self::with(self.inner.enabled, percent);
+        for (class, c) in self.read().iter() {
+            out.set(class, c.limit);
+        }
+        out
+    }
+
+    /// Sets `limit` on `class` (builder style).
+    pub fn limit(self, class: &str, limit: Limit) -> Self {
+        self.set(class, limit);
+        self
+    }
+
+    /// Sets `limit` on `class`, for every clone. Setting the limit a class already has keeps
+    /// what was counted so far; another limit starts counting afresh.
+    pub fn set(&self, class: &str, limit: Limit) {
+        let mut classes = self
+            .inner
+            .classes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if classes.get(class).is_some_and(|c| c.limit == limit) {
+            return;
+        }
+        let spacing = limit
+            .spacing(self.inner.headroom_percent)
+            .max(Duration::from_nanos(1));
+        let quota = Quota::with_period(spacing).expect("a spacing above zero");
+        classes.insert(
+            class.to_string(),
+            Class {
+                limit,
+                limiter: Arc::new(RateLimiter::keyed(quota)),
+            },
+        );
+    }
+
+    /// The limit set on `class`.
+    pub fn get(&self, class: &str) -> Option<Limit> {
+        self.read().get(class).map(|c| c.limit)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Class>> {
+        self.inner.classes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a request of `class` for `account` keeps under the class's limit, and
+    /// counts it; returns how long it waited. No wait when off, without a class, or when the
+    /// class has no limit. `account` `None` is one shared key (vendors whose limit is per
+    /// user or per session).
+    pub async fn until_ready(&self, class: Option<&str>, account: Option<&str>) -> Duration {
+        if !self.inner.enabled {
+            return Duration::ZERO;
+        }
+        let Some(limiter) = class.and_then(|c| self.read().get(c).map(|c| c.limiter.clone()))
+        else {
+            return Duration::ZERO;
+        };
+        let started = std::time::Instant::now();
+        limiter
+            .until_key_ready(&account.unwrap_or_default().to_string())
+            .await;
+        started.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_limit_needs_requests_and_an_interval() {
+        assert!(Limit::new(0, Duration::from_secs(1)).is_none());
+        assert!(Limit::new(5, Duration::ZERO).is_none());
+        let l = Limit::new(3, Duration::from_secs(2)).unwrap();
+        assert_eq!((l.requests(), l.per()), (3, Duration::from_secs(2)));
+        assert_eq!(
+            Limit::per_second(10).unwrap().spacing(5),
+            Duration::from_millis(105)
+        );
+        assert_eq!(
+            Limit::per_minute(60).unwrap().spacing(0),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_of_one_account_and_class_are_spaced_to_the_limit() {
+        let limits = RateLimits::default().limit("QUOTES", Limit::per_second(20).unwrap());
+        let spacing = Limit::per_second(20)
+            .unwrap()
+            .spacing(DEFAULT_HEADROOM_PERCENT);
+        let started = Instant::now();
+        for _ in 0..6 {
+            limits.until_ready(Some("QUOTES"), Some("1")).await;
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed >= spacing * 5, "{elapsed:?} < 5 × {spacing:?}");
+        assert!(
+            elapsed < spacing * 5 + Duration::from_millis(500),
+            "{elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn accounts_classes_unset_classes_and_off_do_not_wait_on_each_other() {
+        let limit = Limit::new(1, Duration::from_secs(30)).unwrap();
+        let limits = RateLimits::default()
+            .limit("QUOTES", limit)
+            .limit("PLACE_ORDER", limit);
+        let started = Instant::now();
+        // One request each: the first of its (account, class) never waits.
+        limits.until_ready(Some("QUOTES"), Some("1")).await;
+        limits.until_ready(Some("QUOTES"), Some("2")).await;
+        limits.until_ready(Some("PLACE_ORDER"), Some("1")).await;
+        for _ in 0..10 {
+            limits.until_ready(Some("DEPTH"), Some("1")).await;
+            limits.until_ready(None, Some("1")).await;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // A second quote on account 1 would wait 30 s.
+        let waited = tokio::time::timeout(
+            Duration::from_millis(200),
+            limits.until_ready(Some("QUOTES"), Some("1")),
+        )
+        .await;
+        assert!(waited.is_err(), "the account's second quote waits");
+
+        let off = RateLimits::off().limit("QUOTES", limit);
+        for _ in 0..5 {
+            assert_eq!(
+                off.until_ready(Some("QUOTES"), Some("1")).await,
+                Duration::ZERO
+            );
+        }
+        assert_eq!(off.get("QUOTES"), Some(limit), "limits are kept when off");
+    }
+
+    #[tokio::test]
+    async fn clones_share_the_count_and_an_unchanged_limit_keeps_it() {
+        let limit = Limit::new(1, Duration::from_secs(30)).unwrap();
+        let limits = RateLimits::default().limit("QUOTES", limit);
+        let clone = limits.clone();
+        limits.until_ready(Some("QUOTES"), None).await;
+        clone.set("QUOTES", limit);
+        let waited = tokio::time::timeout(
+            Duration::from_millis(200),
+            clone.until_ready(Some("QUOTES"), None),
+        )
+        .await;
+        assert!(waited.is_err(), "the clone saw the first request");
+        clone.set("QUOTES", Limit::per_second(100).unwrap());
+        assert!(
+            limits.until_ready(Some("QUOTES"), None).await < Duration::from_millis(100),
+            "a new limit counts afresh, for every clone"
+        );
+        assert!(format!("{limits:?}").contains("QUOTES"));
+    }
+}
