@@ -65,11 +65,15 @@ async fn demo() -> Result<Report, BoxError> {
             session
         }
         Login::Challenge(challenge) => {
-            let step = challenge.step().to_string();
+            let step = match challenge.step() {
+                ChallengeStep::VerificationCode => "the e-mailed code".to_string(),
+                ChallengeStep::SecurityPin => "the PIN".to_string(),
+                other => format!("step {other}"),
+            };
             let code =
                 code.ok_or("the server asks for a second factor: set BROKERKIT_AUTOSHARES_CODE")?;
             let session = challenge.answer(code).await?.into_session()?;
-            report.row("login", format!("{user}, second factor {step} answered"));
+            report.row("login", format!("{user}, second factor ({step}) answered"));
             session
         }
     };
@@ -79,9 +83,9 @@ async fn demo() -> Result<Report, BoxError> {
     let currency = first.currency.clone();
     let currency = currency.as_deref();
     report.row(
-        "account",
+        "accounts",
         format!(
-            "{account} of {}",
+            "{}; using {account}",
             count(accounts.len(), "account", "accounts")
         ),
     );

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "AAPL",
         Side::Buy,
         Decimal::from(10),
-        Decimal::new(150_25, 2),
+        Decimal::new(151_00, 2),
     );
     match session.submit_order(account, &order).await {
         Ok((preview, placed)) => {
@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .orders(account, ListQuery::new().filter(filled))
         .try_collect()
         .await?;
-    println!("{} filled AAPL orders", orders.len());
+    println!("filled AAPL orders: {}", orders.len());
 
     // Any of the 129 operations: app key and token are added, errors are typed.
     let aapl = session

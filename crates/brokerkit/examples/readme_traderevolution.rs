@@ -22,23 +22,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .account_balance(account_id)
         .await?
         .unwrap_or_default();
-    println!("balance {balance}"); // 1000.00
+    println!("balance {balance}"); // 1000
 
     // Any generated operation, with the session's token.
     let accounts = session
         .call(|c| c.list_accounts().limit(10u32).send())
         .await?;
-    println!("{} trading accounts", accounts.len());
+    println!("trading accounts: {}", accounts.len());
 
     // Reports come back as a table of named columns.
     let statement = session
         .run_report(&ReportQuery::new(119).account(account_id))
         .await?;
-    println!(
-        "statement: {} rows, balance column {:?}",
-        statement.len(),
-        statement.decimal(0, "Balance")?
-    );
+    let closing = statement.decimal(0, "Balance")?.unwrap_or_default();
+    println!("statement rows: {}, balance {closing}", statement.len());
 
     // Dotted error codes are typed.
     match session.run_report(&ReportQuery::new(119)).await {

@@ -61,12 +61,12 @@ async fn demo() -> Result<Report, BoxError> {
         .balance
         .map_or("not given".into(), |b| money(b, currency));
     report.row(
-        "account",
+        "accounts",
         format!(
-            "#{} (id {}) of {}, balance {balance}",
+            "{}; using #{} (id {}), balance {balance}",
+            count(accounts.len(), "account", "accounts"),
             account.acc_num,
             account.id,
-            count(accounts.len(), "account", "accounts"),
         ),
     );
 

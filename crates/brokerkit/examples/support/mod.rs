@@ -36,7 +36,14 @@ impl Report {
             .unwrap_or(4);
         let mut out = format!("{title}  ({})\n", self.server);
         let _ = writeln!(out, "  {:<width$}  result", "step");
-        let _ = writeln!(out, "  {:-<width$}  {:-<6}", "", "");
+        let rule = self
+            .rows
+            .iter()
+            .map(|(_, r)| r.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp("result".len(), 72);
+        let _ = writeln!(out, "  {:-<width$}  {:-<rule$}", "", "");
         for (step, result) in &self.rows {
             let _ = writeln!(out, "  {step:<width$}  {result}");
         }
