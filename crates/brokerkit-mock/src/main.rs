@@ -170,13 +170,22 @@ impl Name {
         }
     }
 
-    /// A route worth arming a fault on, for the help text.
-    fn example_route(self) -> &'static str {
+    /// Two fault rules worth trying, for the help text: a slow read, a failing write.
+    fn example_faults(self) -> [&'static str; 2] {
         match self {
-            Name::Tradelocker => "/trade/quotes",
-            Name::Autoshares => "/v1.0/accounts/*",
-            Name::Traderevolution => "/accounts*",
-            Name::Slate => "/customers/login",
+            Name::Tradelocker => [
+                "/trade/quotes=latency:2000",
+                "POST /trade/accounts/*=server-error:503",
+            ],
+            Name::Autoshares => [
+                "/v1.0/accounts/*=latency:2000",
+                "POST /v1.0/accounts/*=execute-then-drop",
+            ],
+            Name::Traderevolution => ["/accounts*=latency:2000", "POST /auth/token=rate-limited:5"],
+            Name::Slate => [
+                "/accounts*=latency:2000",
+                "POST /customers/login=server-error:503",
+            ],
         }
     }
 
@@ -191,7 +200,9 @@ impl Name {
                     .map(|u| {
                         format!(
                             "user: email {}  password {}  server {}",
-                            u.email, u.password, u.server
+                            u.email,
+                            q(&u.password),
+                            u.server
                         )
                     })
                     .collect();
@@ -219,12 +230,12 @@ impl Name {
                     let accounts: Vec<String> = u
                         .accounts
                         .iter()
-                        .map(|(id, cash)| format!("{id} ({cash} cash)"))
+                        .map(|(id, cash)| format!("{id} (cash {cash} USD)"))
                         .collect();
                     lines.push(format!(
                         "user: login {}  password {}  email {}  {factor}  accounts {}",
                         u.login,
-                        u.password,
+                        q(&u.password),
                         u.email,
                         accounts.join(", ")
                     ));
@@ -244,7 +255,9 @@ impl Name {
                         };
                         format!(
                             "user: login {}  password {}  email {}{access}",
-                            u.login, u.password, u.email
+                            u.login,
+                            q(&u.password),
+                            u.email
                         )
                     })
                     .collect();
@@ -268,7 +281,7 @@ impl Name {
                     lines.push(format!(
                         "customer: email {}  password {}  accounts {}",
                         u.email,
-                        u.password,
+                        q(&u.password),
                         accounts.join(", ")
                     ));
                 }
@@ -279,12 +292,22 @@ impl Name {
                     };
                     lines.push(format!(
                         "staff: email {}  password {}{totp}",
-                        s.email, s.password
+                        s.email,
+                        q(&s.password)
                     ));
                 }
                 lines
             }
         }
+    }
+}
+
+/// A value as the help shows it: quoted when it holds a space (`"correct horse"`).
+fn q(value: &str) -> String {
+    if value.contains(char::is_whitespace) {
+        format!("\"{value}\"")
+    } else {
+        value.to_string()
     }
 }
 
@@ -310,41 +333,65 @@ fn vendor_help(v: Name) -> String {
     for line in v.credentials() {
         let _ = writeln!(out, "  {line}");
     }
+    let [slow, failing] = v.example_faults();
     let _ = write!(
         out,
-        "\nExample: brokerkit-mock {} --port 8080 --fault '{}=latency:2000' --fault 'POST /x=server-error:503'",
-        v.id(),
-        v.example_route()
+        "\nExample: brokerkit-mock {} --port 8080 --fault '{slow}' --fault '{failing}'",
+        v.id()
     );
     out
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn stop_signal() -> &'static str {
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, listened for from creation on: a signal that arrives
+/// right after the first line is printed still stops the sandbox cleanly.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupt",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "interrupt"
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the first one; names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "interrupt",
+                _ = self.terminate.recv() => "SIGTERM",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupt"
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupt"
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut stop = match StopSignals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot listen for Ctrl-C or SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (name, serve) = match &cli.vendor {
         Vendor::Tradelocker(s) => (Name::Tradelocker, s),
         Vendor::Autoshares(s) => (Name::Autoshares, s),
@@ -388,7 +435,7 @@ async fn main() -> ExitCode {
         println!("  fault armed: {}", r.rule);
     }
     println!("Ctrl-C or SIGTERM stops it.");
-    let why = stop_signal().await;
+    let why = stop.recv().await;
     drop(server);
     eprintln!("{} sandbox stopped ({why})", name.id());
     ExitCode::SUCCESS

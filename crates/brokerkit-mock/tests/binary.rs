@@ -69,6 +69,8 @@ fn help_lists_vendors_base_paths_and_every_credential() {
         assert!(help.contains(&e), "`{e}` missing from --help:\n{help}");
     }
     assert!(help.contains("developer key"), "{help}");
+    // A password with a space is quoted, so where it ends is clear.
+    assert!(help.contains(r#"password "correct horse""#), "{help}");
 }
 
 #[test]
@@ -186,4 +188,32 @@ async fn starts_prints_url_and_credentials_serves_and_stops_on_sigterm() {
         err.contains("tradelocker sandbox stopped (SIGTERM)"),
         "{err}"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_it_cleanly_too() {
+    let mut child = Command::new(BIN)
+        .args(["slate"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn brokerkit-mock");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    assert!(
+        first.starts_with("slate sandbox listening on http://127.0.0.1:"),
+        "{first:?}"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("slate sandbox stopped (interrupt)"), "{err}");
 }
