@@ -5,6 +5,10 @@
 //! table per broker. Set a vendor's `BROKERKIT_<VENDOR>_URL` and credentials (see each vendor's
 //! example in this folder) to talk to that real broker instead.
 
+// Each vendor example stands alone, so each declares `support/` itself; here it is compiled once
+// per vendor module, which is what this lint would flag.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "autoshares.rs"]
 mod autoshares;
 #[path = "slate.rs"]

@@ -22,12 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let account = session.accounts().await?[0].id.ok_or("no account id")?;
 
     // Verify, then place; a refusal (HTTP 200, IsSuccessful false) is Error::Rejected.
-    let order = OrderRequest::limit(
-        "AAPL",
-        Side::Buy,
-        Decimal::from(10),
-        Decimal::new(151_00, 2),
-    );
+    let limit: Decimal = "151.00".parse()?;
+    let order = OrderRequest::limit("AAPL", Side::Buy, Decimal::from(10), limit);
     match session.submit_order(account, &order).await {
         Ok((preview, placed)) => {
             let commission = preview.commission.unwrap_or_default();
