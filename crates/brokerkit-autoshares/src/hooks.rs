@@ -1,4 +1,4 @@
-//! The request hooks of the generated [`Client`](crate::Client).
+//! The request hooks of the generated [`Client`].
 //!
 //! Every call carries `Et-App-Key`; every operation the spec secures carries
 //! `Authorization: Bearer <token>`; the second step of a two-factor login carries the interim

@@ -1,8 +1,8 @@
-//! What the generated [`Client`](crate::Client) carries and does before each request.
+//! What the generated [`Client`] carries and does before each request.
 //!
 //! [`State`] holds the session's token cell. The [`ClientHooks`] impl below runs before every
 //! call: it removes progenitor's `api-version` header and, for the operations the spec marks
-//! as secured ([`SECURED_OPERATIONS`](crate::SECURED_OPERATIONS)), adds
+//! as secured ([`SECURED_OPERATIONS`]), adds
 //! `Authorization: Bearer <token>`, renewing the token first when it is about to expire, and
 //! answers a 401 with one renewal and one resend. A secured call made before login is refused
 //! without sending anything.

@@ -3,7 +3,7 @@
 //! Slate's customer login (`POST /customers/login`) returns a JWT and no refresh token. The
 //! session therefore keeps the credentials it logged in with (as [`Secret`]s) and renews by
 //! logging in again:
-//! - before a call, when the token's `exp` claim is less than [`EXPIRY_SKEW`] away;
+//! - before a call, when the token's `exp` claim is less than [`EXPIRY_SKEW`](crate::hooks::EXPIRY_SKEW) away;
 //! - after a 401, once, then the call is sent again.
 //!
 //! A staff session ([`Session::login_staff`]) gets a token pair instead and renews through

@@ -1,4 +1,4 @@
-//! The request hooks of the generated [`Client`](crate::Client): every call made through a
+//! The request hooks of the generated [`Client`]: every call made through a
 //! session gets its bearer token and `accNum` without the caller touching headers, a stale
 //! token is renewed first, and a 401 is answered by one refresh and one retry.
 

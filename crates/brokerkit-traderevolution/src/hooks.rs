@@ -1,4 +1,4 @@
-//! The request hooks of the generated [`Client`](crate::Client): every secured call made
+//! The request hooks of the generated [`Client`]: every secured call made
 //! through a session gets `Authorization: Bearer <accessToken>`, a token about to expire is
 //! renewed first, and a 401 is answered by one refresh and one retry (single-flight, however
 //! many calls see it at once). What the hooks see of each call (a refusal, a failed renewal,

@@ -4,13 +4,16 @@
 //! (`https://api.{your-broker}.slate-labs.com`), `BROKERKIT_SLATE_EMAIL` and
 //! `BROKERKIT_SLATE_PASSWORD` are set. It only reads and runs an order preflight.
 
-use brokerkit::slate::{types, Session};
+#[path = "support/mod.rs"]
+mod support;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use brokerkit::slate::{types, Session, TokenType};
+use support::{money, BoxError, Report};
 
-pub async fn demo() -> Result<Vec<String>, BoxError> {
-    let mut report = Vec::new();
-    let (_sandbox, url, email, password) = match std::env::var("BROKERKIT_SLATE_URL") {
+const TITLE: &str = "Slate Labs";
+
+async fn demo() -> Result<Report, BoxError> {
+    let (sandbox, url, email, password) = match std::env::var("BROKERKIT_SLATE_URL") {
         Ok(url) => {
             let var = |k: &str| std::env::var(k).map_err(|_| format!("{k} is not set"));
             (
@@ -23,29 +26,41 @@ pub async fn demo() -> Result<Vec<String>, BoxError> {
         Err(_) => {
             let sandbox = brokerkit_mock::slate::start(Default::default()).await?;
             let url = sandbox.base_url();
-            (
-                Some(sandbox),
-                url,
-                "trader@example.com".to_string(),
-                "correct horse".to_string(),
-            )
+            let customer = &brokerkit_mock::slate::Config::default().customers[0];
+            let (email, password) = (customer.email.clone(), customer.password.clone());
+            (Some(sandbox), url, email, password)
         }
     };
-    report.push(format!("server {url}"));
+    let mut report = Report::new(format!(
+        "{} {url}",
+        if sandbox.is_some() {
+            "sandbox"
+        } else {
+            "server"
+        }
+    ));
     let session = Session::new(&url);
     let login = session.login(&email, password.as_str()).await?;
-    report.push(format!(
-        "logged in; token type {:?} (claims read without verifying the signature)",
-        login.claims.token_type
-    ));
+    let kind = match &login.claims.token_type {
+        Some(TokenType::Customer) => "customer".to_string(),
+        Some(TokenType::User) => "staff".to_string(),
+        Some(TokenType::Other(t)) => t.clone(),
+        None => "untyped".to_string(),
+        Some(_) => "other".to_string(),
+    };
+    report.row(
+        "login",
+        format!("{email}, {kind} token (claims read without verifying the signature)"),
+    );
     let account = session
         .primary_login()
         .ok_or("the token names no primary account")?;
     let summary = session.account_summary(Some(&account)).await?;
-    report.push(format!(
-        "account {account}: balance {:?} {:?}",
-        summary.balance, summary.currency
-    ));
+    let balance = summary.balance.map_or("not given".into(), |b| {
+        money(b, summary.currency.as_deref())
+    });
+    report.row("account", format!("{account}, balance {balance}"));
+
     let check = types::PreflightRequest {
         symbol: "EURUSD".parse()?,
         action: types::PreflightActionString::Open.into(),
@@ -57,18 +72,25 @@ pub async fn demo() -> Result<Vec<String>, BoxError> {
             async move { c.preflight_order().body(body).send().await }
         })
         .await?;
-    report.push(format!(
-        "preflight EURUSD open: block {:?}; {:?} calls left this minute",
-        reply.value.block, reply.rate_limit.remaining
-    ));
+    let verdict = match &reply.value.block {
+        None => "allowed".to_string(),
+        Some(block) => format!("blocked ({block})"),
+    };
+    let left = reply
+        .rate_limit
+        .remaining
+        .map_or(String::new(), |n| format!("; {n} calls left this minute"));
+    report.row("preflight", format!("open EURUSD: {verdict}{left}"));
     Ok(report)
+}
+
+/// The table this demo prints (also what the quickstart shows), or the error.
+pub async fn run() -> Result<String, String> {
+    support::render(TITLE, demo()).await
 }
 
 #[allow(dead_code)] // unused when quickstart includes this file as a module
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    for line in demo().await? {
-        println!("{line}");
-    }
-    Ok(())
+async fn main() -> std::process::ExitCode {
+    support::exit(run().await)
 }

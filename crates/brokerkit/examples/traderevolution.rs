@@ -5,12 +5,16 @@
 //! `BROKERKIT_TRADEREVOLUTION_LOGIN` and `BROKERKIT_TRADEREVOLUTION_PASSWORD` are set. It only
 //! reads against a real server (the BackOffice API does not trade).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use brokerkit::traderevolution::Session;
+use rust_decimal::Decimal;
+use support::{count, money, BoxError, Report};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+const TITLE: &str = "TraderEvolution BackOffice";
 
-pub async fn demo() -> Result<Vec<String>, BoxError> {
-    let mut report = Vec::new();
+async fn demo() -> Result<Report, BoxError> {
     let real = std::env::var("BROKERKIT_TRADEREVOLUTION_URL").ok();
     let (_sandbox, url, login, password) = match real.clone() {
         Some(url) => {
@@ -25,49 +29,69 @@ pub async fn demo() -> Result<Vec<String>, BoxError> {
         None => {
             let sandbox = brokerkit_mock::traderevolution::start(Default::default()).await?;
             let url = sandbox.base_url();
-            (
-                Some(sandbox),
-                url,
-                "admin".to_string(),
-                "admin-pass".to_string(),
-            )
+            let admin = &brokerkit_mock::traderevolution::Config::default().users[0];
+            let (login, password) = (admin.login.clone(), admin.password.clone());
+            (Some(sandbox), url, login, password)
         }
     };
-    report.push(format!("server {url}"));
+    let mut report = Report::new(format!(
+        "{} {url}",
+        if real.is_none() { "sandbox" } else { "server" }
+    ));
     let session = Session::login(&url, &login, password.as_str()).await?;
+    report.row("login", login.to_string());
+
     let accounts = session
         .call(|c| c.list_accounts().limit(10u32).send())
         .await?;
-    report.push(format!("{} trading accounts", accounts.len()));
-    let Some(account_id) = accounts.first().map(|a| a.id) else {
-        report.push("no account to show".into());
+    let Some(account) = accounts.first() else {
+        report.row("accounts", "no trading accounts");
         return Ok(report);
     };
-    report.push(format!(
-        "account {account_id}: balance {:?}",
-        session.account_balance(account_id).await?
-    ));
+    let assets = session.call(|c| c.list_assets().send()).await?;
+    let currency = assets
+        .iter()
+        .find(|a| a.id.is_some() && a.id == account.currency_id)
+        .map(|a| a.name.clone());
+    let currency = currency.as_deref();
+    report.row(
+        "accounts",
+        format!(
+            "{}; using {} ({})",
+            count(accounts.len(), "trading account", "trading accounts"),
+            account.id,
+            account.account_name.as_deref().unwrap_or("unnamed"),
+        ),
+    );
+    let balance = |b: Option<Decimal>| b.map_or("not given".into(), |b| money(b, currency));
+    report.row(
+        "balance",
+        balance(session.account_balance(account.id).await?),
+    );
     if real.is_none() {
+        let amount = Decimal::new(10_000, 2);
         session
-            .deposit(
-                account_id,
-                rust_decimal::Decimal::new(10_000, 2),
-                Some("quickstart"),
-            )
+            .deposit(account.id, amount, Some("quickstart"))
             .await?;
-        report.push(format!(
-            "deposited 100.00 -> balance {:?}",
-            session.account_balance(account_id).await?
-        ));
+        report.row(
+            "deposit",
+            format!(
+                "{} -> balance {}",
+                money(amount, currency),
+                balance(session.account_balance(account.id).await?)
+            ),
+        );
     }
     Ok(report)
 }
 
+/// The table this demo prints (also what the quickstart shows), or the error.
+pub async fn run() -> Result<String, String> {
+    support::render(TITLE, demo()).await
+}
+
 #[allow(dead_code)] // unused when quickstart includes this file as a module
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    for line in demo().await? {
-        println!("{line}");
-    }
-    Ok(())
+async fn main() -> std::process::ExitCode {
+    support::exit(run().await)
 }
