@@ -426,15 +426,22 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The first line is what scripts read: the base URL is its last word.
-    println!("{} sandbox listening on {base_url}", name.id());
+    // The first line is what scripts read: the base URL is its last word. A reader that
+    // stops after it (closing the pipe) must not bring the sandbox down, so write errors
+    // are ignored rather than panicking as `println!` would.
+    let mut banner = format!("{} sandbox listening on {base_url}\n", name.id());
     for line in name.credentials() {
-        println!("  {line}");
+        banner.push_str(&format!("  {line}\n"));
     }
     for r in &serve.faults {
-        println!("  fault armed: {}", r.rule);
+        banner.push_str(&format!("  fault armed: {}\n", r.rule));
     }
-    println!("Ctrl-C or SIGTERM stops it.");
+    banner.push_str("Ctrl-C or SIGTERM stops it.\n");
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     let why = stop.recv().await;
     drop(server);
     eprintln!("{} sandbox stopped ({why})", name.id());

@@ -217,3 +217,29 @@ fn ctrl_c_stops_it_cleanly_too() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("slate sandbox stopped (interrupt)"), "{err}");
 }
+
+/// A caller that stops reading (`brokerkit-mock slate | head -1`) closes the pipe before the
+/// banner is out: the sandbox keeps serving instead of panicking on the broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_does_not_bring_it_down() {
+    let mut child = Command::new(BIN)
+        .args(["slate"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn brokerkit-mock");
+    drop(child.stdout.take());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the sandbox exited"
+    );
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{:?}", out.status);
+}
