@@ -1,6 +1,7 @@
 //! One vendor's generation: parse, lint, normalize, run progenitor (panics caught), add the
 //! brokerkit extras, format. Every error names the spec.
 
+use crate::features;
 use crate::lint;
 use crate::normalize;
 use crate::paths;
@@ -33,8 +34,10 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
     let tokens = run_progenitor(&spec).map_err(|e| format!("{name}: progenitor: {e}"))?;
     let tokens = paths::route_through_segment(tokens).map_err(|e| format!("{name}: {e}"))?;
+    let tokens = features::route_client_builder(tokens);
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
+    features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
     add_extras(&mut file, &secured);
 
     Ok(format!(
@@ -227,6 +230,16 @@ mod tests {
             "every path parameter goes through the checked segment"
         );
         assert!(code.contains(r#"pub const SECURED_OPERATIONS: [&str; 1usize] = ["get_quotes"];"#));
+        assert!(
+            flat.contains(r#"#[cfg_attr(feature="schemas",derive(schemars::JsonSchema))]"#)
+                && !flat.contains("PartialEq,schemars::JsonSchema"),
+            "the JsonSchema derive only behind the `schemas` feature"
+        );
+        assert!(
+            flat.contains("::brokerkit_runtime::tls::client_builder()")
+                && !flat.contains("reqwest::ClientBuilder::new()"),
+            "progenitor's Client::new builds through the runtime's TLS setup"
+        );
     }
 
     #[test]

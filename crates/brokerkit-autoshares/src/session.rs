@@ -95,7 +95,7 @@ impl AutoSharesBuilder {
     pub fn build(self) -> Result<AutoShares> {
         let http = match self.http {
             Some(c) => c,
-            None => reqwest::Client::builder()
+            None => brokerkit_runtime::tls::client_builder()
                 .timeout(self.timeout)
                 .connect_timeout(self.connect_timeout)
                 .build()

@@ -350,7 +350,7 @@ mod tests {
     #[tokio::test]
     async fn the_user_agent_is_brokerkit_unless_overridden_or_off() {
         let (url, seen) = echo_server().await;
-        let client = reqwest::Client::new();
+        let client = crate::tls::client_builder().build().unwrap();
         let mut pipeline = Pipeline::default();
         send(&client, None, get(&url), &pipeline, "op")
             .await
@@ -412,7 +412,7 @@ mod tests {
             HeaderValue::from_static("Bearer tok-secret"),
         );
         send(
-            &reqwest::Client::new(),
+            &crate::tls::client_builder().build().unwrap(),
             None,
             request,
             &Pipeline::default(),

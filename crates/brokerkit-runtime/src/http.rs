@@ -31,7 +31,7 @@ impl HttpSettings {
     pub fn build(&self) -> Result<reqwest::Client, String> {
         match &self.client {
             Some(c) => Ok(c.clone()),
-            None => reqwest::Client::builder()
+            None => crate::tls::client_builder()
                 .timeout(self.timeout)
                 .connect_timeout(self.connect_timeout)
                 .build()
@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn a_given_client_wins_over_the_timeouts() {
         assert!(HttpSettings::default().build().is_ok());
-        let given = reqwest::Client::new();
+        let given = crate::tls::client_builder().build().unwrap();
         let s = HttpSettings {
             client: Some(given),
             ..Default::default()

@@ -145,7 +145,7 @@ impl Session {
         login: &str,
         password: impl Into<Secret>,
     ) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
+        let http = brokerkit_runtime::tls::client_builder()
             .connect_timeout(Duration::from_secs(15))
             .timeout(Duration::from_secs(30))
             .build()
