@@ -156,7 +156,7 @@ async fn fixture(positions: usize) -> Fixture {
             .await
             .unwrap();
     }
-    let http = reqwest::Client::new();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
     let login: Value = http
         .post(format!("{}/auth/jwt/token", server.base_url()))
         .json(&serde_json::json!({"email": "trader@example.com", "password": "demo-password", "server": "OSP-DEMO"}))

@@ -143,7 +143,7 @@ async fn every_sandbox_answer_matches_the_spec() {
     let base = server.base_url();
     let api = AutoShares::new(base.clone(), server.app_key()).unwrap();
     let mut raw = Raw {
-        http: reqwest::Client::new(),
+        http: brokerkit_runtime::tls::client_builder().build().unwrap(),
         base: base.clone(),
         key: server.app_key(),
         token: None,

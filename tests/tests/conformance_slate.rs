@@ -50,7 +50,7 @@ async fn every_sandbox_answer_matches_the_spec() {
     let server = sandbox::start(Config::default()).await.unwrap();
     server.recorder.start();
     let base = server.base_url();
-    let http = reqwest::Client::new();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
     let anonymous = Session::new(&base);
     let raw = anonymous.client().clone();
 

@@ -25,7 +25,7 @@ async fn every_sandbox_answer_matches_the_spec() {
     assert!(Session::login(Environment::Custom(base.clone()), &bad)
         .await
         .is_err());
-    let http = reqwest::Client::new();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
     let unauth = http
         .get(format!("{base}/auth/jwt/all-accounts"))
         .send()

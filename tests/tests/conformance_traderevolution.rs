@@ -27,7 +27,7 @@ async fn every_sandbox_answer_matches_the_spec() {
     let server = sandbox::start(Config::default()).await.unwrap();
     server.recorder.start();
     let base = server.base_url();
-    let http = reqwest::Client::new();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
 
     // ---- Auth: wrong credentials, a user without API access, a malformed body, no token.
     let bad = Session::login(&base, "admin", "nope").await.unwrap_err();

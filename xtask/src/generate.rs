@@ -1,6 +1,7 @@
 //! One vendor's generation: parse, lint, normalize, run progenitor (panics caught), add the
 //! brokerkit extras, format. Every error names the spec.
 
+use crate::features;
 use crate::lint;
 use crate::normalize;
 use crate::operations;
@@ -36,8 +37,10 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
     let tokens = run_progenitor(&spec).map_err(|e| format!("{name}: progenitor: {e}"))?;
     let tokens = paths::route_through_segment(tokens).map_err(|e| format!("{name}: {e}"))?;
+    let tokens = features::route_client_builder(tokens);
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
+    features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
     add_extras(&mut file, &secured);
     file.items.extend(operations::items(&table));
 
@@ -234,6 +237,16 @@ mod tests {
         assert!(
             flat.contains(r#"id:"cancel_order",method:"DELETE",path:"/accounts/{accountId}/orders/{orderId}",secured:false,idempotent:true,rate_class:::std::option::Option::None"#),
             "the operations table"
+        );
+        assert!(
+            flat.contains(r#"#[cfg_attr(feature="schemas",derive(schemars::JsonSchema))]"#)
+                && !flat.contains("PartialEq,schemars::JsonSchema"),
+            "the JsonSchema derive only behind the `schemas` feature"
+        );
+        assert!(
+            flat.contains("::brokerkit_runtime::tls::client_builder()")
+                && !flat.contains("reqwest::ClientBuilder::new()"),
+            "progenitor's Client::new builds through the runtime's TLS setup"
         );
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Adding a vendor means adding its spec and one entry to [`VENDORS`].
 
+mod features;
 mod generate;
 mod lint;
 mod normalize;

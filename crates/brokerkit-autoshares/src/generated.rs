@@ -9,14 +9,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///What an e-mailed confirmation code confirms.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AcceptCodeIdentifier {
         String(AcceptCodeIdentifierString),
@@ -38,9 +32,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AcceptCodeIdentifierString {
         UserActivation,
         ResetPassword,
@@ -94,15 +88,8 @@ pub mod types {
         }
     }
     ///A confirmation code and what it confirms (published API schema; no operation of this API version takes it, it documents the code kinds).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AcceptCodeResource {
         #[serde(rename = "Code", skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<::brokerkit_runtime::Secret>,
@@ -118,15 +105,8 @@ pub mod types {
         }
     }
     ///Step 3 of the password reset.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AcceptPasswordCodeResource {
         #[serde(rename = "Code", skip_serializing_if = "::std::option::Option::is_none")]
         pub code: ::std::option::Option<::brokerkit_runtime::Secret>,
@@ -137,14 +117,8 @@ pub mod types {
         }
     }
     ///Access level of a user to a trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccessType {
         String(AccessTypeString),
@@ -166,9 +140,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccessTypeString {
         Full,
         ReadOnly,
@@ -216,15 +190,8 @@ pub mod types {
         }
     }
     ///Unverified: the published API only says "a map of numbers"; the named keys come from a GitBook example and others may appear. Balance figures by name (camelCase keys).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountBalanceInfo {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cash: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -366,14 +333,8 @@ pub mod types {
         }
     }
     ///Customer type of an account opening.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountCustomerType {
         String(AccountCustomerTypeString),
@@ -395,9 +356,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountCustomerTypeString {
         Unknown,
         Individual,
@@ -448,14 +409,8 @@ pub mod types {
         }
     }
     ///How the account-opening form is filled.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountFormType {
         String(AccountFormTypeString),
@@ -477,9 +432,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountFormTypeString {
         None,
         JotForm,
@@ -533,14 +488,8 @@ pub mod types {
         }
     }
     ///Margin type of a trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountMarginType {
         String(AccountMarginTypeString),
@@ -562,9 +511,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountMarginTypeString {
         Empty,
         Cash,
@@ -615,15 +564,8 @@ pub mod types {
         }
     }
     ///A trading account with its balances.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountModel {
         ///Holder's name.
         #[serde(
@@ -1001,15 +943,8 @@ pub mod types {
         }
     }
     ///An IPO offering as seen by an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountOffering {
         ///Order window.
         #[serde(
@@ -1177,15 +1112,8 @@ pub mod types {
         }
     }
     ///A page of AccountOffering (this endpoint's own envelope).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountOfferingPageResult {
         ///The items of this page.
         #[serde(
@@ -1225,15 +1153,8 @@ pub mod types {
         }
     }
     ///A page of AccountModel.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -1267,14 +1188,8 @@ pub mod types {
         }
     }
     ///Trading permission of an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountPermission {
         String(AccountPermissionString),
@@ -1296,9 +1211,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountPermissionString {
         Empty,
         LongStock,
@@ -1358,14 +1273,8 @@ pub mod types {
         }
     }
     ///Clearing provider of an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountProvider {
         String(AccountProviderString),
@@ -1387,9 +1296,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountProviderString {
         None,
         PaperTrading,
@@ -1464,15 +1373,8 @@ pub mod types {
         }
     }
     ///An account-opening request.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountRequestResource {
         ///Customer type.
         #[serde(
@@ -1574,14 +1476,8 @@ pub mod types {
         }
     }
     ///Opening status of a trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountStatus {
         String(AccountStatusString),
@@ -1603,9 +1499,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AccountStatusString {
         UnSpecified,
         New,
@@ -1656,15 +1552,8 @@ pub mod types {
         }
     }
     ///The value of an account at one date.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountValueItem {
         ///The date.
         #[serde(rename = "Date", skip_serializing_if = "::std::option::Option::is_none")]
@@ -1681,14 +1570,8 @@ pub mod types {
         }
     }
     ///`Instant` (Plaid) or `Manual` (micro-deposits).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AchApprovalMethod {
         String(AchApprovalMethodString),
@@ -1710,9 +1593,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AchApprovalMethodString {
         Instant,
         Manual,
@@ -1754,15 +1637,8 @@ pub mod types {
         }
     }
     ///A page of AchRelationshipResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AchRelationshipPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -1796,15 +1672,8 @@ pub mod types {
         }
     }
     ///A bank account linked for ACH transfers.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AchRelationshipResource {
         ///Trading account id.
         #[serde(
@@ -1897,14 +1766,8 @@ pub mod types {
         }
     }
     ///Status of an ACH relationship.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AchRelationshipStatus {
         String(AchRelationshipStatusString),
@@ -1926,9 +1789,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AchRelationshipStatusString {
         Pending,
         Approved,
@@ -1982,15 +1845,8 @@ pub mod types {
         }
     }
     ///An ACH deposit (`IsIncoming` true) or withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AchTransferEditableResource {
         ///Relationship to use (uuid).
         #[serde(
@@ -2043,15 +1899,8 @@ pub mod types {
         }
     }
     ///An activity entry of a consolidated query.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ActivityModelV2 {
         ///Clearing account number.
         #[serde(
@@ -2151,15 +2000,8 @@ pub mod types {
         }
     }
     ///A page of ActivityModelV2.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ActivityPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -2193,15 +2035,8 @@ pub mod types {
         }
     }
     ///An agreement to sign.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AgreementItemResource {
         ///Whether the user may skip it.
         #[serde(
@@ -2218,14 +2053,8 @@ pub mod types {
         }
     }
     ///Kind of agreement.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AgreementType {
         String(AgreementTypeString),
@@ -2247,9 +2076,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AgreementTypeString {
         Platform,
         Quotemedia,
@@ -2294,15 +2123,8 @@ pub mod types {
         }
     }
     ///IRA rules for a kind of transfer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AllowedIraConstraintsResource {
         #[serde(
             rename = "ContributionConstraints",
@@ -2331,15 +2153,8 @@ pub mod types {
         }
     }
     ///Account-management record of an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AmsAccountModel {
         #[serde(
             rename = "AccountProvider",
@@ -2407,14 +2222,8 @@ pub mod types {
         }
     }
     ///`{"error": …}`: the `Et-App-Key` header is missing or unknown.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AppKeyError {
         ///E.g. "Application key is not defined or does not exist".
         pub error: ::std::string::String,
@@ -2425,15 +2234,8 @@ pub mod types {
         }
     }
     ///The micro-deposit amounts seen on the bank statement, in any order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ApproveAchRelationshipResource {
         #[serde(
             rename = "Amount1",
@@ -2458,14 +2260,8 @@ pub mod types {
         }
     }
     ///State of a login attempt.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AuthState {
         String(AuthStateString),
@@ -2487,9 +2283,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AuthStateString {
         Succeeded,
         Expecting,
@@ -2534,14 +2330,8 @@ pub mod types {
         }
     }
     ///Authentication step a 202 asks for or a 401 failed at. `SecutityPin` is the server's own spelling.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AuthStep {
         String(AuthStepString),
@@ -2563,9 +2353,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum AuthStepString {
         BaseAuthentication,
         VerificationCode,
@@ -2610,15 +2400,8 @@ pub mod types {
         }
     }
     ///An attached file.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Base64FileMapModel {
         ///Content, base64-encoded.
         #[serde(rename = "Data", skip_serializing_if = "::std::option::Option::is_none")]
@@ -2636,15 +2419,8 @@ pub mod types {
         }
     }
     ///A mutual-fund purchase.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct BuyMutualFundResource {
         #[serde(
             rename = "Quantity",
@@ -2687,15 +2463,8 @@ pub mod types {
         }
     }
     ///Step 4 of the password reset.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChangePasswordResource {
         #[serde(
             rename = "Password",
@@ -2719,15 +2488,8 @@ pub mod types {
         }
     }
     ///Old and new password (all secret).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChangeUserPasswordResource {
         #[serde(
             rename = "OldPassword",
@@ -2751,15 +2513,8 @@ pub mod types {
         }
     }
     ///Securities to compare and the common range.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChartCompareRequestModel {
         ///Securities by ticker.
         #[serde(
@@ -2782,15 +2537,8 @@ pub mod types {
         }
     }
     ///Candles, indicators and support / resistance of a security.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChartHistoryModel {
         ///One inner array per requested indicator.
         #[serde(
@@ -2822,15 +2570,8 @@ pub mod types {
         }
     }
     ///A security, its range and the indicators wanted.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChartHistoryRequestModel {
         ///Indicators.
         #[serde(
@@ -2860,15 +2601,8 @@ pub mod types {
         }
     }
     ///A check withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CheckRequestEditableResource {
         #[serde(
             rename = "Amount",
@@ -2911,15 +2645,8 @@ pub mod types {
         }
     }
     ///Accounts, paging and sorting of a consolidated query.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ConsolidatedQueryDto {
         ///Internal account ids.
         #[serde(
@@ -2956,15 +2683,8 @@ pub mod types {
         }
     }
     ///IRA contribution rules.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ContributionConstraintsResource {
         ///Only the current tax year.
         #[serde(
@@ -2987,15 +2707,8 @@ pub mod types {
         }
     }
     ///A corporate action.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CorporateActionResource {
         ///Processing time.
         #[serde(
@@ -3056,15 +2769,8 @@ pub mod types {
         }
     }
     ///A bank account to link.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateAchRelationshipResource {
         ///Bank account number.
         #[serde(
@@ -3105,15 +2811,8 @@ pub mod types {
         }
     }
     ///A Plaid link.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateAchRelationshipsPlaidResource {
         ///Plaid account id.
         #[serde(
@@ -3146,15 +2845,8 @@ pub mod types {
         }
     }
     ///Request to open an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateOpenAccountRequestResource {
         ///Provider configuration name (optional).
         #[serde(
@@ -3181,15 +2873,8 @@ pub mod types {
         }
     }
     ///A new order. Minimal body: `Symbol`, `Type`, `Side`, `Quantity` (plus `Price` for Limit / StopLimit, `StopPrice` for Stop / StopLimit). Multi-leg option orders put legs with only `Symbol`, `Quantity` and `Side` in `Legs` (Market or Limit only); OTO / OCO / OTOCO orders use an empty root `Symbol` and full legs. Note the field is spelled `TimeInforce` here.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateOrderResource {
         ///Client order id.
         #[serde(
@@ -3320,15 +3005,8 @@ pub mod types {
         }
     }
     ///A new watchlist.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateWatchlistModel {
         ///Name.
         #[serde(rename = "Name", skip_serializing_if = "::std::option::Option::is_none")]
@@ -3347,15 +3025,8 @@ pub mod types {
         }
     }
     ///An exchange rate.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CurrencyRateResource {
         ///Ask.
         #[serde(rename = "Ask", skip_serializing_if = "::std::option::Option::is_none")]
@@ -3376,15 +3047,8 @@ pub mod types {
         }
     }
     ///IRA distribution rules.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DistributionConstraintsResource {
         #[serde(
             rename = "ClosingFee",
@@ -3415,15 +3079,8 @@ pub mod types {
         }
     }
     ///Withholding options of a distribution reason.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DistributionReasonParamsResource {
         ///State withholding possible.
         #[serde(
@@ -3444,14 +3101,8 @@ pub mod types {
         }
     }
     ///An untyped JSON object the server returns where there is nothing to report.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct EmptyResult(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -3480,15 +3131,8 @@ pub mod types {
         }
     }
     ///A page of EquityResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct EquityPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -3522,15 +3166,8 @@ pub mod types {
         }
     }
     ///An equity (stock, ETF, …).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct EquityResource {
         ///Added to the platform.
         #[serde(
@@ -3641,15 +3278,8 @@ pub mod types {
         }
     }
     ///An exchange between two funds.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ExchangeMutualFundResource {
         ///Reinvest dividends.
         #[serde(
@@ -3688,14 +3318,8 @@ pub mod types {
         }
     }
     ///Execution instruction (the 2020 docs list the last three).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecInst {
         String(ExecInstString),
@@ -3717,9 +3341,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ExecInstString {
         None,
         CashAmountOrder,
@@ -3773,14 +3397,8 @@ pub mod types {
         }
     }
     ///Unverified: execution instruction as the server sends it on orders; the published API says a string enumeration, but examples carry numbers (`0`, `65536`), so both are accepted.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecInstValue {
         ExecInst(ExecInst),
@@ -3797,14 +3415,8 @@ pub mod types {
         }
     }
     ///When a transfer runs.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecTimeType {
         String(ExecTimeTypeString),
@@ -3826,9 +3438,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ExecTimeTypeString {
         Regular,
         Scheduled,
@@ -3870,14 +3482,8 @@ pub mod types {
         }
     }
     ///Execution target assigned by the OMS.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecutionTarget {
         String(ExecutionTargetString),
@@ -3899,9 +3505,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ExecutionTargetString {
         Ignore,
         New,
@@ -3967,14 +3573,8 @@ pub mod types {
         }
     }
     ///Option expiration cycle; filters use the ordinal (0 Regular … 6 NonStandard).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExpirationType {
         String(ExpirationTypeString),
@@ -3996,9 +3596,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ExpirationTypeString {
         Regular,
         Quarterly,
@@ -4055,15 +3655,8 @@ pub mod types {
         }
     }
     ///A fee on a transaction.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct FeeModel {
         ///Commission id.
         #[serde(
@@ -4103,15 +3696,8 @@ pub mod types {
         }
     }
     ///A fee charged on a transfer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct FeeResource {
         ///Net for the correspondent.
         #[serde(
@@ -4143,14 +3729,8 @@ pub mod types {
         }
     }
     ///When a fee is taken.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FeeSeizure {
         String(FeeSeizureString),
@@ -4172,9 +3752,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum FeeSeizureString {
         Placement,
         Execution,
@@ -4225,14 +3805,8 @@ pub mod types {
         }
     }
     ///How a fee value is read.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FeeValueType {
         String(FeeValueTypeString),
@@ -4254,9 +3828,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum FeeValueTypeString {
         Absolute,
         Coefficient,
@@ -4302,15 +3876,8 @@ pub mod types {
         }
     }
     ///Fractional-trading settings of a security.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct FractionalSecuritySettings {
         #[serde(
             rename = "AllowTrade",
@@ -4371,14 +3938,8 @@ pub mod types {
         }
     }
     ///Whether fractional quantities may be traded.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FractionalTradePermission {
         String(FractionalTradePermissionString),
@@ -4401,9 +3962,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum FractionalTradePermissionString {
         Allowed,
         Prohibited,
@@ -4449,14 +4010,8 @@ pub mod types {
         }
     }
     ///One of the success bodies of `getToken`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum GetTokenSuccess {
         Succeeded(TokenSucceeded),
@@ -4473,15 +4028,8 @@ pub mod types {
         }
     }
     ///Lookup by e-mail.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GetUserFilter {
         ///E-mail address.
         #[serde(
@@ -4496,15 +4044,8 @@ pub mod types {
         }
     }
     ///Market value of a group of positions.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GroupPositionsResource {
         ///Market value.
         #[serde(
@@ -4522,15 +4063,8 @@ pub mod types {
         }
     }
     ///What to export.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HistoricalTradeDataExportDataModel {
         ///File name.
         #[serde(
@@ -4564,15 +4098,8 @@ pub mod types {
         }
     }
     ///An indicator to export.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HistoricalTradeDataExportIndicatorModel {
         ///Indicator arguments.
         #[serde(
@@ -4597,14 +4124,8 @@ pub mod types {
         }
     }
     ///.NET `HttpStatusCode` name carried inside a ResourceBasedResponse.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum HttpStatusCodeName {
         String(HttpStatusCodeNameString),
@@ -4626,9 +4147,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum HttpStatusCodeNameString {
         Continue,
         SwitchingProtocols,
@@ -4812,15 +4333,8 @@ pub mod types {
         }
     }
     ///Indicator values at one time.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct IndicatorHistoryMapModel {
         ///Time (Unix seconds).
         #[serde(rename = "Date", skip_serializing_if = "::std::option::Option::is_none")]
@@ -4839,15 +4353,8 @@ pub mod types {
         }
     }
     ///An indicator to compute.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct IndicatorHistoryRequestSettings {
         ///Number of candles; -1 = not used.
         #[serde(
@@ -4904,15 +4411,8 @@ pub mod types {
         }
     }
     ///Order-ticket defaults for stocks or forex.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentSettings {
         ///All-or-none by default.
         #[serde(rename = "AON", skip_serializing_if = "::std::option::Option::is_none")]
@@ -4954,15 +4454,8 @@ pub mod types {
         }
     }
     ///Order-ticket defaults per instrument class.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentsSettings {
         #[serde(
             rename = "Forex",
@@ -4986,15 +4479,8 @@ pub mod types {
         }
     }
     ///IRA contribution details of a deposit.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct IraContributionResource {
         ///Tax year.
         #[serde(
@@ -5012,15 +4498,8 @@ pub mod types {
         }
     }
     ///IRA distribution details of a withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct IraDistributionResource {
         #[serde(
             rename = "FederalTaxAmount",
@@ -5063,15 +4542,8 @@ pub mod types {
         }
     }
     ///A support or resistance band.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct LevelInfoMapModel {
         ///Bottom of the band.
         #[serde(
@@ -5106,15 +4578,8 @@ pub mod types {
         }
     }
     ///Sell every share of a fund.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct LiquidateMutualFundResource {
         ///Fund symbol.
         #[serde(
@@ -5129,14 +4594,8 @@ pub mod types {
         }
     }
     ///`{"Message": …}`: a refused token (401), an invalid request (400), an unmatched route (404). Model-validation failures add `ModelState`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct MessageError {
         ///Human-readable message.
         #[serde(rename = "Message")]
@@ -5159,15 +4618,8 @@ pub mod types {
         }
     }
     ///Mobile app settings by key (keys seen: accountOpeningHTML, defaultLoginMode, defaultOrdersPageSize, enableTouchID, PinEnabled, maxNumberOrderLegs, …). Values are mostly strings; `PinEnabled` is a boolean.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct MobileApplicationSettings {
         ///Setting values by key.
         #[serde(
@@ -5183,14 +4635,8 @@ pub mod types {
         }
     }
     ///A replacement of an order; `Id` is the order being replaced. Note the spelling `TimeInForce` here.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ModifyOrderResource {
         ///Client order id.
         #[serde(
@@ -5293,15 +4739,8 @@ pub mod types {
         }
     }
     ///Outcome of a mutual-fund verification (HTTP 200 even when refused).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct MutualFundPreviewResource {
         ///Rejection code.
         #[serde(
@@ -5336,15 +4775,8 @@ pub mod types {
         }
     }
     ///A mutual-fund order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct MutualFundResource {
         ///Reject reason or comment.
         #[serde(
@@ -5384,15 +4816,8 @@ pub mod types {
         }
     }
     ///A news item (texts may contain HTML entities).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct NewsResource {
         ///Link to the full story.
         #[serde(
@@ -5437,15 +4862,8 @@ pub mod types {
         }
     }
     ///An underwriter of an offering.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OfferingUnderwriter {
         ///Shown to users.
         #[serde(
@@ -5475,15 +4893,8 @@ pub mod types {
         }
     }
     ///The options of one expiration in a chain.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionChainExpirationResource {
         ///Strike nearest the underlying's price.
         #[serde(
@@ -5511,15 +4922,8 @@ pub mod types {
         }
     }
     ///An option chain.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionChainResource {
         ///One entry per expiration.
         #[serde(
@@ -5535,15 +4939,8 @@ pub mod types {
         }
     }
     ///An expiration date of an underlying's options.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionExpirationResource {
         ///Expiry.
         #[serde(
@@ -5577,15 +4974,8 @@ pub mod types {
         }
     }
     ///A page of OptionResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -5619,15 +5009,8 @@ pub mod types {
         }
     }
     ///An option contract.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionResource {
         ///Added to the platform.
         #[serde(
@@ -5766,14 +5149,8 @@ pub mod types {
         }
     }
     ///Call or put.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OptionType {
         String(OptionTypeString),
@@ -5795,9 +5172,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OptionTypeString {
         Call,
         Put,
@@ -5842,15 +5219,8 @@ pub mod types {
         }
     }
     ///Order-ticket defaults for options.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OptionsInstrumentSettings {
         ///All-or-none by default.
         #[serde(rename = "AON", skip_serializing_if = "::std::option::Option::is_none")]
@@ -5898,15 +5268,8 @@ pub mod types {
         }
     }
     ///One request or execution report in an order's history (dates are Unix milliseconds).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderDetailsModel {
         ///Average fill price.
         #[serde(
@@ -6319,15 +5682,8 @@ pub mod types {
         }
     }
     ///A leg in order details (dates are Unix milliseconds).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderItem {
         ///Average fill price.
         #[serde(
@@ -6656,15 +6012,8 @@ pub mod types {
         }
     }
     ///Largest quantities an account may buy and sell of a security.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderLimits {
         ///Account.
         #[serde(
@@ -6709,15 +6058,8 @@ pub mod types {
         }
     }
     ///A page of OrderResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -6751,15 +6093,8 @@ pub mod types {
         }
     }
     ///Outcome of an order verification, always sent with HTTP 200. `IsSuccessful` false is a business rejection: `ErrorDescription` is a code (e.g. `DayTradingBuyingPowerExceeded`, `QuotePriceIsInvalid`; the 2026 pages add `InsufficientShares`, `SymbolNotFound`, `MarketClosed`, `AccountRestricted`, `InvalidOrderType`), `ErrorDescriptionText` a readable text and `ErrorDescriptionArgs` its arguments.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderPreviewResource {
         ///Rates for a basket.
         #[serde(
@@ -6891,15 +6226,8 @@ pub mod types {
         }
     }
     ///An order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderResource {
         ///Account holder.
         #[serde(
@@ -7373,14 +6701,8 @@ pub mod types {
         }
     }
     ///Order side.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderSide {
         String(OrderSideString),
@@ -7402,9 +6724,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderSideString {
         Buy,
         Sell,
@@ -7452,14 +6774,8 @@ pub mod types {
         }
     }
     ///Order status and execution status. Unverified: filters compare the numeric ordinal, which is not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderStatus {
         String(OrderStatusString),
@@ -7481,9 +6797,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderStatusString {
         New,
         PartiallyFilled,
@@ -7570,14 +6886,8 @@ pub mod types {
         }
     }
     ///Order type (the 2020 docs list up to `External`; the last two are newer).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
         String(OrderTypeString),
@@ -7599,9 +6909,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderTypeString {
         Market,
         Limit,
@@ -7676,15 +6986,8 @@ pub mod types {
         }
     }
     ///OrderPreviewResource of an existing order, with its id; a refusal is `IsSuccessful` false.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrderVerifiedResource {
         ///Rates for a basket.
         #[serde(
@@ -7822,14 +7125,8 @@ pub mod types {
         }
     }
     ///Legal owner type of a trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OwnerType {
         String(OwnerTypeString),
@@ -7851,9 +7148,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OwnerTypeString {
         IndividualCustomer,
         InstitutionalCustomer,
@@ -8013,15 +7310,8 @@ pub mod types {
         }
     }
     ///Address fields to change.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PatchUserAddress {
         ///City.
         #[serde(rename = "City", skip_serializing_if = "::std::option::Option::is_none")]
@@ -8063,15 +7353,8 @@ pub mod types {
         }
     }
     ///User properties to change; absent ones stay.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PatchUserModel {
         #[serde(
             rename = "Address",
@@ -8119,14 +7402,8 @@ pub mod types {
         }
     }
     ///Margin type of a position.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PositionMarginType {
         String(PositionMarginTypeString),
@@ -8148,9 +7425,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum PositionMarginTypeString {
         Empty,
         Cash,
@@ -8219,15 +7496,8 @@ pub mod types {
         }
     }
     ///A page of PositionResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PositionPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -8261,15 +7531,8 @@ pub mod types {
         }
     }
     ///An open position.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PositionResource {
         ///Account holder.
         #[serde(
@@ -8520,14 +7783,8 @@ pub mod types {
         }
     }
     ///A price alert to create or change.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PriceAlertEditableModel {
         #[serde(
             rename = "Argument",
@@ -8559,14 +7816,8 @@ pub mod types {
         }
     }
     ///Quote field watched.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertField {
         String(PriceAlertFieldString),
@@ -8588,9 +7839,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum PriceAlertFieldString {
         Ask,
         Bid,
@@ -8635,15 +7886,8 @@ pub mod types {
         }
     }
     ///A price alert.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PriceAlertInfoModel {
         ///Trigger price.
         #[serde(
@@ -8700,14 +7944,8 @@ pub mod types {
         }
     }
     ///`GTEQ` triggers at or above the argument, `LTEQ` at or below.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertOperator {
         String(PriceAlertOperatorString),
@@ -8729,9 +7967,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum PriceAlertOperatorString {
         #[serde(rename = "GTEQ")]
         Gteq,
@@ -8775,15 +8013,8 @@ pub mod types {
         }
     }
     ///A page of PriceAlertInfoModel.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PriceAlertPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -8817,14 +8048,8 @@ pub mod types {
         }
     }
     ///State of a price alert.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertState {
         String(PriceAlertStateString),
@@ -8846,9 +8071,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum PriceAlertStateString {
         New,
         Expired,
@@ -8896,14 +8121,8 @@ pub mod types {
         }
     }
     ///What a quantity counts (shares or dollars).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum QuantityQualifier {
         String(QuantityQualifierString),
@@ -8925,9 +8144,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum QuantityQualifierString {
         Shares,
         EvenDollar,
@@ -8978,15 +8197,8 @@ pub mod types {
         }
     }
     ///A quote used to verify an order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct QuoteModel {
         ///Ask price.
         #[serde(rename = "Ask", skip_serializing_if = "::std::option::Option::is_none")]
@@ -9148,14 +8360,8 @@ pub mod types {
         }
     }
     ///Unverified: the published API says the answer is a bare string; ETNA's GitBook example is `{"Id": "<uuid>"}`. Both are accepted.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RecoveredStreamerSession {
         StreamerSessionId(StreamerSessionId),
@@ -9167,15 +8373,8 @@ pub mod types {
         }
     }
     ///Street address.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationAddress {
         ///First address line.
         #[serde(
@@ -9196,15 +8395,8 @@ pub mod types {
         }
     }
     ///City.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationCity {
         ///City name.
         #[serde(
@@ -9219,15 +8411,8 @@ pub mod types {
         }
     }
     ///Login data of the new user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationCredentials {
         ///E-mail address.
         #[serde(
@@ -9253,15 +8438,8 @@ pub mod types {
         }
     }
     ///Employer of the new user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationEmployer {
         ///Street address.
         #[serde(
@@ -9318,15 +8496,8 @@ pub mod types {
         }
     }
     ///409 answer of registerUser.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationFailed {
         ///Messages.
         #[serde(
@@ -9347,14 +8518,8 @@ pub mod types {
         }
     }
     ///Rule that refused a registration.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RegistrationFailureReason {
         String(RegistrationFailureReasonString),
@@ -9377,9 +8542,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RegistrationFailureReasonString {
         UserManagerRules,
         PolicyFail,
@@ -9428,15 +8593,8 @@ pub mod types {
         }
     }
     ///Country and state.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationLocation {
         ///Country.
         #[serde(
@@ -9456,15 +8614,8 @@ pub mod types {
         }
     }
     ///Name of the new user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationName {
         ///First name.
         #[serde(
@@ -9496,15 +8647,8 @@ pub mod types {
         }
     }
     ///A phone number.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationPhone {
         ///The number.
         #[serde(
@@ -9519,15 +8663,8 @@ pub mod types {
         }
     }
     ///Postal code.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationPostalCode {
         ///The code.
         #[serde(rename = "Code", skip_serializing_if = "::std::option::Option::is_none")]
@@ -9539,15 +8676,8 @@ pub mod types {
         }
     }
     ///A registration; which units are required comes from getRegistrationSchema.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationRequest {
         #[serde(
             rename = "Address",
@@ -9600,15 +8730,8 @@ pub mod types {
         }
     }
     ///One field of a registration unit.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationSchemaUnitField {
         ///Name of the field in the unit.
         #[serde(
@@ -9643,15 +8766,8 @@ pub mod types {
         }
     }
     ///Secret question chosen for password resets.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationSecretQuestion {
         #[serde(
             rename = "Answer",
@@ -9668,15 +8784,8 @@ pub mod types {
         }
     }
     ///A group of registration fields (`Credentials`, `Name`, `Address`, …).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegistrationUnitSchema {
         ///The unit's fields.
         #[serde(
@@ -9698,14 +8807,8 @@ pub mod types {
         }
     }
     ///Report format.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ReportType {
         String(ReportTypeString),
@@ -9727,9 +8830,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ReportTypeString {
         NotReport,
         CsvReport,
@@ -9774,15 +8877,8 @@ pub mod types {
         }
     }
     ///Step 1 of the password reset.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RequestChangePasswordResource {
         #[serde(
             rename = "SecretQuestionAnswer",
@@ -9799,14 +8895,8 @@ pub mod types {
         }
     }
     ///Processing status of an order request inside the OMS.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RequestStatus {
         String(RequestStatusString),
@@ -9828,9 +8918,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RequestStatusString {
         RequireValidation,
         Validated,
@@ -9884,15 +8974,8 @@ pub mod types {
         }
     }
     ///Outcome envelope of the password-reset calls, always sent with HTTP 200: check `IsSucceed`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ResourceBasedResponse {
         ///Messages when `IsSucceed` is false.
         #[serde(
@@ -9936,14 +9019,8 @@ pub mod types {
         }
     }
     ///Salutation.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Salutation {
         String(SalutationString),
@@ -9965,9 +9042,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SalutationString {
         NoSalutation,
         Mr,
@@ -10024,15 +9101,8 @@ pub mod types {
         }
     }
     ///Range and granularity of a chart. `Period` is one of `1m 2m 3m 5m 10m 15m 30m 1h 2h 4h 1D 1W 1M 3M 6M 1Y`. `Interval`: 0 Candles, -1 All, -2 YearToDate, -3 Custom, -4 Day1, -5 Week1, -6 Month1, -7 Month3, -8 Month6, -9 Year1, -10 Year3, -11 CustomCandles, -12 Day3, -13 Today.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SecurityHistoryRequestSettings {
         ///Number of candles; -1 = not used.
         #[serde(
@@ -10077,15 +9147,8 @@ pub mod types {
         }
     }
     ///A security inside a watchlist.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SecurityModel {
         ///Added to the platform.
         #[serde(
@@ -10257,15 +9320,8 @@ pub mod types {
         }
     }
     ///A security named by ticker (exchange and currency disambiguate).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SecuritySignature {
         ///Currency.
         #[serde(
@@ -10292,14 +9348,8 @@ pub mod types {
         }
     }
     ///Security type. `FutureSpread` and `FutureOption` appear only in order details.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SecurityType {
         String(SecurityTypeString),
@@ -10321,9 +9371,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SecurityTypeString {
         BankersAcceptance,
         CertificateOfDeposit,
@@ -10520,15 +9570,8 @@ pub mod types {
         }
     }
     ///A mutual-fund sale.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SellMutualFundResource {
         #[serde(
             rename = "Quantity",
@@ -10553,14 +9596,8 @@ pub mod types {
         }
     }
     ///`{"message": …, "error": …}` (lower case): an unhandled server error.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ServerError {
         ///E.g. "Unexpected server error".
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10574,14 +9611,8 @@ pub mod types {
         }
     }
     ///Whether a confirmation dialog is shown.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SkipSetting {
         String(SkipSettingString),
@@ -10603,9 +9634,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SkipSettingString {
         Show,
         DoNotShow,
@@ -10650,14 +9681,8 @@ pub mod types {
         }
     }
     ///A WebSocket text frame from client to streamer. Unverified alternative: the 2026 pages show `{"Subscribe":{"EntityType":"Quote","Keys":["130170"]}}`, which contradicts both GitBooks.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamerCommand {
         ///The command.
         #[serde(rename = "Cmd")]
@@ -10683,14 +9708,8 @@ pub mod types {
         }
     }
     ///The command.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StreamerCommandCmd {
         String(StreamerCommandCmdString),
@@ -10720,9 +9739,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum StreamerCommandCmdString {
         #[serde(rename = "Subscribe.txt")]
         SubscribeTxt,
@@ -10766,15 +9785,8 @@ pub mod types {
         }
     }
     ///Addresses of the quote and data streamers.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamerDataModel {
         ///Data streamers (orders, positions, balances, watchlists, alerts).
         #[serde(
@@ -10797,14 +9809,8 @@ pub mod types {
         }
     }
     ///Kind of streamed entity. Keys are security ids (Quote), trading-account ids (Order, Position, AccountBalance), user ids (Watchlist) or watchlist ids (WatchlistContent).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StreamerEntityType {
         String(StreamerEntityTypeString),
@@ -10826,9 +9832,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum StreamerEntityTypeString {
         Quote,
         Order,
@@ -10882,15 +9888,8 @@ pub mod types {
         }
     }
     ///A recovered streamer session.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamerSessionId {
         #[serde(rename = "Id", skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::brokerkit_runtime::Secret>,
@@ -10901,15 +9900,8 @@ pub mod types {
         }
     }
     ///Reply of a streamer to `CreateSession.txt`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamerSessionReply {
         ///`CreateSession.txt`.
         #[serde(rename = "Cmd", skip_serializing_if = "::std::option::Option::is_none")]
@@ -10933,15 +9925,8 @@ pub mod types {
         }
     }
     ///ResourceBasedResponse whose `Model` is a string (a secret question or a reset token).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StringResourceBasedResponse {
         ///Messages when `IsSucceed` is false.
         #[serde(
@@ -10991,15 +9976,8 @@ pub mod types {
         }
     }
     ///User feedback.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SubmitFeedbackModel {
         ///Application build.
         #[serde(
@@ -11038,14 +10016,8 @@ pub mod types {
         }
     }
     ///Name suffix.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Suffix {
         String(SuffixString),
@@ -11067,9 +10039,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SuffixString {
         NoSuffix,
         Jr,
@@ -11123,15 +10095,8 @@ pub mod types {
         }
     }
     ///Support and resistance.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SupportResistanceMapModel {
         ///Bands.
         #[serde(
@@ -11158,15 +10123,8 @@ pub mod types {
         }
     }
     ///Range of an export.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TimeFrameModel {
         ///Number of candles; -1 = not used.
         #[serde(
@@ -11205,14 +10163,8 @@ pub mod types {
         }
     }
     ///How long an order stays working.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TimeInForce {
         String(TimeInForceString),
@@ -11234,9 +10186,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TimeInForceString {
         Day,
         GoodTillCancel,
@@ -11305,15 +10257,8 @@ pub mod types {
         }
     }
     ///A candle (or a comparison point).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TimeSeriesValueCandleMapModel {
         ///Close.
         #[serde(
@@ -11384,14 +10329,8 @@ pub mod types {
         }
     }
     ///202 answer of `POST /token`; another factor is needed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenExpecting {
         ///Why, e.g. `Expecting confirmation code` or `Invalid pin`.
         #[serde(
@@ -11413,14 +10352,8 @@ pub mod types {
         }
     }
     ///401 answer of `POST /token`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenFailed {
         ///Undocumented.
         #[serde(
@@ -11446,14 +10379,8 @@ pub mod types {
         }
     }
     ///200 answer of `POST /token`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenSucceeded {
         ///Token for a confirmation flow (undocumented).
         #[serde(
@@ -11493,14 +10420,8 @@ pub mod types {
         }
     }
     ///Unit of a trailing amount. `Persentage` is the server's own spelling.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TrailingAmountType {
         String(TrailingAmountTypeString),
@@ -11522,9 +10443,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TrailingAmountTypeString {
         Absolute,
         Persentage,
@@ -11566,14 +10487,8 @@ pub mod types {
         }
     }
     ///Execution transaction type.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransType {
         String(TransTypeString),
@@ -11595,9 +10510,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TransTypeString {
         New,
         Cancel,
@@ -11645,15 +10560,8 @@ pub mod types {
         }
     }
     ///A transaction.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransactionMapModel {
         ///Account.
         #[serde(
@@ -11754,15 +10662,8 @@ pub mod types {
         }
     }
     ///A page of TransactionMapModel.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransactionPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -11796,14 +10697,8 @@ pub mod types {
         }
     }
     ///Kind of transaction.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionType {
         String(TransactionTypeString),
@@ -11825,9 +10720,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TransactionTypeString {
         Undefined,
         Commission,
@@ -11887,14 +10782,8 @@ pub mod types {
         }
     }
     ///How money moves.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransferMechanism {
         String(TransferMechanismString),
@@ -11916,9 +10805,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TransferMechanismString {
         #[serde(rename = "ACH")]
         Ach,
@@ -11967,15 +10856,8 @@ pub mod types {
         }
     }
     ///A page of TransferResource.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransferPagingResult {
         ///Link to the next page, if any.
         #[serde(
@@ -12009,15 +10891,8 @@ pub mod types {
         }
     }
     ///A deposit or withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransferResource {
         ///Trading account id.
         #[serde(
@@ -12102,15 +10977,8 @@ pub mod types {
         }
     }
     ///New bank name.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UpdateAchRelationshipResource {
         ///Bank name.
         #[serde(rename = "Name", skip_serializing_if = "::std::option::Option::is_none")]
@@ -12122,15 +10990,8 @@ pub mod types {
         }
     }
     ///A streamer address.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UrlDesc {
         ///Streamer session id, used as the WebSocket password.
         #[serde(
@@ -12151,14 +11012,8 @@ pub mod types {
         }
     }
     ///US state or territory code.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum UsState {
         String(UsStateString),
@@ -12180,9 +11035,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum UsStateString {
         Unknown,
         #[serde(rename = "AL")]
@@ -12429,15 +11284,8 @@ pub mod types {
         }
     }
     ///A trading account as seen from one of its users.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserAccountModel {
         #[serde(
             rename = "AccessType",
@@ -12506,15 +11354,8 @@ pub mod types {
         }
     }
     ///A user's address.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserAddress {
         ///City.
         #[serde(rename = "City", skip_serializing_if = "::std::option::Option::is_none")]
@@ -12556,15 +11397,8 @@ pub mod types {
         }
     }
     ///A user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserInfoModel {
         ///When the user was created.
         #[serde(
@@ -12636,15 +11470,8 @@ pub mod types {
         }
     }
     ///A user as the user-management service sees it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserModel {
         ///Creation time.
         #[serde(
@@ -12745,15 +11572,8 @@ pub mod types {
         }
     }
     ///A user's access to an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserToAccountRelationModel {
         #[serde(
             rename = "AccountAccessType",
@@ -12772,15 +11592,8 @@ pub mod types {
         }
     }
     ///A user's trading settings.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct UserTradingSettingsModel {
         ///Keep the ticket open after placing.
         #[serde(
@@ -12864,15 +11677,8 @@ pub mod types {
         }
     }
     ///An allowed IRA contribution reason.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ValidContributionResource {
         ///Whether it may count for the previous year.
         #[serde(
@@ -12893,14 +11699,8 @@ pub mod types {
         }
     }
     ///`{"Message": …, "ModelState": {…}}`: model validation failed (400 or 422).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ValidationError {
         ///Usually "Validation error occured while processing entity".
         #[serde(rename = "Message")]
@@ -12918,15 +11718,8 @@ pub mod types {
         }
     }
     ///A watchlist.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct WatchlistModel {
         ///Creation time.
         #[serde(
@@ -12983,15 +11776,8 @@ pub mod types {
         }
     }
     ///.NET `Tuple<int, string>`: the watchlist id and its new name.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct WatchlistRenameResult {
         ///Watchlist id.
         #[serde(
@@ -13012,14 +11798,8 @@ pub mod types {
         }
     }
     ///Kind of watchlist.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum WatchlistType {
         String(WatchlistTypeString),
@@ -13041,9 +11821,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum WatchlistTypeString {
         UserList,
         SystemList,
@@ -13088,15 +11868,8 @@ pub mod types {
         }
     }
     ///A wire withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct WireTransferEditableResource {
         ///Beneficiary account.
         #[serde(
@@ -13282,15 +12055,8 @@ pub mod types {
         }
     }
     ///A Zelle withdrawal.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ZelleTransferEditableResource {
         #[serde(
             rename = "Amount",
@@ -40375,10 +39141,10 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            ::brokerkit_runtime::tls::client_builder().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
+        let client = ::brokerkit_runtime::tls::client_builder();
         Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,

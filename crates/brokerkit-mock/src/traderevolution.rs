@@ -1344,7 +1344,7 @@ mod tests {
     #[tokio::test]
     async fn operations_move_balances_and_a_debit_beyond_the_balance_is_refused() {
         let server = start(Config::default()).await.unwrap();
-        let http = reqwest::Client::new();
+        let http = brokerkit_runtime::tls::client_builder().build().unwrap();
         let base = server.base_url();
         let tokens: Value = http
             .post(format!("{base}/auth/token"))

@@ -132,7 +132,7 @@ async fn starts_prints_url_and_credentials_serves_and_stops_on_sigterm() {
     assert!(rest.contains("email trader@example.com  password demo-password  server OSP-DEMO"));
     assert!(rest.contains("fault armed: GET /trade/accounts=server-error:503"));
 
-    let http = reqwest::Client::new();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
     let login = http
         .post(format!("{base}/auth/jwt/token"))
         .json(&serde_json::json!({

@@ -424,7 +424,7 @@ mod tests {
     async fn the_user_agent_is_brokerkit_unless_overridden_or_off() {
         let _turn = SENDING.lock().await;
         let (url, seen) = echo_server().await;
-        let client = reqwest::Client::new();
+        let client = crate::tls::client_builder().build().unwrap();
         let mut pipeline = Pipeline::default();
         send(&client, None, get(&url), &pipeline, &OP, None)
             .await
@@ -497,7 +497,7 @@ mod tests {
             rate_class: Some("QUOTES"),
         };
         send(
-            &reqwest::Client::new(),
+            &crate::tls::client_builder().build().unwrap(),
             None,
             request,
             &Pipeline::default(),
@@ -558,7 +558,7 @@ mod tests {
     #[tokio::test]
     async fn retries_of_a_503_follow_the_table_not_the_method() {
         let _turn = SENDING.lock().await;
-        let client = reqwest::Client::new();
+        let client = crate::tls::client_builder().build().unwrap();
         let pipeline = quick_retries();
         // A DELETE the table calls idempotent is sent again…
         let (url, hits) = flaky_server(1).await;
@@ -589,7 +589,7 @@ mod tests {
     async fn each_attempt_waits_its_turn_under_the_rate_class() {
         let _turn = SENDING.lock().await;
         let (url, hits) = flaky_server(2).await;
-        let client = reqwest::Client::new();
+        let client = crate::tls::client_builder().build().unwrap();
         let mut pipeline = quick_retries();
         let limit = crate::Limit::per_second(10).unwrap();
         pipeline.rate_limits = RateLimits::default().limit("QUOTES", limit);

@@ -12,7 +12,8 @@
 //!     .user_agent("my-bot/1.2");
 //! assert_eq!(config.connect_timeout, Duration::from_secs(10));
 //! // A client of your own (proxies, TLS roots…) replaces the two timeouts:
-//! let proxied = ClientConfig::default().http_client(reqwest::Client::new());
+//! let own = brokerkit_runtime::tls::client_builder().build().unwrap();
+//! let proxied = ClientConfig::default().http_client(own);
 //! # let _ = proxied;
 //! ```
 
@@ -122,7 +123,7 @@ impl ClientConfig {
     pub fn build(&self) -> Result<reqwest::Client, String> {
         match &self.client {
             Some(c) => Ok(c.clone()),
-            None => reqwest::Client::builder()
+            None => crate::tls::client_builder()
                 .timeout(self.timeout)
                 .connect_timeout(self.connect_timeout)
                 .build()
@@ -143,7 +144,7 @@ mod tests {
         assert_eq!(c.pipeline.retry, Retry::default());
         assert!(c.build().is_ok());
         assert!(ClientConfig::default()
-            .http_client(reqwest::Client::new())
+            .http_client(crate::tls::client_builder().build().unwrap())
             .build()
             .is_ok());
     }

@@ -321,6 +321,7 @@ impl<'de> Deserialize<'de> for Decimal {
     }
 }
 
+#[cfg(feature = "schemas")]
 impl schemars::JsonSchema for Decimal {
     fn schema_name() -> String {
         "Decimal".into()

@@ -6,6 +6,20 @@
 //! the [`Reply`] of a call, the shared [`Failure`] inside every vendor error and the
 //! [`BrokerError`] trait that reads any of them. Each vendor crate builds its own session and
 //! the error variants only it has on top.
+//!
+//! The TLS backend is a cargo feature, `rustls-ring` (the default), `rustls-aws-lc` or
+//! `native-tls`: see [`tls`].
+
+#[cfg(not(any(
+    feature = "rustls-ring",
+    feature = "rustls-aws-lc",
+    feature = "native-tls"
+)))]
+compile_error!(
+    "brokerkit needs a TLS backend: enable one of the features `rustls-ring` (the default), \
+     `rustls-aws-lc` or `native-tls` on `brokerkit`, `brokerkit-<vendor>` or `brokerkit-runtime` \
+     (with `default-features = false` the default `rustls-ring` is off too)"
+);
 
 pub mod amount;
 pub mod body;
@@ -20,6 +34,7 @@ pub mod path;
 pub mod rate;
 pub mod reply;
 pub mod secret;
+pub mod tls;
 pub mod token;
 
 pub use amount::AmountError;

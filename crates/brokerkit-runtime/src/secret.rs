@@ -66,6 +66,7 @@ impl std::str::FromStr for Secret {
     }
 }
 
+#[cfg(feature = "schemas")]
 impl schemars::JsonSchema for Secret {
     fn schema_name() -> String {
         "Secret".into()

@@ -9,14 +9,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///Unverified: the vendor does not show the list body; a paginated envelope is assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountPage {
         pub items: ::std::vec::Vec<TradingAccount>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -32,14 +26,8 @@ pub mod types {
         }
     }
     ///Live state of a trading account. Only `login` and `currency` were visible in the vendor reference.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountStateResponse {
         ///Unverified: assumed field.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -75,15 +63,8 @@ pub mod types {
         }
     }
     ///Unverified: the vendor does not show the body of reopen; these fields are assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountStatusChange {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
@@ -98,14 +79,8 @@ pub mod types {
         }
     }
     ///An API token without its secret.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ApiToken {
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub created_by: ::std::string::String,
@@ -132,14 +107,8 @@ pub mod types {
         }
     }
     ///A new scoped API token.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ApiTokenCreateRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expiry: ::std::option::Option<ApiTokenExpiry>,
@@ -158,17 +127,8 @@ pub mod types {
         }
     }
     ///`ApiTokenCreateRequestName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ApiTokenCreateRequestName(::std::string::String);
     impl ::std::ops::Deref for ApiTokenCreateRequestName {
@@ -225,14 +185,8 @@ pub mod types {
         }
     }
     ///Token lifetime.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ApiTokenExpiry {
         String(ApiTokenExpiryString),
@@ -254,9 +208,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ApiTokenExpiryString {
         #[serde(rename = "30d")]
         X30d,
@@ -308,14 +262,8 @@ pub mod types {
         }
     }
     ///Token state.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ApiTokenStatus {
         String(ApiTokenStatusString),
@@ -337,9 +285,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ApiTokenStatusString {
         #[serde(rename = "active")]
         Active,
@@ -391,14 +339,8 @@ pub mod types {
         }
     }
     ///An API token with its one-shot secret (returned on creation and rotation only).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ApiTokenWithSecret {
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub created_by: ::std::string::String,
@@ -426,15 +368,8 @@ pub mod types {
         }
     }
     ///Unverified: guessed by symmetry with `DeclineTransactionRequest`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ApproveTransactionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub comment: ::std::option::Option<::std::string::String>,
@@ -445,14 +380,8 @@ pub mod types {
         }
     }
     ///Unverified: guessed by symmetry with `ReopenAccountRequest`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CloseAccountRequest {
         pub reason: CloseAccountRequestReason,
     }
@@ -462,17 +391,8 @@ pub mod types {
         }
     }
     ///`CloseAccountRequestReason`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CloseAccountRequestReason(::std::string::String);
     impl ::std::ops::Deref for CloseAccountRequestReason {
@@ -529,15 +449,8 @@ pub mod types {
         }
     }
     ///Unverified: guessed shape. A null volume closes the whole position.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ClosePositionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub volume: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -548,14 +461,8 @@ pub mod types {
         }
     }
     ///Customer credentials.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerLoginRequest {
         pub email: ::std::string::String,
         pub password: ::brokerkit_runtime::Secret,
@@ -566,14 +473,8 @@ pub mod types {
         }
     }
     ///Login answer, the token plus the embedded customer profile.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerLoginResponse {
         pub access_token: ::brokerkit_runtime::Secret,
         pub customer: CustomerResponse,
@@ -586,15 +487,8 @@ pub mod types {
         }
     }
     ///The agent who owns the customer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerOwner {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub first_name: ::std::option::Option<::std::string::String>,
@@ -615,14 +509,8 @@ pub mod types {
         }
     }
     ///Unverified: the vendor does not show the list body; a paginated envelope is assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerPage {
         pub items: ::std::vec::Vec<CustomerResponse>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -641,14 +529,8 @@ pub mod types {
 examples, so every field except `id` and `email` is optional and nullable here. A
 customer (trader); field names and value types come from the vendor's examples.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub affiliate_id: ::std::option::Option<::std::string::String>,
@@ -751,14 +633,8 @@ customer (trader); field names and value types come from the vendor's examples.
         }
     }
     ///Risk classification and 30-day trading metrics of a customer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerRiskProfile {
         ///e.g. `normal`, `watchlist`, `toxic`.
         pub classification: ::std::string::String,
@@ -781,15 +657,8 @@ customer (trader); field names and value types come from the vendor's examples.
         }
     }
     ///Agent-editable customer fields; absent fields are left unchanged.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerUpdateRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country: ::std::option::Option<::std::string::String>,
@@ -806,15 +675,8 @@ customer (trader); field names and value types come from the vendor's examples.
         }
     }
     ///Why the transaction is declined.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DeclineTransactionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub comment: ::std::option::Option<::std::string::String>,
@@ -825,14 +687,8 @@ customer (trader); field names and value types come from the vendor's examples.
         }
     }
     ///Cashier configuration for a started deposit (iframe or redirect).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DepositInitiated {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cashier_id: ::std::option::Option<::std::string::String>,
@@ -860,14 +716,8 @@ customer (trader); field names and value types come from the vendor's examples.
         }
     }
     ///Unverified: the vendor reference did not show the request body; these fields are assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DepositRequest {
         pub amount: ::brokerkit_runtime::Decimal,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -884,14 +734,8 @@ customer (trader); field names and value types come from the vendor's examples.
     /**Error body of every documented non-422 error: a human-readable `detail` and a
 machine-readable `error` code.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ErrorBody {
         ///Human-readable message.
         pub detail: ::std::string::String,
@@ -907,14 +751,8 @@ machine-readable `error` code.
     /**Unverified: nullability of the term fields is not visible in the vendor reference and
 is assumed. A group's terms for one instrument.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GroupInstrument {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub commission_type: ::std::option::Option<::std::string::String>,
@@ -951,14 +789,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///One patch applied to many symbols.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GroupInstrumentBulkRequest {
         pub patch: GroupInstrumentUpsertRequest,
         pub symbols: ::std::vec::Vec<::std::string::String>,
@@ -969,15 +801,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///A group's commercial terms for an instrument; every field is optional.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GroupInstrumentUpsertRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub commission_type: ::std::option::Option<::std::string::String>,
@@ -1011,14 +836,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///Swap rates of a group, with the group multiplier applied.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct GroupSwapRates {
         pub group_id: ::uuid::Uuid,
         pub group_name: ::std::string::String,
@@ -1032,15 +851,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///FastAPI's 422 body, one item per invalid input.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HttpValidationError {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub detail: ::std::vec::Vec<ValidationError>,
@@ -1051,14 +863,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///An instrument of the master list, with its last quote. Vendor defaults are noted per field.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Instrument {
         ///Vendor default `other`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1136,14 +942,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///A new instrument. Omitted optional fields take the vendor defaults listed on `Instrument`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentCreateRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub asset_class: ::std::option::Option<::std::string::String>,
@@ -1189,17 +989,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestBaseCurrency`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestBaseCurrency(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestBaseCurrency {
@@ -1258,17 +1049,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestCategory`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestCategory(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestCategory {
@@ -1327,17 +1109,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestDisplayName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestDisplayName(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestDisplayName {
@@ -1396,17 +1169,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestQuoteCurrency`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestQuoteCurrency(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestQuoteCurrency {
@@ -1465,17 +1229,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestSymbol`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestSymbol(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestSymbol {
@@ -1533,17 +1288,8 @@ is assumed. A group's terms for one instrument.
         }
     }
     ///`InstrumentCreateRequestUnitCurrency`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct InstrumentCreateRequestUnitCurrency(::std::string::String);
     impl ::std::ops::Deref for InstrumentCreateRequestUnitCurrency {
@@ -1601,14 +1347,8 @@ is assumed. A group's terms for one instrument.
     /**Unverified: which fields are required was not visible; `account_id` and `amount` are
 assumed. A transaction recorded by staff.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ManualTransactionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub account_amount: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -1647,14 +1387,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed shape.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Order {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -1680,14 +1414,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed values.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderSide {
         String(OrderSideString),
@@ -1709,9 +1437,9 @@ assumed. A transaction recorded by staff.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderSideString {
         #[serde(rename = "buy")]
         Buy,
@@ -1755,14 +1483,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed values.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
         String(OrderTypeString),
@@ -1784,9 +1506,9 @@ assumed. A transaction recorded by staff.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderTypeString {
         #[serde(rename = "market")]
         Market,
@@ -1834,14 +1556,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed shape.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PlaceOrderRequest {
         pub order_type: OrderType,
         ///Limit or stop price.
@@ -1861,14 +1577,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed shape.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Position {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub current_price: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -1894,14 +1604,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Trading action to check (the vendor declares the pattern `^(open|close|trigger|sl|tp)$`).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PreflightAction {
         String(PreflightActionString),
@@ -1923,9 +1627,9 @@ assumed. A transaction recorded by staff.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum PreflightActionString {
         #[serde(rename = "open")]
         Open,
@@ -1981,14 +1685,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Trading action to check.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PreflightRequest {
         pub action: PreflightAction,
         ///When the action would happen; now when absent.
@@ -2004,17 +1702,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///`PreflightRequestSymbol`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct PreflightRequestSymbol(::std::string::String);
     impl ::std::ops::Deref for PreflightRequestSymbol {
@@ -2068,15 +1757,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///The trading block that applies, if any; all fields null when the action is allowed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PreflightResponse {
         ///Kind of block, e.g. a news or session window.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2092,14 +1774,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: shape from the narrative authentication guide only.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RefreshRequest {
         pub refresh_token: ::brokerkit_runtime::Secret,
     }
@@ -2109,14 +1785,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///A new customer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegisterCustomerRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub affiliate_id: ::std::option::Option<::std::string::String>,
@@ -2149,17 +1819,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///ISO 3166-1 alpha-2.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RegisterCustomerRequestCountry(::std::string::String);
     impl ::std::ops::Deref for RegisterCustomerRequestCountry {
@@ -2217,17 +1878,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///`RegisterCustomerRequestFirstName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RegisterCustomerRequestFirstName(::std::string::String);
     impl ::std::ops::Deref for RegisterCustomerRequestFirstName {
@@ -2283,17 +1935,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///`RegisterCustomerRequestLastName`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RegisterCustomerRequestLastName(::std::string::String);
     impl ::std::ops::Deref for RegisterCustomerRequestLastName {
@@ -2349,17 +1992,8 @@ assumed. A transaction recorded by staff.
         }
     }
     ///`RegisterCustomerRequestPhone`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RegisterCustomerRequestPhone(::std::string::String);
     impl ::std::ops::Deref for RegisterCustomerRequestPhone {
@@ -2416,15 +2050,8 @@ assumed. A transaction recorded by staff.
     /**Unverified: the vendor does not show this body. Autologin tokens are "issued at customer
 registration", so the body is assumed to carry the customer and that token.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RegisterCustomerResponse {
         ///One-time token for `autologin` (a secret).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2438,14 +2065,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///How the customer arrived.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RegistrationSource {
         String(RegistrationSourceString),
@@ -2467,9 +2088,9 @@ registration", so the body is assumed to carry the customer and that token.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RegistrationSourceString {
         #[serde(rename = "organic")]
         Organic,
@@ -2521,14 +2142,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Why the account is reopened.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ReopenAccountRequest {
         ///Reopen even when checks would refuse.
         #[serde(default)]
@@ -2541,17 +2156,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///`ReopenAccountRequestReason`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct ReopenAccountRequestReason(::std::string::String);
     impl ::std::ops::Deref for ReopenAccountRequestReason {
@@ -2608,15 +2214,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Symbol concentration over 30 days.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskConcentration {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub primary_symbol: ::std::option::Option<::std::string::String>,
@@ -2631,15 +2230,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Short-hold and news-trading indicators over 30 days.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskLatency {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub pct_trades_under_60s: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -2658,15 +2250,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Lifetime trading totals.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskLifetime {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_pnl_usd: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -2681,15 +2266,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Unverified: the vendor example shows only numbers (`123`); integer versus decimal and nullability are assumed per field. The metric groups.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskMetrics {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub concentration_30d: ::std::option::Option<RiskConcentration>,
@@ -2710,15 +2288,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Profit and loss over 30 days, in USD.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskPnl {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub avg_trade_pnl_usd: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -2737,15 +2308,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Thresholds of the classification rules; the rule objects are free-form.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskRuleThresholds {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub min_trades_to_classify: ::std::option::Option<i64>,
@@ -2760,15 +2324,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Holding times over 30 days, in seconds.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskTiming {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub avg_hold_seconds: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -2783,15 +2340,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Trade counts over 30 days.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RiskTrades {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub losing: ::std::option::Option<i64>,
@@ -2809,14 +2359,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Unverified: shape from the narrative authentication guide only.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StaffLoginRequest {
         pub email: ::std::string::String,
         pub password: ::brokerkit_runtime::Secret,
@@ -2830,14 +2374,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///One of the success bodies of `staffLogin`; the HTTP status tells which (merged by the generator).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StaffLoginSuccess {
         TokenPair(TokenPair),
@@ -2854,14 +2392,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Swap terms of one instrument in a group.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SwapRate {
         pub effective_long: ::brokerkit_runtime::Decimal,
         pub effective_short: ::brokerkit_runtime::Decimal,
@@ -2878,14 +2410,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Unverified: shape from the narrative authentication guide only.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenPair {
         pub access_token: ::brokerkit_runtime::Secret,
         ///Access-token lifetime in seconds (900 by default, configurable per broker).
@@ -2902,14 +2428,8 @@ registration", so the body is assumed to carry the customer and that token.
         }
     }
     ///Unverified: the guide says only "202 TOTP_REQUIRED"; the body is assumed to be the usual error shape.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TotpChallenge {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub detail: ::std::option::Option<::std::string::String>,
@@ -2924,15 +2444,8 @@ registration", so the body is assumed to carry the customer and that token.
     /**Unverified: the vendor's examples always show an empty `trading_accounts` list; this
 shape is assembled from list filters and transaction fields.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TradingAccount {
         ///e.g. `live` or `demo`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2970,14 +2483,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///A money movement. Amounts are decimal strings. Only the first required fields were visible in the vendor reference.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Transaction {
         ///Amount in the account currency.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3067,14 +2574,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///Unverified: only `PENDING` (the default of a manual transaction) is documented; the others are assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionStatus {
         String(TransactionStatusString),
@@ -3096,9 +2597,9 @@ shape is assembled from list filters and transaction fields.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TransactionStatusString {
         #[serde(rename = "PENDING")]
         Pending,
@@ -3146,14 +2647,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///Unverified: the vendor does not list the values; these are assumed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionType {
         String(TransactionTypeString),
@@ -3175,9 +2670,9 @@ shape is assembled from list filters and transaction fields.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TransactionTypeString {
         #[serde(rename = "DEPOSIT")]
         Deposit,
@@ -3241,14 +2736,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///An inter-account transfer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransferRequest {
         pub amount: ::brokerkit_runtime::Decimal,
         pub from_login: ::std::string::String,
@@ -3262,14 +2751,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///The two legs of a transfer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TransferResponse {
         pub amount: ::brokerkit_runtime::Decimal,
         pub converted_amount: ::brokerkit_runtime::Decimal,
@@ -3293,14 +2776,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///One invalid input.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ValidationError {
         ///Unverified: added by Pydantic v2; context of the error, e.g. the bound.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3324,14 +2801,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///A location segment, a field name or an array index.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ValidationLocItem {
         String(::std::string::String),
@@ -3351,14 +2822,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///A withdrawal request, in the account currency.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct WithdrawalRequest {
         pub amount: ::brokerkit_runtime::Decimal,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3373,17 +2838,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///`WithdrawalRequestComment`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct WithdrawalRequestComment(::std::string::String);
     impl ::std::ops::Deref for WithdrawalRequestComment {
@@ -3437,14 +2893,8 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///A filed withdrawal request.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct WithdrawalRequested {
         pub amount: ::brokerkit_runtime::Decimal,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -12978,10 +12428,10 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            ::brokerkit_runtime::tls::client_builder().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
+        let client = ::brokerkit_runtime::tls::client_builder();
         Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,

@@ -9,14 +9,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///Account figures as one positional row.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountStateData {
         /**One row (a flat array, not a list of rows) whose columns are given by
 `accountDetailsConfig`. Cells are usually numbers but numeric strings have been seen.
@@ -36,14 +30,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `getAccountState`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountStateEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<AccountStateData>,
@@ -58,14 +46,8 @@ positionsCount, ordersCount.
         }
     }
     ///One trading account as listed by `getAllAccounts`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountSummary {
         #[serde(
             rename = "aaccountBalance",
@@ -98,14 +80,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `getAccounts`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountsEnvelope {
         ///The selected account (a one-element list in practice).
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -121,14 +97,8 @@ positionsCount, ordersCount.
         }
     }
     ///The user's trading accounts (not enveloped).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AllAccountsResponse {
         ///One entry per trading account.
         pub accounts: ::std::vec::Vec<AccountSummary>,
@@ -139,14 +109,8 @@ positionsCount, ordersCount.
         }
     }
     ///One OHLCV bar.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Bar {
         pub c: ::brokerkit_runtime::Decimal,
         pub h: ::brokerkit_runtime::Decimal,
@@ -163,14 +127,8 @@ positionsCount, ordersCount.
         }
     }
     ///Price series used to build bars.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum BarType {
         String(BarTypeString),
@@ -192,9 +150,9 @@ positionsCount, ordersCount.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum BarTypeString {
         #[serde(rename = "BID")]
         Bid,
@@ -242,15 +200,8 @@ positionsCount, ordersCount.
         }
     }
     ///Payload that the docs' example shows for a close-all call.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CloseAllPositionsData {
         ///Rows describing the affected positions, as shown in the docs' example.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -262,14 +213,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `closeAllPositions`; often only `{"s":"ok"}`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CloseAllPositionsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<CloseAllPositionsData>,
@@ -284,15 +229,8 @@ positionsCount, ordersCount.
         }
     }
     ///How much of the position to close.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ClosePositionRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub qty: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -303,14 +241,8 @@ positionsCount, ordersCount.
         }
     }
     ///One column of a positional row.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ColumnDescriptor {
         ///Display name of the column.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -324,15 +256,8 @@ positionsCount, ordersCount.
         }
     }
     ///Account configuration.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ConfigData {
         #[serde(
             rename = "accountDetailsConfig",
@@ -383,14 +308,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `getConfig`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ConfigEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<ConfigData>,
@@ -405,14 +324,8 @@ positionsCount, ordersCount.
         }
     }
     ///The current day's bar.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DailyBar {
         pub c: ::brokerkit_runtime::Decimal,
         pub h: ::brokerkit_runtime::Decimal,
@@ -426,14 +339,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `getDailyBar`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DailyBarEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<DailyBar>,
@@ -448,14 +355,8 @@ positionsCount, ordersCount.
         }
     }
     ///Order book levels.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Depth {
         ///Ask levels.
         pub asks: ::std::vec::Vec<DepthLevel>,
@@ -468,14 +369,8 @@ positionsCount, ordersCount.
         }
     }
     ///Envelope of `getDepth`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct DepthEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<Depth>,
@@ -490,14 +385,8 @@ positionsCount, ordersCount.
         }
     }
     ///Unverified: one book level, presumably `[price, size]`; the order is not documented.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct DepthLevel(pub ::std::vec::Vec<::brokerkit_runtime::Decimal>);
     impl ::std::ops::Deref for DepthLevel {
@@ -521,14 +410,8 @@ positionsCount, ordersCount.
     /**The in-band error form of the `/trade` envelope, usually sent with HTTP 200. Every
 `*Envelope` schema also admits this shape; this schema names it for hand-written code.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct EnvelopeError {
         ///Human-readable reason given by the server.
         pub errmsg: ::std::string::String,
@@ -551,9 +434,9 @@ positionsCount, ordersCount.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum EnvelopeErrorS {
         #[serde(rename = "error")]
         Error,
@@ -595,14 +478,8 @@ positionsCount, ordersCount.
     /**Outcome carried in `s`: `ok` (payload in `d`), `error` (reason in `errmsg`, no `d`) or
 `no_data` (nothing in the requested range, no `d`).
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum EnvelopeStatus {
         String(EnvelopeStatusString),
@@ -624,9 +501,9 @@ positionsCount, ordersCount.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum EnvelopeStatusString {
         #[serde(rename = "ok")]
         Ok,
@@ -674,14 +551,8 @@ positionsCount, ordersCount.
         }
     }
     ///Fills of the current session.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ExecutionsData {
         /**One row per fill; columns come from `filledOrdersConfig`. The known column set is id,
 price, side, createdDate, qty, orderId, positionId, tradableInstrumentId; their order
@@ -695,14 +566,8 @@ has not been observed, so always decode through the config.
         }
     }
     ///Envelope of `getExecutions`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ExecutionsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<ExecutionsData>,
@@ -717,14 +582,8 @@ has not been observed, so always decode through the config.
         }
     }
     ///Bars of the requested range.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HistoryData {
         ///Bars in time order.
         #[serde(rename = "barDetails")]
@@ -736,14 +595,8 @@ has not been observed, so always decode through the config.
         }
     }
     ///Envelope of `getHistory`; `s` is `no_data` (and `d` absent) when the range has no bars.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HistoryEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<HistoryData>,
@@ -760,14 +613,8 @@ has not been observed, so always decode through the config.
     /**Spring Boot style error body sent with non-2xx statuses (429 observed live). It is not
 the `/trade` envelope.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct HttpError {
         ///The HTTP reason phrase, e.g. `Too Many Requests`.
         pub error: ::std::string::String,
@@ -791,14 +638,8 @@ the `/trade` envelope.
     /**Contract details of an instrument. Field types follow a live capture; fields that were
 only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentDetails {
         ///Default price series for charts, e.g. `ASK`.
         #[serde(
@@ -1004,14 +845,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Envelope of `getInstrumentDetails`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentDetailsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<InstrumentDetails>,
@@ -1026,14 +861,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///One tradable instrument as listed by `getInstruments`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentSummary {
         ///Price series that charts use by default, e.g. `ASK` or `BID`.
         #[serde(
@@ -1102,14 +931,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Instruments of the account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentsData {
         ///One named object per instrument (not positional rows).
         pub instruments: ::std::vec::Vec<InstrumentSummary>,
@@ -1120,14 +943,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Envelope of `getInstruments`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct InstrumentsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<InstrumentsData>,
@@ -1142,14 +959,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Login credentials of a TradeLocker user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct JwtCredentials {
         ///The user's login email.
         pub email: ::std::string::String,
@@ -1163,14 +974,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///A pair of JWTs returned by login and refresh (not enveloped).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct JwtTokens {
         #[serde(rename = "accessToken")]
         pub access_token: ::brokerkit_runtime::Secret,
@@ -1186,14 +991,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///A non-rate limit, e.g. `QUOTES_HISTORY_BARS` (maximum bars per history request).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Limit {
         ///The limit value.
         pub limit: f64,
@@ -1207,14 +1006,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Language code for localized texts.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Locale {
         String(LocaleString),
@@ -1236,9 +1029,9 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum LocaleString {
         #[serde(rename = "ar")]
         Ar,
@@ -1326,15 +1119,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Fields of a pending order to change; omit the ones to keep.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ModifyOrderRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub price: ::std::option::Option<::brokerkit_runtime::Decimal>,
@@ -1379,15 +1165,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Protection levels of a position to set or change; omit the ones to keep.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ModifyPositionRequest {
         #[serde(
             rename = "stopLoss",
@@ -1433,9 +1212,9 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum MonthResolution {
         #[serde(rename = "1M")]
         X1m,
@@ -1475,14 +1254,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Order type.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
         String(OrderTypeString),
@@ -1504,9 +1277,9 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum OrderTypeString {
         #[serde(rename = "market")]
         Market,
@@ -1554,14 +1327,8 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Pending orders.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrdersData {
         /**One row per pending order; columns come from `ordersConfig`. Observed columns, in
 order: id, tradableInstrumentId, routeId, qty, side, type, status, filledQty, avgPrice,
@@ -1577,14 +1344,8 @@ Title-case strings.
         }
     }
     ///Envelope of `getOrders`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrdersEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<OrdersData>,
@@ -1599,14 +1360,8 @@ Title-case strings.
         }
     }
     ///Final orders and a continuation flag.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrdersHistoryData {
         ///True when more rows exist beyond this response; page on with `from`.
         #[serde(
@@ -1629,14 +1384,8 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         }
     }
     ///Envelope of `getOrdersHistory`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OrdersHistoryEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<OrdersHistoryData>,
@@ -1651,14 +1400,8 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         }
     }
     ///The accepted order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PlaceOrderData {
         ///Id of the new order (a 64-bit value sent as a string).
         #[serde(rename = "orderId")]
@@ -1670,14 +1413,8 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         }
     }
     ///Envelope of `placeOrder`. On rejection `s` is `error` and `errmsg` says why.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PlaceOrderEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<PlaceOrderData>,
@@ -1692,14 +1429,8 @@ Final statuses: Filled, Cancelled, Refused, Unplaced, Removed, Rejected.
         }
     }
     ///A new order.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PlaceOrderRequest {
         ///Limit price; required for `limit` orders, null or absent for `market`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1765,17 +1496,8 @@ characters while the official client allows 32, so the stricter 31 is used.
     /**Unverified: free label stored with the order; the docs are quoted as allowing 31
 characters while the official client allows 32, so the stricter 31 is used.
 */
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct PlaceOrderRequestStrategyId(::std::string::String);
     impl ::std::ops::Deref for PlaceOrderRequestStrategyId {
@@ -1829,14 +1551,8 @@ characters while the official client allows 32, so the stricter 31 is used.
         }
     }
     ///Open positions.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PositionsData {
         /**One row per open position; columns come from `positionsConfig`. Observed columns, in
 order: id, tradableInstrumentId, routeId, side, qty, avgPrice, stopLossId,
@@ -1851,14 +1567,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         }
     }
     ///Envelope of `getPositions`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PositionsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<PositionsData>,
@@ -1873,14 +1583,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         }
     }
     ///Best ask and bid with sizes. No timestamp is included.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Quote {
         pub ap: ::brokerkit_runtime::Decimal,
         #[serde(rename = "as")]
@@ -1894,14 +1598,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         }
     }
     ///Envelope of `getQuotes`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct QuotesEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<Quote>,
@@ -1916,14 +1614,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         }
     }
     ///At most `limit` requests per `intervalNum` units of `measure` on one route.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RateLimit {
         ///Length of the window, in `measure` units.
         #[serde(rename = "intervalNum")]
@@ -1940,14 +1632,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         }
     }
     ///Unit of `intervalNum` in a rate limit.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RateLimitMeasure {
         String(RateLimitMeasureString),
@@ -1969,9 +1655,9 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RateLimitMeasureString {
         #[serde(rename = "SECONDS")]
         Seconds,
@@ -2017,14 +1703,8 @@ as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may b
     /**Route a rate limit applies to. The values below are those the official client expects;
 others (such as a config route) may appear.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RateLimitType {
         String(RateLimitTypeString),
@@ -2046,9 +1726,9 @@ others (such as a config route) may appear.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RateLimitTypeString {
         #[serde(rename = "GET_ACCOUNTS")]
         GetAccounts,
@@ -2156,14 +1836,8 @@ others (such as a config route) may appear.
         }
     }
     ///Body of the token refresh call.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct RefreshTokenRequest {
         #[serde(
             rename = "accessToken",
@@ -2183,14 +1857,8 @@ and `1m` one minute; hour and day letters are upper case. The values are split i
 enums only because Rust variant names cannot differ by case alone (`1M` and `1m`); on the
 wire this is a plain string.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Resolution {
         MonthResolution(MonthResolution),
@@ -2207,14 +1875,8 @@ wire this is a plain string.
         }
     }
     ///A route id and its kind.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Route {
         ///Route id, passed as `routeId`.
         pub id: i64,
@@ -2227,14 +1889,8 @@ wire this is a plain string.
         }
     }
     ///`INFO` routes serve market data, `TRADE` routes accept orders.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RouteType {
         String(RouteTypeString),
@@ -2256,9 +1912,9 @@ wire this is a plain string.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum RouteTypeString {
         #[serde(rename = "INFO")]
         Info,
@@ -2305,14 +1961,8 @@ wire this is a plain string.
 and boolean columns are often sent as strings such as `"0.62"` or `"true"`, a missing
 date may be `""`); decode by column id from /trade/config.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct RowCell(pub ::serde_json::Value);
     impl ::std::ops::Deref for RowCell {
@@ -2334,15 +1984,8 @@ date may be `""`); decode by column id from /trade/config.
     /**Unverified: only `blockTrading` and `holidays` are known (from a docs-derived example);
 the remaining schedule fields were never captured, so the object is left open.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionDetails {
         ///Whether trading is blocked for this session.
         #[serde(
@@ -2360,14 +2003,8 @@ the remaining schedule fields were never captured, so the object is left open.
         }
     }
     ///Envelope of `getSessionDetails`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionDetailsEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<SessionDetails>,
@@ -2383,15 +2020,8 @@ the remaining schedule fields were never captured, so the object is left open.
     }
     /**Unverified: a non-trading day; only `date` and `name` are known and other keys may appear.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionHoliday {
         ///Day, as `YYYY-MM-DD`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2406,14 +2036,8 @@ the remaining schedule fields were never captured, so the object is left open.
         }
     }
     ///What a session status allows, as 0/1 flags.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionStatus {
         ///Unverified: three 0/1 flags; which operation each index stands for is not documented.
         #[serde(rename = "allowedOperations")]
@@ -2428,14 +2052,8 @@ the remaining schedule fields were never captured, so the object is left open.
         }
     }
     ///Envelope of `getSessionStatus`.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionStatusEnvelope {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub d: ::std::option::Option<SessionStatus>,
@@ -2450,14 +2068,8 @@ the remaining schedule fields were never captured, so the object is left open.
         }
     }
     ///Order or position side.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Side {
         String(SideString),
@@ -2479,9 +2091,9 @@ the remaining schedule fields were never captured, so the object is left open.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SideString {
         #[serde(rename = "buy")]
         Buy,
@@ -2525,14 +2137,8 @@ the remaining schedule fields were never captured, so the object is left open.
         }
     }
     ///Envelope of mutations that return no payload, `{"s":"ok"}` on success.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StatusEnvelope {
         ///Reason of the failure when `s` is `error`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2547,14 +2153,8 @@ the remaining schedule fields were never captured, so the object is left open.
     /**How `stopLoss` is read: an absolute price, an offset from the entry price, or a trailing
 offset.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StopLossType {
         String(StopLossTypeString),
@@ -2576,9 +2176,9 @@ offset.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum StopLossTypeString {
         #[serde(rename = "absolute")]
         Absolute,
@@ -2626,14 +2226,8 @@ offset.
         }
     }
     ///A token that lets the Streams API subscribe to one account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamAccountToken {
         #[serde(rename = "accessToken")]
         pub access_token: ::brokerkit_runtime::Secret,
@@ -2665,14 +2259,8 @@ kept as plain text.
     /**Unverified: the JSON type of the account id is not documented, so a string or an
 integer is accepted. Pass it as `accountId` when subscribing.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StreamAccountTokenAccountId {
         String(::std::string::String),
@@ -2692,14 +2280,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Per-account Streams API tokens (not enveloped).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct StreamAccountTokens {
         ///One token per trading account of the user.
         pub data: ::std::vec::Vec<StreamAccountToken>,
@@ -2710,14 +2292,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Bar sizes shorter than a month (`1m`, lower-case m, is one minute).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SubMonthResolution {
         String(SubMonthResolutionString),
@@ -2739,9 +2315,9 @@ integer is accepted. Pass it as `accountId` when subscribing.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SubMonthResolutionString {
         #[serde(rename = "1W")]
         X1w,
@@ -2810,14 +2386,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
     }
     /**Layout of one kind of positional row. Cell `i` of a row holds the column `columns[i].id`.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TableConfig {
         ///Columns in row order.
         pub columns: ::std::vec::Vec<ColumnDescriptor>,
@@ -2834,14 +2404,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///How `takeProfit` is read, an absolute price or an offset from the entry price.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TakeProfitType {
         String(TakeProfitTypeString),
@@ -2863,9 +2427,9 @@ integer is accepted. Pass it as `accountId` when subscribing.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum TakeProfitTypeString {
         #[serde(rename = "absolute")]
         Absolute,
@@ -2909,14 +2473,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Tick value applying from `leftRangeLimit` upwards (null means from the lowest price).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TickCost {
         ///Lower bound of the price range, or null for no bound.
         #[serde(
@@ -2933,14 +2491,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Tick size applying from `leftRangeLimit` upwards (null means from the lowest price).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TickSize {
         ///Lower bound of the price range, or null for no bound.
         #[serde(
@@ -2957,14 +2509,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Trade-side details of an account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TradeAccount {
         ///Unverified: field name assumed from the all-accounts listing.
         #[serde(
@@ -3007,14 +2553,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///`TradeAccountTradingRulesValue`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TradeAccountTradingRulesValue {
         Boolean(bool),
@@ -3070,14 +2610,8 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Time in force; `IOC` for market orders, `GTC` for limit and stop orders.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Validity {
         String(ValidityString),
@@ -3099,9 +2633,9 @@ integer is accepted. Pass it as `accountId` when subscribing.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum ValidityString {
         #[serde(rename = "GTC")]
         Gtc,
@@ -9053,10 +8587,10 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            ::brokerkit_runtime::tls::client_builder().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
+        let client = ::brokerkit_runtime::tls::client_builder();
         Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,

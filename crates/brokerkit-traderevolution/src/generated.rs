@@ -9,14 +9,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///A trading account. Only `id` is confirmed in responses; the other fields are assumed to mirror the create body.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Account {
         ///Unverified: the account name (field name assumed).
         #[serde(
@@ -56,15 +50,8 @@ pub mod types {
         }
     }
     ///Unverified: the financial details of a trading account (fields assumed).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountDetails {
         #[serde(
             rename = "accountId",
@@ -85,15 +72,8 @@ pub mod types {
         }
     }
     ///Unverified: an account operation as listed (fields assumed to mirror the create body).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountOperation {
         #[serde(
             rename = "accountId",
@@ -136,14 +116,8 @@ pub mod types {
         }
     }
     ///An account preset.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AccountPreset {
         ///The preset id.
         #[serde(rename = "presetId")]
@@ -158,14 +132,8 @@ pub mod types {
         }
     }
     ///An asset (a currency or other holding).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Asset {
         ///Unverified: the asset id (only `name` is seen in public code).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -179,15 +147,8 @@ pub mod types {
         }
     }
     ///Unverified: the balance of one asset on one account (fields assumed).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AssetBalance {
         #[serde(
             rename = "accountId",
@@ -211,14 +172,8 @@ pub mod types {
         }
     }
     ///Unverified: an amount to deposit into or withdraw from an asset balance (field names assumed).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct AssetBalanceChange {
         pub amount: ::brokerkit_runtime::Decimal,
         ///A free-text comment.
@@ -231,15 +186,8 @@ pub mod types {
         }
     }
     ///Unverified: the error envelope. Public sources show only that error bodies carry a dotted numeric code as a string (e.g. `1.6.2.2`); the field names are not seen anywhere. A code and a message are assumed; other fields are tolerated (the client also searches the raw body for a dotted code). Known codes: `1.2.0.11` wrong login or password; `2.0.2.4` no REST API access; `1.6.2.2` report filter missing (406); `2.147.1.27` rate limited (429). `GET /methods/errors?errorId=` describes any code.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct BoError {
         ///Unverified: the dotted error code, e.g. `2.147.1.27` (field name assumed).
         #[serde(
@@ -257,14 +205,8 @@ pub mod types {
         }
     }
     ///Unverified: a new password for a user (field name assumed).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChangePasswordRequest {
         #[serde(rename = "newPassword")]
         pub new_password: ::brokerkit_runtime::Secret,
@@ -275,15 +217,8 @@ pub mod types {
         }
     }
     ///Unverified: connector settings. Only the token lifetimes are modelled, with names assumed to mirror the token response; other settings are tolerated.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ConnectorSettings {
         ///Unverified: the access token lifetime, in seconds.
         #[serde(
@@ -304,14 +239,8 @@ pub mod types {
         }
     }
     ///A money movement on a trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateAccountOperationRequest {
         ///The account the operation applies to.
         #[serde(rename = "accountId")]
@@ -335,17 +264,8 @@ pub mod types {
         }
     }
     ///A comment shown on the trading frontends (at most 128 characters).
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(transparent)]
     pub struct CreateAccountOperationRequestFrontendComment(::std::string::String);
     impl ::std::ops::Deref for CreateAccountOperationRequestFrontendComment {
@@ -402,14 +322,8 @@ pub mod types {
         }
     }
     ///A new account preset. Besides the name and currency a preset has many optional settings (listed only in the server's Swagger UI) that this spec does not model.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateAccountPresetRequest {
         ///Unverified: the preset currency id (field name assumed from the list filter).
         #[serde(
@@ -427,14 +341,8 @@ pub mod types {
         }
     }
     ///A new trading account for an existing user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateAccountRequest {
         ///The account's name.
         #[serde(rename = "accountName")]
@@ -470,14 +378,8 @@ pub mod types {
         }
     }
     ///A new user and its first trading account.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreateUserRequest {
         ///Unverified: the first trading account(s). The guide says the body has a section for account details (at least a name, optionally a preset id) but does not show its name.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -501,15 +403,8 @@ pub mod types {
         }
     }
     ///Unverified: the answer of a create call. The guide says it returns "the ID" of the new object but shows no body; an object with an `id` is assumed (plus the first account's id for a new user); other fields are tolerated.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CreatedId {
         ///Unverified: the id of the trading account created with a new user (field name assumed).
         #[serde(
@@ -527,15 +422,8 @@ pub mod types {
         }
     }
     ///Unverified: the answer of the error-code lookup. Its shape is not seen in public sources; an object with the code and a description is assumed; other fields are tolerated.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ErrorDescription {
         ///What the code means, e.g. `PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -553,14 +441,8 @@ pub mod types {
         }
     }
     ///Unverified: a trading account created together with a user (field names assumed).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct NewUserAccount {
         ///The trading account's name.
         #[serde(rename = "accountName")]
@@ -578,14 +460,8 @@ pub mod types {
         }
     }
     ///A one-time token to verify.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OneTimeTokenRequest {
         pub token: ::brokerkit_runtime::Secret,
     }
@@ -595,14 +471,8 @@ pub mod types {
         }
     }
     ///A report available on this installation.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Report {
         pub id: i64,
         pub name: ::std::string::String,
@@ -613,14 +483,8 @@ pub mod types {
         }
     }
     ///A report column type.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ReportFunction {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
@@ -633,14 +497,8 @@ pub mod types {
         }
     }
     ///The result of a report run: the column names and the rows. The row encoding is unverified: each row may be an array of cells in header order or an object keyed by column name, so rows are kept as raw JSON values.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ReportResult {
         ///Unverified: the rows (array of cells or object per row).
         pub data: ::std::vec::Vec<::serde_json::Value>,
@@ -653,14 +511,8 @@ pub mod types {
         }
     }
     ///A boolean written as a string.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SettledFlag {
         String(SettledFlagString),
@@ -682,9 +534,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub enum SettledFlagString {
         #[serde(rename = "true")]
         True,
@@ -728,14 +580,8 @@ pub mod types {
         }
     }
     ///An access token and a refresh token with their lifetimes.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenPair {
         #[serde(rename = "accessToken")]
         pub access_token: ::brokerkit_runtime::Secret,
@@ -760,14 +606,8 @@ pub mod types {
         }
     }
     ///Login credentials.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenRequest {
         ///The user's login.
         pub login: ::std::string::String,
@@ -779,15 +619,8 @@ pub mod types {
         }
     }
     ///The user a verified token belongs to.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct TokenVerification {
         ///True when the token is expired (or already used); the login must not be trusted then.
         #[serde(
@@ -805,15 +638,8 @@ pub mod types {
         }
     }
     ///Unverified: a BackOffice user. The fields are assumed to mirror the create body; only their existence on the create call is confirmed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct User {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
@@ -3091,10 +2917,10 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            ::brokerkit_runtime::tls::client_builder().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
+        let client = ::brokerkit_runtime::tls::client_builder();
         Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
