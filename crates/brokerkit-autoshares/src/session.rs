@@ -613,7 +613,7 @@ impl Session {
     // ------------------------------------------------------------------ orders
 
     /// Verifies an order. `IsSuccessful: false` is [`Error::Rejected`], never a success.
-    /// A quantity or price at or below zero is [`Error::Amount`] and nothing is sent (see
+    /// A quantity or price at or below zero is [`Failure::Amount`] and nothing is sent (see
     /// [`OrderRequest::check`]).
     pub async fn preview_order(
         &self,
@@ -634,7 +634,7 @@ impl Session {
     }
 
     /// Places an order without verifying it first (see [`Session::submit_order`]). A quantity
-    /// or price at or below zero is [`Error::Amount`] and nothing is sent (see
+    /// or price at or below zero is [`Failure::Amount`] and nothing is sent (see
     /// [`OrderRequest::check`]).
     pub async fn place_order(&self, account_id: i32, order: &OrderRequest) -> Result<Order> {
         order.check()?;

@@ -235,7 +235,7 @@ fn into_tokens(t: types::JwtTokens) -> Tokens {
 /// the config once before the first paced call, and from then on each request of a route
 /// waits its turn (see [`brokerkit_runtime::rate`]); direct [`Session::client`] calls are
 /// paced once the config has been read. Which route an operation counts against is in the
-/// spec (`x-brokerkit-rate-class`). [`SessionBuilder::rate_limits`] switches it off.
+/// spec (`x-brokerkit-rate-class`). [`ClientConfig::rate_limits`] switches it off.
 #[derive(Clone)]
 pub struct Session {
     client: Client,
