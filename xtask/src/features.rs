@@ -227,8 +227,8 @@ mod tests {
 
     #[test]
     fn a_hand_written_schema_impl_is_gated_once() {
-        let src = "mod types { impl ::schemars::JsonSchema for A { fn schema_name() -> String { todo!() } } \
-                   impl Clone for A { fn clone(&self) -> Self { todo!() } } }";
+        let src = "mod types { impl ::schemars::JsonSchema for A { fn schema_name() -> String { String::new() } } \
+                   impl Clone for A { fn clone(&self) -> Self { A } } }";
         let mut file: syn::File = syn::parse_str(src).unwrap();
         gate_schemas(&mut file).unwrap();
         gate_schemas(&mut file).unwrap();
