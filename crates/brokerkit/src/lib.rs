@@ -10,6 +10,8 @@
 //!   ([`traderevolution::Session`]).
 //! - [`slate`]: Slate Labs — customer and staff sessions, JWT claims, typed FastAPI errors
 //!   ([`slate::Session`]).
+//! - [`unified`] (feature `unified`, on by default): one trading interface across them —
+//!   traits, one error, a capability map, reconciliation after an unknown outcome.
 //! - [`runtime`]: what they share — [`Secret`], exact [`Decimal`]s, the call pipeline.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -28,3 +30,7 @@ pub use brokerkit_tradelocker as tradelocker;
 #[cfg(feature = "traderevolution")]
 #[cfg_attr(docsrs, doc(cfg(feature = "traderevolution")))]
 pub use brokerkit_traderevolution as traderevolution;
+
+#[cfg(feature = "unified")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unified")))]
+pub mod unified;
