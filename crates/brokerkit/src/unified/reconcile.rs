@@ -158,7 +158,12 @@ mod tests {
         assert!(!w.contains(Some(now - chrono::Duration::seconds(6))));
         assert!(!w.contains(Some(now + chrono::Duration::seconds(121))));
         assert!(!w.contains(None));
-        let huge = Window::around(now).window(Duration::MAX).slack(Duration::MAX);
-        assert!(huge.contains(Some(now)), "no overflow panic on a huge window");
+        let huge = Window::around(now)
+            .window(Duration::MAX)
+            .slack(Duration::MAX);
+        assert!(
+            huge.contains(Some(now)),
+            "no overflow panic on a huge window"
+        );
     }
 }

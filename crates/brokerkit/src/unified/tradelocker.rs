@@ -8,8 +8,8 @@
 
 use super::{
     Account, Accounts, Balance, Capabilities, Capability, Error, Funding, Instrument, MarketData,
-    Money, Order, OrderKind, OrderRequest, OrderStatus, Position, Quote, Replacement, Result,
-    Side, Streaming, Trading, Vendor, VendorError,
+    Money, Order, OrderKind, OrderRequest, OrderStatus, Position, Quote, Replacement, Result, Side,
+    Streaming, Trading, Vendor, VendorError,
 };
 use crate::tradelocker::{self as tl, orders, types, InstrumentRoutes, Session};
 use chrono::{DateTime, Utc};
@@ -120,7 +120,10 @@ impl TradeLocker {
 
     async fn routes(&self, account_id: &str, instrument_id: &str) -> Result<(i64, Routes)> {
         let id: i64 = instrument_id.parse().map_err(|_| {
-            Error::invalid(VENDOR, format!("`{instrument_id}` is not a tradableInstrumentId"))
+            Error::invalid(
+                VENDOR,
+                format!("`{instrument_id}` is not a tradableInstrumentId"),
+            )
         })?;
         let known = self
             .routes
@@ -256,9 +259,9 @@ impl MarketData for TradeLocker {
     ) -> BoxFuture<'a, Result<Quote>> {
         Box::pin(async move {
             let (id, routes) = self.routes(account_id, instrument_id).await?;
-            let info = routes
-                .info
-                .ok_or_else(|| Error::invalid(VENDOR, format!("instrument {id} has no INFO route")))?;
+            let info = routes.info.ok_or_else(|| {
+                Error::invalid(VENDOR, format!("instrument {id} has no INFO route"))
+            })?;
             let q = self.session.quote(id, info).await?;
             Ok(Quote {
                 instrument_id: instrument_id.to_string(),
@@ -280,22 +283,28 @@ impl Trading for TradeLocker {
                 return Err(Error::unsupported(VENDOR, Capability::ClientOrderId));
             }
             let (id, routes) = self.routes(account_id, &order.instrument_id).await?;
-            let trade = routes
-                .trade
-                .ok_or_else(|| Error::invalid(VENDOR, format!("instrument {id} has no TRADE route")))?;
+            let trade = routes.trade.ok_or_else(|| {
+                Error::invalid(VENDOR, format!("instrument {id} has no TRADE route"))
+            })?;
             let direction = match order.side {
                 Side::Buy => orders::Direction::Buy,
                 Side::Sell => orders::Direction::Sell,
             };
             let request = match order.kind {
-                OrderKind::Limit { price } => orders::limit(id, trade, direction, order.quantity, price),
+                OrderKind::Limit { price } => {
+                    orders::limit(id, trade, direction, order.quantity, price)
+                }
                 OrderKind::Market => orders::market(id, trade, direction, order.quantity),
             };
             Ok(self.session.place_order(&request).await?)
         })
     }
 
-    fn cancel_order<'a>(&'a self, account_id: &'a str, order_id: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn cancel_order<'a>(
+        &'a self,
+        account_id: &'a str,
+        order_id: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.select(account_id).await?;
             Ok(self.session.cancel_order(order_id).await?)
@@ -323,7 +332,13 @@ impl Trading for TradeLocker {
     fn working_orders<'a>(&'a self, account_id: &'a str) -> BoxFuture<'a, Result<Vec<Order>>> {
         Box::pin(async move {
             self.select(account_id).await?;
-            Ok(self.session.orders().await?.into_iter().map(order).collect())
+            Ok(self
+                .session
+                .orders()
+                .await?
+                .into_iter()
+                .map(order)
+                .collect())
         })
     }
 

@@ -9,7 +9,10 @@ use super::{
 use futures::future::{self, BoxFuture};
 use futures::stream::BoxStream;
 
-fn unsupported<'a, T: Send + 'a>(vendor: Vendor, capability: Capability) -> BoxFuture<'a, Result<T>> {
+fn unsupported<'a, T: Send + 'a>(
+    vendor: Vendor,
+    capability: Capability,
+) -> BoxFuture<'a, Result<T>> {
     Box::pin(future::ready(Err(Error::unsupported(vendor, capability))))
 }
 
@@ -64,7 +67,11 @@ pub trait Trading: Accounts {
     }
 
     /// Cancels a working order.
-    fn cancel_order<'a>(&'a self, account_id: &'a str, order_id: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn cancel_order<'a>(
+        &'a self,
+        account_id: &'a str,
+        order_id: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         let _ = (account_id, order_id);
         unsupported(self.vendor(), Capability::CancelOrder)
     }
