@@ -82,6 +82,11 @@ pub use reconcile::{reconcile, Outcome, Window};
 pub use traits::{Accounts, Broker, Funding, MarketData, Streaming, Trading};
 pub use vendor::Vendor;
 
+/// The traits, for calling them on a concrete adapter: `use brokerkit::unified::prelude::*;`.
+pub mod prelude {
+    pub use super::{Accounts, Broker, Funding, MarketData, Streaming, Trading};
+}
+
 #[cfg(feature = "autoshares")]
 pub use autoshares::AutoShares;
 #[cfg(feature = "slate")]
