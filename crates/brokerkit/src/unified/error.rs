@@ -55,7 +55,7 @@ pub enum Error {
         source: Option<Source>,
     },
     /// An order or a money movement was sent and its answer was lost: it may have been
-    /// carried out. Never resent by this layer; find out first ([`reconcile`](super::reconcile)
+    /// carried out. Never resent by this layer; find out first ([`reconcile`](super::reconcile())
     /// for orders, the transfer history for money).
     #[error("{vendor}: the outcome is unknown ({message}); it may have been carried out: read back before sending again")]
     OutcomeUnknown {

@@ -10,7 +10,7 @@
 //! What a broker cannot do is in its [`Capabilities`] (like ccxt's `has`), and calling it
 //! answers [`Error::Unsupported`] without sending anything — never a panic or a silent no-op.
 //! An order or money movement whose answer was lost is [`Error::OutcomeUnknown`]; nothing
-//! here resends it: [`reconcile`] reads the books back to find out whether it was placed.
+//! here resends it: [`reconcile()`] reads the books back to find out whether it was placed.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

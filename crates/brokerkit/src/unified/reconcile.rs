@@ -73,12 +73,12 @@ fn same_fields(order: &OrderRequest, o: &Order) -> bool {
         OrderKind::Limit { price } => o.price == Some(price),
         _ => true,
     };
-    let kind_matches = match (order.kind, o.kind) {
-        (OrderKind::Limit { .. }, Some(OrderKind::Limit { .. })) => true,
-        (OrderKind::Market, Some(OrderKind::Market)) => true,
-        (_, None) => true,
-        _ => false,
-    };
+    let kind_matches = matches!(
+        (order.kind, o.kind),
+        (OrderKind::Limit { .. }, Some(OrderKind::Limit { .. }))
+            | (OrderKind::Market, Some(OrderKind::Market))
+            | (_, None)
+    );
     o.instrument_id == order.instrument_id
         && o.side.is_none_or(|s| s == order.side)
         && o.quantity == order.quantity

@@ -52,7 +52,7 @@ pub trait MarketData: Accounts {
 /// Orders and positions.
 pub trait Trading: Accounts {
     /// Places an order and returns the broker's order id. Sent once, never retried: on
-    /// [`Error::OutcomeUnknown`] use [`reconcile`](super::reconcile) before sending it again.
+    /// [`Error::OutcomeUnknown`] use [`reconcile`](super::reconcile()) before sending it again.
     fn place_order<'a>(
         &'a self,
         account_id: &'a str,
