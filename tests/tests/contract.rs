@@ -507,6 +507,34 @@ async fn a_dropped_order_is_found_by_its_fields_and_a_lost_one_is_not() {
         reconcile(&broker, &account, &limit, later).await.unwrap(),
         Outcome::NotFound
     );
+
+    // An identical order placed a moment before: the time window alone cannot tell them
+    // apart (ambiguous, not a guess); what was on the books before sending can.
+    let twin = OrderRequest::limit(instrument, Side::Buy, Decimal::new(5, 2), far_below(bid));
+    let earlier = broker.place_order(&account, &twin).await.unwrap();
+    let before = Window::before(&broker, &account).await.unwrap();
+    assert!(before.known.contains(&earlier));
+    server
+        .faults
+        .inject_times("POST", &path, Fault::ExecuteThenDrop, 1);
+    let posts = server.hits.get("POST", &path);
+    assert!(broker
+        .place_order(&account, &twin)
+        .await
+        .unwrap_err()
+        .may_have_executed());
+    assert_eq!(server.hits.get("POST", &path), posts + 1);
+    match reconcile(&broker, &account, &twin, Window::around(before.sent_at))
+        .await
+        .unwrap()
+    {
+        Outcome::Ambiguous(list) => assert_eq!(list.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    match reconcile(&broker, &account, &twin, before).await.unwrap() {
+        Outcome::Placed(o) => assert_ne!(o.id, earlier),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 use super::{Broker, Capability, Order, OrderKind, OrderRequest, Position, Result};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// What the broker's books say about an order whose answer was lost.
@@ -28,13 +29,17 @@ pub enum Outcome {
 }
 
 /// Where to look: orders created from `sent_at - slack` to `sent_at + window` (`slack`
-/// absorbs a broker clock behind yours).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// absorbs a broker clock behind yours), leaving out the orders and positions that existed
+/// before sending (see [`Window::before`]: without it, an identical order placed a moment
+/// earlier makes the answer [`Outcome::Ambiguous`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Window {
     pub sent_at: DateTime<Utc>,
     pub slack: Duration,
     pub window: Duration,
+    /// Ids of orders and positions on the books before sending: never the lost order.
+    pub known: BTreeSet<String>,
 }
 
 impl Window {
@@ -44,7 +49,51 @@ impl Window {
             sent_at,
             slack: Duration::from_secs(5),
             window: Duration::from_secs(120),
+            known: BTreeSet::new(),
         }
+    }
+
+    /// The window around now, after reading the ids of the account's working orders, order
+    /// history and positions: call it just before sending an order you may have to reconcile.
+    pub async fn before<B: Broker + ?Sized>(broker: &B, account_id: &str) -> Result<Self> {
+        let caps = broker.capabilities();
+        let mut known = BTreeSet::new();
+        if caps.has(Capability::WorkingOrders) {
+            known.extend(
+                broker
+                    .working_orders(account_id)
+                    .await?
+                    .into_iter()
+                    .map(|o| o.id),
+            );
+        }
+        if caps.has(Capability::OrderHistory) {
+            known.extend(
+                broker
+                    .order_history(account_id)
+                    .await?
+                    .into_iter()
+                    .map(|o| o.id),
+            );
+        }
+        if caps.has(Capability::Positions) {
+            known.extend(
+                broker
+                    .positions(account_id)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.id),
+            );
+        }
+        Ok(Self {
+            known,
+            ..Self::now()
+        })
+    }
+
+    /// The window around now: take it just before sending.
+    pub fn now() -> Self {
+        Self::around(Utc::now())
     }
 
     pub fn slack(mut self, slack: Duration) -> Self {
@@ -90,7 +139,7 @@ fn same_fields(order: &OrderRequest, o: &Order) -> bool {
 ///
 /// Reads working orders and order history (where the broker has them) and, for a market order
 /// with no matching record, open positions. With a client order id on a broker that keeps it,
-/// the id decides; otherwise the fields and the window do.
+/// the id decides; otherwise the fields and the window do, leaving out `window.known`.
 pub async fn reconcile<B: Broker + ?Sized>(
     broker: &B,
     account_id: &str,
@@ -120,7 +169,11 @@ pub async fn reconcile<B: Broker + ?Sized>(
             .collect(),
         None => books
             .into_iter()
-            .filter(|o| same_fields(order, o) && window.contains(o.created_at))
+            .filter(|o| {
+                !window.known.contains(&o.id)
+                    && same_fields(order, o)
+                    && window.contains(o.created_at)
+            })
             .collect(),
     };
     match found.len() {
@@ -137,6 +190,7 @@ pub async fn reconcile<B: Broker + ?Sized>(
                 && p.side.is_none_or(|s| s == order.side)
                 && p.quantity == order.quantity
                 && window.contains(p.opened_at)
+                && !window.known.contains(&p.id)
         });
         if let Some(p) = opened {
             return Ok(Outcome::Opened(p));
