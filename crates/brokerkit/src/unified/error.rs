@@ -120,6 +120,7 @@ impl Error {
         Error::Unsupported { vendor, capability }
     }
 
+    #[allow(dead_code)] // unused when no vendor feature is on
     pub(crate) fn invalid(vendor: Vendor, message: impl Into<String>) -> Self {
         Error::Invalid {
             vendor,
@@ -128,6 +129,7 @@ impl Error {
         }
     }
 
+    #[allow(dead_code)] // unused when no vendor feature is on
     pub(crate) fn unexpected(vendor: Vendor, message: impl Into<String>) -> Self {
         Error::Unexpected {
             vendor,
