@@ -417,6 +417,8 @@ async fn slate_keeps_the_contract() {
     };
     let worked = scenario(&broker, &plan, &|| server.hits.total()).await;
     matches_claims(worked, broker.capabilities(), broker.vendor());
+    let token = broker.session().access_token().unwrap();
+    assert!(!format!("{broker:?}").contains(token.expose()));
     // Money moves on the primary account only: another account is refused before sending.
     let other = broker.accounts().await.unwrap().remove(1).id;
     let sent = server.hits.total();
@@ -696,5 +698,100 @@ async fn vendor_errors_arrive_as_the_one_error() {
     assert!(
         matches!(err, Error::Transport { .. }) && err.is_transient(),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_vendor_refusal_arrives_as_rejected_with_its_code_and_text() {
+    // AutoShares: placement answers 200 with the order `Rejected`; its code is kept.
+    let server = brokerkit_mock::autoshares::start(Default::default())
+        .await
+        .unwrap();
+    let broker = autoshares(&server).await;
+    let huge = OrderRequest::market("AAPL", Side::Buy, Decimal::from(1_000_000));
+    match broker.place_order("2001", &huge).await.unwrap_err() {
+        Error::Rejected {
+            vendor,
+            code,
+            message,
+            ..
+        } => {
+            assert_eq!(vendor, unified::Vendor::AutoShares);
+            assert!(code.as_deref().is_some_and(|c| !c.is_empty()), "{code:?}");
+            assert!(message.contains("rejected"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An ACH transfer without a bank link is refused before sending.
+    let sent = server.hits.total();
+    let err = broker
+        .deposit("2001", &TransferRequest::new(Decimal::ONE))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    assert_eq!(server.hits.total(), sent);
+
+    // TraderEvolution: a withdrawal over the balance is the BackOffice's refusal.
+    let server = brokerkit_mock::traderevolution::start(Default::default())
+        .await
+        .unwrap();
+    let session = brokerkit::traderevolution::Session::builder(server.base_url())
+        .login("admin", "admin-pass")
+        .await
+        .unwrap();
+    let broker = unified::TraderEvolution::new(session);
+    let err = broker
+        .withdraw("3243753", &TransferRequest::new(Decimal::from(1_000_000)))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Rejected {
+            vendor,
+            status,
+            message,
+            ..
+        } => {
+            assert_eq!(*vendor, unified::Vendor::TraderEvolution);
+            assert!(status.is_some_and(|s| (400..500).contains(&s)), "{err:?}");
+            assert!(!message.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.may_have_executed() && !err.is_transient());
+    // A wrong password is Unauthorized, whatever the vendor calls it.
+    let refused = brokerkit::traderevolution::Session::builder(server.base_url())
+        .login("admin", "hunter2-not-it")
+        .await
+        .unwrap_err();
+    let err = Error::from(refused);
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let shown = format!("{err:?}");
+    assert!(
+        !shown.contains("hunter2"),
+        "the password is not printed: {shown}"
+    );
+
+    // TradeLocker: an instrument the account does not have is refused before sending.
+    let server = brokerkit_mock::tradelocker::start(Default::default())
+        .await
+        .unwrap();
+    let broker = tradelocker(&server).await;
+    let account = broker.accounts().await.unwrap().remove(0).id;
+    let sent = server
+        .hits
+        .get("POST", &format!("/trade/accounts/{account}/orders"));
+    let err = broker
+        .place_order(
+            &account,
+            &OrderRequest::market("999999", Side::Buy, Decimal::ONE),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    assert_eq!(
+        server
+            .hits
+            .get("POST", &format!("/trade/accounts/{account}/orders")),
+        sent
     );
 }

@@ -434,3 +434,10 @@ impl Funding for AutoShares {
 
 /// Not yet: the websocket stream is being built in the vendor crate (see [`super::Event`]).
 impl Streaming for AutoShares {}
+
+/// Names the adapter only: the session's tokens are never printed.
+impl std::fmt::Debug for AutoShares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutoShares").finish_non_exhaustive()
+    }
+}

@@ -425,3 +425,10 @@ impl Funding for Slate {
 
 /// Slate publishes no stream.
 impl Streaming for Slate {}
+
+/// Names the adapter only: the session's tokens are never printed.
+impl std::fmt::Debug for Slate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slate").finish_non_exhaustive()
+    }
+}

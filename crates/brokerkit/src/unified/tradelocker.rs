@@ -388,3 +388,10 @@ impl Funding for TradeLocker {}
 
 /// Not yet: the Socket.IO stream is being built in the vendor crate (see [`super::Event`]).
 impl Streaming for TradeLocker {}
+
+/// Names the adapter only: the session's tokens are never printed.
+impl std::fmt::Debug for TradeLocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TradeLocker").finish_non_exhaustive()
+    }
+}

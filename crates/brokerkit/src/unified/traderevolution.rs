@@ -224,3 +224,10 @@ impl Funding for TraderEvolution {
 
 /// The BackOffice publishes no stream.
 impl Streaming for TraderEvolution {}
+
+/// Names the adapter only: the session's tokens are never printed.
+impl std::fmt::Debug for TraderEvolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraderEvolution").finish_non_exhaustive()
+    }
+}
