@@ -246,21 +246,22 @@ async fn tour(c: &Connected) -> Result<Report, BoxError> {
     let cur = Some(before.cash.currency.as_str());
     report.row("balance", money(before.cash.amount, cur));
 
-    let mut instrument = c.symbol.to_string();
+    let (mut instrument, mut name) = (c.symbol.to_string(), c.symbol.to_string());
     if caps.has(Capability::Instruments) {
         let list = b.instruments(&account.id).await?;
         let found = list
             .iter()
             .find(|i| i.symbol == c.symbol)
-            .ok_or(format!("no {}", c.symbol))?;
-        instrument = found.id.clone();
+            .or(list.first())
+            .ok_or("no instrument")?;
+        (instrument, name) = (found.id.clone(), found.symbol.clone());
     }
     let mut limit = c.far_limit;
     if caps.has(Capability::Quotes) {
         let q = b.quote(&account.id, &instrument).await?;
         let (bid, ask) = (q.bid.ok_or("no bid")?, q.ask.ok_or("no ask")?);
         limit = (bid * Decimal::new(9, 1)).round_dp(4);
-        report.row("quote", format!("{} bid {bid}, ask {ask}", c.symbol));
+        report.row("quote", format!("{name} bid {bid}, ask {ask}"));
     } else {
         report.row("quote", NOT_OFFERED);
     }

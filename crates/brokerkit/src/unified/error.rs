@@ -31,8 +31,9 @@ pub enum Error {
         message: String,
         source: Option<Source>,
     },
-    /// The credentials or the session were refused and the session could not renew itself:
-    /// log in again.
+    /// The credentials or the session were refused (HTTP 401, 403: a wrong password, an expired
+    /// or revoked token, a token without the scope) and the session could not renew itself:
+    /// log in again, or with the right credentials.
     #[error("{vendor}: not authorized ({message}); log in again")]
     Unauthorized {
         vendor: Vendor,
@@ -193,7 +194,7 @@ impl<E: VendorError> From<E> for Error {
                 source: Some(Box::new(e)),
             };
         }
-        if e.login_required() || status == Some(401) {
+        if e.login_required() || matches!(status, Some(401 | 403)) {
             return Error::Unauthorized {
                 vendor,
                 message,
