@@ -2,12 +2,14 @@
 //!
 //! No adapter streams yet ([`Capability::Streaming`](super::Capability::Streaming) is false
 //! everywhere): the vendor streams (TradeLocker Socket.IO, AutoShares websocket) are being
-//! built in the vendor crates. Wiring one is a small adapter: map the vendor's typed messages
-//! to [`Event`] with the same `From` conversions the REST adapters use for [`Order`],
-//! [`Position`], [`Balance`] and [`Quote`], and override
-//! [`Streaming::events`](super::Streaming::events).
+//! built in the vendor crates. Wiring one is a small adapter: map each typed vendor message to
+//! one of the unified values ([`Quote`], [`Order`], [`Position`], [`Balance`]: the REST
+//! adapters already have these mappings), pass the vendor's stream through
+//! [`from_vendor`], override [`Streaming::events`](super::Streaming::events) and add
+//! [`Capability::Streaming`](super::Capability::Streaming) to the adapter's map.
 
-use super::{Balance, Order, Position, Quote};
+use super::{Balance, Error, Order, Position, Quote, Result};
+use futures::stream::{BoxStream, Stream, StreamExt};
 
 /// Something that happened on an account or a market, as a stream reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,4 +26,64 @@ pub enum Event {
     /// The stream reconnected and resubscribed; what happened while it was away was read back
     /// and sent as the events above. Caches built from the stream stay valid.
     Resynced,
+}
+
+impl From<Quote> for Event {
+    fn from(q: Quote) -> Self {
+        Event::Quote(q)
+    }
+}
+
+impl From<Order> for Event {
+    fn from(o: Order) -> Self {
+        Event::Order(o)
+    }
+}
+
+impl From<Position> for Event {
+    fn from(p: Position) -> Self {
+        Event::Position(p)
+    }
+}
+
+impl From<Balance> for Event {
+    fn from(b: Balance) -> Self {
+        Event::Balance(b)
+    }
+}
+
+/// A vendor stream as unified events: each item through its `Into<Event>`, each error through
+/// the one vendor conversion ([`VendorError`](super::VendorError)).
+pub fn from_vendor<'a, S, T, E>(stream: S) -> BoxStream<'a, Result<Event>>
+where
+    S: Stream<Item = std::result::Result<T, E>> + Send + 'a,
+    T: Into<Event>,
+    E: Into<Error>,
+{
+    stream
+        .map(|r| r.map(Into::into).map_err(Into::into))
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unified::{Capability, Vendor};
+
+    #[test]
+    fn a_vendor_stream_becomes_events_and_errors() {
+        let quote = Quote {
+            instrument_id: "278".into(),
+            bid: Some(rust_decimal::Decimal::ONE),
+            ask: None,
+        };
+        let items: Vec<std::result::Result<Quote, Error>> = vec![
+            Ok(quote.clone()),
+            Err(Error::unsupported(Vendor::Slate, Capability::Streaming)),
+        ];
+        let events: Vec<Result<Event>> =
+            futures::executor::block_on(from_vendor(futures::stream::iter(items)).collect());
+        assert!(matches!(&events[0], Ok(Event::Quote(q)) if *q == quote));
+        assert!(matches!(&events[1], Err(e) if e.is_unsupported(Capability::Streaming)));
+    }
 }

@@ -46,7 +46,7 @@
 mod account;
 mod capability;
 mod error;
-mod event;
+pub mod event;
 mod funding;
 mod market;
 mod money;
