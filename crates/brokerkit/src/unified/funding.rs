@@ -17,6 +17,8 @@ pub enum Direction {
 pub struct TransferRequest {
     /// How much, greater than zero, in the account's currency.
     pub amount: Decimal,
+    /// A note kept with the movement where the broker keeps one (TraderEvolution, Slate
+    /// withdrawals); a Slate deposit and an AutoShares ACH transfer have no field for it.
     pub comment: Option<String>,
     /// The bank link to move money through, where the broker needs one (AutoShares: an
     /// approved ACH relationship id). A broker that needs one refuses the request before

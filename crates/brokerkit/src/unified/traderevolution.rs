@@ -93,21 +93,23 @@ impl TraderEvolution {
         direction: Direction,
     ) -> Result<Transfer> {
         let id = account(account_id)?;
-        let comment = request.comment.as_deref();
-        let op = match direction {
-            Direction::Deposit => self.session.deposit(id, request.amount, comment).await?,
-            Direction::Withdrawal => self.session.withdraw(id, request.amount, comment).await?,
-        };
+        // Everything read before sending: once the money moved, nothing may fail the call.
         let account = self
             .session
             .call(|c| c.get_account().account_id(id).send())
             .await?
             .into_inner();
+        let currency = self.currency(account.currency_id).await?;
+        let comment = request.comment.as_deref();
+        let op = match direction {
+            Direction::Deposit => self.session.deposit(id, request.amount, comment).await?,
+            Direction::Withdrawal => self.session.withdraw(id, request.amount, comment).await?,
+        };
         Ok(Transfer {
             id: op.map(|id| id.to_string()),
             account_id: account_id.to_string(),
             direction,
-            amount: Money::new(request.amount, self.currency(account.currency_id).await?),
+            amount: Money::new(request.amount, currency),
             status: None,
             created_at: None,
         })
