@@ -661,25 +661,52 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
         );
     };
 
-    let before = alloc::live();
-    alloc::reset_peak();
+    alloc::start();
     let rows = session.positions().await.unwrap();
+    alloc::stop();
     assert_eq!(rows.len(), MEMORY_ROWS);
-    report(
-        "brokerkit `Session::positions` (a Vec of typed rows)",
-        alloc::peak() - before,
-    );
+    report("brokerkit `Session::positions` (a Vec of typed rows)", alloc::peak());
     drop(rows);
 
-    let before = alloc::live();
-    alloc::reset_peak();
+    alloc::start();
     let rows = by_hand.positions().await;
+    alloc::stop();
     assert_eq!(rows.len(), MEMORY_ROWS);
-    report(
-        "hand-written (`Vec<Vec<Value>>`, then typed rows)",
-        alloc::peak() - before,
-    );
+    report("hand-written (`Vec<Vec<Value>>`, then typed rows)", alloc::peak());
     drop(rows);
+}
+
+/// Only brokerkit's side of one comparison, for ~10 s, to run under a profiler
+/// (`BENCH_PROFILE=quotes|concurrent|history|positions perf record …`).
+async fn profile(what: &str) {
+    let (recording, prefix, _) = record_tradelocker().await;
+    let served = replay::replay(recording);
+    let s = &tl_session(served.base_url(&prefix)).await;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut runs = 0u64;
+    while std::time::Instant::now() < until {
+        match what {
+            "quotes" => {
+                s.quote(EURUSD, INFO).await.unwrap();
+            }
+            "concurrent" => {
+                futures::stream::iter(0..CONCURRENT_CALLS)
+                    .map(|_| async move { s.quote(EURUSD, INFO).await.unwrap() })
+                    .buffer_unordered(IN_FLIGHT)
+                    .for_each(|_| async {})
+                    .await
+            }
+            "history" => {
+                tl_history(s).await;
+            }
+            "positions" => {
+                s.positions().await.unwrap();
+            }
+            other => panic!("BENCH_PROFILE={other}: quotes, concurrent, history or positions"),
+        }
+        runs += 1;
+    }
+    println!("{what}: {runs} runs in 10 s");
 }
 
 fn main() {
@@ -690,6 +717,10 @@ fn main() {
         return;
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if let Ok(what) = std::env::var("BENCH_PROFILE") {
+        rt.block_on(profile(&what));
+        return;
+    }
     rt.block_on(async {
         let mut rows = Vec::new();
         println!("{} interleaved rounds per comparison", rounds());
