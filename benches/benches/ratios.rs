@@ -425,6 +425,29 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         },
     )
     .await;
+    let counted = |label: &str, (allocs, bytes): (usize, usize)| {
+        println!(
+            "allocations per quote, {label}: {:.1} ({:.0} bytes)",
+            allocs as f64 / 100.0,
+            bytes as f64 / 100.0
+        )
+    };
+    alloc::start();
+    let at = alloc::counts();
+    for _ in 0..100 {
+        s.quote(EURUSD, INFO).await.unwrap();
+    }
+    let end = alloc::counts();
+    alloc::stop();
+    counted("brokerkit", (end.0 - at.0, end.1 - at.1));
+    alloc::start();
+    let at = alloc::counts();
+    for _ in 0..100 {
+        h.quote().await;
+    }
+    let end = alloc::counts();
+    alloc::stop();
+    counted("hand-written", (end.0 - at.0, end.1 - at.1));
     out.push(Row {
         what: format!("TradeLocker quotes, sequential ({SEQUENTIAL} per run)"),
         compared: c,
@@ -669,6 +692,25 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
     drop(rows);
 
     alloc::start();
+    let mut count = 0usize;
+    let mut qty = Decimal::ZERO;
+    session
+        .positions_each(|p| {
+            count += 1;
+            qty += p.qty;
+            std::ops::ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    alloc::stop();
+    assert_eq!(count, MEMORY_ROWS);
+    assert!(qty > Decimal::ZERO);
+    report(
+        "brokerkit `Session::positions_each` (one row at a time: a sum over the rows)",
+        alloc::peak(),
+    );
+
+    alloc::start();
     let rows = by_hand.positions().await;
     alloc::stop();
     assert_eq!(rows.len(), MEMORY_ROWS);
@@ -682,6 +724,11 @@ async fn profile(what: &str) {
     let (recording, prefix, _) = record_tradelocker().await;
     let served = replay::replay(recording);
     let s = &tl_session(served.base_url(&prefix)).await;
+    let h = &by_hand::TradeLocker {
+        http: http(),
+        base: served.base_url(&prefix),
+        account_id: String::new(),
+    };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut runs = 0u64;
     while std::time::Instant::now() < until {
@@ -698,6 +745,12 @@ async fn profile(what: &str) {
             }
             "history" => {
                 tl_history(s).await;
+            }
+            "quotes-baseline" => {
+                h.quote().await;
+            }
+            "history-baseline" => {
+                h.history().await;
             }
             "positions" => {
                 s.positions().await.unwrap();
