@@ -238,7 +238,9 @@ fn benches(c: &mut Criterion) {
         rt.block_on(fx.by_hand.positions());
     });
     allocations("decode 100 rows: brokerkit (by column name)", 200, || {
-        fx.rows.decode::<Position>("positions", &fx.columns).unwrap();
+        fx.rows
+            .decode::<Position>("positions", &fx.columns)
+            .unwrap();
     });
     allocations("decode 100 rows: hand-written (by index)", 200, || {
         by_hand::decode(&fx.raw_rows);
@@ -266,7 +268,11 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("decode 100 position rows");
     g.bench_function("brokerkit by name", |b| {
-        b.iter(|| fx.rows.decode::<Position>("positions", &fx.columns).unwrap())
+        b.iter(|| {
+            fx.rows
+                .decode::<Position>("positions", &fx.columns)
+                .unwrap()
+        })
     });
     g.bench_function("hand-written by index", |b| {
         b.iter(|| by_hand::decode(&fx.raw_rows))

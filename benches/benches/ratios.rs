@@ -688,7 +688,10 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
     let rows = session.positions().await.unwrap();
     alloc::stop();
     assert_eq!(rows.len(), MEMORY_ROWS);
-    report("brokerkit `Session::positions` (a Vec of typed rows)", alloc::peak());
+    report(
+        "brokerkit `Session::positions` (a Vec of typed rows)",
+        alloc::peak(),
+    );
     drop(rows);
 
     alloc::start();
@@ -714,7 +717,10 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
     let rows = by_hand.positions().await;
     alloc::stop();
     assert_eq!(rows.len(), MEMORY_ROWS);
-    report("hand-written (`Vec<Vec<Value>>`, then typed rows)", alloc::peak());
+    report(
+        "hand-written (`Vec<Vec<Value>>`, then typed rows)",
+        alloc::peak(),
+    );
     drop(rows);
 }
 
