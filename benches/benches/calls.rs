@@ -5,8 +5,8 @@
 //! `cargo bench -p brokerkit-bench`; figures go to BENCHMARKS.md.
 
 use brokerkit_mock::tradelocker as sandbox;
-use brokerkit_tradelocker::rows::{decode_rows, Position};
-use brokerkit_tradelocker::{orders, types, Credentials, Environment, Session};
+use brokerkit_tradelocker::rows::Position;
+use brokerkit_tradelocker::{orders, Credentials, Environment, Session};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -133,7 +133,7 @@ struct Fixture {
     session: Session,
     by_hand: by_hand::Api,
     columns: Vec<String>,
-    rows: Vec<Vec<types::RowCell>>,
+    rows: brokerkit_tradelocker::rows::RawRows,
     raw_rows: Vec<Vec<Value>>,
 }
 
@@ -190,10 +190,7 @@ async fn fixture(positions: usize) -> Fixture {
         .unwrap()
         .into_inner();
     let rows = raw.d.unwrap().positions;
-    let raw_rows = rows
-        .iter()
-        .map(|r| r.iter().map(|c| c.0.clone()).collect())
-        .collect();
+    let raw_rows = serde_json::from_str(rows.json()).unwrap();
     Fixture {
         _server: server,
         session,
@@ -241,7 +238,9 @@ fn benches(c: &mut Criterion) {
         rt.block_on(fx.by_hand.positions());
     });
     allocations("decode 100 rows: brokerkit (by column name)", 200, || {
-        decode_rows::<Position>("positions", &fx.columns, &fx.rows).unwrap();
+        fx.rows
+            .decode::<Position>("positions", &fx.columns)
+            .unwrap();
     });
     allocations("decode 100 rows: hand-written (by index)", 200, || {
         by_hand::decode(&fx.raw_rows);
@@ -269,7 +268,11 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("decode 100 position rows");
     g.bench_function("brokerkit by name", |b| {
-        b.iter(|| decode_rows::<Position>("positions", &fx.columns, &fx.rows).unwrap())
+        b.iter(|| {
+            fx.rows
+                .decode::<Position>("positions", &fx.columns)
+                .unwrap()
+        })
     });
     g.bench_function("hand-written by index", |b| {
         b.iter(|| by_hand::decode(&fx.raw_rows))

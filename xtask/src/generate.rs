@@ -68,6 +68,11 @@ fn settings() -> GenerationSettings {
             normalize::SECRET_COMPONENT,
             "::brokerkit_runtime::Secret",
             [TypeImpl::Display, TypeImpl::FromStr, TypeImpl::Default].into_iter(),
+        )
+        .with_replacement(
+            normalize::RAW_ROWS_COMPONENT,
+            "crate::rows::RawRows",
+            [TypeImpl::Default].into_iter(),
         );
     s
 }

@@ -23,6 +23,9 @@ use serde_json::{json, Map, Value};
 pub const DECIMAL_COMPONENT: &str = "BrokerkitDecimal";
 /// Component name the generator maps to `brokerkit_runtime::Secret`.
 pub const SECRET_COMPONENT: &str = "BrokerkitSecret";
+/// TradeLocker's positions table, kept as raw JSON by the generator
+/// (`brokerkit_tradelocker::rows::RawRows`) and decoded straight into typed rows.
+pub const RAW_ROWS_COMPONENT: &str = "PositionRows";
 /// Extension that marks a string as a credential (passwords use `format: password`).
 pub const SECRET_EXT: &str = "x-brokerkit-secret";
 /// Extension that marks a header parameter the session supplies.

@@ -99,9 +99,75 @@ impl FromStr for Decimal {
     }
 }
 
+/// Plain decimal text (`-?digits[.digits]`, at most 28 digits after the point, a mantissa that
+/// fits 96 bits) read in one pass; `None` leaves anything else to the general parser. Prices
+/// arrive by the tens of thousands per answer (a 20,000-bar history holds 100,000), and this
+/// is several times faster than `from_str_exact`, which also handles separators and exponents.
+fn parse_plain(text: &[u8]) -> Option<rust_decimal::Decimal> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, text),
+    };
+    // "5." and ".5" are left to the general parser, which decides what they mean.
+    if !digits.first()?.is_ascii_digit() || !digits.last()?.is_ascii_digit() {
+        return None;
+    }
+    // Up to 19 digits (every price and quantity seen on the wire) fit a u64 without a check.
+    if digits.len() <= 19 {
+        let mut mantissa: u64 = 0;
+        let mut scale: u32 = 0;
+        let mut point = false;
+        for &b in digits {
+            match b {
+                b'0'..=b'9' => {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    scale += u32::from(point);
+                }
+                b'.' if !point => point = true,
+                _ => return None,
+            }
+        }
+        // As the general parser does: "-0" is zero, without a sign.
+        let negative = negative && mantissa != 0;
+        return Some(rust_decimal::Decimal::from_parts(
+            mantissa as u32,
+            (mantissa >> 32) as u32,
+            0,
+            negative,
+            scale,
+        ));
+    }
+    let mut mantissa: u128 = 0;
+    let mut scale: u32 = 0;
+    let mut point = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa
+                    .checked_mul(10)?
+                    .checked_add(u128::from(b - b'0'))?;
+                scale += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if scale > 28 || mantissa >= 1 << 96 {
+        return None;
+    }
+    let mut value = rust_decimal::Decimal::from_i128_with_scale(mantissa as i128, scale);
+    // As the general parser does: "-0" is zero, without a sign.
+    value.set_sign_negative(negative && mantissa != 0);
+    Some(value)
+}
+
 /// Parses decimal text exactly: digits a `rust_decimal::Decimal` cannot hold are an error, not
 /// a rounding.
 fn parse_str(s: &str) -> Result<rust_decimal::Decimal, DecimalError> {
+    if let Some(value) = parse_plain(s.as_bytes()) {
+        return Ok(value);
+    }
     let t = s.trim();
     let is_plain = !t.is_empty()
         && t.bytes()
@@ -123,6 +189,10 @@ fn parse_raw(
     raw: &str,
     blank_is_none: bool,
 ) -> Result<Option<rust_decimal::Decimal>, DecimalError> {
+    // serde_json hands over a number's text without surrounding whitespace.
+    if let Some(value) = parse_plain(raw.as_bytes()) {
+        return Ok(Some(value));
+    }
     let raw = raw.trim();
     if raw == "null" {
         return Ok(None);
@@ -408,6 +478,79 @@ mod tests {
             serde_json::from_value(json!([1.37364, "0.62", 7, "100000.00", 0.1, "1e-3"])).unwrap();
         let text: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert_eq!(text, ["1.37364", "0.62", "7", "100000.00", "0.1", "0.001"]);
+    }
+
+    #[test]
+    fn the_one_pass_reader_agrees_with_the_general_parser() {
+        // (text, what `parse_str` reads, as the general parser alone read it before).
+        let cases = [
+            ("0", Some("0")),
+            ("-0", Some("0")),
+            ("7", Some("7")),
+            ("+7", Some("7")),
+            ("007", Some("7")),
+            ("-1.37364", Some("-1.37364")),
+            ("100000.00", Some("100000.00")),
+            (
+                "0.0000000000000000000000000001",
+                Some("0.0000000000000000000000000001"),
+            ),
+            (
+                "79228162514264337593543950335",
+                Some("79228162514264337593543950335"),
+            ),
+            (
+                "-79228162514264337593543950335",
+                Some("-79228162514264337593543950335"),
+            ),
+            (
+                "7.9228162514264337593543950335",
+                Some("7.9228162514264337593543950335"),
+            ),
+            ("1e3", Some("1000")),
+            (" 1", Some("1")),
+            ("1 ", Some("1")),
+            ("79228162514264337593543950336", None),
+            ("0.00000000000000000000000000001", None),
+            ("1..2", None),
+            ("1.2.3", None),
+            ("-", None),
+            ("", None),
+            ("1_000", None),
+            ("0x10", None),
+            ("--1", None),
+        ];
+        for (text, expected) in cases {
+            let read = parse_str(text).ok().map(|d| d.to_string());
+            assert_eq!(read.as_deref(), expected, "{text:?}");
+            if let Some(fast) = parse_plain(text.as_bytes()) {
+                let general = rust_decimal::Decimal::from_str_exact(text).unwrap();
+                assert_eq!((fast, fast.scale()), (general, general.scale()), "{text:?}");
+            }
+        }
+        // Every plain text the reader takes reads as the general parser reads it.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let int = seed % 10_000_000_000;
+            let frac_digits = (seed >> 40) % 12;
+            let frac = (seed >> 20) % 10u64.pow(frac_digits as u32).max(1);
+            let sign = if seed & 1 == 1 { "-" } else { "" };
+            let text = if frac_digits == 0 {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac:0width$}", width = frac_digits as usize)
+            };
+            let fast = parse_plain(text.as_bytes()).expect(&text);
+            let general = rust_decimal::Decimal::from_str_exact(&text).unwrap();
+            assert_eq!(
+                (fast, fast.scale(), fast.to_string()),
+                (general, general.scale(), general.to_string()),
+                "{text}"
+            );
+        }
     }
 
     #[test]

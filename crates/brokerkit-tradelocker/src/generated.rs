@@ -1554,12 +1554,7 @@ characters while the official client allows 32, so the stricter 31 is used.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct PositionsData {
-        /**One row per open position; columns come from `positionsConfig`. Observed columns, in
-order: id, tradableInstrumentId, routeId, side, qty, avgPrice, stopLossId,
-takeProfitId, openDate, unrealizedPl, strategyId. Ids are 19-digit numbers (keep them
-as strings); `stopLossId`/`takeProfitId` are null when not set; `openDate` may be `""`.
-*/
-        pub positions: ::std::vec::Vec<::std::vec::Vec<RowCell>>,
+        pub positions: crate::rows::RawRows,
     }
     impl PositionsData {
         pub fn builder() -> builder::PositionsData {
@@ -7052,7 +7047,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         #[derive(Clone, Debug)]
         pub struct PositionsData {
             positions: ::std::result::Result<
-                ::std::vec::Vec<::std::vec::Vec<super::RowCell>>,
+                crate::rows::RawRows,
                 ::std::string::String,
             >,
         }
@@ -7066,9 +7061,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         impl PositionsData {
             pub fn positions<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::vec::Vec<::std::vec::Vec<super::RowCell>>,
-                >,
+                T: ::std::convert::TryInto<crate::rows::RawRows>,
                 T::Error: ::std::fmt::Display,
             {
                 self.positions = value

@@ -97,6 +97,316 @@ pub fn decode_rows<T: Row>(
         .collect()
 }
 
+/// A table kept as the server's JSON text (`[[cell, …], …]`) and decoded straight into typed
+/// rows, without a JSON value per cell: 1M positions are about 110 MB of JSON, and a
+/// `serde_json::Value` per cell held them in several times that.
+#[derive(Clone, Default)]
+pub struct RawRows(Option<Box<serde_json::value::RawValue>>);
+
+impl RawRows {
+    /// The table's JSON text (`[]` when empty).
+    pub fn json(&self) -> &str {
+        self.0.as_deref().map_or("[]", |r| r.get())
+    }
+
+    /// Decodes every row into `T` by column name (see [`decode_rows`]).
+    pub fn decode<T: Row>(
+        &self,
+        table: &'static str,
+        columns: &[String],
+    ) -> Result<Vec<T>, RowError> {
+        let mut out = Vec::new();
+        self.for_each(table, columns, |row| {
+            out.push(row);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Decodes the rows one at a time, handing each to `f` as soon as it is read, so that a
+    /// caller who folds or filters a huge table never holds more than one row of it. `f`
+    /// stops the walk by returning `ControlFlow::Break`.
+    pub fn for_each<T: Row>(
+        &self,
+        table: &'static str,
+        columns: &[String],
+        mut f: impl FnMut(T) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), RowError> {
+        let known: Vec<bool> = columns
+            .iter()
+            .map(|c| T::KNOWN.contains(&c.as_str()))
+            .collect();
+        let mut walk = Walk {
+            table,
+            columns,
+            known: &known,
+            row: 0,
+            error: None,
+            sink: &mut f,
+            _t: std::marker::PhantomData::<T>,
+        };
+        let mut de = serde_json::Deserializer::from_str(self.json());
+        let result = de::DeserializeSeed::deserialize(&mut walk, &mut de);
+        match (walk.error.take(), result) {
+            (Some(e), _) => Err(e),
+            (None, Ok(())) => Ok(()),
+            (None, Err(e)) => Err(RowError::Cell {
+                table,
+                row: walk.row,
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for RawRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawRows({} bytes)", self.json().len())
+    }
+}
+
+impl PartialEq for RawRows {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRows {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        if !raw.get().trim_start().starts_with('[') {
+            return Err(de::Error::invalid_type(
+                de::Unexpected::Other(raw.get()),
+                &"an array of rows",
+            ));
+        }
+        Ok(Self(Some(raw)))
+    }
+}
+
+impl serde::Serialize for RawRows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(raw) => raw.serialize(s),
+            None => s.collect_seq(std::iter::empty::<()>()),
+        }
+    }
+}
+
+#[cfg(feature = "schemas")]
+impl schemars::JsonSchema for RawRows {
+    fn schema_name() -> String {
+        "PositionRows".into()
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        <Vec<Vec<RowCell>>>::json_schema(gen)
+    }
+}
+
+/// The walk over a table's rows: the outer array.
+struct Walk<'a, T, F> {
+    table: &'static str,
+    columns: &'a [String],
+    known: &'a [bool],
+    row: usize,
+    /// A row error found inside serde, returned instead of serde's message.
+    error: Option<RowError>,
+    sink: &'a mut F,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Row, F: FnMut(T) -> std::ops::ControlFlow<()>> de::DeserializeSeed<'de>
+    for &mut Walk<'_, T, F>
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Row, F: FnMut(T) -> std::ops::ControlFlow<()>> Visitor<'de> for &mut Walk<'_, T, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of rows")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
+        loop {
+            let seed = OneRow::<T> {
+                table: self.table,
+                row: self.row,
+                columns: self.columns,
+                known: self.known,
+                error: &mut self.error,
+                _t: std::marker::PhantomData,
+            };
+            let Some(value) = rows.next_element_seed(seed)? else {
+                return Ok(());
+            };
+            self.row += 1;
+            if (self.sink)(value).is_break() {
+                // The rest is not read, but must still be well-formed JSON for serde_json.
+                while rows.next_element::<de::IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One row: an array of cells, read as a map keyed by column id.
+struct OneRow<'a, T> {
+    table: &'static str,
+    row: usize,
+    columns: &'a [String],
+    known: &'a [bool],
+    error: &'a mut Option<RowError>,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Row> de::DeserializeSeed<'de> for OneRow<'_, T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Row> Visitor<'de> for OneRow<'_, T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row (an array of cells)")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut cells: A) -> Result<T, A::Error> {
+        let mut map = CellMap {
+            cells: &mut cells,
+            columns: self.columns,
+            known: self.known,
+            next: 0,
+            read: 0,
+            short: false,
+            other: Vec::new(),
+        };
+        let result = T::deserialize(&mut map);
+        let (read, short, other) = (map.read, map.short, std::mem::take(&mut map.other));
+        let width = |got| RowError::Width {
+            table: self.table,
+            row: self.row,
+            expected: self.columns.len(),
+            got,
+        };
+        if short {
+            *self.error = Some(width(read));
+            return Err(de::Error::custom("row too short"));
+        }
+        let mut value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                *self.error = Some(RowError::Cell {
+                    table: self.table,
+                    row: self.row,
+                    message: e.to_string(),
+                });
+                return Err(e);
+            }
+        };
+        // Columns the type did not ask for after its last field.
+        let mut read = read;
+        for (i, column) in self.columns.iter().enumerate().skip(map.next) {
+            match cells.next_element::<Value>()? {
+                Some(cell) if !self.known[i] => {
+                    read += 1;
+                    value.other_mut().insert(column.clone(), cell);
+                }
+                Some(_) => read += 1,
+                None => {
+                    *self.error = Some(width(read));
+                    return Err(de::Error::custom("row too short"));
+                }
+            }
+        }
+        if cells.next_element::<de::IgnoredAny>()?.is_some() {
+            let mut got = read + 1;
+            while cells.next_element::<de::IgnoredAny>()?.is_some() {
+                got += 1;
+            }
+            *self.error = Some(width(got));
+            return Err(de::Error::custom("row too long"));
+        }
+        for (column, cell) in other {
+            value.other_mut().insert(column, cell);
+        }
+        Ok(value)
+    }
+}
+
+/// The cells of one row as a map from column id to cell, read in place. Cells of columns the
+/// type does not know are kept aside (they go to its `other` map).
+struct CellMap<'a, A> {
+    cells: &'a mut A,
+    columns: &'a [String],
+    known: &'a [bool],
+    /// The next column.
+    next: usize,
+    /// Cells read so far.
+    read: usize,
+    /// The row ended before its columns did.
+    short: bool,
+    other: Vec<(String, Value)>,
+}
+
+impl<'de, A: de::SeqAccess<'de>> Deserializer<'de> for &mut CellMap<'_, A> {
+    type Error = A::Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+impl<'de, A: de::SeqAccess<'de>> de::MapAccess<'de> for &mut CellMap<'_, A> {
+    type Error = A::Error;
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(column) = self.columns.get(self.next) {
+            if self.known[self.next] {
+                let key = de::value::StrDeserializer::<A::Error>::new(column.as_str());
+                return seed.deserialize(key).map(Some);
+            }
+            self.next += 1;
+            match self.cells.next_element::<Value>()? {
+                Some(cell) => {
+                    self.read += 1;
+                    self.other.push((column.clone(), cell));
+                }
+                None => {
+                    self.short = true;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(None)
+    }
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.next += 1;
+        match self.cells.next_element_seed(seed)? {
+            Some(v) => {
+                self.read += 1;
+                Ok(v)
+            }
+            None => {
+                self.short = true;
+                Err(de::Error::custom("row too short"))
+            }
+        }
+    }
+}
+
 macro_rules! row {
     ($t:ty, [$($col:literal),* $(,)?]) => {
         impl Row for $t {
@@ -554,6 +864,131 @@ mod tests {
         assert!(
             decode_row::<Position>("positions", 0, &cols(&POSITION_COLUMNS), &row).is_err(),
             "avgPrice is required"
+        );
+    }
+
+    fn raw(v: Value) -> RawRows {
+        serde_json::from_str(&v.to_string()).unwrap()
+    }
+
+    /// The raw table decodes every row as the cell-by-cell decoder does, in the same order.
+    #[test]
+    fn raw_rows_decode_like_cells() {
+        let mut reordered = cols(&POSITION_COLUMNS);
+        reordered.reverse();
+        reordered.insert(3, "brandNewColumn".into());
+        reordered.push("another".into());
+        let table = json!([
+            ["s1", 3.5, "", "x", null, null, 1.1, 0.5, "sell", 7, 9, 42, {"a": [1]}],
+            ["", "-2.25", "1774250624000", null, "7", "8", "1.00000000000000000001", "3", "buy", "948735", "6125", "7421932185916132049", 0]
+        ]);
+        let by_cells: Vec<Position> = table
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| decode_row("positions", i, &reordered, &cells(r.clone())).unwrap())
+            .collect();
+        let by_raw: Vec<Position> = raw(table).decode("positions", &reordered).unwrap();
+        assert_eq!(by_raw, by_cells);
+        assert_eq!(by_raw[1].id, "7421932185916132049");
+        assert_eq!(
+            by_raw[1].avg_price.to_string(),
+            "1.00000000000000000001",
+            "exact, more digits than f64"
+        );
+        assert_eq!(by_raw[0].other.get("another"), Some(&json!({"a": [1]})));
+        assert_eq!(by_raw[1].other.get("brandNewColumn"), Some(&json!(null)));
+        assert!(raw(json!([]))
+            .decode::<Position>("positions", &reordered)
+            .unwrap()
+            .is_empty());
+        assert!(RawRows::default()
+            .decode::<Position>("positions", &reordered)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn raw_rows_report_the_row_that_does_not_fit() {
+        let columns = cols(&POSITION_COLUMNS);
+        let good = json!(["1", "2", "3", "buy", "1", "1", null, null, "", null, null]);
+        let short = raw(json!([good.clone(), ["1", "2"]]));
+        assert_eq!(
+            short.decode::<Position>("positions", &columns).unwrap_err(),
+            RowError::Width {
+                table: "positions",
+                row: 1,
+                expected: 11,
+                got: 2
+            }
+        );
+        let mut long = good.clone();
+        long.as_array_mut().unwrap().extend([json!(1), json!(2)]);
+        assert_eq!(
+            raw(json!([good.clone(), good.clone(), long]))
+                .decode::<Position>("positions", &columns)
+                .unwrap_err(),
+            RowError::Width {
+                table: "positions",
+                row: 2,
+                expected: 11,
+                got: 13
+            }
+        );
+        let mut lots = good.clone();
+        lots[4] = json!("lots");
+        match raw(json!([lots]))
+            .decode::<Position>("positions", &columns)
+            .unwrap_err()
+        {
+            RowError::Cell {
+                row: 0, message, ..
+            } => assert!(message.contains("not a decimal"), "{message}"),
+            e => panic!("{e:?}"),
+        }
+        assert!(
+            serde_json::from_str::<RawRows>("{\"a\": 1}").is_err(),
+            "a table is an array"
+        );
+    }
+
+    #[test]
+    fn raw_rows_can_be_walked_without_keeping_them() {
+        let columns = cols(&POSITION_COLUMNS);
+        let rows: Vec<Value> = (0..5)
+            .map(|i| {
+                json!([
+                    i.to_string(),
+                    "2",
+                    "3",
+                    "buy",
+                    "1",
+                    "1",
+                    null,
+                    null,
+                    "",
+                    null,
+                    null
+                ])
+            })
+            .collect();
+        let table = raw(Value::Array(rows));
+        let mut seen = Vec::new();
+        table
+            .for_each("positions", &columns, |p: Position| {
+                seen.push(p.id);
+                if seen.len() == 3 {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert_eq!(seen, ["0", "1", "2"], "stops when asked");
+        assert_eq!(
+            format!("{table:?}"),
+            format!("RawRows({} bytes)", table.json().len())
         );
     }
 

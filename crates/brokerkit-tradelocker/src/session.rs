@@ -547,6 +547,22 @@ impl Session {
 
     /// Open positions.
     pub async fn positions(&self) -> Result<Vec<Position>> {
+        let (columns, rows) = self.position_rows().await?;
+        Ok(rows.decode("positions", &columns)?)
+    }
+
+    /// Open positions, handed to `f` one at a time as they are decoded (return
+    /// `ControlFlow::Break` to stop): for accounts with more positions than are worth holding
+    /// at once. Only the answer's text is held, never all the rows.
+    pub async fn positions_each(
+        &self,
+        f: impl FnMut(Position) -> std::ops::ControlFlow<()>,
+    ) -> Result<()> {
+        let (columns, rows) = self.position_rows().await?;
+        Ok(rows.for_each("positions", &columns, f)?)
+    }
+
+    async fn position_rows(&self) -> Result<(Vec<String>, rows::RawRows)> {
         let config = self.config().await?;
         let columns = rows::column_ids(config.positions_config.as_ref(), "positions")?;
         let rv = send!(self
@@ -555,7 +571,7 @@ impl Session {
             .account_id(self.account_id()?)
             .send());
         let rows = open(rv)?.map(|d| d.positions).unwrap_or_default();
-        Ok(rows::decode_rows("positions", &columns, &rows)?)
+        Ok((columns, rows))
     }
 
     /// Working (not final) orders.
