@@ -423,6 +423,8 @@ struct Sandbox {
     windows: HashMap<(String, String), VecDeque<Instant>>,
     /// 429s sent for going over a published limit.
     rate_limited: usize,
+    /// The path and `developer-api-key` (if any) of every request, in order.
+    developer_keys: Vec<(String, Option<String>)>,
 }
 
 impl Sandbox {
@@ -539,6 +541,12 @@ impl Server {
         lock(&self.state).rate_limited
     }
 
+    /// The path (under the prefix) and `developer-api-key` header of every request so far,
+    /// in order. The sandbox accepts any key, or none, on REST calls.
+    pub fn developer_keys(&self) -> Vec<(String, Option<String>)> {
+        lock(&self.state).developer_keys.clone()
+    }
+
     /// Balance of an account, by account id.
     pub fn balance(&self, account_id: &str) -> Option<Decimal> {
         lock(&self.state)
@@ -590,6 +598,7 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         clock_offset: Duration::ZERO,
         windows: HashMap::new(),
         rate_limited: 0,
+        developer_keys: Vec::new(),
     };
     let state = Arc::new(Mutex::new(sandbox));
     let running = crate::serve(router(state.clone()), PREFIX, port).await?;
@@ -643,6 +652,10 @@ fn router(state: Shared) -> Router {
             state.clone(),
             enforce_rate_limits,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            note_developer_key,
+        ))
         .with_state(state)
         .layer(axum::middleware::map_response(json_rejections))
 }
@@ -651,6 +664,22 @@ fn router(state: Shared) -> Router {
 /// sliding window of `intervalNum` × `measure` that admits `limit` requests; beyond it 429
 /// with `Retry-After` (whole seconds until the oldest leaves the window) and nothing done.
 /// Requests whose account cannot be told are left to the handler to refuse.
+async fn note_developer_key(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let path = path.strip_prefix(PREFIX).unwrap_or(path).to_string();
+    let key = req
+        .headers()
+        .get("developer-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    lock(&state).developer_keys.push((path, key));
+    next.run(req).await
+}
+
 async fn enforce_rate_limits(
     State(state): State<Shared>,
     req: axum::extract::Request,

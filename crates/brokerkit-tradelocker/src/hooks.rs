@@ -4,8 +4,8 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
-use brokerkit_runtime::{Operation, TokenCell};
+use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
+use brokerkit_runtime::{Operation, Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
 use std::sync::{Arc, RwLock};
@@ -24,6 +24,8 @@ pub struct State {
     pub(crate) account: Arc<RwLock<Option<Selected>>>,
     /// How requests are sent: User-Agent, retries, deadline, answer size limit.
     pub(crate) pipeline: call::Pipeline,
+    /// The `developer-api-key` sent on every call but the stream-token exchange, when set.
+    pub(crate) developer_key: Option<Secret>,
 }
 
 /// The account every `/trade` call acts on.
@@ -39,6 +41,7 @@ impl Default for State {
             tokens: Arc::new(TokenCell::new(REFRESH_SKEW)),
             account: Arc::default(),
             pipeline: call::Pipeline::default(),
+            developer_key: None,
         }
     }
 }
@@ -53,6 +56,10 @@ impl State {
 }
 
 const ACC_NUM: HeaderName = HeaderName::from_static("accnum");
+const DEVELOPER_API_KEY: HeaderName = HeaderName::from_static("developer-api-key");
+
+/// The one call the developer key must not go to (reference §2: the stream-token exchange).
+const WITHOUT_DEVELOPER_KEY: &str = "get_stream_account_tokens";
 
 /// Operations whose answers carry the tokens: never printed in errors.
 const AUTH_OPERATIONS: &[&str] = &["get_jwt_token", "refresh_jwt_token"];
@@ -74,13 +81,18 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
         strip_generator_headers(request);
+        let state = self.inner();
+        if let Some(key) = &state.developer_key {
+            if info.operation_id != WITHOUT_DEVELOPER_KEY {
+                set_secret_header(request, DEVELOPER_API_KEY, key, "").map_err(Error::Custom)?;
+            }
+        }
         if AUTH_OPERATIONS.contains(&info.operation_id) {
             call::seal();
         }
         if !is_secured(info) {
             return Ok(());
         }
-        let state = self.inner();
         // A failed renewal is noted by the token cell and typed by the call scope.
         let token = state
             .tokens

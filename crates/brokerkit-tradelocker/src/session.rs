@@ -103,6 +103,7 @@ pub struct SessionBuilder {
     environment: Environment,
     client_config: ClientConfig,
     keep_credentials: bool,
+    developer_key: Option<Secret>,
 }
 
 impl SessionBuilder {
@@ -122,12 +123,20 @@ impl SessionBuilder {
         let base = self.environment.base_url().to_string();
         let state = State {
             pipeline: self.client_config.pipeline.clone(),
+            developer_key: self.developer_key.clone(),
             ..State::default()
         };
         let client = Client::new_with_client(&base, http.clone(), state.clone());
         // Refreshes go through a client without tokens, so they never recurse into the hooks'
         // own refresh logic.
-        let plain = Client::new_with_client(&base, http, State::default());
+        let plain = Client::new_with_client(
+            &base,
+            http,
+            State {
+                developer_key: self.developer_key.clone(),
+                ..State::default()
+            },
+        );
         let kept = self.keep_credentials.then(|| credentials.clone());
         state
             .tokens
@@ -145,6 +154,14 @@ impl SessionBuilder {
             config: Arc::default(),
             pacing: Arc::default(),
         })
+    }
+
+    /// A TradeLocker developer key, sent as `developer-api-key` on every call (as the official
+    /// client does) except the stream-token exchange; the Streams API requires it. Kept as a
+    /// [`Secret`]: never in `Debug`, logs or URLs.
+    pub fn developer_api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.developer_key = Some(key.into());
+        self
     }
 
     /// Whether the session keeps the credentials (as redacted [`Secret`]s) to log in again by
@@ -304,12 +321,19 @@ impl Session {
             environment,
             client_config: ClientConfig::default(),
             keep_credentials: true,
+            developer_key: None,
         }
     }
 
     /// Logs in with default settings.
     pub async fn login(environment: Environment, credentials: &Credentials) -> Result<Session> {
         Self::builder(environment).login(credentials).await
+    }
+
+    /// The developer key the session sends, if one was configured (for a stream client,
+    /// whose handshake needs it).
+    pub fn developer_api_key(&self) -> Option<&Secret> {
+        self.state.developer_key.as_ref()
     }
 
     /// The generated client; calls made with it get the session's headers too.
