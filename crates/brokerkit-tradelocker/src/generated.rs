@@ -2034,12 +2034,16 @@ the remaining schedule fields were never captured, so the object is left open.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct SessionStatus {
-        ///Unverified: three 0/1 flags; which operation each index stands for is not documented.
+        /**Three 0/1 flags (the official client's type and tests fix the length). Unverified:
+which operation each index stands for is not documented.
+*/
         #[serde(rename = "allowedOperations")]
-        pub allowed_operations: ::std::vec::Vec<i32>,
-        ///Unverified: six 0/1 flags; which order type each index stands for is not documented.
+        pub allowed_operations: [i32; 3usize],
+        /**Six 0/1 flags (the official client's type and tests fix the length). Unverified:
+which order type each index stands for is not documented.
+*/
         #[serde(rename = "allowedOrderTypes")]
-        pub allowed_order_types: ::std::vec::Vec<i32>,
+        pub allowed_order_types: [i32; 6usize],
     }
     impl SessionStatus {
         pub fn builder() -> builder::SessionStatus {
@@ -7769,11 +7773,11 @@ integer is accepted. Pass it as `accountId` when subscribing.
         #[derive(Clone, Debug)]
         pub struct SessionStatus {
             allowed_operations: ::std::result::Result<
-                ::std::vec::Vec<i32>,
+                [i32; 3usize],
                 ::std::string::String,
             >,
             allowed_order_types: ::std::result::Result<
-                ::std::vec::Vec<i32>,
+                [i32; 6usize],
                 ::std::string::String,
             >,
         }
@@ -7792,7 +7796,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         impl SessionStatus {
             pub fn allowed_operations<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<i32>>,
+                T: ::std::convert::TryInto<[i32; 3usize]>,
                 T::Error: ::std::fmt::Display,
             {
                 self.allowed_operations = value
@@ -7806,7 +7810,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
             }
             pub fn allowed_order_types<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<i32>>,
+                T: ::std::convert::TryInto<[i32; 6usize]>,
                 T::Error: ::std::fmt::Display,
             {
                 self.allowed_order_types = value

@@ -498,3 +498,40 @@ async fn secrets_never_show_in_debug_or_errors() {
         );
     }
 }
+
+/// Reference §3.7: a session status is three operation flags and six order-type flags; the
+/// types say so, and an answer of another length is a typed decode error, not a silent guess.
+#[tokio::test]
+async fn session_status_flags_have_their_known_lengths() {
+    let (server, session) = logged_in(Config::default()).await;
+    let status = session
+        .call(|c| c.get_session_status().session_status_id(1).send())
+        .await
+        .unwrap();
+    let d = status.value.d.clone().unwrap();
+    let (ops, kinds): ([i32; 3], [i32; 6]) = (d.allowed_operations, d.allowed_order_types);
+    assert!(ops.iter().chain(&kinds).all(|f| *f == 0 || *f == 1));
+
+    server.running.faults.inject(
+        "/trade/sessionStatuses/*",
+        brokerkit_mock::Fault::Respond {
+            status: 200,
+            body: r#"{"s":"ok","d":{"allowedOperations":[1,1],"allowedOrderTypes":[1,1,1,0,0,0]}}"#
+                .into(),
+        },
+    );
+    let err = session
+        .call(|c| c.get_session_status().session_status_id(1).send())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failure(Failure::Decode {
+                status: Some(200),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
