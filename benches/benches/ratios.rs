@@ -240,7 +240,7 @@ mod by_hand {
 }
 
 fn minute() -> tl::types::Resolution {
-    tl::types::Resolution::SubMonthResolution(tl::types::SubMonthResolutionString::X1m.into())
+    tl::Resolution::Minute.into()
 }
 
 fn http() -> reqwest::Client {

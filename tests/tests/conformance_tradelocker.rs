@@ -65,15 +65,9 @@ async fn every_sandbox_answer_matches_the_spec() {
         .send()
         .await
         .unwrap();
-    let hour = types::Resolution::SubMonthResolution(types::SubMonthResolutionString::X1h.into());
+    let hour = brokerkit_tradelocker::Resolution::Hour;
     session
-        .history(
-            EURUSD,
-            INFO,
-            hour.clone(),
-            1_700_000_000_000,
-            1_700_036_000_000,
-        )
+        .history(EURUSD, INFO, hour, 1_700_000_000_000, 1_700_036_000_000)
         .await
         .unwrap();
     session

@@ -39,6 +39,7 @@ pub mod error;
 pub mod hooks;
 pub mod instruments;
 pub mod orders;
+pub mod resolution;
 pub mod rows;
 pub mod session;
 
@@ -50,5 +51,6 @@ pub use brokerkit_runtime::{BrokerError, ClientConfig, Failure, Reply};
 pub use error::{Error, Result};
 pub use generated::*;
 pub use instruments::InstrumentRoutes;
+pub use resolution::Resolution;
 pub use rows::{AccountState, Execution, Order, Position, RowError};
 pub use session::{Account, Credentials, Environment, OrdersHistoryPage, Session, SessionBuilder};

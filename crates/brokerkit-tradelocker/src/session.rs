@@ -4,6 +4,7 @@
 use crate::envelope::{open, require};
 use crate::error::{Error, Result};
 use crate::hooks::{Selected, State};
+use crate::instruments::InstrumentIndex;
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
 use brokerkit_runtime::{
@@ -11,6 +12,7 @@ use brokerkit_runtime::{
     Tokens,
 };
 use rust_decimal::Decimal;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -153,6 +155,7 @@ impl SessionBuilder {
             state,
             config: Arc::default(),
             pacing: Arc::default(),
+            instrument_index: Arc::default(),
         })
     }
 
@@ -260,6 +263,8 @@ pub struct Session {
     config: Arc<OnceCell<Arc<types::ConfigData>>>,
     /// Set once the typed calls tried to read the published limits (successfully or not).
     pacing: Arc<OnceCell<()>>,
+    /// The instrument list of each account id, indexed, read once.
+    instrument_index: Arc<std::sync::Mutex<HashMap<String, Arc<InstrumentIndex>>>>,
 }
 
 /// The limits `/trade/config` publishes, as the pipeline paces to them: `(name, limit)` for
@@ -498,6 +503,49 @@ impl Session {
         Ok(open(rv)?.map(|d| d.instruments).unwrap_or_default())
     }
 
+    /// The selected account's instruments, indexed by symbol and id: read from the server on
+    /// the first call for each account, then kept for the session ([`Session::instruments`]
+    /// always reads afresh).
+    pub async fn instrument_index(&self) -> Result<Arc<InstrumentIndex>> {
+        let account = self.account_id()?;
+        let cached = self
+            .instrument_index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&account)
+            .cloned();
+        if let Some(index) = cached {
+            return Ok(index);
+        }
+        let index = Arc::new(InstrumentIndex::new(self.instruments().await?));
+        self.instrument_index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account, index.clone());
+        Ok(index)
+    }
+
+    /// The instrument with this symbol name (`EURUSD`), without scanning the list (see
+    /// [`Session::instrument_index`]).
+    pub async fn instrument_by_symbol(
+        &self,
+        name: &str,
+    ) -> Result<Option<types::InstrumentSummary>> {
+        Ok(self.instrument_index().await?.by_symbol(name).cloned())
+    }
+
+    /// The instrument with this `tradableInstrumentId` (see [`Session::instrument_index`]).
+    pub async fn instrument_by_id(
+        &self,
+        tradable_instrument_id: i64,
+    ) -> Result<Option<types::InstrumentSummary>> {
+        Ok(self
+            .instrument_index()
+            .await?
+            .by_id(tradable_instrument_id)
+            .cloned())
+    }
+
     /// Details of one instrument (lot sizes, tick sizes, session ids…).
     pub async fn instrument_details(
         &self,
@@ -531,7 +579,7 @@ impl Session {
         &self,
         tradable_instrument_id: i64,
         route_id: i64,
-        resolution: types::Resolution,
+        resolution: impl Into<types::Resolution>,
         from: i64,
         to: i64,
     ) -> Result<Vec<types::Bar>> {
@@ -541,7 +589,7 @@ impl Session {
             .get_history()
             .tradable_instrument_id(tradable_instrument_id)
             .route_id(route_id)
-            .resolution(resolution)
+            .resolution(resolution.into())
             .from(from)
             .to(to);
         let rv = send!(call.send());

@@ -403,15 +403,9 @@ async fn a_refused_connection_is_a_connection_error() {
 #[tokio::test]
 async fn empty_history_is_no_data_not_an_error() {
     let (_server, session) = logged_in(Config::default()).await;
-    let minute = types::Resolution::SubMonthResolution(types::SubMonthResolutionString::X1m.into());
+    let minute = brokerkit_tradelocker::Resolution::Minute;
     let bars = session
-        .history(
-            EURUSD,
-            INFO,
-            minute.clone(),
-            1_700_000_000_000,
-            1_700_000_000_000,
-        )
+        .history(EURUSD, INFO, minute, 1_700_000_000_000, 1_700_000_000_000)
         .await
         .unwrap();
     assert!(bars.is_empty());
@@ -533,5 +527,43 @@ async fn session_status_flags_have_their_known_lengths() {
             })
         ),
         "{err:?}"
+    );
+}
+
+/// Instruments by symbol and by id, from one read of the list per account.
+#[tokio::test]
+async fn instruments_are_found_by_symbol_and_id_without_rescanning() {
+    let (server, session) = logged_in(Config::default()).await;
+    let path = format!("/trade/accounts/{}/instruments", {
+        session.accounts().await.unwrap().remove(0).id
+    });
+    let eurusd = session
+        .instrument_by_symbol("EURUSD")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(eurusd.tradable_instrument_id, EURUSD);
+    let by_id = session.instrument_by_id(EURUSD).await.unwrap().unwrap();
+    assert_eq!(by_id.name, "EURUSD");
+    assert!(session
+        .instrument_by_symbol("NOPE")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        session
+            .instrument_by_symbol("eurusd")
+            .await
+            .unwrap()
+            .is_none(),
+        "exact names"
+    );
+    assert!(session.instrument_by_id(-1).await.unwrap().is_none());
+    assert_eq!(server.hits.get("GET", &path), 1, "the list is read once");
+    session.instruments().await.unwrap();
+    assert_eq!(
+        server.hits.get("GET", &path),
+        2,
+        "instruments() reads afresh"
     );
 }
