@@ -449,9 +449,10 @@ impl Sandbox {
         self.token_serial += 1;
         let n = self.token_serial;
         let now = self.now();
-        let access = jwt("access_token", user, n);
-        let refresh = jwt("refresh_token", user, n);
         let expires = now + self.config.access_lifetime;
+        let refresh_expires = now + self.config.refresh_lifetime;
+        let access = jwt("access_token", user, n, now, expires);
+        let refresh = jwt("refresh_token", user, n, now, refresh_expires);
         self.access.insert(
             access.clone(),
             Session {
@@ -463,7 +464,7 @@ impl Sandbox {
             refresh.clone(),
             Session {
                 user: user.into(),
-                expires: now + self.config.refresh_lifetime,
+                expires: refresh_expires,
             },
         );
         json!({"accessToken": access, "refreshToken": refresh, "expireDate": rfc3339(expires)})
@@ -796,11 +797,37 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
-fn jwt(kind: &str, user: &str, n: u64) -> String {
+/// A token shaped as the vendor's (the seed's example decodes to these claims): `iss`, `aud`,
+/// `type`, `sub` (brand#user), `uid`, `brand`, `iat` and `exp` in Unix seconds. The signature
+/// is not one; it makes each token distinct.
+fn jwt(kind: &str, user: &str, n: u64, issued: SystemTime, expires: SystemTime) -> String {
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // A stable uuid-shaped id per user.
+    let h = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let uid = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 52) & 0xfff,
+        h & 0xffff_ffff_ffff
+    );
+    let claims = json!({
+        "iss": "tradelocker-api",
+        "aud": "tradelocker-api-traders",
+        "type": kind,
+        "sub": format!("OSP#{user}"),
+        "uid": uid,
+        "brand": "OSP",
+        "iat": secs(issued),
+        "exp": secs(expires),
+    });
     format!(
         "{}.{}.{}",
         b64(r#"{"alg":"HS256","typ":"JWT"}"#),
-        b64(&json!({"type": kind, "sub": user, "n": n}).to_string()),
+        b64(&claims.to_string()),
         b64(&format!("sandbox-{n}"))
     )
 }

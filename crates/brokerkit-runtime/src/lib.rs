@@ -48,4 +48,4 @@ pub use path::PathError;
 pub use rate::{Limit, RateLimits};
 pub use reply::Reply;
 pub use secret::Secret;
-pub use token::{RefreshError, Refresher, TokenCell, Tokens};
+pub use token::{jwt_expiry, RefreshError, Refresher, TokenCell, Tokens};

@@ -27,6 +27,27 @@ impl Tokens {
     }
 }
 
+/// When a JWT says it expires: its `exp` claim (Unix seconds), read WITHOUT checking the
+/// signature. Only for timing a renewal; `None` when the token is not a JWT or has no `exp`.
+pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        exp: Option<serde_json::Number>,
+    }
+    let seconds = serde_json::from_slice::<Claims>(&bytes)
+        .ok()?
+        .exp?
+        .as_f64()?;
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(seconds)))
+        .flatten()
+}
+
 /// Why a refresh failed. Carries no token: its `Display` is safe to log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("token refresh failed{}: {message}{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), if *login_required { "; the session must log in again" } else { "" })]
@@ -300,6 +321,19 @@ fn noted<T>(result: Result<T, RefreshError>) -> Result<T, RefreshError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jwt_says_when_it_expires() {
+        // The seed's TradeLocker access token: exp 1685120393.
+        let seed = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ0cmFkZWxvY2tlci1hcGkiLCJhdWQiOiJ0cmFkZWxvY2tlci1hcGktdHJhZGVycyIsInR5cGUiOiJhY2Nlc3NfdG9rZW4iLCJzdWIiOiJPU1AjREVWQ0xMOWc0aXNUT0VpS2pmTmRKdzEzIiwidWlkIjoiMTQ0YmYyODctNTFlNC00YjQyLWJlNTQtYzBkZTRmMTE3ODMzIiwiYnJhbmQiOiJPU1AiLCJpYXQiOjE2ODUxMTY3OTMsImV4cCI6MTY4NTEyMDM5M30.cyDXRqUNVX6h5rtZb7m30vNIwEoYN7xUU2jfGM-Cf90";
+        assert_eq!(
+            jwt_expiry(seed),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_685_120_393))
+        );
+        for not_a_jwt in ["", "opaque-token", "a.b.c", "a.e30.c", "a.eyJleHAiOi0xfQ.c"] {
+            assert_eq!(jwt_expiry(not_a_jwt), None, "{not_a_jwt}");
+        }
+    }
     use std::sync::atomic::AtomicUsize;
 
     fn counting_refresher(calls: Arc<AtomicUsize>) -> Refresher {

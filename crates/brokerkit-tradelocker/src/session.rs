@@ -8,8 +8,8 @@ use crate::instruments::InstrumentIndex;
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
 use brokerkit_runtime::{
-    call, BrokerError, ClientConfig, Failure, Limit, RateLimits, RefreshError, Reply, Secret,
-    Tokens,
+    call, jwt_expiry, BrokerError, ClientConfig, Failure, Limit, RateLimits, RefreshError, Reply,
+    Secret, Tokens,
 };
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -237,12 +237,18 @@ async fn renew(
     }
 }
 
+/// The tokens of a login or refresh. An access token's own `exp` claim says when it stops
+/// working, as real clients read it; `expireDate` is the fallback for a token that is not a
+/// JWT. The refresh token's `exp` is its own, longer one.
 fn into_tokens(t: types::JwtTokens) -> Tokens {
+    let access_expires_at =
+        jwt_expiry(t.access_token.expose()).unwrap_or_else(|| SystemTime::from(t.expire_date));
+    let refresh_expires_at = jwt_expiry(t.refresh_token.expose());
     Tokens {
         access: t.access_token,
         refresh: Some(t.refresh_token),
-        access_expires_at: Some(SystemTime::from(t.expire_date)),
-        refresh_expires_at: None,
+        access_expires_at: Some(access_expires_at),
+        refresh_expires_at,
     }
 }
 

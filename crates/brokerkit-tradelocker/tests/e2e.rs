@@ -567,3 +567,94 @@ async fn instruments_are_found_by_symbol_and_id_without_rescanning() {
         "instruments() reads afresh"
     );
 }
+
+/// The sandbox's tokens are shaped as the vendor's (the seed's claims), and the session reads
+/// the access token's own `exp`, as real clients do.
+#[tokio::test]
+async fn tokens_carry_the_vendors_claims_and_the_session_reads_exp() {
+    use base64::Engine;
+    let server = sandbox::start(Config::default()).await.unwrap();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
+    let tokens: serde_json::Value = http
+        .post(format!("{}/auth/jwt/token", server.base_url()))
+        .json(&serde_json::json!({"email": "trader@example.com", "password": "demo-password", "server": "OSP-DEMO"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = |token: &str| -> serde_json::Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let access = claims(tokens["accessToken"].as_str().unwrap());
+    let refresh = claims(tokens["refreshToken"].as_str().unwrap());
+    let mut keys: Vec<&str> = access
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["aud", "brand", "exp", "iat", "iss", "sub", "type", "uid"]
+    );
+    assert_eq!(access["type"], "access_token");
+    assert_eq!(refresh["type"], "refresh_token");
+    let (iat, exp) = (
+        access["iat"].as_u64().unwrap(),
+        access["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 3600, "the default access lifetime");
+    assert!(
+        refresh["exp"].as_u64().unwrap() > exp,
+        "the refresh token lives longer"
+    );
+
+    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+        .await
+        .unwrap();
+    let expires = session
+        .expires_at()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        expires.abs_diff(exp) <= 2,
+        "expires_at {expires} is the token's exp {exp}"
+    );
+
+    // Where the token's exp and expireDate disagree, the token is believed.
+    let forged = |exp: u64| {
+        let claims = serde_json::json!({"type": "access_token", "exp": exp}).to_string();
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"HS256"}"#), b64(&claims))
+    };
+    server.running.faults.inject(
+        "/auth/jwt/token",
+        brokerkit_mock::Fault::Respond {
+            status: 201,
+            body: serde_json::json!({
+                "accessToken": forged(4_102_444_800),
+                "refreshToken": forged(4_102_531_200),
+                "expireDate": "2030-01-01T00:00:00.000Z",
+            })
+            .to_string(),
+        },
+    );
+    let session = Session::login(Environment::Custom(server.base_url()), &creds())
+        .await
+        .unwrap();
+    assert_eq!(
+        session.expires_at(),
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_800))
+    );
+}
