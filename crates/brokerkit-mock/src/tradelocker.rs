@@ -304,6 +304,9 @@ struct Instrument {
     name: &'static str,
     kind: &'static str,
     info_route: i64,
+    /// An INFO route listed before `info_route` that the server rejects (reference §1.7: some
+    /// accounts list several INFO routes of which only some work).
+    dead_info_route: Option<i64>,
     trade_route: i64,
     /// Mid price the synthetic quotes move around.
     mid: Decimal,
@@ -321,6 +324,7 @@ fn instruments() -> Vec<Instrument> {
             name: "EURUSD",
             kind: "FOREX",
             info_route: 948734,
+            dead_info_route: None,
             trade_route: 948735,
             mid: Decimal::new(108640, 5),
             half_spread: Decimal::new(2, 5),
@@ -333,11 +337,26 @@ fn instruments() -> Vec<Instrument> {
             name: "BTCUSD",
             kind: "CRYPTO",
             info_route: 948734,
+            dead_info_route: None,
             trade_route: 948735,
             mid: Decimal::new(772611, 1),
             half_spread: Decimal::new(6, 1),
             lot_step: Decimal::new(1, 2),
             contract_size: Decimal::ONE,
+        },
+        // Its first INFO route is dead: market data works only on the second.
+        Instrument {
+            tradable_id: 2001,
+            symbol_id: 2101,
+            name: "XAUUSD",
+            kind: "METALS",
+            info_route: 948734,
+            dead_info_route: Some(948733),
+            trade_route: 948735,
+            mid: Decimal::new(240050, 2),
+            half_spread: Decimal::new(15, 2),
+            lot_step: Decimal::new(1, 2),
+            contract_size: Decimal::new(100, 0),
         },
     ]
 }
@@ -1130,8 +1149,19 @@ fn instrument_summary(i: &Instrument) -> Value {
         "tradableInstrumentId": i.tradable_id, "id": i.symbol_id, "name": i.name, "description": i.name,
         "type": i.kind, "tradingExchange": "SANDBOX", "marketDataExchange": "SANDBOX", "country": null,
         "logoUrl": null, "localizedName": i.name, "barSource": "ASK", "hasIntraday": true, "hasDaily": true,
-        "routes": [{"id": i.info_route, "type": "INFO"}, {"id": i.trade_route, "type": "TRADE"}],
+        "routes": routes(i),
     })
+}
+
+fn routes(i: &Instrument) -> Value {
+    let mut routes: Vec<Value> = i
+        .dead_info_route
+        .map(|dead| json!({"id": dead, "type": "INFO"}))
+        .into_iter()
+        .collect();
+    routes.push(json!({"id": i.info_route, "type": "INFO"}));
+    routes.push(json!({"id": i.trade_route, "type": "TRADE"}));
+    Value::Array(routes)
 }
 
 async fn list_instruments(
@@ -1175,6 +1205,9 @@ fn market_instrument(
     let Some(i) = s.instrument(id) else {
         return Err(rejected("Unknown instrument"));
     };
+    if Some(route) == i.dead_info_route {
+        return Err(rejected(&format!("Route {route} is not available")));
+    }
     if route != i.info_route && route != i.trade_route {
         return Err(rejected("Unknown route"));
     }

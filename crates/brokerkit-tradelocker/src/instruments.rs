@@ -4,8 +4,13 @@ use crate::types::{InstrumentSummary, RouteType, RouteTypeString};
 
 /// Route lookup on an instrument of [`Session::instruments`](crate::Session::instruments).
 pub trait InstrumentRoutes {
-    /// The first INFO route (quotes, bars, depth, details).
+    /// The first INFO route listed (quotes, bars, depth, details). Some accounts list several
+    /// of which the first may be dead: [`Session::quote_instrument`](crate::Session::quote_instrument)
+    /// and [`Session::working_info_route`](crate::Session::working_info_route) find the one
+    /// that answers.
     fn info_route(&self) -> Option<i64>;
+    /// Every INFO route, in the order listed.
+    fn info_routes(&self) -> Vec<i64>;
     /// The first TRADE route (orders).
     fn trade_route(&self) -> Option<i64>;
 }
@@ -20,6 +25,14 @@ fn first(i: &InstrumentSummary, kind: RouteTypeString) -> Option<i64> {
 impl InstrumentRoutes for InstrumentSummary {
     fn info_route(&self) -> Option<i64> {
         first(self, RouteTypeString::Info)
+    }
+
+    fn info_routes(&self) -> Vec<i64> {
+        self.routes
+            .iter()
+            .filter(|r| r.type_ == RouteType::String(RouteTypeString::Info))
+            .map(|r| r.id)
+            .collect()
     }
 
     fn trade_route(&self) -> Option<i64> {

@@ -4,7 +4,7 @@
 use crate::envelope::{open, require};
 use crate::error::{Error, Result};
 use crate::hooks::{Selected, State};
-use crate::instruments::InstrumentIndex;
+use crate::instruments::{InstrumentIndex, InstrumentRoutes};
 use crate::rows::{self, AccountState, Execution, Order, Position};
 use crate::{types, Client};
 use brokerkit_runtime::{
@@ -156,6 +156,7 @@ impl SessionBuilder {
             config: Arc::default(),
             pacing: Arc::default(),
             instrument_index: Arc::default(),
+            info_routes: Arc::default(),
         })
     }
 
@@ -271,6 +272,8 @@ pub struct Session {
     pacing: Arc<OnceCell<()>>,
     /// The instrument list of each account id, indexed, read once.
     instrument_index: Arc<std::sync::Mutex<HashMap<String, Arc<InstrumentIndex>>>>,
+    /// The INFO route that answered for each instrument.
+    info_routes: Arc<std::sync::Mutex<HashMap<i64, i64>>>,
 }
 
 /// The limits `/trade/config` publishes, as the pipeline paces to them: `(name, limit)` for
@@ -578,6 +581,69 @@ impl Session {
             .route_id(route_id)
             .send());
         require(rv, "quote")
+    }
+
+    /// Current best bid and ask of `instrument` on the INFO route that works: the one that
+    /// answered before, or else each INFO route in the order listed until the server accepts
+    /// one (a rejected route is skipped; reference §1.7). The route that answers is
+    /// remembered for the session, and forgotten if the server starts rejecting it.
+    pub async fn quote_instrument(
+        &self,
+        instrument: &types::InstrumentSummary,
+    ) -> Result<types::Quote> {
+        let id = instrument.tradable_instrument_id;
+        let remembered = self.remembered_info_route(id);
+        if let Some(route) = remembered {
+            match self.quote(id, route).await {
+                Err(Error::Rejected { .. }) => {}
+                other => return other,
+            }
+        }
+        let mut rejected = None;
+        for route in instrument.info_routes() {
+            if Some(route) == remembered {
+                continue;
+            }
+            match self.quote(id, route).await {
+                Ok(quote) => {
+                    self.info_routes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id, route);
+                    return Ok(quote);
+                }
+                Err(e @ Error::Rejected { .. }) => rejected = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        self.info_routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        Err(rejected.unwrap_or_else(|| {
+            Error::Failure(Failure::NotReady(format!(
+                "instrument {id} lists no INFO route that answers"
+            )))
+        }))
+    }
+
+    /// The INFO route of `instrument` that answers quotes (probing as
+    /// [`Session::quote_instrument`] does), for bars, depth and details.
+    pub async fn working_info_route(&self, instrument: &types::InstrumentSummary) -> Result<i64> {
+        if let Some(route) = self.remembered_info_route(instrument.tradable_instrument_id) {
+            return Ok(route);
+        }
+        self.quote_instrument(instrument).await?;
+        self.remembered_info_route(instrument.tradable_instrument_id)
+            .ok_or_else(|| Error::Failure(Failure::NotReady("no INFO route answered".into())))
+    }
+
+    fn remembered_info_route(&self, tradable_instrument_id: i64) -> Option<i64> {
+        self.info_routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&tradable_instrument_id)
+            .copied()
     }
 
     /// Bars between `from` and `to` (Unix ms); empty when the server has none (`no_data`).

@@ -658,3 +658,48 @@ async fn tokens_carry_the_vendors_claims_and_the_session_reads_exp() {
         Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_800))
     );
 }
+
+/// Reference §1.7: an account may list several INFO routes of which the first is dead. The
+/// session falls back to the next one on the server's rejection and remembers it.
+#[tokio::test]
+async fn a_dead_info_route_is_skipped_once_and_the_working_one_remembered() {
+    use brokerkit_tradelocker::InstrumentRoutes;
+    let (server, session) = logged_in(Config::default()).await;
+    let xau = session
+        .instrument_by_symbol("XAUUSD")
+        .await
+        .unwrap()
+        .unwrap();
+    let (dead, live) = (xau.info_routes()[0], xau.info_routes()[1]);
+    assert_eq!(
+        xau.info_route(),
+        Some(dead),
+        "the dead route is listed first"
+    );
+    let err = session
+        .quote(xau.tradable_instrument_id, dead)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "{err:?}");
+
+    server.running.recorder.start();
+    for _ in 0..3 {
+        let q = session.quote_instrument(&xau).await.unwrap();
+        assert!(q.ap.0 > q.bp.0);
+    }
+    assert_eq!(session.working_info_route(&xau).await.unwrap(), live);
+    let quotes = server.running.recorder.take();
+    let quotes: Vec<_> = quotes
+        .iter()
+        .filter(|e| e.path == "/trade/quotes")
+        .collect();
+    assert_eq!(
+        quotes.len(),
+        4,
+        "one refused probe of the dead route, then three quotes"
+    );
+    assert!(String::from_utf8_lossy(&quotes[0].body).contains("\"error\""));
+    assert!(quotes[1..]
+        .iter()
+        .all(|e| String::from_utf8_lossy(&e.body).contains("\"ok\"")));
+}

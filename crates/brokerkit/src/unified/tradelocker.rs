@@ -48,7 +48,6 @@ pub const CAPABILITIES: &[Capability] = &[
 
 #[derive(Clone, Copy)]
 struct Routes {
-    info: Option<i64>,
     trade: Option<i64>,
 }
 
@@ -110,7 +109,6 @@ impl TradeLocker {
             routes.insert(
                 i.tradable_instrument_id,
                 Routes {
-                    info: i.info_route(),
                     trade: i.trade_route(),
                 },
             );
@@ -258,11 +256,14 @@ impl MarketData for TradeLocker {
         instrument_id: &'a str,
     ) -> BoxFuture<'a, Result<Quote>> {
         Box::pin(async move {
-            let (id, routes) = self.routes(account_id, instrument_id).await?;
-            let info = routes.info.ok_or_else(|| {
-                Error::invalid(VENDOR, format!("instrument {id} has no INFO route"))
-            })?;
-            let q = self.session.quote(id, info).await?;
+            let (id, _) = self.routes(account_id, instrument_id).await?;
+            let instrument = self
+                .session
+                .instrument_by_id(id)
+                .await?
+                .ok_or_else(|| Error::invalid(VENDOR, format!("no instrument {id}")))?;
+            // The INFO route that answers, not only the first listed (some are dead).
+            let q = self.session.quote_instrument(&instrument).await?;
             Ok(Quote {
                 instrument_id: instrument_id.to_string(),
                 bid: Some(q.bp.into_inner()),
