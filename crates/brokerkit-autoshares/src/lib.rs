@@ -56,6 +56,17 @@ pub mod hooks;
 pub mod orders;
 pub mod paging;
 pub mod session;
+#[cfg(feature = "streams")]
+pub mod stream;
+
+/// Messages of the live stream, generated from `specs/autoshares.streams.yaml` with the REST
+/// conventions (exact decimals, open enums, redacted secrets; unverified facts say so in their
+/// docs). Always built: they cost little, and a caller can decode recorded messages without the
+/// `streams` feature.
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
+#[path = "generated_stream.rs"]
+pub mod stream_types;
 
 /// The names most programs need, and the stream extension traits for the paged lists.
 pub mod prelude {

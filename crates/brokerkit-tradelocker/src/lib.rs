@@ -41,6 +41,17 @@ pub mod instruments;
 pub mod orders;
 pub mod rows;
 pub mod session;
+#[cfg(feature = "streams")]
+pub mod stream;
+
+/// Messages of the live stream, generated from `specs/tradelocker.streams.yaml` with the REST
+/// conventions (exact decimals, open enums, redacted secrets; unverified facts say so in their
+/// docs). Always built: they cost little, and a caller can decode recorded messages without the
+/// `streams` feature.
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
+#[path = "generated_stream.rs"]
+pub mod stream_types;
 
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
