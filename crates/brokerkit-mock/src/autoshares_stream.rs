@@ -17,7 +17,7 @@
 //! Faults through the sandbox's [`Faults`](crate::Faults), pseudo-method `STREAM`:
 //! `STREAM /streamers=drop` closes every streamer connection (and forgets their sessions),
 //! `STREAM /streamers=latency:MS` stalls them, `STREAM /streamers/connect=respond:…` refuses
-//! the next CreateSession.
+//! the next CreateSession, `…/connect=latency:MS` holds it.
 
 use super::{date, lock, order_json, position_json, Sandbox, Shared};
 use crate::{Fault, Faults};
@@ -239,12 +239,14 @@ fn reply(cmd: &str, ok: bool, session: Option<&str>, message: Option<&str>) -> M
 
 /// Who may open this socket: `Some(user)` when `Password` is a live streamer session of this
 /// kind whose user is the one in `User`.
-fn admit(hub: &Hub, q: &HashMap<String, String>, kind: Kind) -> Result<i32, &'static str> {
+async fn admit(hub: &Hub, q: &HashMap<String, String>, kind: Kind) -> Result<i32, &'static str> {
     let fault = guard(&hub.inner.faults)
         .as_ref()
         .and_then(|f| f.take("STREAM", "/streamers/connect"));
-    if matches!(fault, Some(Fault::Respond { .. })) {
-        return Err("the streamer refused the session");
+    match fault {
+        Some(Fault::Respond { .. }) => return Err("the streamer refused the session"),
+        Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
+        _ => {}
     }
     let password = q.get("Password").map(String::as_str).unwrap_or_default();
     let user: Option<i32> = q
@@ -272,7 +274,7 @@ struct Conn {
 async fn serve_socket(hub: Hub, q: HashMap<String, String>, kind: Kind, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     let password = q.get("Password").cloned().unwrap_or_default();
-    let user = match admit(&hub, &q, kind) {
+    let user = match admit(&hub, &q, kind).await {
         Ok(u) => u,
         Err(why) => {
             let _ = tx
@@ -558,7 +560,17 @@ fn data_entities(s: &Sandbox, entity: &str, key: &str) -> Vec<(String, Value)> {
 /// What changed since the connection last sent each entity of its data subscriptions.
 fn data_changes(s: &Sandbox, conn: &mut Conn) -> Vec<Value> {
     let mut out = Vec::new();
-    let subscriptions: Vec<(String, String)> = conn.subscriptions.iter().cloned().collect();
+    // Orders first, then positions, then balances: the order a fill happens in.
+    const ORDER: [&str; 6] = [
+        "Order",
+        "Position",
+        "AccountBalance",
+        "Watchlist",
+        "WatchlistContent",
+        "PriceAlert",
+    ];
+    let mut subscriptions: Vec<(String, String)> = conn.subscriptions.iter().cloned().collect();
+    subscriptions.sort_by_key(|(e, k)| (ORDER.iter().position(|x| x == e), k.clone()));
     for (entity, key) in subscriptions {
         let now = data_entities(s, &entity, &key);
         let ids: BTreeSet<String> = now.iter().map(|(id, _)| id.clone()).collect();
