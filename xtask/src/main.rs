@@ -82,26 +82,26 @@ fn run(args: &[String]) -> Result<(), String> {
             jobs.push((stream_out, streams::generate(vendor, &stream_spec), started));
         }
         for (out, result, started) in jobs {
-        match result {
-            Err(e) => failures.push(e),
-            Ok(text) if check => {
-                if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-                    stale.push(rel(&root, &out));
+            match result {
+                Err(e) => failures.push(e),
+                Ok(text) if check => {
+                    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                        stale.push(rel(&root, &out));
+                    }
+                }
+                Ok(text) => {
+                    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                        std::fs::write(&out, &text)
+                            .map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
+                    }
+                    println!(
+                        "{} ({} lines, {} ms)",
+                        rel(&root, &out),
+                        text.lines().count(),
+                        started.elapsed().as_millis()
+                    );
                 }
             }
-            Ok(text) => {
-                if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-                    std::fs::write(&out, &text)
-                        .map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
-                }
-                println!(
-                    "{} ({} lines, {} ms)",
-                    rel(&root, &out),
-                    text.lines().count(),
-                    started.elapsed().as_millis()
-                );
-            }
-        }
         }
     }
     if !failures.is_empty() {
