@@ -99,7 +99,9 @@ async fn autoshares_throughput() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Starts `brokerkit-mock <vendor>` beside this binary; returns the child and its base URL.
-fn child_sandbox(vendor: &str) -> Result<(std::process::Child, String), Box<dyn std::error::Error>> {
+fn child_sandbox(
+    vendor: &str,
+) -> Result<(std::process::Child, String), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
     let bin = exe
         .parent()
@@ -110,7 +112,12 @@ fn child_sandbox(vendor: &str) -> Result<(std::process::Child, String), Box<dyn 
         .arg(vendor)
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("{}: {e} (build it: cargo build --release -p brokerkit-mock)", bin.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: {e} (build it: cargo build --release -p brokerkit-mock)",
+                bin.display()
+            )
+        })?;
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
     let url = line.split_whitespace().last().ok_or("no URL")?.to_string();
@@ -162,12 +169,17 @@ async fn autoshares_idle_memory(n: usize) -> Result<(), Box<dyn std::error::Erro
     for _ in 0..n {
         let mut s = session
             .data_stream()
-            .subscribe(brokerkit_autoshares::stream::EntityType::AccountBalance, ["2001"])
+            .subscribe(
+                brokerkit_autoshares::stream::EntityType::AccountBalance,
+                ["2001"],
+            )
             .connect()
             .await?;
         while !matches!(
             s.next().await,
-            Some(Ok(brokerkit_autoshares::stream::StreamerEvent::Subscribed { .. }))
+            Some(Ok(
+                brokerkit_autoshares::stream::StreamerEvent::Subscribed { .. }
+            ))
         ) {}
         streams.push(s);
     }

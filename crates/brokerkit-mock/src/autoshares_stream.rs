@@ -14,7 +14,7 @@
 //!   print and a `Level2` book each tick; data entities are compared with what the connection
 //!   last sent after every REST request that may change state, and what differs is sent.
 //!
-//! Faults through the sandbox's [`Faults`](crate::Faults), pseudo-method `STREAM`:
+//! Faults through the sandbox's [`Faults`], pseudo-method `STREAM`:
 //! `STREAM /streamers=drop` closes every streamer connection (and forgets their sessions),
 //! `STREAM /streamers=latency:MS` stalls them, `STREAM /streamers/connect=respond:…` refuses
 //! the next CreateSession, `…/connect=latency:MS` holds it.

@@ -14,7 +14,7 @@
 //! - When the token of a subscription expires, the server sends `subscriptions`
 //!   `{status: ERROR, code: TOKEN_EXPIRED}` and stops that subscription.
 //!
-//! Faults, through the sandbox's [`Faults`](crate::Faults) with the pseudo-method `STREAM`
+//! Faults, through the sandbox's [`Faults`] with the pseudo-method `STREAM`
 //! (CLI: `--fault 'STREAM /streams-api=drop'`):
 //! - `STREAM /streams-api` = `drop`: disconnect every socket now; `latency:MS`: stall (send
 //!   nothing, answer no ack) for MS milliseconds.
