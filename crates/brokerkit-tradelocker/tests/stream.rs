@@ -473,3 +473,22 @@ async fn a_slow_consumer_lags_instead_of_buffering_and_is_resynced() {
         .for_each(|e| view.apply(e));
     assert_eq!(view.balance, View::from_rest(&f).await.balance);
 }
+
+#[tokio::test]
+async fn a_stalled_handshake_is_a_typed_timeout_not_a_hang() {
+    let f = fixture(Config::default()).await;
+    f.server.faults.inject_times(
+        "STREAM",
+        "/streams-api/connect",
+        Fault::Latency(Duration::from_secs(5)),
+        1,
+    );
+    let err = f
+        .builder()
+        .answer_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .err()
+        .expect("the stalled handshake gives up");
+    assert_eq!(err, StreamError::Timeout("the connection"));
+}
