@@ -8,6 +8,8 @@
 //!   with [`Session::set_relogin`], renewed and the call retried;
 //! - paged endpoints as lazy [`futures::Stream`]s ([`Session::orders`], [`Session::positions`]…);
 //! - [`filter`]: a typed, injection-safe builder for the SQL-like `filter` parameter;
+//! - with the `streams` feature, `stream`: the quote and data streamers as typed streams that
+//!   recover their session and resubscribe by themselves (messages: [`stream_types`]);
 //! - orders: [`Session::preview_order`], [`Session::submit_order`], [`Session::replace_order`],
 //!   [`Session::cancel_order`]; a 200 with `IsSuccessful: false` is [`Error::Rejected`];
 //! - one [`Error`] for every AutoShares error shape, keeping status and body.

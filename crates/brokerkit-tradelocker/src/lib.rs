@@ -7,6 +7,9 @@
 //! envelope ([`envelope`]), rows are decoded by column name ([`rows`]), money is exact
 //! (`rust_decimal`), and every failure is one [`Error`].
 //!
+//! With the `streams` feature, `stream` is the Streams API (account events over Socket.IO,
+//! reconnecting and resynchronising by itself); its messages are [`stream_types`].
+//!
 //! ```no_run
 //! use brokerkit_tradelocker::{orders, Credentials, Environment, InstrumentRoutes, Session};
 //! use rust_decimal::Decimal;
