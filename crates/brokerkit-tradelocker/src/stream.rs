@@ -618,11 +618,19 @@ impl Driver {
                 .boxed()
             }
         };
-        let client = ClientBuilder::new(format!("{origin}{HANDSHAKE_PATH}"))
+        let mut builder = ClientBuilder::new(format!("{origin}{HANDSHAKE_PATH}"))
             .namespace(NAMESPACE)
             .transport_type(TransportType::Websocket)
             .opening_header("developer-api-key", self.config.developer_key.expose())
-            .reconnect(false)
+            // A transport that dies without a DISCONNECT packet raises no event here, so the
+            // crate reconnects that case itself (its CONNECT then reaches `serve`, which
+            // resubscribes); a server-side disconnect is ours to handle (`Signal::Closed`).
+            .reconnect(true)
+            .reconnect_on_disconnect(false)
+            .reconnect_delay(
+                self.config.reconnect_min.as_millis() as u64,
+                self.config.reconnect_max.as_millis() as u64,
+            )
             .on("stream", on_stream)
             .on(
                 "subscriptions",
@@ -638,7 +646,11 @@ impl Driver {
             )
             .on(Event::Connect, signal(&tx, |_| Some(Signal::Connected)))
             .on(Event::Close, signal(&tx, |_| Some(Signal::Closed)))
-            .on(Event::Error, on_error)
+            .on(Event::Error, on_error);
+        if let Some(max) = self.config.max_attempts {
+            builder = builder.max_reconnect_attempts(max.min(u8::MAX as u32) as u8);
+        }
+        let client = builder
             .connect()
             .await
             .map_err(|e| StreamError::Connect(e.to_string()))?;
@@ -902,6 +914,11 @@ impl Driver {
                                 self.subscribe(&account).await?;
                             }
                         }
+                    }
+                    // The socket came back by itself (see `open`): subscribe everything again.
+                    Some(Signal::Connected) => self.resync(ResyncReason::Reconnected).await?,
+                    Some(Signal::ConnectError(text)) => {
+                        return Err(StreamError::KeyRefused { message: short(&text) });
                     }
                     Some(Signal::Connection(c)) if c.status == "ERROR" => {
                         return Err(StreamError::KeyRefused { message: short(c.message.as_deref().unwrap_or("connection refused")) });
