@@ -199,10 +199,14 @@ async fn recover(
     let kind = match q.get("sessionType").map(String::as_str) {
         Some("0") => Kind::Data,
         Some("1") => Kind::Quote,
+        // Like ETNA for a missing required query parameter: no route.
         _ => {
             return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({"Message": "The request is invalid."})),
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"Message": format!(
+                    "No HTTP resource was found that matches the request URI 'http://localhost{}/v1.0/streamers/session/recover'.",
+                    super::PREFIX
+                )})),
             )
                 .into_response()
         }
