@@ -98,6 +98,16 @@ async fn autoshares_throughput() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Kills the child sandbox when dropped, also on an early return.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `brokerkit-mock <vendor>` beside this binary; returns the child and its base URL.
 fn child_sandbox(
     vendor: &str,
@@ -125,7 +135,8 @@ fn child_sandbox(
 }
 
 async fn tradelocker_idle_memory(n: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let (mut child, url) = child_sandbox("tradelocker")?;
+    let (child, url) = child_sandbox("tradelocker")?;
+    let _child = Kill(child);
     let creds = brokerkit_tradelocker::Credentials::new(EMAIL, PASSWORD, SERVER);
     // One token call, shared by every stream.
     let fetched = stream::account_tokens(&url, creds)().await?;
@@ -155,12 +166,12 @@ async fn tradelocker_idle_memory(n: usize) -> Result<(), Box<dyn std::error::Err
         (after.saturating_sub(before)) / n as u64
     );
     drop(streams);
-    let _ = child.kill();
     Ok(())
 }
 
 async fn autoshares_idle_memory(n: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let (mut child, url) = child_sandbox("autoshares")?;
+    let (child, url) = child_sandbox("autoshares")?;
+    let _child = Kill(child);
     let session = brokerkit_autoshares::AutoShares::new(url, "sandbox-app-key")?
         .login_single_factor("trader", "trader-pass")
         .await?;
@@ -190,15 +201,27 @@ async fn autoshares_idle_memory(n: usize) -> Result<(), Box<dyn std::error::Erro
         (after.saturating_sub(before)) / n as u64
     );
     drop(streams);
-    let _ = child.kill();
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tradelocker_throughput().await?;
-    autoshares_throughput().await?;
-    tradelocker_idle_memory(1000).await?;
-    autoshares_idle_memory(1000).await?;
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let n: usize = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    if only.is_empty() || only == "throughput" {
+        tradelocker_throughput().await?;
+        autoshares_throughput().await?;
+    }
+    if only.is_empty() || only == "memory" {
+        if let Err(e) = tradelocker_idle_memory(n).await {
+            println!("tradelocker idle memory: {e}");
+        }
+        if let Err(e) = autoshares_idle_memory(n).await {
+            println!("autoshares idle memory: {e}");
+        }
+    }
     Ok(())
 }

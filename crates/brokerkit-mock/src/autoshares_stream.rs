@@ -334,9 +334,15 @@ async fn serve_socket(hub: Hub, q: HashMap<String, String>, kind: Kind, socket: 
             }
             _ = tokio::time::sleep_until(next_tick), if quoting => {
                 next_tick = tokio::time::Instant::now() + interval();
-                conn.tick += 1;
+                // Without pause (a zero interval): a batch per timer tick, the timer being coarse.
+                let batch = if hub.inner.quote_interval_us.load(Ordering::Relaxed) == 0 { 64 } else { 1 };
                 let s = lock(&hub.inner.state);
-                conn.subscriptions.iter().filter_map(|(e, k)| quote_message(&s, e, k, conn.tick)).collect()
+                let mut out = Vec::new();
+                for _ in 0..batch {
+                    conn.tick += 1;
+                    out.extend(conn.subscriptions.iter().filter_map(|(e, k)| quote_message(&s, e, k, conn.tick)));
+                }
+                out
             }
         };
         loop {

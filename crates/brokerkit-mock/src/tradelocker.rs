@@ -502,6 +502,8 @@ impl Server {
         for session in s.access.values_mut() {
             session.expires = now - Duration::from_secs(1);
         }
+        drop(s);
+        self.streams.changed();
     }
 
     /// Makes every refresh token expire now.
@@ -516,6 +518,7 @@ impl Server {
     /// Moves the sandbox clock forward.
     pub fn advance_clock(&self, by: Duration) {
         lock(&self.state).clock_offset += by;
+        self.streams.changed();
     }
 
     /// Moves an instrument's mid price (quotes, fills and P/L follow).

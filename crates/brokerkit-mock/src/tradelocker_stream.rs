@@ -349,8 +349,17 @@ async fn run_subscription(
         return;
     }
     loop {
-        // Wake on a change, or now and then to see whether the token expired.
-        let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+        // Wake on a change (the sandbox's token controls signal one too), or when the token
+        // is due to expire by the sandbox clock (at most every 5 s).
+        let until_expiry = {
+            let s = lock(&inner.state);
+            s.access
+                .get(&token)
+                .and_then(|t| t.expires.duration_since(s.now()).ok())
+                .unwrap_or(Duration::ZERO)
+        };
+        let wait = until_expiry.clamp(Duration::from_millis(10), Duration::from_secs(5));
+        let _ = tokio::time::timeout(wait, changes.changed()).await;
         let (messages, expired) = {
             let s = lock(&inner.state);
             let expired = matches!(
