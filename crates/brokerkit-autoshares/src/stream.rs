@@ -520,7 +520,12 @@ impl Driver {
             ],
         )
         .map_err(|e| StreamError::Connect(format!("the streamer address is not a URL: {e}")))?;
-        let connect = tokio_tungstenite::connect_async(url.as_str());
+        // tungstenite reads into a 128 KiB buffer by default; streamer messages are a few hundred
+        // bytes, and an idle subscription should not cost that much (it grows when needed).
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8 * 1024);
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
         let (mut socket, _) = tokio::time::timeout(self.config.answer_timeout, connect)
             .await
             .map_err(|_| StreamError::Timeout("the connection"))?
