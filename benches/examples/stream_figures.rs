@@ -8,7 +8,9 @@
 //!    each) and 1,000 AutoShares data streams, against a sandbox in a child process so that
 //!    only the client's memory is counted.
 //!
-//! `cargo build --release -p brokerkit-mock && cargo run --release -p brokerkit-bench --example stream_figures`
+//! `cargo build --release -p brokerkit-mock && cargo run --release -p brokerkit-bench --example
+//! stream_figures [throughput|memory-tradelocker|memory-autoshares] [N]` (a memory figure is
+//! cleanest alone in its process).
 
 use brokerkit_tradelocker::stream::{self, StreamBuilder, StreamEvent, TokenSource};
 use futures::{FutureExt, StreamExt};
@@ -215,10 +217,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tradelocker_throughput().await?;
         autoshares_throughput().await?;
     }
-    if only.is_empty() || only == "memory" {
+    // One vendor per process for a clean figure (freed memory stays in the allocator).
+    if only.is_empty() || only == "memory-tradelocker" {
         if let Err(e) = tradelocker_idle_memory(n).await {
             println!("tradelocker idle memory: {e}");
         }
+    }
+    if only.is_empty() || only == "memory-autoshares" {
         if let Err(e) = autoshares_idle_memory(n).await {
             println!("autoshares idle memory: {e}");
         }

@@ -712,6 +712,8 @@ impl Driver {
         self.send_all(&mut socket, &session_id).await?;
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         loop {
+            // The lag check runs only while lagging: an idle stream does not wake.
+            let lagging = self.lagging;
             tokio::select! {
                 _ = self.out.closed() => {
                     let _ = socket.close(None).await;
@@ -755,7 +757,7 @@ impl Driver {
                     }
                     Some(Ok(_)) => {}
                 },
-                _ = tick.tick() => {
+                _ = tick.tick(), if lagging => {
                     if self.lagging && self.out.capacity() >= self.out.max_capacity() / 2 {
                         self.lagging = false;
                         let dropped = std::mem::take(&mut self.dropped);

@@ -354,6 +354,7 @@ impl StreamBuilder {
             out: out_tx,
             lag: Mutex::new(Lag::default()),
             delivered: AtomicU64::new(0),
+            lag_started: tokio::sync::Notify::new(),
         });
         let mut driver = Driver {
             config: self,
@@ -438,6 +439,8 @@ struct Shared {
     out: mpsc::Sender<Result<StreamEvent, StreamError>>,
     lag: Mutex<Lag>,
     delivered: AtomicU64,
+    /// Wakes the driver when a lag starts (its recovery check runs only while lagging).
+    lag_started: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -467,6 +470,7 @@ impl Shared {
             Err(mpsc::error::TrySendError::Full(_)) => {
                 lag.lagging = true;
                 lag.dropped = 1;
+                self.lag_started.notify_one();
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
@@ -867,6 +871,8 @@ impl Driver {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         loop {
             let renew_at = self.renew_at();
+            // The lag check runs only while lagging: an idle stream does not wake.
+            let lagging = self.shared.lock().lagging;
             let signal = async {
                 match self.control.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -934,7 +940,8 @@ impl Driver {
                     self.refresh_tokens().await?;
                     self.resync(ResyncReason::TokenRenewed).await?;
                 }
-                _ = tick.tick() => {
+                _ = self.shared.lag_started.notified(), if !lagging => {}
+                _ = tick.tick(), if lagging => {
                     // Out of lag once the consumer has made room for half the queue.
                     let recovered = {
                         let mut lag = self.shared.lock();
