@@ -216,9 +216,7 @@ async fn check_key(hub: Hub, socket: SocketRef) -> Result<(), String> {
     }
 }
 
-/// Sync on purpose: socketioxide sends the CONNECT packet before it calls the handler, and an
-/// async handler runs later, so a client quick to emit `subscriptions` would find no listener.
-fn on_connect(hub: Hub, socket: SocketRef) {
+async fn on_connect(hub: Hub, socket: SocketRef) {
     let _ = socket.emit("connection", &json!({"status": "CONNECTED"}));
     let handler = {
         let hub = hub.clone();
