@@ -65,6 +65,8 @@ const SERVED: &[&str] = &[
     "addSecurityToWatchlistById",
     "removeSecurityFromWatchlistById",
     "renameWatchlist",
+    "getStreamers",
+    "recoverStreamerSession",
     "createPriceAlert",
     "getPriceAlerts",
     "getPriceAlert",
@@ -213,6 +215,25 @@ async fn every_sandbox_answer_matches_the_spec() {
     let (code, _) = revoked.send("GET", "/v1.0/users/@me/info", None).await;
     assert_eq!(code, 401, "the server revoked the token");
     assert_eq!(revoked.send("POST", "/logout", None).await.0, 401);
+
+    // ---- the streamers' REST helpers (the websockets: crates/brokerkit-autoshares/tests/stream.rs).
+    let streamers = session
+        .call(|c| c.get_streamers().send())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(streamers.quote_addresses.len(), 1);
+    assert_eq!(streamers.data_addresses.len(), 1);
+    for kind in [0, 1] {
+        session
+            .call(|c| c.recover_streamer_session().session_type(kind).send())
+            .await
+            .unwrap();
+    }
+    let (code, _) = raw
+        .send("PUT", "/v1.0/streamers/session/recover", None)
+        .await;
+    assert_eq!(code, 404, "sessionType is required");
 
     // ---- every operation the sandbox does not serve answers ETNA's no-route 404.
     let probed = probe_unserved(&raw).await;

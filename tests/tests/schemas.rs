@@ -1,4 +1,5 @@
-//! One insta snapshot per generated type of every vendor: a changed schema fails here until
+//! One insta snapshot per generated type of every vendor (REST types, and the stream message
+//! types of `specs/<vendor>.streams.yaml` under `snapshots/<vendor>-stream`): a changed schema fails here until
 //! its snapshot is reviewed (`cargo insta review`) as the API change it is.
 //! CI never accepts snapshots (`INSTA_UPDATE=no`).
 
@@ -50,4 +51,20 @@ fn slate() {
 #[test]
 fn autoshares() {
     check("autoshares", brokerkit_autoshares::type_schemas());
+}
+
+#[test]
+fn tradelocker_stream() {
+    check(
+        "tradelocker-stream",
+        brokerkit_tradelocker::stream_types::type_schemas(),
+    );
+}
+
+#[test]
+fn autoshares_stream() {
+    check(
+        "autoshares-stream",
+        brokerkit_autoshares::stream_types::type_schemas(),
+    );
 }

@@ -115,7 +115,9 @@ fn install_panic_capture() {
 
 /// progenitor reports some unsupported inputs with `assert!`/`unimplemented!`: turn those into
 /// an error message instead of a backtrace.
-fn run_progenitor(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, String> {
+pub(crate) fn run_progenitor(
+    spec: &openapiv3::OpenAPI,
+) -> Result<proc_macro2::TokenStream, String> {
     install_panic_capture();
     PANIC_MESSAGE.with(|slot| *slot.borrow_mut() = Some(None));
     let result = panic::catch_unwind(AssertUnwindSafe(|| {

@@ -1,5 +1,6 @@
 //! `cargo xtask generate [--check] [VENDOR...]`: turns `specs/<vendor>.yaml` into
-//! `crates/brokerkit-<vendor>/src/generated.rs`.
+//! `crates/brokerkit-<vendor>/src/generated.rs`, and a vendor's stream spec
+//! `specs/<vendor>.streams.yaml`, where it has one, into `generated_stream.rs` beside it.
 //!
 //! Adding a vendor means adding its spec and one entry to [`VENDORS`].
 
@@ -9,6 +10,7 @@ mod lint;
 mod normalize;
 mod operations;
 mod paths;
+mod streams;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,25 +68,39 @@ fn run(args: &[String]) -> Result<(), String> {
             .join(format!("brokerkit-{vendor}"))
             .join("src")
             .join("generated.rs");
+        let mut jobs: Vec<(PathBuf, Result<String, String>, std::time::Instant)> = Vec::new();
         let started = std::time::Instant::now();
-        match generate::generate(vendor, &spec) {
-            Err(e) => failures.push(e),
-            Ok(text) if check => {
-                if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-                    stale.push(rel(&root, &out));
+        jobs.push((out, generate::generate(vendor, &spec), started));
+        let stream_spec = root.join("specs").join(format!("{vendor}.streams.yaml"));
+        if stream_spec.exists() {
+            let started = std::time::Instant::now();
+            let stream_out = root
+                .join("crates")
+                .join(format!("brokerkit-{vendor}"))
+                .join("src")
+                .join("generated_stream.rs");
+            jobs.push((stream_out, streams::generate(vendor, &stream_spec), started));
+        }
+        for (out, result, started) in jobs {
+            match result {
+                Err(e) => failures.push(e),
+                Ok(text) if check => {
+                    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                        stale.push(rel(&root, &out));
+                    }
                 }
-            }
-            Ok(text) => {
-                if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
-                    std::fs::write(&out, &text)
-                        .map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
+                Ok(text) => {
+                    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                        std::fs::write(&out, &text)
+                            .map_err(|e| format!("{}: cannot write: {e}", rel(&root, &out)))?;
+                    }
+                    println!(
+                        "{} ({} lines, {} ms)",
+                        rel(&root, &out),
+                        text.lines().count(),
+                        started.elapsed().as_millis()
+                    );
                 }
-                println!(
-                    "{} ({} lines, {} ms)",
-                    rel(&root, &out),
-                    text.lines().count(),
-                    started.elapsed().as_millis()
-                );
             }
         }
     }

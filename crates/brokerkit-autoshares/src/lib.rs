@@ -8,6 +8,8 @@
 //!   with [`Session::set_relogin`], renewed and the call retried;
 //! - paged endpoints as lazy [`futures::Stream`]s ([`Session::orders`], [`Session::positions`]…);
 //! - [`filter`]: a typed, injection-safe builder for the SQL-like `filter` parameter;
+//! - with the `streams` feature, `stream`: the quote and data streamers as typed streams that
+//!   recover their session and resubscribe by themselves (messages: [`stream_types`]);
 //! - orders: [`Session::preview_order`], [`Session::submit_order`], [`Session::replace_order`],
 //!   [`Session::cancel_order`]; a 200 with `IsSuccessful: false` is [`Error::Rejected`];
 //! - one [`Error`] for every AutoShares error shape, keeping status and body.
@@ -56,6 +58,17 @@ pub mod hooks;
 pub mod orders;
 pub mod paging;
 pub mod session;
+#[cfg(feature = "streams")]
+pub mod stream;
+
+/// Messages of the live stream, generated from `specs/autoshares.streams.yaml` with the REST
+/// conventions (exact decimals, open enums, redacted secrets; unverified facts say so in their
+/// docs). Always built: they cost little, and a caller can decode recorded messages without the
+/// `streams` feature.
+#[rustfmt::skip]
+#[allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
+#[path = "generated_stream.rs"]
+pub mod stream_types;
 
 /// The names most programs need, and the stream extension traits for the paged lists.
 pub mod prelude {

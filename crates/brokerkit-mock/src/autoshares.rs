@@ -18,6 +18,9 @@
 //! no route for, answers ETNA's 404 `{"Message":"No HTTP resource was found that matches the
 //! request URI '…'."}`.
 
+#[path = "autoshares_stream.rs"]
+pub mod stream;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -3040,6 +3043,8 @@ fn options() -> Vec<OptionContract> {
 /// A running AutoShares sandbox.
 pub struct Server {
     pub running: crate::Running,
+    /// The quote and data streamers of this sandbox.
+    pub streamers: stream::Hub,
     state: Shared,
 }
 
@@ -3184,8 +3189,32 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         next_id: 9000,
     };
     let state = Arc::new(Mutex::new(sandbox));
-    let running = crate::serve(router(state.clone()), PREFIX, port).await?;
-    Ok(Server { running, state })
+    let streamers = stream::Hub::new(state.clone());
+    let notify = streamers.clone();
+    // After every request that may change state, the data streamers compare and send.
+    let rest = stream::rest_routes(streamers.clone())
+        .merge(router(state.clone()))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let notify = notify.clone();
+                async move {
+                    let read_only = req.method() == axum::http::Method::GET;
+                    let response = next.run(req).await;
+                    if !read_only {
+                        notify.changed();
+                    }
+                    response
+                }
+            },
+        ));
+    let ws = stream::ws_routes(streamers.clone());
+    let running = crate::serve_with(rest, PREFIX, port, |app| app.merge(ws)).await?;
+    stream::watch_faults(&streamers, running.faults.clone());
+    Ok(Server {
+        running,
+        streamers,
+        state,
+    })
 }
 
 fn router(state: Shared) -> Router {

@@ -67,7 +67,7 @@ impl Faults {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    fn take(&self, method: &str, path: &str) -> Option<Fault> {
+    pub(crate) fn take(&self, method: &str, path: &str) -> Option<Fault> {
         let mut rules = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let i = rules.iter().position(|r| {
             r.method.as_deref().is_none_or(|m| m == method)

@@ -63,16 +63,27 @@ impl Drop for Running {
 /// Serves `router` under `prefix` on `127.0.0.1:port` (0 picks a free port), with fault
 /// injection and hit counting in front of it.
 pub async fn serve(router: axum::Router, prefix: &str, port: u16) -> std::io::Result<Running> {
+    serve_with(router, prefix, port, |app| app).await
+}
+
+/// [`serve`], with `outer` applied to the whole app (after fault injection and hit counting):
+/// for services outside the vendor prefix, such as a Socket.IO layer.
+pub async fn serve_with(
+    router: axum::Router,
+    prefix: &str,
+    port: u16,
+    outer: impl FnOnce(axum::Router) -> axum::Router,
+) -> std::io::Result<Running> {
     let faults = Faults::default();
     let hits = Hits::default();
     let recorder = Recorder::default();
-    let app = faults::wrap(
+    let app = outer(faults::wrap(
         router,
         prefix,
         faults.clone(),
         hits.clone(),
         recorder.clone(),
-    );
+    ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     // Without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to keep-alive requests.

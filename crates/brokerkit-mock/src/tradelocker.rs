@@ -24,6 +24,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "tradelocker_stream.rs"]
+pub mod stream;
+
 /// Where the API lives under the server root.
 pub const PREFIX: &str = "/backend-api";
 
@@ -501,6 +504,8 @@ impl Sandbox {
 /// A running TradeLocker sandbox.
 pub struct Server {
     pub running: crate::Running,
+    /// The Streams API (Socket.IO) of this sandbox.
+    pub streams: stream::Hub,
     state: Arc<Mutex<Sandbox>>,
 }
 
@@ -519,6 +524,8 @@ impl Server {
         for session in s.access.values_mut() {
             session.expires = now - Duration::from_secs(1);
         }
+        drop(s);
+        self.streams.changed();
     }
 
     /// Makes every refresh token expire now.
@@ -533,6 +540,7 @@ impl Server {
     /// Moves the sandbox clock forward.
     pub fn advance_clock(&self, by: Duration) {
         lock(&self.state).clock_offset += by;
+        self.streams.changed();
     }
 
     /// Moves an instrument's mid price (quotes, fills and P/L follow).
@@ -545,6 +553,8 @@ impl Server {
         {
             i.mid = mid;
         }
+        drop(s);
+        self.streams.changed();
     }
 
     /// `(qty, price)` of every order the sandbox holds, as it read them.
@@ -621,8 +631,29 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         developer_keys: Vec::new(),
     };
     let state = Arc::new(Mutex::new(sandbox));
-    let running = crate::serve(router(state.clone()), PREFIX, port).await?;
-    Ok(Server { running, state })
+    let (layer, streams) = stream::hub(state.clone());
+    let notify = streams.clone();
+    // After every request that may change state, the stream subscriptions compare and emit.
+    let rest = router(state.clone()).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let notify = notify.clone();
+            async move {
+                let read_only = req.method() == axum::http::Method::GET;
+                let response = next.run(req).await;
+                if !read_only {
+                    notify.changed();
+                }
+                response
+            }
+        },
+    ));
+    let running = crate::serve_with(rest, PREFIX, port, |app| app.layer(layer)).await?;
+    stream::watch_faults(&streams, running.faults.clone());
+    Ok(Server {
+        running,
+        streams,
+        state,
+    })
 }
 
 type Shared = Arc<Mutex<Sandbox>>;
