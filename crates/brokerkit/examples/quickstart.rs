@@ -378,15 +378,30 @@ where
     .await
 }
 
+/// With the `streams` feature: TradeLocker's Streams API subscribed before an order is placed,
+/// printing the order, position and account events that order causes (and its close).
+// The stream example is included whole (it runs alone too), with its own copy of `support`.
+#[cfg(feature = "streams")]
+#[allow(clippy::duplicate_mod)]
+#[path = "tradelocker_stream.rs"]
+mod tradelocker_stream;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
-    let tables = [
+    #[allow(unused_mut)] // one more table with `streams`
+    let mut tables = vec![
         run("TradeLocker", tradelocker()).await,
         run("AutoShares", autoshares()).await,
         run("TraderEvolution BackOffice", traderevolution()).await,
         run("Slate Labs", slate()).await,
     ];
+    #[cfg(feature = "streams")]
+    tables.push(tradelocker_stream::run().await);
+    #[cfg(not(feature = "streams"))]
+    println!(
+        "(the live events these orders cause: `cargo run -p brokerkit --example quickstart --features streams`)\n"
+    );
     let mut failed = 0;
     for table in &tables {
         match table {
@@ -398,12 +413,12 @@ async fn main() -> ExitCode {
         }
     }
     let ms = started.elapsed().as_millis();
-    let brokers = tables.len();
+    let n = tables.len();
     if failed == 0 {
-        println!("{brokers} brokers, all ok, in {ms} ms");
+        println!("{n} tables, all ok, in {ms} ms");
         ExitCode::SUCCESS
     } else {
-        println!("{brokers} brokers, {failed} failed, in {ms} ms");
+        println!("{n} tables, {failed} failed, in {ms} ms");
         ExitCode::FAILURE
     }
 }
