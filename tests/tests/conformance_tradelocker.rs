@@ -201,3 +201,86 @@ fn the_audited_facts_are_declared_as_the_reference_has_them() {
         assert_eq!(status[field]["maxItems"], n);
     }
 }
+
+/// Issue 13.6: an `accNum` the token does not hold is answered 404 on every `/trade` call, and
+/// every one of them declares that 404 (reference §1.4, flagged unverified), so the sandbox and
+/// the spec cannot disagree however many cases a fuzzer runs.
+#[tokio::test]
+async fn an_unknown_acc_num_is_a_declared_404_on_every_trade_call() {
+    let spec = support::Spec::load("tradelocker");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/tradelocker.yaml");
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let server = sandbox::start(Default::default()).await.unwrap();
+    let base = server.base_url();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/jwt/token"))
+        .json(&serde_json::json!({
+            "email": "trader@example.com", "password": "demo-password", "server": "OSP-DEMO"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["accessToken"].as_str().unwrap().to_string();
+    let accounts: serde_json::Value = http
+        .get(format!("{base}/auth/jwt/all-accounts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account_id = accounts["accounts"][0]["id"].as_str().unwrap().to_string();
+
+    server.recorder.start();
+    let mut trade_ops = Vec::new();
+    for (route, item) in doc["paths"].as_object().unwrap() {
+        if !route.starts_with("/trade") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            trade_ops.push(op["operationId"].as_str().unwrap().to_string());
+            let url_path = route
+                .replace("{accountId}", &account_id)
+                .replace("{tradableInstrumentId}", &EURUSD.to_string())
+                .replace("{sessionId}", "1")
+                .replace("{sessionStatusId}", "2")
+                .replace("{orderId}", "1")
+                .replace("{positionId}", "1");
+            let query = [
+                ("tradableInstrumentId", EURUSD.to_string()),
+                ("routeId", INFO.to_string()),
+                ("resolution", "1H".into()),
+                ("barType", "ASK".into()),
+                ("from", "1700000000000".into()),
+                ("to", "1700003600000".into()),
+            ];
+            let request = http
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{base}{url_path}"),
+                )
+                .bearer_auth(&token)
+                .header("accNum", "999")
+                .query(&query);
+            let request = match method.as_str() {
+                "post" | "patch" => request.json(&serde_json::json!({})),
+                _ => request,
+            };
+            let status = request.send().await.unwrap().status();
+            assert_eq!(status, 404, "{method} {route} with an unknown accNum");
+        }
+    }
+    assert_eq!(trade_ops.len(), 22, "every /trade operation was tried");
+    let covered = spec.check_all(&server.recorder.take());
+    let untried: Vec<_> = trade_ops
+        .iter()
+        .filter(|id| !covered.contains(*id))
+        .collect();
+    assert!(untried.is_empty(), "{untried:?}");
+}

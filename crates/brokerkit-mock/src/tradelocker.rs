@@ -130,6 +130,12 @@ pub struct Config {
     /// Whether every account is held to `rate_limits` (429 with `Retry-After` beyond them).
     /// Default `false`: published only.
     pub enforce_rate_limits: bool,
+    /// The `QUOTES_HISTORY_BARS` limit `/trade/config` publishes; a `/trade/history` range
+    /// of more bars is refused in-band (`s: error`). Default 20,000, the docs' figure.
+    pub quotes_history_bars: u32,
+    /// Rows per `ordersHistory` answer, oldest first; `hasMore` says more follow (the real
+    /// page size is not published). Default 1,000.
+    pub orders_history_page: usize,
 }
 
 impl Config {
@@ -295,6 +301,8 @@ impl Default for Config {
             balance: Decimal::new(10_000_000, 2),
             rate_limits: rate_limits(),
             enforce_rate_limits: false,
+            quotes_history_bars: 20_000,
+            orders_history_page: 1_000,
         }
     }
 }
@@ -441,6 +449,8 @@ struct Sandbox {
     next_id: u64,
     token_serial: u64,
     clock_offset: Duration,
+    /// Where the clock stands still, when a test has stopped it (see [`Server::freeze_clock`]).
+    frozen_at: Option<SystemTime>,
     /// When each (account id, route name) had its requests accepted, within the window.
     windows: HashMap<(String, String), VecDeque<Instant>>,
     /// 429s sent for going over a published limit.
@@ -451,7 +461,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn now(&self) -> SystemTime {
-        SystemTime::now() + self.clock_offset
+        self.frozen_at.unwrap_or_else(SystemTime::now) + self.clock_offset
     }
 
     fn now_ms(&self) -> i64 {
@@ -535,6 +545,14 @@ impl Server {
         for session in s.refresh.values_mut() {
             session.expires = now - Duration::from_secs(1);
         }
+    }
+
+    /// Stops the sandbox clock where it stands: until [`Server::advance_clock`] moves it, every
+    /// order, fill and position gets the same millisecond (as a burst of orders does on a real
+    /// server), which is what paging by `createdDate` has to cope with.
+    pub fn freeze_clock(&self) {
+        let mut s = lock(&self.state);
+        s.frozen_at = Some(SystemTime::now());
     }
 
     /// Moves the sandbox clock forward.
@@ -626,6 +644,7 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         next_id: 0,
         token_serial: 0,
         clock_offset: Duration::ZERO,
+        frozen_at: None,
         windows: HashMap::new(),
         rate_limited: 0,
         developer_keys: Vec::new(),
@@ -1108,7 +1127,7 @@ async fn config(State(state): State<Shared>, headers: HeaderMap) -> Response {
         "filledOrdersConfig": table("filledOrders", "Filled orders", &EXECUTION_COLUMNS),
         "accountDetailsConfig": table("accountDetails", "Account details", &ACCOUNT_COLUMNS),
         "rateLimits": rate_limits,
-        "limits": [{"limitType": "QUOTES_HISTORY_BARS", "limit": 20000}],
+        "limits": [{"limitType": "QUOTES_HISTORY_BARS", "limit": s.config.quotes_history_bars}],
     }))
 }
 
@@ -1384,9 +1403,12 @@ async fn history(State(state): State<Shared>, headers: HeaderMap, Query(q): Para
         return Json(json!({"s": "no_data"})).into_response();
     }
     // Bars opening in [from, to).
-    let count = ((to - first + step - 1) / step).min(20_000);
-    if count == 0 {
-        return Json(json!({"s": "no_data"})).into_response();
+    let count = (to - first + step - 1) / step;
+    let cap = i64::from(s.config.quotes_history_bars);
+    if count > cap {
+        return rejected(&format!(
+            "Too many bars requested: {count} > QUOTES_HISTORY_BARS {cap}"
+        ));
     }
     // Deterministic bars: a slow zigzag around the mid price, keyed by bar time.
     let bars: Vec<Value> = (0..count)
@@ -1519,11 +1541,14 @@ async fn orders_history(
         &account_id,
         "/trade/accounts/{accountId}/ordersHistory"
     ));
-    let rows: Vec<Value> = filtered(&s, &a, &q)
-        .filter(|o| o.status != "New")
-        .map(order_row)
-        .collect();
-    ok(json!({"ordersHistory": rows, "hasMore": false}))
+    // Oldest first, one page at a time: the caller moves `from` to the last `createdDate` it
+    // got and reads that millisecond again (reference §5).
+    let mut done: Vec<&OrderRec> = filtered(&s, &a, &q).filter(|o| o.status != "New").collect();
+    done.sort_by_key(|o| o.created);
+    let page = s.config.orders_history_page.max(1);
+    let has_more = done.len() > page;
+    let rows: Vec<Value> = done.into_iter().take(page).map(order_row).collect();
+    ok(json!({"ordersHistory": rows, "hasMore": has_more}))
 }
 
 async fn executions(

@@ -19,6 +19,11 @@ pub enum Error {
     /// The envelope's `s` was neither `ok`, `error` nor `no_data`.
     #[error("TradeLocker answered with unknown envelope status `{0}`")]
     UnknownStatus(String),
+    /// `ordersHistory` said more orders follow, but its page held none newer than `from`: more
+    /// orders share that millisecond than one page holds, and moving `from` cannot page past
+    /// them. What was read before is valid; the rest cannot be reached by paging.
+    #[error("ordersHistory paging stalled at from={from:?}: the page held no order newer than its start although hasMore was true")]
+    PagingStalled { from: Option<i64> },
     /// A row of positions, orders, history or executions did not match its columns.
     #[error(transparent)]
     Row(#[from] crate::rows::RowError),

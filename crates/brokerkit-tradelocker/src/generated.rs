@@ -8919,7 +8919,8 @@ let response = client.get_depth()
 Returns OHLCV bars of the given resolution between `from` and `to`. A range without bars
 answers `{"s":"no_data"}` and no `d`. The number of bars per request is capped by the
 `QUOTES_HISTORY_BARS` entry of `limits` in `GET /trade/config` (the docs reportedly say
-20,000); split longer ranges into several requests. Rate-limit route: `QUOTES_HISTORY`.
+20,000); a longer range is refused (`s: error`, see the `overCap` example), so split it
+into several requests. Rate-limit route: `QUOTES_HISTORY`.
 
 
 Sends a `GET` request to `/trade/history`

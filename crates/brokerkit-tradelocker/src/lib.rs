@@ -39,6 +39,7 @@
 
 pub mod envelope;
 pub mod error;
+mod history;
 pub mod hooks;
 pub mod instruments;
 pub mod orders;

@@ -3,6 +3,7 @@
 
 use crate::envelope::{open, require};
 use crate::error::{Error, Result};
+use crate::history;
 use crate::hooks::{Selected, State};
 use crate::instruments::{InstrumentIndex, InstrumentRoutes};
 use crate::rows::{self, AccountState, Execution, Order, Position};
@@ -646,7 +647,10 @@ impl Session {
             .copied()
     }
 
-    /// Bars between `from` and `to` (Unix ms); empty when the server has none (`no_data`).
+    /// Bars opening in `[from, to)` (Unix ms), oldest first; empty when the server has none
+    /// (`no_data`). A range of more bars than the server's `QUOTES_HISTORY_BARS` (from
+    /// [`Session::config`]; 20,000 when it publishes none) is asked for in windows within it
+    /// and joined, since the server refuses a larger one.
     pub async fn history(
         &self,
         tradable_instrument_id: i64,
@@ -655,17 +659,41 @@ impl Session {
         from: i64,
         to: i64,
     ) -> Result<Vec<types::Bar>> {
-        self.paced().await;
-        let call = self
-            .client
-            .get_history()
-            .tradable_instrument_id(tradable_instrument_id)
-            .route_id(route_id)
-            .resolution(resolution.into())
-            .from(from)
-            .to(to);
-        let rv = send!(call.send());
-        Ok(open(rv)?.map(|d| d.bar_details).unwrap_or_default())
+        let resolution = resolution.into();
+        let windows = match history::bar_millis(&resolution) {
+            Some(bar) => history::windows(from, to, bar, self.history_bars_cap().await?),
+            None => vec![(from, to)],
+        };
+        let mut bars = Vec::new();
+        for (from, to) in windows {
+            self.paced().await;
+            let call = self
+                .client
+                .get_history()
+                .tradable_instrument_id(tradable_instrument_id)
+                .route_id(route_id)
+                .resolution(resolution.clone())
+                .from(from)
+                .to(to);
+            let rv = send!(call.send());
+            history::join(
+                &mut bars,
+                open(rv)?.map(|d| d.bar_details).unwrap_or_default(),
+            );
+        }
+        Ok(bars)
+    }
+
+    /// The most bars one `/trade/history` request may ask for.
+    pub async fn history_bars_cap(&self) -> Result<i64> {
+        let config = self.config().await?;
+        Ok(config
+            .limits
+            .iter()
+            .find(|l| l.limit_type == "QUOTES_HISTORY_BARS")
+            .map(|l| l.limit as i64)
+            .filter(|cap| *cap > 0)
+            .unwrap_or(history::DOCUMENTED_BARS_CAP))
     }
 
     /// Places an order and returns its id. Never retried by the client: when the answer is
@@ -731,7 +759,37 @@ impl Session {
         Ok(rows::decode_rows("orders", &columns, &rows)?)
     }
 
-    /// Final orders created between `from` and `to` (Unix ms, both optional).
+    /// Every final order created between `from` and `to` (Unix ms, both optional), oldest
+    /// first, over as many `ordersHistory` pages as the server needs: each next page starts at
+    /// the last `createdDate` received (that millisecond is read again and the orders already
+    /// given dropped), until `hasMore` is false. Pages are fetched as the stream is read.
+    ///
+    /// When a page says more follow but holds no order newer than where it started (more
+    /// orders share one millisecond than a page holds), the stream ends with
+    /// [`Error::PagingStalled`] rather than asking the same page forever.
+    pub fn orders_history_all(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> impl futures::Stream<Item = Result<Order>> + '_ {
+        use futures::{StreamExt, TryStreamExt};
+        let pager = history::OrdersPager::new(from);
+        futures::stream::try_unfold(Some(pager), move |pager| async move {
+            let Some(mut pager) = pager else {
+                return Ok::<_, Error>(None);
+            };
+            let page = self.orders_history(pager.from(), to).await?;
+            let turn = pager
+                .take(page.orders, page.has_more)
+                .map_err(|stalled| Error::PagingStalled { from: stalled.from })?;
+            Ok(Some((turn.fresh, turn.more.then_some(pager))))
+        })
+        .map_ok(|orders| futures::stream::iter(orders).map(Ok))
+        .try_flatten()
+    }
+
+    /// One page of final orders created between `from` and `to` (Unix ms, both optional);
+    /// [`Session::orders_history_all`] reads every page.
     pub async fn orders_history(
         &self,
         from: Option<i64>,
