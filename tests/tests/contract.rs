@@ -1,7 +1,8 @@
 //! The unified layer's contract: one scenario, written once against the traits, run against
 //! every vendor's sandbox over loopback. It logs in, lists accounts and reads balances; where
 //! the broker trades, places a limit order, sees it working, replaces and cancels it, places a
-//! market order, sees the position, closes it and sees the balance move; where it moves money,
+//! market order, sees the position, closes it and sees the balance move; where it streams, hears
+//! that market order's order and position events live; where it moves money,
 //! deposits and withdraws and finds both in the history. Every capability the broker claims
 //! must have been exercised and have worked; every one it does not claim must answer
 //! `Unsupported` without sending anything.
@@ -12,10 +13,11 @@
 
 use brokerkit::unified::prelude::*;
 use brokerkit::unified::{
-    self, reconcile, Capabilities, Capability, Direction, Error, OrderKind, OrderRequest,
+    self, reconcile, Capabilities, Capability, Direction, Error, Event, OrderKind, OrderRequest,
     OrderStatus, Outcome, Replacement, Side, TransferRequest, Window,
 };
 use brokerkit_mock::Fault;
+use futures::StreamExt;
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 
@@ -142,9 +144,32 @@ async fn scenario(broker: &dyn Broker, plan: &Plan, hits: Hits<'_>) -> Worked {
 
     // A market order: a position, closed; the balance moved.
     if caps.has(Capability::MarketOrders) {
+        let mut events = match caps.has(Capability::Streaming) {
+            true => Some(broker.events(&account).await.unwrap()),
+            false => None,
+        };
         let order = OrderRequest::market(&instrument, Side::Buy, plan.quantity);
         let id = broker.place_order(&account, &order).await.unwrap();
         worked.add(Capability::MarketOrders);
+        if let Some(events) = events.as_mut() {
+            let (mut order_seen, mut position_seen) = (false, false);
+            while !(order_seen && position_seen) {
+                let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("{vendor}: no order and position event in 10 s"))
+                    .unwrap_or_else(|| panic!("{vendor}: the stream ended"))
+                    .unwrap();
+                match event {
+                    Event::Order(o) if o.id == id => order_seen = true,
+                    Event::Position(p) if p.instrument_id == instrument => {
+                        assert!(p.quantity >= plan.quantity, "{vendor}: {p:?}");
+                        position_seen = true;
+                    }
+                    _ => {}
+                }
+            }
+            worked.add(Capability::Streaming);
+        }
         if caps.has(Capability::OrderHistory) {
             let history = broker.order_history(&account).await.unwrap();
             let o = history
@@ -279,7 +304,12 @@ async fn unsupported_call(
 fn matches_claims(worked: Worked, caps: Capabilities, vendor: unified::Vendor) {
     let claimed: BTreeSet<Capability> = caps.supported().collect();
     assert_eq!(worked.0, claimed, "{vendor}: claimed vs exercised");
-    assert!(!caps.has(Capability::Streaming), "no stream is wired yet");
+    // The brokers that stream claim it (with the `streams` feature, as these tests build).
+    let streams = matches!(
+        vendor,
+        unified::Vendor::TradeLocker | unified::Vendor::AutoShares
+    );
+    assert_eq!(caps.has(Capability::Streaming), streams, "{vendor}");
 }
 
 // ---------------------------------------------------------------- the four sandboxes
@@ -292,7 +322,17 @@ async fn tradelocker(server: &brokerkit_mock::tradelocker::Server) -> unified::T
     )
     .await
     .unwrap();
-    unified::TradeLocker::new(session)
+    let base = server.base_url();
+    let tokens = brokerkit::tradelocker::stream::account_tokens(
+        &base,
+        Credentials::new("trader@example.com", "demo-password", "OSP-DEMO"),
+    );
+    unified::TradeLocker::new(session).with_stream(
+        brokerkit::tradelocker::stream::origin_for(&base),
+        brokerkit_mock::tradelocker::stream::DEVELOPER_API_KEY,
+        "OSP-DEMO",
+        tokens,
+    )
 }
 
 async fn autoshares(server: &brokerkit_mock::autoshares::Server) -> unified::AutoShares {

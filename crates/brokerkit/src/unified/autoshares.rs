@@ -109,6 +109,19 @@ fn account(id: &str) -> Result<i32> {
         .map_err(|_| Error::invalid(VENDOR, format!("`{id}` is not an AutoShares account id")))
 }
 
+/// The REST and the stream spell statuses alike.
+fn order_status(status: Option<&str>) -> OrderStatus {
+    match status {
+        Some(
+            "New" | "PendingNew" | "PartiallyFilled" | "PendingReplace" | "PendingCancel" | "Held",
+        ) => OrderStatus::Working,
+        Some("Filled") => OrderStatus::Filled,
+        Some("Canceled") => OrderStatus::Cancelled,
+        Some("Rejected") => OrderStatus::Rejected,
+        other => OrderStatus::Other(other.unwrap_or_default().to_string()),
+    }
+}
+
 fn order(r: types::OrderResource) -> Order {
     let client_order_id = r.client_id.clone();
     let o = as_orders::Order::from(r);
@@ -117,15 +130,7 @@ fn order(r: types::OrderResource) -> Order {
         Some("Limit") => o.price.map(|price| OrderKind::Limit { price }),
         _ => None,
     };
-    let status = match o.status.as_deref() {
-        Some(
-            "New" | "PendingNew" | "PartiallyFilled" | "PendingReplace" | "PendingCancel" | "Held",
-        ) => OrderStatus::Working,
-        Some("Filled") => OrderStatus::Filled,
-        Some("Canceled") => OrderStatus::Cancelled,
-        Some("Rejected") => OrderStatus::Rejected,
-        other => OrderStatus::Other(other.unwrap_or_default().to_string()),
-    };
+    let status = order_status(o.status.as_deref());
     Order {
         id: o.id.to_string(),
         instrument_id: o.symbol.unwrap_or_default(),
@@ -167,7 +172,13 @@ impl Accounts for AutoShares {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(CAPABILITIES)
+        // The data streamer needs nothing the session lacks: with the feature, it streams.
+        let streaming: &[Capability] = if cfg!(feature = "streams") {
+            &[Capability::Streaming]
+        } else {
+            &[]
+        };
+        Capabilities::of(&[CAPABILITIES, streaming].concat())
     }
 
     fn accounts(&self) -> BoxFuture<'_, Result<Vec<Account>>> {
@@ -432,8 +443,130 @@ impl Funding for AutoShares {
     }
 }
 
-/// Not yet: the websocket stream is being built in the vendor crate (see [`super::Event`]).
+/// Without the `streams` feature: unsupported.
+#[cfg(not(feature = "streams"))]
 impl Streaming for AutoShares {}
+
+/// The data streamer: the account's orders, positions and cash balance.
+#[cfg(feature = "streams")]
+impl Streaming for AutoShares {
+    fn events<'a>(
+        &'a self,
+        account_id: &'a str,
+    ) -> BoxFuture<'a, Result<futures::stream::BoxStream<'a, Result<super::Event>>>> {
+        Box::pin(async move {
+            account(account_id)?;
+            let keys = [account_id];
+            let stream = self
+                .session
+                .data_stream()
+                .subscribe(live::EntityType::Order, keys)
+                .subscribe(live::EntityType::Position, keys)
+                .subscribe(live::EntityType::AccountBalance, keys)
+                .connect()
+                .await
+                .map_err(live::failure)?;
+            Ok(live::events(stream, 3))
+        })
+    }
+}
+
+/// The data streamer as unified events.
+#[cfg(feature = "streams")]
+mod live {
+    use super::{order_status, Balance, Money, Order, OrderKind, Position, Result, Side, VENDOR};
+    pub(super) use crate::autoshares::stream::EntityType;
+    use crate::autoshares::stream::{StreamError, StreamerEvent, StreamerStream};
+    use crate::autoshares::stream_types as msg;
+    use crate::unified::event::stream_failure;
+    use crate::unified::{Error, Event};
+    use futures::stream::{BoxStream, StreamExt};
+    use rust_decimal::Decimal;
+
+    pub(super) fn failure(e: StreamError) -> Error {
+        let refused = matches!(e, StreamError::SessionRefused { .. });
+        stream_failure(VENDOR, refused, e)
+    }
+
+    fn d(v: Option<brokerkit_runtime::Decimal>) -> Option<Decimal> {
+        v.map(brokerkit_runtime::Decimal::into_inner)
+    }
+
+    fn order(o: msg::OrderMessage) -> Order {
+        let kind = match o.type_.as_deref() {
+            Some("Market") => Some(OrderKind::Market),
+            Some("Limit") => d(o.price).map(|price| OrderKind::Limit { price }),
+            _ => None,
+        };
+        Order {
+            id: o.id,
+            instrument_id: o.symbol.unwrap_or_default(),
+            side: o.side.as_deref().and_then(Side::parse),
+            kind,
+            quantity: d(o.quantity).unwrap_or_default(),
+            filled_quantity: d(o.executed_quantity),
+            price: d(o.price).or(d(o.average_price)),
+            status: order_status(o.status.as_deref()),
+            client_order_id: None,
+            created_at: None,
+            vendor_status: o.status,
+        }
+    }
+
+    fn position(p: msg::PositionMessage) -> Position {
+        let quantity = d(p.quantity).unwrap_or_default();
+        Position {
+            id: p.id,
+            instrument_id: p.symbol.unwrap_or_default(),
+            side: Some(if quantity < Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            }),
+            quantity: quantity.abs(),
+            average_price: d(p.average_cost),
+            unrealized_pnl: None,
+            opened_at: None,
+        }
+    }
+
+    /// `subscriptions` is how many `Subscribed` close a resync (one per subscription).
+    pub(super) fn events<'a>(
+        stream: StreamerStream,
+        subscriptions: usize,
+    ) -> BoxStream<'a, Result<Event>> {
+        let mut resync_left = 0usize;
+        stream
+            .filter_map(move |item| {
+                let out = match item {
+                    Err(e) => Some(Err(failure(e))),
+                    Ok(StreamerEvent::Order(o)) => Some(Ok(Event::Order(order(o)))),
+                    Ok(StreamerEvent::Position(p)) => Some(Ok(Event::Position(position(p)))),
+                    // AutoShares accounts are US-dollar accounts (as in the REST balance).
+                    Ok(StreamerEvent::Balance(b)) => d(b.cash_balance).map(|cash| {
+                        Ok(Event::Balance(Balance {
+                            account_id: b.account_id,
+                            cash: Money::new(cash, "USD"),
+                            equity: None,
+                            available: None,
+                        }))
+                    }),
+                    Ok(StreamerEvent::Resync { .. }) => {
+                        resync_left = subscriptions;
+                        None
+                    }
+                    // Every subscription's state came again: caches built from events hold.
+                    Ok(StreamerEvent::Subscribed { .. }) if resync_left > 0 => {
+                        resync_left -= 1;
+                        (resync_left == 0).then_some(Ok(Event::Resynced))
+                    }
+                    Ok(_) => None,
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
+    }
+}
 
 /// Names the adapter only: the session's tokens are never printed.
 impl std::fmt::Debug for AutoShares {

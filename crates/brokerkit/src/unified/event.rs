@@ -1,12 +1,12 @@
 //! One live-event type for every broker's stream.
 //!
-//! No adapter streams yet ([`Capability::Streaming`](super::Capability::Streaming) is false
-//! everywhere): the vendor streams (TradeLocker Socket.IO, AutoShares websocket) are being
-//! built in the vendor crates. Wiring one is a small adapter: map each typed vendor message to
-//! one of the unified values ([`Quote`], [`Order`], [`Position`], [`Balance`]: the REST
-//! adapters already have these mappings), pass the vendor's stream through
-//! [`from_vendor`], override [`Streaming::events`](super::Streaming::events) and add
-//! [`Capability::Streaming`](super::Capability::Streaming) to the adapter's map.
+//! With the `streams` feature, the TradeLocker adapter (Streams API) and the AutoShares
+//! adapter (data streamer) stream an account's orders, positions and balances as [`Event`]s
+//! once given where to connect (`TradeLocker::with_stream`, `AutoShares::with_stream`); their
+//! capability maps then include [`Capability::Streaming`](super::Capability::Streaming). Each
+//! adapter maps the vendor's typed messages to the unified values and nothing more: the vendor
+//! streams reconnect, resubscribe and resync themselves, and a resync ends in
+//! [`Event::Resynced`].
 
 use super::{Balance, Error, Order, Position, Quote, Result};
 use futures::stream::{BoxStream, Stream, StreamExt};
@@ -63,6 +63,31 @@ where
     stream
         .map(|r| r.map(Into::into).map_err(Into::into))
         .boxed()
+}
+
+/// A stream's own failure in the layer's terms: refused credentials are
+/// [`Error::Unauthorized`], the rest (connect, timeout, every reconnection failed, closed) a
+/// [`Error::Transport`] — a stream changes nothing, so nothing is of unknown outcome.
+#[allow(dead_code)] // unused without a streaming vendor
+pub(crate) fn stream_failure<E>(vendor: super::Vendor, refused: bool, err: E) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let message = err.to_string();
+    let source = Some(Box::new(err) as Box<dyn std::error::Error + Send + Sync>);
+    if refused {
+        Error::Unauthorized {
+            vendor,
+            message,
+            source,
+        }
+    } else {
+        Error::Transport {
+            vendor,
+            message,
+            source,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,8 +40,10 @@
 //! # }
 //! ```
 //!
-//! Live events: [`Event`] is the one type every stream will yield; no adapter streams yet
-//! ([`Capability::Streaming`] is false for all).
+//! Live events: [`Event`] is the one type every stream yields. With the `streams` feature,
+//! [`Streaming::events`] streams an account's orders, positions and balance from TradeLocker
+//! (after [`TradeLocker::with_stream`]) and AutoShares (its data streamer), and their
+//! [`Capability::Streaming`] is true; TraderEvolution and Slate have no stream.
 
 mod account;
 mod capability;

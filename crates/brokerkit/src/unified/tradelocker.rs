@@ -56,6 +56,8 @@ pub struct TradeLocker {
     session: Session,
     accounts: Mutex<HashMap<String, tl::Account>>,
     routes: Mutex<HashMap<i64, Routes>>,
+    #[cfg(feature = "streams")]
+    stream: Option<live::StreamAccess>,
 }
 
 impl TradeLocker {
@@ -64,7 +66,32 @@ impl TradeLocker {
             session,
             accounts: Mutex::default(),
             routes: Mutex::default(),
+            #[cfg(feature = "streams")]
+            stream: None,
         }
+    }
+
+    /// Lets [`Streaming::events`] open the Streams API: at `origin` (e.g.
+    /// [`origin_for`](tl::stream::origin_for) the REST base URL), with the developer key, for
+    /// the broker server `brand_id` (the login's `server`), taking stream tokens from `tokens`
+    /// (usually [`account_tokens`](tl::stream::account_tokens)). The capability map then
+    /// includes [`Capability::Streaming`].
+    #[cfg(feature = "streams")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "streams")))]
+    pub fn with_stream(
+        mut self,
+        origin: impl Into<String>,
+        developer_key: impl Into<brokerkit_runtime::Secret>,
+        brand_id: impl Into<String>,
+        tokens: tl::stream::TokenSource,
+    ) -> Self {
+        self.stream = Some(live::StreamAccess {
+            origin: origin.into(),
+            developer_key: developer_key.into(),
+            brand_id: brand_id.into(),
+            tokens,
+        });
+        self
     }
 
     /// The vendor session, for what only TradeLocker does.
@@ -194,6 +221,10 @@ impl Accounts for TradeLocker {
     }
 
     fn capabilities(&self) -> Capabilities {
+        #[cfg(feature = "streams")]
+        if self.stream.is_some() {
+            return Capabilities::of(&[CAPABILITIES, &[Capability::Streaming]].concat());
+        }
         Capabilities::of(CAPABILITIES)
     }
 
@@ -346,8 +377,14 @@ impl Trading for TradeLocker {
     fn order_history<'a>(&'a self, account_id: &'a str) -> BoxFuture<'a, Result<Vec<Order>>> {
         Box::pin(async move {
             self.select(account_id).await?;
-            let page = self.session.orders_history(None, None).await?;
-            Ok(page.orders.into_iter().map(order).collect())
+            // Every page, not only the first (`hasMore`).
+            use futures::TryStreamExt;
+            let all: Vec<tl::Order> = self
+                .session
+                .orders_history_all(None, None)
+                .try_collect()
+                .await?;
+            Ok(all.into_iter().map(order).collect())
         })
     }
 
@@ -387,8 +424,221 @@ impl Trading for TradeLocker {
 /// TradeLocker moves no money through its trading API.
 impl Funding for TradeLocker {}
 
-/// Not yet: the Socket.IO stream is being built in the vendor crate (see [`super::Event`]).
+/// Without the `streams` feature, or before [`TradeLocker::with_stream`]: unsupported.
+#[cfg(not(feature = "streams"))]
 impl Streaming for TradeLocker {}
+
+#[cfg(feature = "streams")]
+impl Streaming for TradeLocker {
+    fn events<'a>(
+        &'a self,
+        account_id: &'a str,
+    ) -> BoxFuture<'a, Result<futures::stream::BoxStream<'a, Result<super::Event>>>> {
+        Box::pin(async move {
+            let access = self
+                .stream
+                .as_ref()
+                .ok_or_else(|| Error::unsupported(VENDOR, Capability::Streaming))?;
+            let account = self.select(account_id).await?;
+            // The stream names instruments by symbol; the unified id is the tradableInstrumentId.
+            let index = self.session.instrument_index().await?;
+            let events = access.connect(&account.id).await?;
+            Ok(live::events(
+                events,
+                index,
+                account.currency.unwrap_or_default(),
+            ))
+        })
+    }
+}
+
+/// The Streams API as unified events.
+#[cfg(feature = "streams")]
+mod live {
+    use super::{Error, Money, Order, OrderStatus, Position, Result, VENDOR};
+    use crate::tradelocker::instruments::InstrumentIndex;
+    use crate::tradelocker::stream::{StreamBuilder, StreamError, StreamEvent, TokenSource};
+    use crate::tradelocker::stream_types as msg;
+    use crate::unified::event::stream_failure;
+    use crate::unified::{Balance, Event};
+    use futures::stream::{BoxStream, StreamExt};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    pub(super) struct StreamAccess {
+        pub(super) origin: String,
+        pub(super) developer_key: brokerkit_runtime::Secret,
+        pub(super) brand_id: String,
+        pub(super) tokens: TokenSource,
+    }
+
+    impl StreamAccess {
+        pub(super) async fn connect(
+            &self,
+            account_id: &str,
+        ) -> Result<crate::tradelocker::stream::AccountStream> {
+            StreamBuilder::new(
+                self.origin.clone(),
+                self.developer_key.clone(),
+                self.brand_id.clone(),
+                self.tokens.clone(),
+            )
+            .account(account_id)
+            .connect()
+            .await
+            .map_err(failure)
+        }
+    }
+
+    fn failure(e: StreamError) -> Error {
+        let refused = matches!(
+            e,
+            StreamError::KeyRefused { .. }
+                | StreamError::TokenRefused { .. }
+                | StreamError::NoToken { .. }
+                | StreamError::Tokens {
+                    status: Some(401 | 403),
+                    ..
+                }
+        );
+        stream_failure(VENDOR, refused, e)
+    }
+
+    /// What the mapping remembers between messages: a closed position's instrument and side
+    /// (the close message names neither), and whether a resync is under way.
+    struct Memory {
+        index: Arc<InstrumentIndex>,
+        currency: String,
+        positions: HashMap<String, (String, Option<super::Side>)>,
+        resyncing: bool,
+    }
+
+    impl Memory {
+        fn instrument(&self, name: Option<&str>) -> String {
+            let name = name.unwrap_or_default();
+            self.index
+                .by_symbol(name)
+                .map(|i| i.tradable_instrument_id.to_string())
+                .unwrap_or_else(|| name.to_string())
+        }
+
+        fn map(&mut self, event: StreamEvent) -> Option<Event> {
+            match event {
+                StreamEvent::Account(a) => {
+                    let currency = a.currency.clone().unwrap_or_else(|| self.currency.clone());
+                    let money = |d: Option<brokerkit_runtime::Decimal>| {
+                        d.map(|d| Money::new(d.into_inner(), &currency))
+                    };
+                    Some(Event::Balance(Balance {
+                        cash: money(a.balance)?,
+                        equity: money(a.equity),
+                        available: money(a.margin_available),
+                        account_id: a.account_id,
+                    }))
+                }
+                StreamEvent::Position(p) => {
+                    let instrument_id = self.instrument(p.instrument.as_deref());
+                    let side = p.side.as_ref().and_then(stream_side);
+                    self.positions
+                        .insert(p.position_id.clone(), (instrument_id.clone(), side));
+                    Some(Event::Position(Position {
+                        id: p.position_id,
+                        instrument_id,
+                        side,
+                        quantity: p.lots.map(|d| d.into_inner().abs()).unwrap_or_default(),
+                        average_price: p.open_price.map(|d| d.into_inner()),
+                        unrealized_pnl: None,
+                        opened_at: p
+                            .open_date_time
+                            .as_deref()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map(|t| t.with_timezone(&chrono::Utc)),
+                    }))
+                }
+                StreamEvent::PositionClosed(c) => {
+                    let (instrument_id, side) =
+                        self.positions.remove(&c.position_id).unwrap_or_default();
+                    Some(Event::Position(Position {
+                        id: c.position_id,
+                        instrument_id,
+                        side,
+                        quantity: rust_decimal::Decimal::ZERO,
+                        average_price: None,
+                        unrealized_pnl: None,
+                        opened_at: None,
+                    }))
+                }
+                StreamEvent::Order(o) => {
+                    let vendor_status = o.status.as_ref().map(|s| match s {
+                        msg::OrderStatus::String(s) => s.to_string(),
+                        msg::OrderStatus::Other(s) => s.clone(),
+                    });
+                    let status = match &o.status {
+                        Some(msg::OrderStatus::String(s)) => match s {
+                            msg::OrderStatusString::Pending => OrderStatus::Working,
+                            msg::OrderStatusString::Executed => OrderStatus::Filled,
+                            msg::OrderStatusString::Cancelled => OrderStatus::Cancelled,
+                        },
+                        _ => OrderStatus::Other(vendor_status.clone().unwrap_or_default()),
+                    };
+                    Some(Event::Order(Order {
+                        id: o.order_id,
+                        instrument_id: self.instrument(o.instrument.as_deref()),
+                        side: o.side.as_ref().and_then(stream_side),
+                        kind: None,
+                        quantity: o.amount.map(|d| d.into_inner()).unwrap_or_default(),
+                        filled_quantity: None,
+                        price: o.price.map(|d| d.into_inner()),
+                        status,
+                        client_order_id: None,
+                        created_at: None,
+                        vendor_status,
+                    }))
+                }
+                StreamEvent::Resync { .. } => {
+                    self.resyncing = true;
+                    None
+                }
+                // The snapshot after a resync is complete: caches built from events hold again.
+                StreamEvent::SyncEnd { .. } if self.resyncing => {
+                    self.resyncing = false;
+                    Some(Event::Resynced)
+                }
+                _ => None,
+            }
+        }
+    }
+
+    fn stream_side(s: &msg::Side) -> Option<super::Side> {
+        match s {
+            msg::Side::String(msg::SideString::Buy) => Some(super::Side::Buy),
+            msg::Side::String(msg::SideString::Sell) => Some(super::Side::Sell),
+            msg::Side::Other(o) => super::Side::parse(o),
+        }
+    }
+
+    pub(super) fn events<'a>(
+        stream: crate::tradelocker::stream::AccountStream,
+        index: Arc<InstrumentIndex>,
+        currency: String,
+    ) -> BoxStream<'a, Result<Event>> {
+        let mut memory = Memory {
+            index,
+            currency,
+            positions: HashMap::new(),
+            resyncing: false,
+        };
+        stream
+            .filter_map(move |item| {
+                let out = match item {
+                    Ok(event) => memory.map(event).map(Ok),
+                    Err(e) => Some(Err(failure(e))),
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
+    }
+}
 
 /// Names the adapter only: the session's tokens are never printed.
 impl std::fmt::Debug for TradeLocker {
