@@ -835,3 +835,45 @@ async fn each_vendor_refusal_arrives_as_rejected_with_its_code_and_text() {
         sent
     );
 }
+
+/// Reads events until `Resynced`, failing after 10 s.
+async fn until_resynced(events: &mut futures::stream::BoxStream<'_, unified::Result<Event>>) {
+    loop {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .expect("no Resynced within 10 s of the drop")
+            .expect("the stream ended instead of reconnecting")
+            .unwrap();
+        if event == Event::Resynced {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_tradelocker_stream_comes_back_resynced_through_the_traits() {
+    let server = brokerkit_mock::tradelocker::start(Default::default())
+        .await
+        .unwrap();
+    let broker = tradelocker(&server).await;
+    let account = broker.accounts().await.unwrap().remove(0).id;
+    let mut events = broker.events(&account).await.unwrap();
+    server
+        .faults
+        .inject_times("STREAM", "/streams-api", Fault::Drop, 1);
+    until_resynced(&mut events).await;
+}
+
+#[tokio::test]
+async fn a_dropped_autoshares_stream_comes_back_resynced_through_the_traits() {
+    let server = brokerkit_mock::autoshares::start(Default::default())
+        .await
+        .unwrap();
+    let broker = autoshares(&server).await;
+    let account = broker.accounts().await.unwrap().remove(0).id;
+    let mut events = broker.events(&account).await.unwrap();
+    // Past the first subscription's state, then cut every streamer socket.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.streamers.drop_all();
+    until_resynced(&mut events).await;
+}
