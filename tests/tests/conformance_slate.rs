@@ -944,3 +944,368 @@ async fn every_sandbox_answer_matches_the_spec() {
         );
     }
 }
+
+/// The `X-RateLimit-*` headers a documented response declares (resolved through `$ref`s),
+/// lower-cased, with whether each is declared required.
+fn declared_rate_headers(
+    doc: &serde_json::Value,
+    response: &serde_json::Value,
+) -> Vec<(String, bool)> {
+    fn resolve<'a>(
+        doc: &'a serde_json::Value,
+        mut v: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        while let Some(r) = v.get("$ref").and_then(serde_json::Value::as_str) {
+            match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
+                Some(t) => v = t,
+                None => break,
+            }
+        }
+        v
+    }
+    let response = resolve(doc, response);
+    let mut out: Vec<(String, bool)> = response
+        .get("headers")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| name.to_ascii_lowercase().starts_with("x-ratelimit-"))
+        .map(|(name, h)| {
+            let h = resolve(doc, h);
+            (
+                name.to_ascii_lowercase(),
+                h.get("required") == Some(&serde_json::Value::Bool(true)),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One operation of the spec: method, path template, whether it takes a token, responses,
+/// request-body example.
+struct SpecOp {
+    id: String,
+    method: String,
+    template: String,
+    public: bool,
+    responses: serde_json::Map<String, serde_json::Value>,
+    example: Option<serde_json::Value>,
+    query: Vec<(String, String)>,
+}
+
+fn spec_ops(doc: &serde_json::Value) -> Vec<SpecOp> {
+    let resolve = |v: &serde_json::Value| -> serde_json::Value {
+        let mut v = v.clone();
+        while let Some(r) = v.get("$ref").and_then(serde_json::Value::as_str) {
+            match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
+                Some(t) => v = t.clone(),
+                None => break,
+            }
+        }
+        v
+    };
+    let mut ops = Vec::new();
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(id) = op.get("operationId").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let example = op
+                .get("requestBody")
+                .map(resolve)
+                .and_then(|b| b.pointer("/content/application~1json/example").cloned());
+            let query = op
+                .get("parameters")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(resolve)
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap().to_string(),
+                        "unknown".to_string(),
+                    )
+                })
+                .collect();
+            ops.push(SpecOp {
+                id: id.to_string(),
+                method: method.to_ascii_uppercase(),
+                template: template.clone(),
+                public: op.get("security") == Some(&json!([])),
+                responses: op["responses"].as_object().cloned().unwrap_or_default(),
+                example,
+                query,
+            });
+        }
+    }
+    ops
+}
+
+/// Every answer of the sandbox carries the `X-RateLimit-*` headers exactly when the spec
+/// declares them on the response it documents for that status (issue 13.16): the successes and
+/// the post-authentication errors of authenticated calls and every 429 carry them; a refused
+/// token's 401/403 and the unauthenticated calls do not. Every operation is called (with real
+/// ids where the sandbox has them, the spec's request example as the body, a staff token and,
+/// where that is the wrong kind, a customer token), plus calls without a token and a 429.
+#[tokio::test]
+async fn rate_limit_headers_are_sent_exactly_where_the_spec_declares_them() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/slate.yaml");
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ops = spec_ops(&doc);
+    let server = sandbox::start(Config::default()).await.unwrap();
+    let base = server.base_url();
+    let http = brokerkit_runtime::tls::client_builder().build().unwrap();
+    let post = |url: String, body: serde_json::Value| http.post(url).json(&body).send();
+
+    // Tokens and real ids.
+    let login: serde_json::Value = post(
+        format!("{base}/customers/login"),
+        json!({"email": EMAIL, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let customer_token = login["access_token"].as_str().unwrap().to_string();
+    let staff: serde_json::Value = post(
+        format!("{base}/api/admin/users/login"),
+        json!({"email": STAFF_EMAIL, "password": STAFF_PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let staff_token = staff["access_token"].as_str().unwrap().to_string();
+    let get_json = |url: String, token: &str| {
+        let req = http.get(url).bearer_auth(token);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    http.post(format!("{base}/customers/me/deposit"))
+        .bearer_auth(&customer_token)
+        .json(&json!({"amount": 10}))
+        .send()
+        .await
+        .unwrap();
+    let mine = get_json(format!("{base}/customers/me/accounts"), &customer_token).await;
+    let txs = get_json(format!("{base}/customers/me/transactions"), &customer_token).await;
+    let instruments = get_json(format!("{base}/broker/instruments/available"), &staff_token).await;
+    let mut ids: std::collections::HashMap<&str, String> = [
+        (
+            "customer_id",
+            login["customer"]["id"].as_str().unwrap().to_string(),
+        ),
+        ("login", "100001".to_string()),
+        (
+            "group_id",
+            mine[0]["group_id"].as_str().unwrap().to_string(),
+        ),
+        ("tx_id", txs[0]["id"].as_str().unwrap().to_string()),
+        (
+            "symbol",
+            instruments[0]["symbol"].as_str().unwrap().to_string(),
+        ),
+        // An unknown session: a post-authentication 404 (revoking ours would end the test).
+        (
+            "session_id",
+            "3c90c3cc-0d44-4b50-8888-8dd25736052a".to_string(),
+        ),
+        ("token_id", "999".to_string()),
+        (
+            "position_id",
+            "3c90c3cc-0d44-4b50-8888-8dd25736052a".to_string(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+
+    let limit_names: Vec<&str> = vec![
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ];
+    let mut failures = Vec::new();
+    let mut seen: std::collections::BTreeSet<(String, u16, bool)> = Default::default();
+    let mut check = |op: &SpecOp, r: &reqwest::Response| {
+        let status = r.status().as_u16();
+        let at = format!("{} {} -> {status} ({})", op.method, op.template, op.id);
+        let Some(response) = op.responses.get(&status.to_string()) else {
+            failures.push(format!("{at}: status not documented"));
+            return;
+        };
+        let declared = declared_rate_headers(&doc, response);
+        let present: Vec<&str> = limit_names
+            .iter()
+            .copied()
+            .filter(|n| r.headers().contains_key(*n))
+            .collect();
+        let declared_names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+        if declared_names != present {
+            failures.push(format!(
+                "{at}: spec declares {declared_names:?}, the answer carries {present:?}"
+            ));
+        }
+        if declared.iter().any(|(_, required)| !required) {
+            failures.push(format!(
+                "{at}: a declared rate-limit header is not required"
+            ));
+        }
+        for n in &present {
+            let v = r.headers()[*n].to_str().unwrap_or_default();
+            if v.parse::<u64>().is_err() {
+                failures.push(format!("{at}: {n} is not an integer: {v:?}"));
+            }
+        }
+        seen.insert((op.id.clone(), status, !present.is_empty()));
+    };
+
+    for op in &ops {
+        let mut path = op.template.clone();
+        for (name, value) in &ids {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        let url = format!("{base}{path}");
+        let send = |token: Option<&str>| {
+            let mut req = http
+                .request(
+                    reqwest::Method::from_bytes(op.method.as_bytes()).unwrap(),
+                    &url,
+                )
+                .query(&op.query)
+                .header("X-Customer-Login", "100001");
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(body) = &op.example {
+                req = req.json(body);
+            }
+            req.send()
+        };
+        // Without a token: an authenticated call's 401 carries no rate-limit headers.
+        let anonymous = send(None).await.unwrap();
+        check(op, &anonymous);
+        if op.public {
+            continue;
+        }
+        let as_staff = send(Some(&staff_token)).await.unwrap();
+        let staff_status = as_staff.status().as_u16();
+        check(op, &as_staff);
+        let answer = if staff_status == 403 {
+            let as_customer = send(Some(&customer_token)).await.unwrap();
+            check(op, &as_customer);
+            as_customer
+        } else {
+            as_staff
+        };
+        // Ids created along the way make the later calls succeed.
+        if answer.status().is_success() {
+            let body: serde_json::Value = answer.json().await.unwrap_or_default();
+            match op.id.as_str() {
+                "createApiToken" => {
+                    ids.insert("token_id", body["id"].to_string());
+                }
+                "listPositions" => {
+                    if let Some(id) = body
+                        .as_array()
+                        .or_else(|| body["items"].as_array())
+                        .and_then(|l| l.first())
+                        .and_then(|p| p["id"].as_str())
+                    {
+                        ids.insert("position_id", id.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // A 422 after authentication carries them; a 422 of an unauthenticated call does not.
+    let op = |id: &str| ops.iter().find(|o| o.id == id).unwrap();
+    let invalid = http
+        .post(format!("{base}/customers/me/withdraw"))
+        .bearer_auth(&customer_token)
+        .json(&json!({"amount": 1, "payment_data": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    check(op("customerRequestWithdrawal"), &invalid);
+    let invalid = post(format!("{base}/customers/login"), json!({"email": EMAIL}))
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    check(op("customerLogin"), &invalid);
+    let logged_in = post(
+        format!("{base}/customers/login"),
+        json!({"email": EMAIL, "password": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(logged_in.status(), 200);
+    check(op("customerLogin"), &logged_in);
+
+    // A 429 (on a sandbox that allows 2 calls a minute) carries them; so does every answer
+    // before it.
+    let limited = sandbox::start(Config {
+        rate_limit_per_minute: 2,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let lbase = limited.base_url();
+    let token: serde_json::Value = post(
+        format!("{lbase}/customers/login"),
+        json!({"email": EMAIL, "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let me = op("getMe");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = http
+            .get(format!("{lbase}/customers/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        check(me, &r);
+    }
+    assert_eq!(statuses, vec![200, 200, 429]);
+
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every operation was answered, and both directions were exercised on many statuses.
+    let answered: std::collections::BTreeSet<&str> =
+        seen.iter().map(|(id, _, _)| id.as_str()).collect();
+    for op in &ops {
+        assert!(
+            answered.contains(op.id.as_str()),
+            "{} never answered",
+            op.id
+        );
+    }
+    let with: std::collections::BTreeSet<u16> = seen.iter().filter(|s| s.2).map(|s| s.1).collect();
+    let without: std::collections::BTreeSet<u16> =
+        seen.iter().filter(|s| !s.2).map(|s| s.1).collect();
+    for s in [200, 201, 204, 404, 422, 429] {
+        assert!(with.contains(&s), "no metered {s} seen: {with:?}");
+    }
+    for s in [200, 401, 403, 422] {
+        assert!(without.contains(&s), "no unmetered {s} seen: {without:?}");
+    }
+}

@@ -411,6 +411,53 @@ async fn every_sandbox_answer_matches_the_spec() {
         );
     }
 
+    // ---- The routes the reference names by path only (issue 13.14): the password blacklist
+    // (listed, added to, enforced), closing an account (readable as closed, a second close and
+    // an unknown account refused), orders, and a position rollback (a repeat is 404).
+    session.blacklist_password("Summer2026!").await.unwrap();
+    let blacklist = session
+        .call(|c| c.list_password_blacklist().send())
+        .await
+        .unwrap();
+    assert_eq!(blacklist.len(), 2);
+    let blacklisted = types::ChangePasswordRequest {
+        new_password: Secret::new("Summer2026!"),
+    };
+    let refused = session
+        .call(|c| {
+            c.change_user_password()
+                .user_id(user_id)
+                .body(blacklisted)
+                .send()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status(&refused), Some(406));
+    let empty = session.blacklist_password("").await.unwrap_err();
+    assert_eq!(status(&empty), Some(406));
+    session.close_account(second).await.unwrap();
+    let closed = session
+        .call(|c| c.get_account().account_id(second).send())
+        .await
+        .unwrap();
+    assert_eq!(
+        closed.value.status,
+        Some(sandbox::ACCOUNT_STATUS_CLOSED as i32)
+    );
+    let twice = session.close_account(second).await.unwrap_err();
+    assert_eq!(status(&twice), Some(406));
+    let nowhere = session.close_account(1).await.unwrap_err();
+    assert_eq!(status(&nowhere), Some(404));
+    let orders = session
+        .call(|c| c.list_orders().account_id(ACCOUNT).limit(10u32).send())
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2);
+    let position = sandbox::seed_position_id(0);
+    session.roll_back_position(&position).await.unwrap();
+    let gone = session.roll_back_position(&position).await.unwrap_err();
+    assert_eq!(status(&gone), Some(404));
+
     // ---- Deletes last: the account, the user (and its accounts), then 404s.
     session
         .call(|c| c.delete_account().account_id(second).send())

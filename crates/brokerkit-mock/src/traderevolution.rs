@@ -6,7 +6,11 @@
 //! rotates both and burns the old refresh token; expired or revoked tokens get 401. Users own
 //! trading accounts; every account holds asset balances, and account operations (deposit,
 //! withdrawal, adjustment, transfer…) move its balance in its currency, refusing a debit beyond
-//! it. Reports are computed from that state. Errors carry dotted codes
+//! it. Reports are computed from that state. Closing an account (`POST /closeAccount`) leaves it
+//! readable with status 1 and refuses money movements on it; every seed account holds one open
+//! position (`DELETE /positions/{id}` rolls it back: later deletes are 404) and two orders
+//! (`GET /orders`); passwords on the blacklist (`/passwordBlacklist`) are refused (406) by user
+//! creation and password changes. Errors carry dotted codes
 //! (`{"errorCode": "1.2.0.11", "message": …}`) where the vendor's codes are known; an optional
 //! per-token rate limit answers 429 with `2.147.1.27`.
 
@@ -37,6 +41,15 @@ pub const CODE_RATE_LIMITED: &str = "2.147.1.27";
 pub const REPORT_ACCOUNT_STATEMENT: i64 = 119;
 pub const REPORT_ACCOUNT_OPERATIONS: i64 = 120;
 pub const REPORT_USERS: i64 = 121;
+
+/// The `status` of a closed account (0 is active). The vendor's value is not public; 1 is assumed.
+pub const ACCOUNT_STATUS_CLOSED: i64 = 1;
+
+/// The id of the position every seed account starts with: 2^53 + 1 plus the account's place in
+/// the seed list, so an id that a float would round shows up at once.
+pub fn seed_position_id(index: usize) -> String {
+    ((1u64 << 53) + 1 + index as u64).to_string()
+}
 
 /// A user of the sandbox.
 #[derive(Clone, Debug)]
@@ -147,6 +160,23 @@ struct OperationRec {
 }
 
 #[derive(Clone, Debug)]
+struct PositionRec {
+    account_id: i64,
+}
+
+#[derive(Clone, Debug)]
+struct OrderRec {
+    id: String,
+    account_id: i64,
+    instrument: &'static str,
+    side: &'static str,
+    kind: &'static str,
+    qty: Decimal,
+    price: Option<Decimal>,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug)]
 struct TokenRec {
     login: String,
     expires: SystemTime,
@@ -166,6 +196,9 @@ struct Sandbox {
     balances: BTreeMap<i64, AssetBalanceRec>,
     operations: Vec<OperationRec>,
     presets: Vec<(i64, String, Option<i64>)>,
+    positions: BTreeMap<String, PositionRec>,
+    orders: Vec<OrderRec>,
+    password_blacklist: Vec<String>,
     /// Asset id → name.
     assets: BTreeMap<i64, &'static str>,
     access: HashMap<String, TokenRec>,
@@ -308,6 +341,13 @@ fn user_json(u: &UserRec) -> Value {
 
 fn balance_json(b: &AssetBalanceRec) -> Value {
     json!({"id": b.id, "accountId": b.account_id, "assetName": b.asset, "balance": num(b.balance)})
+}
+
+fn order_json(o: &OrderRec) -> Value {
+    json!({
+        "id": o.id, "accountId": o.account_id, "instrumentName": o.instrument, "side": o.side,
+        "type": o.kind, "qty": num(o.qty), "price": o.price.map(num), "status": o.status,
+    })
 }
 
 fn operation_json(o: &OperationRec) -> Value {
@@ -513,6 +553,24 @@ impl Server {
         s.accounts.get(&account_id).map(|a| s.account_balance(a))
     }
 
+    /// The status of a trading account (0 active, [`ACCOUNT_STATUS_CLOSED`] closed).
+    pub fn account_status(&self, account_id: i64) -> Option<i64> {
+        lock(&self.state)
+            .accounts
+            .get(&account_id)
+            .map(|a| a.status)
+    }
+
+    /// The ids of the open positions, in id order.
+    pub fn position_ids(&self) -> Vec<String> {
+        lock(&self.state).positions.keys().cloned().collect()
+    }
+
+    /// The passwords on the blacklist, in the order they were added.
+    pub fn password_blacklist(&self) -> Vec<String> {
+        lock(&self.state).password_blacklist.clone()
+    }
+
     /// The current password of a user (to check password changes).
     pub fn password_of(&self, login: &str) -> Option<String> {
         lock(&self.state)
@@ -539,6 +597,9 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         balances: BTreeMap::new(),
         operations: Vec::new(),
         presets: vec![(7, "USD retail".into(), Some(USD))],
+        positions: BTreeMap::new(),
+        orders: Vec::new(),
+        password_blacklist: vec!["password".into()],
         assets: BTreeMap::from([(USD, "USD"), (2, "EUR"), (4803, "CAD")]),
         access: HashMap::new(),
         refresh: HashMap::new(),
@@ -579,6 +640,35 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
             b.balance = seed.balance;
         }
     }
+    for (i, seed) in config.accounts.iter().enumerate() {
+        s.positions.insert(
+            seed_position_id(i),
+            PositionRec {
+                account_id: seed.id,
+            },
+        );
+        let base = (1u64 << 53) + 1_000 + 2 * i as u64;
+        s.orders.push(OrderRec {
+            id: base.to_string(),
+            account_id: seed.id,
+            instrument: "EUR/USD",
+            side: "buy",
+            kind: "limit",
+            qty: Decimal::new(15, 1),
+            price: Some(Decimal::new(10825, 4)),
+            status: "working",
+        });
+        s.orders.push(OrderRec {
+            id: (base + 1).to_string(),
+            account_id: seed.id,
+            instrument: "XAU/USD",
+            side: "sell",
+            kind: "market",
+            qty: Decimal::ONE,
+            price: None,
+            status: "filled",
+        });
+    }
     let state = Arc::new(Mutex::new(s));
     let running = crate::serve(router(state.clone()), PREFIX, port).await?;
     Ok(Server { running, state })
@@ -599,6 +689,13 @@ fn router(state: Shared) -> Router {
         .route("/users/{id}/resetPassword", post(reset_password))
         .route("/users/{id}/changePassword", post(change_password))
         .route("/users/{id}/accounts", get(user_accounts))
+        .route(
+            "/passwordBlacklist",
+            get(list_blacklist).post(add_to_blacklist),
+        )
+        .route("/closeAccount", post(close_account))
+        .route("/positions/{id}", axum::routing::delete(delete_position))
+        .route("/orders", get(list_orders))
         .route("/accounts", post(create_account).get(list_accounts))
         .route("/accounts/{id}", get(get_account).delete(delete_account))
         .route("/accountDetails", get(account_details))
@@ -784,6 +881,7 @@ async fn create_user(State(state): State<Shared>, headers: HeaderMap, body: Byte
         let first_name = tri!(str_field(&m, "firstName")).to_string();
         let last_name = tri!(str_field(&m, "lastName")).to_string();
         let user_group = tri!(int_field(&m, "userGroup"));
+        tri!(allowed_password(s, &password));
         if s.user_by_login(&login).is_some() {
             return not_acceptable(&format!("login `{login}` is taken"));
         }
@@ -871,6 +969,8 @@ async fn delete_user(
         for a in gone {
             s.accounts.remove(&a);
             s.balances.retain(|_, b| b.account_id != a);
+            s.positions.retain(|_, p| p.account_id != a);
+            s.orders.retain(|o| o.account_id != a);
         }
         StatusCode::NO_CONTENT.into_response()
     })
@@ -905,6 +1005,7 @@ async fn change_password(
         if new.len() < 6 {
             return not_acceptable("the password is too short");
         }
+        tri!(allowed_password(s, &new));
         match s.users.get_mut(&id) {
             Some(u) => {
                 u.user.password = new;
@@ -912,6 +1013,41 @@ async fn change_password(
             }
             None => not_found("user"),
         }
+    })
+}
+
+/// 406 when `password` is on the blacklist.
+fn allowed_password(s: &Sandbox, password: &str) -> Result<(), Response> {
+    if s.password_blacklist.iter().any(|p| p == password) {
+        Err(not_acceptable("the password is blacklisted"))
+    } else {
+        Ok(())
+    }
+}
+
+async fn list_blacklist(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    with_auth(&state, &headers, |s, _| {
+        let list: Vec<Value> = s
+            .password_blacklist
+            .iter()
+            .map(|p| json!({ "password": p }))
+            .collect();
+        Json(list).into_response()
+    })
+}
+
+async fn add_to_blacklist(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_auth(&state, &headers, |s, _| {
+        let m = tri!(object(&body));
+        let password = tri!(str_field(&m, "password")).to_string();
+        if !s.password_blacklist.contains(&password) {
+            s.password_blacklist.push(password);
+        }
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 
@@ -1002,7 +1138,58 @@ async fn delete_account(
             return not_found("account");
         }
         s.balances.retain(|_, b| b.account_id != id);
+        s.positions.retain(|_, p| p.account_id != id);
+        s.orders.retain(|o| o.account_id != id);
         StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+async fn close_account(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    with_auth(&state, &headers, |s, _| {
+        let m = tri!(object(&body));
+        let id = tri!(int_field(&m, "accountId"));
+        match s.accounts.get_mut(&id) {
+            None => not_found("account"),
+            Some(a) if a.status == ACCOUNT_STATUS_CLOSED => {
+                not_acceptable("the account is already closed")
+            }
+            Some(a) => {
+                a.status = ACCOUNT_STATUS_CLOSED;
+                StatusCode::NO_CONTENT.into_response()
+            }
+        }
+    })
+}
+
+async fn delete_position(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    with_auth(&state, &headers, |s, _| match s.positions.remove(&id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found("position"),
+    })
+}
+
+async fn list_orders(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    with_auth(&state, &headers, |s, _| {
+        let account = tri!(query_i64(&q, "accountId"));
+        let limit = tri!(query_i64(&q, "limit")).unwrap_or(i64::MAX).max(0) as usize;
+        let offset = tri!(query_i64(&q, "offset")).unwrap_or(0).max(0) as usize;
+        let list: Vec<Value> = s
+            .orders
+            .iter()
+            .filter(|o| account.is_none_or(|a| o.account_id == a))
+            .skip(offset)
+            .take(limit)
+            .map(order_json)
+            .collect();
+        Json(list).into_response()
     })
 }
 
@@ -1089,6 +1276,9 @@ async fn create_operation(
         let Some(currency_id) = s.accounts.get(&account_id).map(|a| a.currency_id) else {
             return not_acceptable("unknown account");
         };
+        if s.accounts.get(&account_id).map(|a| a.status) == Some(ACCOUNT_STATUS_CLOSED) {
+            return not_acceptable("the account is closed");
+        }
         let Some(balance) = s.main_balance(account_id) else {
             return not_acceptable("unknown account");
         };

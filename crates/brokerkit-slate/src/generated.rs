@@ -525,105 +525,129 @@ pub mod types {
             Default::default()
         }
     }
-    /**Unverified: which fields are required or nullable is not visible in the vendor's
-examples, so every field except `id` and `email` is optional and nullable here. A
-customer (trader); field names and value types come from the vendor's examples.
+    /**A customer (trader). Field names and value types come from the vendor's examples
+(reference section 3, `CustomerResponse`), which show a value for every field and no
+null, so whether a field can be null is not visible: each field says on its own what
+is assumed. `id` and `email` are always present; every other field is optional.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct CustomerResponse {
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub affiliate_id: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub affiliate_lead_id: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub campaign_id: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (not shown; kept tolerant).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub compliance_status: ::std::option::Option<::std::string::String>,
-        ///ISO 3166-1 alpha-2.
+        ///Unverified: nullable is assumed: `country` is nullable in the registration body (reference section 3, POST /customers/register). ISO 3166-1 alpha-2.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country: ::std::option::Option<::std::string::String>,
         pub email: ::std::string::String,
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub first_name: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed: the vendor gives a default of false, which suggests it is never null; nullable kept so a null still decodes.
         #[serde(default = "defaults::customer_response_force_password_change")]
         pub force_password_change: ::std::option::Option<bool>,
-        ///First deposit time.
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability); null before the first deposit. First deposit time.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ftd_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///Agent credited with the first deposit.
+        ///Unverified: nullable is assumed (an optional id, reference section 3 Nullability); null before the first deposit. Agent credited with the first deposit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ftd_sales_agent_id: ::std::option::Option<::uuid::Uuid>,
+        ///Unverified: nullable is assumed: the vendor gives a default of an empty string, which suggests it is never null; nullable kept so a null still decodes.
         #[serde(default = "defaults::customer_response_full_name")]
         pub full_name: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub funnel: ::std::option::Option<::std::string::String>,
         pub id: ::uuid::Uuid,
+        ///Unverified: nullable is assumed (not shown; kept tolerant).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_active: ::std::option::Option<bool>,
+        ///Unverified: nullable is assumed (not shown; kept tolerant).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_deposited: ::std::option::Option<bool>,
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability); null until KYC is done.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kyc_completed_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Unverified: nullable is assumed: null until KYC is done.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kyc_country: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed: null until KYC is done.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kyc_provider: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (an optional id, reference section 3 Nullability).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub kyc_status_id: ::std::option::Option<i64>,
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_activity_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability); null before the first deposit.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_deposit_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability); null before the first login.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_login_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
+        ///Unverified: nullable is assumed: nullable in the registration body (reference section 3).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_name: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability); null before the first trade.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_trade_at: ::std::option::Option<
             ::chrono::DateTime<::chrono::offset::Utc>,
         >,
-        ///How many agents have owned the customer.
+        ///Unverified: nullable is assumed (not shown; kept tolerant). How many agents have owned the customer.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub manager_counter: ::std::option::Option<i64>,
-        ///Unverified: nullable is assumed. The owning agent.
+        ///Unverified: nullable is assumed (reference section 3 marks it GUESSED: null when `owner_id` is). The owning agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub owner: ::std::option::Option<CustomerOwner>,
-        ///Unverified: nullable is assumed (customers can be unassigned). Owning agent.
+        ///Unverified: nullable is assumed (reference section 3 marks it GUESSED: customers can be unassigned). Owning agent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub owner_id: ::std::option::Option<::uuid::Uuid>,
+        ///Unverified: nullable is assumed, although registration requires a phone (reference section 3), so it is probably never null; nullable kept so a null still decodes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (not shown; kept tolerant).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_country: ::std::option::Option<::std::string::String>,
-        ///Phone in a normalised form.
+        ///Unverified: nullable is assumed (not shown; kept tolerant). Phone in a normalised form.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub phone_normalized: ::std::option::Option<::std::string::String>,
-        ///IP address at registration.
+        ///Unverified: nullable is assumed (not shown; kept tolerant). IP address at registration.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reg_ip: ::std::option::Option<::std::string::String>,
-        ///Registration time.
+        ///Unverified: nullable is assumed (date-times are GUESSED nullable, reference section 3 Nullability). Registration time.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reg_time: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///e.g. `organic`, `affiliate`, `import`, `promo`.
+        ///Unverified: nullable is assumed (not shown; kept tolerant). e.g. `organic`, `affiliate`, `import`, `promo`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registration_source: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (not shown; kept tolerant).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub retention_status: ::std::option::Option<::std::string::String>,
-        ///e.g. `normal`, `watchlist`, `toxic`.
+        ///Unverified: nullable is assumed (not shown; kept tolerant). e.g. `normal`, `watchlist`, `toxic`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub risk_classification: ::std::option::Option<::std::string::String>,
+        ///Unverified: nullable is assumed (an optional id, reference section 3 Nullability).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sales_status_id: ::std::option::Option<i64>,
-        ///The customer's trading accounts (empty in every vendor example).
+        ///Unverified: nullable is assumed (an empty list in every vendor example; kept tolerant). The customer's trading accounts.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub trading_accounts: ::std::option::Option<::std::vec::Vec<TradingAccount>>,
     }
@@ -12409,7 +12433,10 @@ Only part of the vendor reference could be read. Anything inferred rather than r
 Errors: 422 answers carry FastAPI's `HTTPValidationError`; every other documented error is
 `{detail, error}` (`ErrorBody`). Rate limits: 300 requests per minute per user on
 authenticated endpoints and 600 per minute per IP on registration; `X-RateLimit-*` headers
-are sent when a limit applies.
+are sent when a limit applies. Every answer to an authenticated call declares them: the
+successes and the errors raised after the token was accepted (400, 404, 409, 422, 429);
+the 401 and 403 of a refused token do not, nor do the unauthenticated calls (logins,
+autologin, registration, refresh) except their 429.
 
 
 Version: 1.0.0*/

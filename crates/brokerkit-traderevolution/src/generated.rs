@@ -31,7 +31,7 @@ pub mod types {
         ///Unverified: the account mode, 1 = live.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub mode: ::std::option::Option<i32>,
-        ///Unverified: the account status, 0 = active.
+        ///Unverified: the account status, 0 = active (the confirmed default); 1 = closed (after `POST /closeAccount`) is assumed, no other status value is shown (reference section 4).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<i32>,
         ///Unverified: the account type, 0 = single account.
@@ -213,6 +213,19 @@ pub mod types {
     }
     impl ChangePasswordRequest {
         pub fn builder() -> builder::ChangePasswordRequest {
+            Default::default()
+        }
+    }
+    ///Unverified: the account to close. The reference (section 4) names only the `/closeAccount` prefix; the body and its field name are assumed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+    pub struct CloseAccountRequest {
+        ///The trading account to close.
+        #[serde(rename = "accountId")]
+        pub account_id: i64,
+    }
+    impl CloseAccountRequest {
+        pub fn builder() -> builder::CloseAccountRequest {
             Default::default()
         }
     }
@@ -470,6 +483,123 @@ pub mod types {
             Default::default()
         }
     }
+    ///Unverified: an order as the BackOffice lists it. The reference (section 6) confirms the `/orders` path only; these fields are guessed by analogy with the Client API's order (reference section 9); other fields are tolerated.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+    pub struct Order {
+        ///The trading account the order belongs to.
+        #[serde(
+            rename = "accountId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub account_id: ::std::option::Option<i64>,
+        ///The order id (a string: order ids may exceed 2^53).
+        pub id: ::std::string::String,
+        ///The instrument's name, e.g. `EUR/USD`.
+        #[serde(
+            rename = "instrumentName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub instrument_name: ::std::option::Option<::std::string::String>,
+        ///The limit price; null for a market order.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<::brokerkit_runtime::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub qty: ::std::option::Option<::brokerkit_runtime::Decimal>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub side: ::std::option::Option<OrderSide>,
+        ///The order status, e.g. `working`, `filled`, `cancelled`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        ///The order type, e.g. `market`, `limit`, `stop`, `stop limit`.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    impl Order {
+        pub fn builder() -> builder::Order {
+            Default::default()
+        }
+    }
+    ///Unverified: the order side; the spelling is taken from the Client API's order placement (reference section 9), not seen on the BackOffice.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+    #[serde(untagged)]
+    pub enum OrderSide {
+        String(OrderSideString),
+        Other(::std::string::String),
+    }
+    impl ::std::convert::From<OrderSideString> for OrderSide {
+        fn from(value: OrderSideString) -> Self {
+            Self::String(value)
+        }
+    }
+    ///`OrderSideString`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+    pub enum OrderSideString {
+        #[serde(rename = "buy")]
+        Buy,
+        #[serde(rename = "sell")]
+        Sell,
+    }
+    impl ::std::fmt::Display for OrderSideString {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Buy => f.write_str("buy"),
+                Self::Sell => f.write_str("sell"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for OrderSideString {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "buy" => Ok(Self::Buy),
+                "sell" => Ok(Self::Sell),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderSideString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderSideString {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Unverified: a password no user may choose. The reference (section 3) names only the `/passwordBlacklist` path; the field name is assumed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
+    pub struct PasswordBlacklistEntry {
+        pub password: ::brokerkit_runtime::Secret,
+    }
+    impl PasswordBlacklistEntry {
+        pub fn builder() -> builder::PasswordBlacklistEntry {
+            Default::default()
+        }
+    }
     ///A report available on this installation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -585,20 +715,20 @@ pub mod types {
     pub struct TokenPair {
         #[serde(rename = "accessToken")]
         pub access_token: ::brokerkit_runtime::Secret,
-        ///Unverified: the access token's lifetime, in seconds (the unit is inferred from public client code, which falls back to 300 when the field is missing).
+        ///Unverified: the access token's lifetime. Typed as the source gives it, a JSON number (reference section 2: "`accessTokenLifeTime` number"; public client code reads it as a number, not necessarily a whole one). The unit, seconds, is GUESSED: the client code treats it as seconds and falls back to 300 when the field is missing.
         #[serde(
             rename = "accessTokenLifeTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub access_token_life_time: ::std::option::Option<i64>,
+        pub access_token_life_time: ::std::option::Option<f64>,
         #[serde(rename = "refreshToken")]
         pub refresh_token: ::brokerkit_runtime::Secret,
-        ///Unverified: the refresh token's lifetime, in seconds (the unit is inferred from public client code, which falls back to 3600 when the field is missing).
+        ///Unverified: the refresh token's lifetime. Typed as the source gives it, a JSON number (reference section 2: "`refreshTokenLifeTime` number"; public client code reads it as a number, not necessarily a whole one). The unit, seconds, is GUESSED: the client code treats it as seconds and falls back to 3600 when the field is missing.
         #[serde(
             rename = "refreshTokenLifeTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub refresh_token_life_time: ::std::option::Option<i64>,
+        pub refresh_token_life_time: ::std::option::Option<f64>,
     }
     impl TokenPair {
         pub fn builder() -> builder::TokenPair {
@@ -1503,6 +1633,49 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CloseAccountRequest {
+            account_id: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for CloseAccountRequest {
+            fn default() -> Self {
+                Self {
+                    account_id: Err("no value supplied for account_id".to_string()),
+                }
+            }
+        }
+        impl CloseAccountRequest {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CloseAccountRequest>
+        for super::CloseAccountRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CloseAccountRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CloseAccountRequest> for CloseAccountRequest {
+            fn from(value: super::CloseAccountRequest) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ConnectorSettings {
             access_token_life_time: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -2285,6 +2458,230 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Order {
+            account_id: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            instrument_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            price: ::std::result::Result<
+                ::std::option::Option<::brokerkit_runtime::Decimal>,
+                ::std::string::String,
+            >,
+            qty: ::std::result::Result<
+                ::std::option::Option<::brokerkit_runtime::Decimal>,
+                ::std::string::String,
+            >,
+            side: ::std::result::Result<
+                ::std::option::Option<super::OrderSide>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Order {
+            fn default() -> Self {
+                Self {
+                    account_id: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    instrument_name: Ok(Default::default()),
+                    price: Ok(Default::default()),
+                    qty: Ok(Default::default()),
+                    side: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl Order {
+            pub fn account_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.account_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for account_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn instrument_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.instrument_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for instrument_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::brokerkit_runtime::Decimal>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for price: {e}")
+                    });
+                self
+            }
+            pub fn qty<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::brokerkit_runtime::Decimal>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.qty = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for qty: {e}")
+                    });
+                self
+            }
+            pub fn side<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OrderSide>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.side = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for side: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Order> for super::Order {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Order,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    account_id: value.account_id?,
+                    id: value.id?,
+                    instrument_name: value.instrument_name?,
+                    price: value.price?,
+                    qty: value.qty?,
+                    side: value.side?,
+                    status: value.status?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Order> for Order {
+            fn from(value: super::Order) -> Self {
+                Self {
+                    account_id: Ok(value.account_id),
+                    id: Ok(value.id),
+                    instrument_name: Ok(value.instrument_name),
+                    price: Ok(value.price),
+                    qty: Ok(value.qty),
+                    side: Ok(value.side),
+                    status: Ok(value.status),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PasswordBlacklistEntry {
+            password: ::std::result::Result<
+                ::brokerkit_runtime::Secret,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PasswordBlacklistEntry {
+            fn default() -> Self {
+                Self {
+                    password: Err("no value supplied for password".to_string()),
+                }
+            }
+        }
+        impl PasswordBlacklistEntry {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PasswordBlacklistEntry>
+        for super::PasswordBlacklistEntry {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PasswordBlacklistEntry,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { password: value.password? })
+            }
+        }
+        impl ::std::convert::From<super::PasswordBlacklistEntry>
+        for PasswordBlacklistEntry {
+            fn from(value: super::PasswordBlacklistEntry) -> Self {
+                Self {
+                    password: Ok(value.password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Report {
             id: ::std::result::Result<i64, ::std::string::String>,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2472,7 +2869,7 @@ pub mod types {
                 ::std::string::String,
             >,
             access_token_life_time: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
             refresh_token: ::std::result::Result<
@@ -2480,7 +2877,7 @@ pub mod types {
                 ::std::string::String,
             >,
             refresh_token_life_time: ::std::result::Result<
-                ::std::option::Option<i64>,
+                ::std::option::Option<f64>,
                 ::std::string::String,
             >,
         }
@@ -2511,7 +2908,7 @@ pub mod types {
             }
             pub fn access_token_life_time<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.access_token_life_time = value
@@ -2537,7 +2934,7 @@ pub mod types {
             }
             pub fn refresh_token_life_time<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.refresh_token_life_time = value
@@ -2965,7 +3362,7 @@ const _: () = {
 impl Client {
     /**Log in with a login and password and obtain an access/refresh token pair
 
-Wrong credentials answer with code `1.2.0.11`, a user without REST API access with `2.0.2.4`. The HTTP status of those answers is not stated in public sources (401 is modelled; 406 is also possible, and both are declared).
+Wrong credentials answer with code `1.2.0.11`, a user without REST API access with `2.0.2.4`. The HTTP status of those answers is not stated in public sources: 401 is assumed (flagged `x-unverified` on the response); 406 is also possible, and both are declared.
 
 Sends a `POST` request to `/auth/token`
 
@@ -2980,7 +3377,7 @@ let response = client.get_token()
     }
     /**Exchange a refresh token (sent in the `token` header) for a new token pair
 
-The refresh token goes in the `token` request header; no body and no Authorization header are sent. The guide's prose says "in its body", which contradicts a GET; the header form is what working public client code uses.
+The refresh token goes in the `token` request header; no body and no Authorization header are sent. The guide's prose says "in its body", which contradicts a GET; the header form is what working public client code uses. An expired or unknown refresh token is refused; 401 for that is assumed (flagged `x-unverified` on the response).
 
 Sends a `GET` request to `/auth/token/refresh`
 
@@ -3175,6 +3572,35 @@ let response = client.list_user_accounts()
     pub fn list_user_accounts(&self) -> builder::ListUserAccounts<'_> {
         builder::ListUserAccounts::new(self)
     }
+    /**List the passwords users may not choose
+
+Unverified: the reference (section 3, "Other user paths") confirms only that `/passwordBlacklist` exists with write methods; a GET listing the entries, and the entry shape, are assumptions.
+
+Sends a `GET` request to `/passwordBlacklist`
+
+```ignore
+let response = client.list_password_blacklist()
+    .send()
+    .await;
+```*/
+    pub fn list_password_blacklist(&self) -> builder::ListPasswordBlacklist<'_> {
+        builder::ListPasswordBlacklist::new(self)
+    }
+    /**Add a password to the blacklist, so that no user can choose it
+
+Unverified: the reference (section 3, "Other user paths") confirms that `/passwordBlacklist` has write methods; POST as the method, the body field name and the empty success answer (200 or 204) are assumptions. A blacklisted password is assumed to be refused (406) by user creation and password changes.
+
+Sends a `POST` request to `/passwordBlacklist`
+
+```ignore
+let response = client.add_to_password_blacklist()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn add_to_password_blacklist(&self) -> builder::AddToPasswordBlacklist<'_> {
+        builder::AddToPasswordBlacklist::new(self)
+    }
     /**List trading accounts
 
 Sends a `GET` request to `/accounts`
@@ -3238,6 +3664,21 @@ let response = client.delete_account()
 ```*/
     pub fn delete_account(&self) -> builder::DeleteAccount<'_> {
         builder::DeleteAccount::new(self)
+    }
+    /**Close a trading account (it stays readable, with a closed status)
+
+Unverified: the reference (section 4, "Other account paths") confirms write endpoints for account closing under the `/closeAccount` prefix only; the exact path, POST as the method, the body (`accountId`), the empty success answer (200 or 204) and the closed status value (1) are assumptions. Closing a closed account is assumed to be refused with 406.
+
+Sends a `POST` request to `/closeAccount`
+
+```ignore
+let response = client.close_account()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn close_account(&self) -> builder::CloseAccount<'_> {
+        builder::CloseAccount::new(self)
     }
     /**Get the financial details (balance and related figures) of a trading account
 
@@ -3399,6 +3840,44 @@ let response = client.withdraw_asset_balance()
 ```*/
     pub fn withdraw_asset_balance(&self) -> builder::WithdrawAssetBalance<'_> {
         builder::WithdrawAssetBalance::new(self)
+    }
+    /**Roll back (delete) a position
+
+The reference (section 6) confirms a position rollback as `DELETE /positions/{…}` (S7 guard rules); the id segment as the only parameter and the empty success answer are unverified, and so is whether the rollback also reverses the position's money movements.
+
+Sends a `DELETE` request to `/positions/{positionId}`
+
+Arguments:
+- `position_id`: The position id (a string: BackOffice position ids may exceed 2^53).
+```ignore
+let response = client.delete_position()
+    .position_id(position_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_position(&self) -> builder::DeletePosition<'_> {
+        builder::DeletePosition::new(self)
+    }
+    /**List orders, optionally of one account
+
+Unverified: the reference (section 6) confirms `/orders` as a Swagger path of the BackOffice but not its methods, parameters or fields. A GET listing orders, the `accountId`, `limit` and `offset` filters and the order fields are assumptions.
+
+Sends a `GET` request to `/orders`
+
+Arguments:
+- `account_id`: Unverified: only the orders of this account (parameter name assumed).
+- `limit`: Unverified: the maximum number of orders (paging by limit/offset is assumed, reference section 4).
+- `offset`: Unverified: the number of orders to skip.
+```ignore
+let response = client.list_orders()
+    .account_id(account_id)
+    .limit(limit)
+    .offset(offset)
+    .send()
+    .await;
+```*/
+    pub fn list_orders(&self) -> builder::ListOrders<'_> {
+        builder::ListOrders::new(self)
     }
     /**List the reports visible to the logged-in user
 
@@ -4384,6 +4863,136 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_password_blacklist`]
+
+[`Client::list_password_blacklist`]: super::Client::list_password_blacklist*/
+    #[derive(Debug, Clone)]
+    pub struct ListPasswordBlacklist<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListPasswordBlacklist<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/passwordBlacklist`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::PasswordBlacklistEntry>>,
+            Error<()>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/passwordBlacklist", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_password_blacklist",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::add_to_password_blacklist`]
+
+[`Client::add_to_password_blacklist`]: super::Client::add_to_password_blacklist*/
+    #[derive(Debug, Clone)]
+    pub struct AddToPasswordBlacklist<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PasswordBlacklistEntry, String>,
+    }
+    impl<'a> AddToPasswordBlacklist<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PasswordBlacklistEntry>,
+            <V as std::convert::TryInto<
+                types::PasswordBlacklistEntry,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `PasswordBlacklistEntry` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::PasswordBlacklistEntry,
+            ) -> types::builder::PasswordBlacklistEntry,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/passwordBlacklist`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::PasswordBlacklistEntry::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/passwordBlacklist", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "add_to_password_blacklist",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::empty(response)),
+                204u16 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_accounts`]
 
 [`Client::list_accounts`]: super::Client::list_accounts*/
@@ -4656,6 +5265,83 @@ pub mod builder {
             let mut request = client.client.delete(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "delete_account",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::empty(response)),
+                204u16 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::close_account`]
+
+[`Client::close_account`]: super::Client::close_account*/
+    #[derive(Debug, Clone)]
+    pub struct CloseAccount<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CloseAccountRequest, String>,
+    }
+    impl<'a> CloseAccount<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CloseAccountRequest>,
+            <V as std::convert::TryInto<
+                types::CloseAccountRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CloseAccountRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CloseAccountRequest,
+            ) -> types::builder::CloseAccountRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/closeAccount`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CloseAccountRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/closeAccount", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "close_account",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -5497,6 +6183,161 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::delete_position`]
+
+[`Client::delete_position`]: super::Client::delete_position*/
+    #[derive(Debug, Clone)]
+    pub struct DeletePosition<'a> {
+        client: &'a super::Client,
+        position_id: Result<::std::string::String, String>,
+    }
+    impl<'a> DeletePosition<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                position_id: Err("position_id was not initialized".to_string()),
+            }
+        }
+        pub fn position_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.position_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for position_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/positions/{positionId}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, position_id } = self;
+            let position_id = position_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/positions/{}", client.baseurl,
+                ::brokerkit_runtime::path::segment("delete_position", "position_id", &
+                position_id.to_string()) ?,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "delete_position",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::empty(response)),
+                204u16 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_orders`]
+
+[`Client::list_orders`]: super::Client::list_orders*/
+    #[derive(Debug, Clone)]
+    pub struct ListOrders<'a> {
+        client: &'a super::Client,
+        account_id: Result<Option<i64>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        offset: Result<Option<i32>, String>,
+    }
+    impl<'a> ListOrders<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                account_id: Ok(None),
+                limit: Ok(None),
+                offset: Ok(None),
+            }
+        }
+        pub fn account_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.account_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for account_id failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn offset<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.offset = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for offset failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/orders`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Order>>, Error<()>> {
+            let Self { client, account_id, limit, offset } = self;
+            let account_id = account_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let offset = offset.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_orders",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_reports`]
 
 [`Client::list_reports`]: super::Client::list_reports*/
@@ -5816,7 +6657,7 @@ pub mod prelude {
 }
 /// Methods of [`Client`] whose operation requires a bearer token, as the spec's
 /// `security` says; the crate's hooks add `Authorization` to exactly these.
-pub const SECURED_OPERATIONS: [&str; 27usize] = [
+pub const SECURED_OPERATIONS: [&str; 32usize] = [
     "verify_external_token",
     "get_connector_settings",
     "update_connector_settings",
@@ -5827,10 +6668,13 @@ pub const SECURED_OPERATIONS: [&str; 27usize] = [
     "reset_user_password",
     "change_user_password",
     "list_user_accounts",
+    "list_password_blacklist",
+    "add_to_password_blacklist",
     "list_accounts",
     "create_account",
     "get_account",
     "delete_account",
+    "close_account",
     "get_account_details",
     "list_account_presets",
     "create_account_preset",
@@ -5840,6 +6684,8 @@ pub const SECURED_OPERATIONS: [&str; 27usize] = [
     "list_asset_balances",
     "deposit_asset_balance",
     "withdraw_asset_balance",
+    "delete_position",
+    "list_orders",
     "list_reports",
     "list_report_functions",
     "run_report",
@@ -5859,7 +6705,8 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ::schemars::schema_for!(types::AssetBalance)), ("AssetBalanceChange",
         ::schemars::schema_for!(types::AssetBalanceChange)), ("BoError",
         ::schemars::schema_for!(types::BoError)), ("ChangePasswordRequest",
-        ::schemars::schema_for!(types::ChangePasswordRequest)), ("ConnectorSettings",
+        ::schemars::schema_for!(types::ChangePasswordRequest)), ("CloseAccountRequest",
+        ::schemars::schema_for!(types::CloseAccountRequest)), ("ConnectorSettings",
         ::schemars::schema_for!(types::ConnectorSettings)),
         ("CreateAccountOperationRequest",
         ::schemars::schema_for!(types::CreateAccountOperationRequest)),
@@ -5872,7 +6719,11 @@ pub fn type_schemas() -> ::std::vec::Vec<
         ("CreatedId", ::schemars::schema_for!(types::CreatedId)), ("ErrorDescription",
         ::schemars::schema_for!(types::ErrorDescription)), ("NewUserAccount",
         ::schemars::schema_for!(types::NewUserAccount)), ("OneTimeTokenRequest",
-        ::schemars::schema_for!(types::OneTimeTokenRequest)), ("Report",
+        ::schemars::schema_for!(types::OneTimeTokenRequest)), ("Order",
+        ::schemars::schema_for!(types::Order)), ("OrderSide",
+        ::schemars::schema_for!(types::OrderSide)), ("OrderSideString",
+        ::schemars::schema_for!(types::OrderSideString)), ("PasswordBlacklistEntry",
+        ::schemars::schema_for!(types::PasswordBlacklistEntry)), ("Report",
         ::schemars::schema_for!(types::Report)), ("ReportFunction",
         ::schemars::schema_for!(types::ReportFunction)), ("ReportResult",
         ::schemars::schema_for!(types::ReportResult)), ("SettledFlag",
@@ -5888,7 +6739,7 @@ pub fn type_schemas() -> ::std::vec::Vec<
 /// whether it may be sent twice (`x-brokerkit-idempotent`, else the method) and the
 /// vendor rate limit it counts against (`x-brokerkit-rate-class`). The hooks hand the
 /// entry to `brokerkit_runtime::call::send`.
-pub const OPERATIONS: &[::brokerkit_runtime::Operation; 30usize] = &[
+pub const OPERATIONS: &[::brokerkit_runtime::Operation; 35usize] = &[
     ::brokerkit_runtime::Operation {
         id: "get_token",
         method: "POST",
@@ -5994,6 +6845,22 @@ pub const OPERATIONS: &[::brokerkit_runtime::Operation; 30usize] = &[
         rate_class: ::std::option::Option::None,
     },
     ::brokerkit_runtime::Operation {
+        id: "list_password_blacklist",
+        method: "GET",
+        path: "/passwordBlacklist",
+        secured: true,
+        idempotent: true,
+        rate_class: ::std::option::Option::None,
+    },
+    ::brokerkit_runtime::Operation {
+        id: "add_to_password_blacklist",
+        method: "POST",
+        path: "/passwordBlacklist",
+        secured: true,
+        idempotent: false,
+        rate_class: ::std::option::Option::None,
+    },
+    ::brokerkit_runtime::Operation {
         id: "list_accounts",
         method: "GET",
         path: "/accounts",
@@ -6023,6 +6890,14 @@ pub const OPERATIONS: &[::brokerkit_runtime::Operation; 30usize] = &[
         path: "/accounts/{accountId}",
         secured: true,
         idempotent: true,
+        rate_class: ::std::option::Option::None,
+    },
+    ::brokerkit_runtime::Operation {
+        id: "close_account",
+        method: "POST",
+        path: "/closeAccount",
+        secured: true,
+        idempotent: false,
         rate_class: ::std::option::Option::None,
     },
     ::brokerkit_runtime::Operation {
@@ -6098,6 +6973,22 @@ pub const OPERATIONS: &[::brokerkit_runtime::Operation; 30usize] = &[
         rate_class: ::std::option::Option::None,
     },
     ::brokerkit_runtime::Operation {
+        id: "delete_position",
+        method: "DELETE",
+        path: "/positions/{positionId}",
+        secured: true,
+        idempotent: true,
+        rate_class: ::std::option::Option::None,
+    },
+    ::brokerkit_runtime::Operation {
+        id: "list_orders",
+        method: "GET",
+        path: "/orders",
+        secured: true,
+        idempotent: true,
+        rate_class: ::std::option::Option::None,
+    },
+    ::brokerkit_runtime::Operation {
         id: "list_reports",
         method: "GET",
         path: "/reports",
@@ -6148,23 +7039,28 @@ pub fn operation(
         "reset_user_password" => ::std::option::Option::Some(&OPERATIONS[10usize]),
         "change_user_password" => ::std::option::Option::Some(&OPERATIONS[11usize]),
         "list_user_accounts" => ::std::option::Option::Some(&OPERATIONS[12usize]),
-        "list_accounts" => ::std::option::Option::Some(&OPERATIONS[13usize]),
-        "create_account" => ::std::option::Option::Some(&OPERATIONS[14usize]),
-        "get_account" => ::std::option::Option::Some(&OPERATIONS[15usize]),
-        "delete_account" => ::std::option::Option::Some(&OPERATIONS[16usize]),
-        "get_account_details" => ::std::option::Option::Some(&OPERATIONS[17usize]),
-        "list_account_presets" => ::std::option::Option::Some(&OPERATIONS[18usize]),
-        "create_account_preset" => ::std::option::Option::Some(&OPERATIONS[19usize]),
-        "list_account_operations" => ::std::option::Option::Some(&OPERATIONS[20usize]),
-        "create_account_operation" => ::std::option::Option::Some(&OPERATIONS[21usize]),
-        "list_assets" => ::std::option::Option::Some(&OPERATIONS[22usize]),
-        "list_asset_balances" => ::std::option::Option::Some(&OPERATIONS[23usize]),
-        "deposit_asset_balance" => ::std::option::Option::Some(&OPERATIONS[24usize]),
-        "withdraw_asset_balance" => ::std::option::Option::Some(&OPERATIONS[25usize]),
-        "list_reports" => ::std::option::Option::Some(&OPERATIONS[26usize]),
-        "list_report_functions" => ::std::option::Option::Some(&OPERATIONS[27usize]),
-        "run_report" => ::std::option::Option::Some(&OPERATIONS[28usize]),
-        "describe_error" => ::std::option::Option::Some(&OPERATIONS[29usize]),
+        "list_password_blacklist" => ::std::option::Option::Some(&OPERATIONS[13usize]),
+        "add_to_password_blacklist" => ::std::option::Option::Some(&OPERATIONS[14usize]),
+        "list_accounts" => ::std::option::Option::Some(&OPERATIONS[15usize]),
+        "create_account" => ::std::option::Option::Some(&OPERATIONS[16usize]),
+        "get_account" => ::std::option::Option::Some(&OPERATIONS[17usize]),
+        "delete_account" => ::std::option::Option::Some(&OPERATIONS[18usize]),
+        "close_account" => ::std::option::Option::Some(&OPERATIONS[19usize]),
+        "get_account_details" => ::std::option::Option::Some(&OPERATIONS[20usize]),
+        "list_account_presets" => ::std::option::Option::Some(&OPERATIONS[21usize]),
+        "create_account_preset" => ::std::option::Option::Some(&OPERATIONS[22usize]),
+        "list_account_operations" => ::std::option::Option::Some(&OPERATIONS[23usize]),
+        "create_account_operation" => ::std::option::Option::Some(&OPERATIONS[24usize]),
+        "list_assets" => ::std::option::Option::Some(&OPERATIONS[25usize]),
+        "list_asset_balances" => ::std::option::Option::Some(&OPERATIONS[26usize]),
+        "deposit_asset_balance" => ::std::option::Option::Some(&OPERATIONS[27usize]),
+        "withdraw_asset_balance" => ::std::option::Option::Some(&OPERATIONS[28usize]),
+        "delete_position" => ::std::option::Option::Some(&OPERATIONS[29usize]),
+        "list_orders" => ::std::option::Option::Some(&OPERATIONS[30usize]),
+        "list_reports" => ::std::option::Option::Some(&OPERATIONS[31usize]),
+        "list_report_functions" => ::std::option::Option::Some(&OPERATIONS[32usize]),
+        "run_report" => ::std::option::Option::Some(&OPERATIONS[33usize]),
+        "describe_error" => ::std::option::Option::Some(&OPERATIONS[34usize]),
         _ => ::std::option::Option::None,
     }
 }

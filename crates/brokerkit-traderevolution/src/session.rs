@@ -66,9 +66,12 @@ struct Auth {
     logins: AtomicU64,
 }
 
-fn lifetime(secs: Option<i64>, default: Duration) -> Duration {
-    match secs {
-        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()),
+/// A lifetime from the token response: a JSON number of seconds, not necessarily whole (the
+/// source reads it as a number); missing, zero, negative, non-finite or absurdly large values
+/// fall back to `default`.
+fn lifetime(secs: Option<f64>, default: Duration) -> Duration {
+    match secs.map(Duration::try_from_secs_f64) {
+        Some(Ok(d)) if !d.is_zero() => d,
         _ => default,
     }
 }
@@ -330,6 +333,50 @@ impl Session {
         Ok(users
             .into_iter()
             .find(|u| u.login.as_deref().is_none_or(|l| l == login)))
+    }
+
+    /// The passwords no user may choose (`GET /passwordBlacklist`; the route's shape is
+    /// unverified). They stay [`Secret`]s like every password.
+    pub async fn password_blacklist(&self) -> Result<Vec<Secret>, Error> {
+        let entries = self.value(|c| c.list_password_blacklist().send()).await?;
+        Ok(entries.into_iter().map(|e| e.password).collect())
+    }
+
+    /// Puts a password on the blacklist (`POST /passwordBlacklist`; method and body are
+    /// unverified), so that user creation and password changes refuse it.
+    pub async fn blacklist_password(&self, password: impl Into<Secret>) -> Result<(), Error> {
+        let body = types::PasswordBlacklistEntry {
+            password: password.into(),
+        };
+        self.value(|c| c.add_to_password_blacklist().body(body).send())
+            .await
+    }
+
+    /// Closes a trading account (`POST /closeAccount`; path, method and body are
+    /// unverified). The account stays readable with a closed status.
+    pub async fn close_account(&self, account_id: i64) -> Result<(), Error> {
+        let body = types::CloseAccountRequest { account_id };
+        self.value(|c| c.close_account().body(body).send()).await
+    }
+
+    /// Rolls back (deletes) a position (`DELETE /positions/{id}`). Position ids are strings:
+    /// they can exceed 2^53.
+    pub async fn roll_back_position(&self, position_id: &str) -> Result<(), Error> {
+        self.value(|c| c.delete_position().position_id(position_id).send())
+            .await
+    }
+
+    /// The orders, of one account or of all (`GET /orders`; filters and fields are
+    /// unverified).
+    pub async fn orders(&self, account_id: Option<i64>) -> Result<Vec<types::Order>, Error> {
+        self.value(|c| {
+            let mut b = c.list_orders();
+            if let Some(id) = account_id {
+                b = b.account_id(id);
+            }
+            b.send()
+        })
+        .await
     }
 
     /// The balance of a trading account, exactly.
