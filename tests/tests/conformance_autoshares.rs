@@ -1483,3 +1483,87 @@ async fn probe_unserved(raw: &Raw) -> BTreeSet<String> {
     }
     probed
 }
+
+fn spec_doc() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/autoshares.yaml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn resolved<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or(v),
+        None => v,
+    }
+}
+
+/// The operations only the 2020 GitBook documents (reference §20.3) carry `x-source: gitbook`,
+/// and every error answer of theirs is a guess, flagged `x-unverified` with an `Unverified:`
+/// description; the only exception is the registration refusal the GitBook does show.
+#[test]
+fn gitbook_only_operations_flag_their_guessed_errors() {
+    const DOCUMENTED: &[(&str, &str)] = &[("registerUser", "409")];
+    let doc = spec_doc();
+    let mut gitbook = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if op["x-source"].as_str() != Some("gitbook") {
+                continue;
+            }
+            let id = op["operationId"].as_str().unwrap();
+            gitbook.insert(id.to_string());
+            for (code, response) in op["responses"].as_object().unwrap() {
+                if !code.starts_with(['4', '5']) || DOCUMENTED.contains(&(id, code.as_str())) {
+                    continue;
+                }
+                let r = resolved(&doc, response);
+                assert_eq!(r["x-unverified"], Value::Bool(true), "{id} {code}");
+                assert!(
+                    r["description"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("Unverified:")),
+                    "{id} {code}: {r}"
+                );
+            }
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "getRegistrationSchema",
+        "registerUser",
+        "getMobileAppSettings",
+        "getUserExchanges",
+        "openAccount",
+        "requestPasswordReset",
+        "getSecretQuestion",
+        "acceptPasswordResetCode",
+        "resetPassword",
+        "submitFeedback",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(gitbook, expected);
+}
+
+/// The price-alert dates are "ticks" in the published API and Unix seconds in the GitBook
+/// examples: the unit is a guess, and says so.
+#[test]
+fn price_alert_dates_flag_the_unit_guess() {
+    let doc = spec_doc();
+    for model in ["PriceAlertInfoModel", "PriceAlertEditableModel"] {
+        let props = &doc["components"]["schemas"][model]["properties"];
+        let fields: &[&str] = if model == "PriceAlertInfoModel" {
+            &["CreatedDate", "ExpirationDate"]
+        } else {
+            &["ExpirationDate"]
+        };
+        for field in fields {
+            let p = &props[*field];
+            assert_eq!(p["x-unverified"], Value::Bool(true), "{model}.{field}");
+            let d = p["description"].as_str().unwrap_or_default();
+            assert!(
+                d.starts_with("Unverified:") && d.contains("seconds"),
+                "{model}.{field}: {d}"
+            );
+        }
+    }
+}
