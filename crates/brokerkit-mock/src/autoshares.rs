@@ -2945,8 +2945,22 @@ async fn password_reset(State(st): State<Shared>, headers: HeaderMap, body: Byte
     ))
 }
 
+/// Set on the answers of the router's own fallback (and its 404 / 405), never on a handler's
+/// no-route 404 for a missing query parameter: the body is ETNA's either way, the header tells
+/// a test that no route exists.
+pub const NO_ROUTE_HEADER: &str = "x-sandbox-no-route";
+
+fn unrouted(uri: &Uri) -> Response {
+    let mut response = no_route(uri);
+    response.headers_mut().insert(
+        NO_ROUTE_HEADER,
+        axum::http::HeaderValue::from_static("true"),
+    );
+    response
+}
+
 async fn fallback(uri: Uri) -> Response {
-    no_route(&uri)
+    unrouted(&uri)
 }
 
 /// axum answers what its extractors reject (and unmatched routes) in plain text; ETNA's Web
@@ -2956,7 +2970,7 @@ async fn json_rejections(uri: Uri, response: Response) -> Response {
     match crate::rejections::plain_error(response).await {
         Ok(response) => response,
         Err(e) => match e.status {
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => no_route(&uri),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => unrouted(&uri),
             s if s.is_client_error() => invalid(),
             _ => server_error(),
         },
