@@ -201,12 +201,9 @@ pub(super) async fn set_trading_settings(
                     format!("The value {v} is not valid for {k}."),
                 ));
             }
-        } else if k == "DoNotCloseTradePopupOnOrderPlacement" && !v.is_boolean() {
-            errors.push((
-                format!("settings.{k}"),
-                format!("The value {v} is not valid for {k}."),
-            ));
-        } else if k == "Instruments" && !v.is_object() {
+        } else if (k == "DoNotCloseTradePopupOnOrderPlacement" && !v.is_boolean())
+            || (k == "Instruments" && !v.is_object())
+        {
             errors.push((
                 format!("settings.{k}"),
                 format!("The value {v} is not valid for {k}."),
@@ -1423,6 +1420,9 @@ fn clearing_param(s: &Sandbox, me: i32, raw: &str) -> Result<usize, Response> {
     }
 }
 
+/// A mutual-fund order's check: `Err((code, argument))` for a business rejection.
+type Verdict = Result<(), (&'static str, String)>;
+
 #[derive(Clone, Copy, PartialEq)]
 enum FundAction {
     Buy,
@@ -1438,7 +1438,7 @@ fn fund_order(
     ai: usize,
     action: FundAction,
     body: &Value,
-) -> Result<(FundOrder, Result<(), (&'static str, String)>), Response> {
+) -> Result<(FundOrder, Verdict), Response> {
     let account = &s.accounts[ai];
     let mut errors = Vec::new();
     let symbol_field = if action == FundAction::Exchange {
@@ -1545,7 +1545,7 @@ fn fund_order(
     Ok((order, verdict))
 }
 
-fn fund_preview(verdict: &Result<(), (&'static str, String)>) -> Value {
+fn fund_preview(verdict: &Verdict) -> Value {
     match verdict {
         Ok(()) => json!({"IsSuccessful": true, "ErrorDescriptionArgs": []}),
         Err((code, arg)) => json!({
@@ -1766,7 +1766,7 @@ pub(super) async fn top_positions(
             )
         })
         .collect();
-    rows.sort_by(|x, y| y.0.cmp(&x.0));
+    rows.sort_by_key(|x| std::cmp::Reverse(x.0));
     let rows: Vec<Value> = rows
         .into_iter()
         .take(count)
