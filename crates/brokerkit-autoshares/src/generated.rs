@@ -7895,13 +7895,13 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub argument: ::std::option::Option<::brokerkit_runtime::Decimal>,
-        ///Creation (Unix seconds, see ExpirationDate).
+        ///Unverified: creation time. The published API calls these dates "ticks" (which in .NET would be 100-ns intervals since 0001-01-01), but the GitBook examples are Unix epoch seconds (`1550674384`), which are assumed (reference §12).
         #[serde(
             rename = "CreatedDate",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub created_date: ::std::option::Option<i64>,
-        ///Expiry (Unix seconds, unverified).
+        ///Unverified: expiry. Described as "ticks", but the GitBook examples are Unix epoch seconds, which are assumed, as for CreatedDate (reference §12).
         #[serde(
             rename = "ExpirationDate",
             skip_serializing_if = "::std::option::Option::is_none"

@@ -52,9 +52,10 @@ async fn bad_request_not_found_and_server_error_shapes() {
         matches!(&err, Error::NotFound { message, .. } if message.contains("non-existent")),
         "{err:?}"
     );
-    // A route the server does not have: 404 "No HTTP resource was found…", the raw body kept.
+    // ETNA's no-route 404 "No HTTP resource was found…" (the corporate actions of a symbol the
+    // server does not know answer it), the raw body kept.
     let err = session
-        .call(|c| c.get_news().symbol("AAPL").send())
+        .call(|c| c.get_corporate_actions().symbol("NOPE").send())
         .await
         .unwrap_err();
     match &err {
@@ -63,7 +64,9 @@ async fn bad_request_not_found_and_server_error_shapes() {
                 message.starts_with("No HTTP resource was found"),
                 "{message}"
             );
-            assert!(failure.body_text().contains("/v1.0/news?symbol=AAPL"));
+            assert!(failure
+                .body_text()
+                .contains("/v1.0/news/corporate-actions?symbol=NOPE"));
         }
         other => panic!("expected NotFound, got {other:?}"),
     }

@@ -14,12 +14,15 @@
 //! body that is not JSON), `{"message":…,"error":…}` (500), `{"State":"Failed",…}` (login
 //! 401), `{"Errors":[…],"Reason":…}` (registration 409), and HTTP-200 failures
 //! (`IsSuccessful: false` on order verification, `IsSucceed: false` on password reset).
-//! Every operation of the spec the sandbox does not serve, and any other URI or method it has
-//! no route for, answers ETNA's 404 `{"Message":"No HTTP resource was found that matches the
-//! request URI '…'."}`.
+//! Every operation of the spec has a route (the operations beyond the core flow live in
+//! `autoshares/extra.rs`); any other URI or method answers ETNA's 404 `{"Message":"No HTTP
+//! resource was found that matches the request URI '…'."}`, marked with [`NO_ROUTE_HEADER`].
 
 #[path = "autoshares_stream.rs"]
 pub mod stream;
+
+mod extra;
+pub use extra::{RESET_CODE, SECRET_QUESTION};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -230,6 +233,8 @@ struct AchRelationship {
 struct Transfer {
     id: String,
     account_id: i32,
+    /// `ACH`, `Wire`, `Check` or `Zelle`.
+    mechanism: &'static str,
     deposit: bool,
     amount: Decimal,
     status: &'static str,
@@ -263,6 +268,7 @@ struct Sandbox {
     interim: HashMap<String, Interim>,
     serial: u64,
     next_id: i32,
+    extra: extra::Extra,
 }
 
 type Shared = Arc<Mutex<Sandbox>>;
@@ -1056,7 +1062,7 @@ async fn user_info(
     let me = s.auth(&headers)?;
     let id = s.user_param(me, &user)?;
     let u = s.user(id).ok_or_else(invalid)?;
-    Ok(respond(StatusCode::OK, user_json(u)))
+    Ok(respond(StatusCode::OK, s.extra.profile(u.id, user_json(u))))
 }
 
 async fn user_accounts(
@@ -1073,7 +1079,8 @@ async fn user_accounts(
         .filter(|a| a.user_id == id)
         .map(|a| {
             json!({"Id": a.id, "ClearingAccount": a.clearing, "AccessType": "Owner", "MarginType": "Cash",
-                   "OwnerType": "IndividualCustomer", "Enabled": true, "Currency": "USD"})
+                   "OwnerType": "IndividualCustomer", "Enabled": true, "Currency": "USD",
+                   "Alias": s.extra.alias(a.id)})
         })
         .collect();
     Ok(respond(StatusCode::OK, Value::Array(rows)))
@@ -2470,7 +2477,7 @@ fn ach_json(r: &AchRelationship) -> Value {
 
 fn transfer_json(t: &Transfer) -> Value {
     json!({
-        "Id": t.id, "AccountId": t.account_id, "Mechanism": "ACH", "IsDeposit": t.deposit,
+        "Id": t.id, "AccountId": t.account_id, "Mechanism": t.mechanism, "IsDeposit": t.deposit,
         "Status": t.status, "Comment": t.comment, "Amount": num(t.amount), "TotalAmount": num(t.amount),
         "TransferDate": date(t.created), "CreatedAt": date(t.created),
         "ClearingAccountNumber": t.clearing, "CreatedBy": t.created_by,
@@ -2812,6 +2819,7 @@ async fn send_ach_transfer(
     let transfer = Transfer {
         id: s.uuid(),
         account_id,
+        mechanism: "ACH",
         deposit,
         amount,
         status: "Submitted",
@@ -2922,16 +2930,22 @@ async fn register(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn password_reset(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let s = lock(&st);
+    let mut s = lock(&st);
     s.app_key(&headers)?;
     let body = parse_body_or_empty(&body)?;
     let login = body["User"].as_str().unwrap_or_default();
-    if !s.config.users.iter().any(|u| u.login == login) {
+    let Some(user) = s
+        .config
+        .users
+        .iter()
+        .find(|u| u.login == login)
+        .map(|u| u.id)
+    else {
         return Ok(respond(
             StatusCode::OK,
             json!({"Errors": ["User not found."], "ErrorsCode": ["ErrorUserNotFound"], "IsSucceed": false}),
         ));
-    }
+    };
     // Every sandbox user has the secret answer `blue`.
     if body["SecretQuestionAnswer"].as_str() != Some("blue") {
         return Ok(respond(
@@ -2939,14 +2953,30 @@ async fn password_reset(State(st): State<Shared>, headers: HeaderMap, body: Byte
             json!({"Errors": ["Answer is incorrect, try again."], "ErrorsCode": ["ErrorIncorrectAnswer"], "IsSucceed": false}),
         ));
     }
+    // The code "e-mailed" for the next step.
+    s.extra.issue_reset_code(user);
     Ok(respond(
         StatusCode::OK,
         json!({"Errors": [], "IsSucceed": true}),
     ))
 }
 
+/// Set on the answers of the router's own fallback (and its 404 / 405), never on a handler's
+/// no-route 404 for a missing query parameter: the body is ETNA's either way, the header tells
+/// a test that no route exists.
+pub const NO_ROUTE_HEADER: &str = "x-sandbox-no-route";
+
+fn unrouted(uri: &Uri) -> Response {
+    let mut response = no_route(uri);
+    response.headers_mut().insert(
+        NO_ROUTE_HEADER,
+        axum::http::HeaderValue::from_static("true"),
+    );
+    response
+}
+
 async fn fallback(uri: Uri) -> Response {
-    no_route(&uri)
+    unrouted(&uri)
 }
 
 /// axum answers what its extractors reject (and unmatched routes) in plain text; ETNA's Web
@@ -2956,7 +2986,7 @@ async fn json_rejections(uri: Uri, response: Response) -> Response {
     match crate::rejections::plain_error(response).await {
         Ok(response) => response,
         Err(e) => match e.status {
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => no_route(&uri),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => unrouted(&uri),
             s if s.is_client_error() => invalid(),
             _ => server_error(),
         },
@@ -3142,6 +3172,37 @@ impl Server {
         settled.len()
     }
 
+    /// Settles every working mutual-fund order at its fund's NAV (holdings and cash move).
+    /// Returns how many settled.
+    pub fn settle_mutual_funds(&self) -> usize {
+        extra::settle_funds(&mut lock(&self.state))
+    }
+
+    /// Mutual-fund shares of `symbol` held in an account.
+    pub fn fund_holding(&self, account_id: i32, symbol: &str) -> Decimal {
+        lock(&self.state)
+            .extra
+            .holdings
+            .get(&(account_id, symbol.to_ascii_uppercase()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The account a user last selected (selectAccount), if any.
+    pub fn selected_account(&self, user_id: i32) -> Option<i32> {
+        extra::selected(&lock(&self.state), user_id)
+    }
+
+    /// The user's password now (after a change or a reset).
+    pub fn password(&self, login: &str) -> Option<String> {
+        lock(&self.state)
+            .config
+            .users
+            .iter()
+            .find(|u| u.login == login)
+            .map(|u| u.password.clone())
+    }
+
     /// Number of orders placed (any status).
     pub fn order_count(&self) -> usize {
         lock(&self.state).orders.len()
@@ -3187,6 +3248,7 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
         interim: HashMap::new(),
         serial: 0,
         next_id: 9000,
+        extra: Default::default(),
     };
     let state = Arc::new(Mutex::new(sandbox));
     let streamers = stream::Hub::new(state.clone());
@@ -3218,7 +3280,7 @@ async fn start_on(config: Config, port: u16) -> std::io::Result<Server> {
 }
 
 fn router(state: Shared) -> Router {
-    Router::new()
+    let core = Router::new()
         .route("/token", post(token))
         .route("/logout", post(logout))
         .route("/v1.0/registration/", post(register))
@@ -3326,7 +3388,8 @@ fn router(state: Shared) -> Router {
         .route("/v1.0/equities/{key}", get(equity))
         .route("/v1.0/options", get(list_options))
         .route("/v1.0/options/expirations", get(option_expirations))
-        .route("/v1.0/options/{key}", get(option))
+        .route("/v1.0/options/{key}", get(option));
+    extra::routes(core)
         .fallback(fallback)
         .layer(axum::middleware::map_response(json_rejections))
         .with_state(state)
