@@ -197,3 +197,57 @@ async fn a_call_before_an_account_is_chosen_does_not_keep_the_session_unpaced() 
     assert_eq!(session.rate_limits().get("QUOTES"), Limit::per_second(7));
     assert_eq!(server.hits.get("GET", "/trade/config"), 1);
 }
+
+/// Issue 13.2: `/trade/config` publishes every route name of the reference (§4), each with its
+/// interval, and an enforcing sandbox holds routes other than quotes to theirs too.
+#[tokio::test]
+async fn config_publishes_all_eighteen_route_limits_and_each_is_enforced() {
+    let config = Config::default()
+        .rate_limit("GET_POSITIONS", Measure::Minutes, 1, 2)
+        .enforcing_rate_limits();
+    let server = sandbox::start(config).await.unwrap();
+    let credentials = Credentials::new("trader@example.com", "demo-password", "OSP-DEMO");
+    let login = |client_config: ClientConfig| {
+        Session::builder(Environment::Custom(server.base_url()))
+            .config(client_config)
+            .login(&credentials)
+    };
+    let session = login(ClientConfig::default()).await.unwrap();
+    let account = session.accounts().await.unwrap().remove(0);
+    session.select_account(&account);
+    let published = session.config().await.unwrap();
+    let mut names: Vec<String> = published
+        .rate_limits
+        .iter()
+        .map(|r| serde_json::to_value(&r.rate_limit_type).unwrap())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let mut wanted: Vec<String> = sandbox::RATE_LIMIT_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    wanted.sort();
+    assert_eq!(names, wanted, "the 18 names of the reference");
+    assert!(published.rate_limits.iter().all(|r| r.interval_num >= 1));
+    assert_eq!(
+        session.rate_limits().get("GET_POSITIONS"),
+        Limit::per_minute(2),
+        "the minute interval is read as published"
+    );
+
+    // Two positions reads a minute: a session that does not pace gets a 429 for the third.
+    let unpaced = login(
+        ClientConfig::default()
+            .rate_limits(RateLimits::off())
+            .retry(Retry::off()),
+    )
+    .await
+    .unwrap();
+    unpaced.select_account(&account);
+    unpaced.positions().await.unwrap();
+    unpaced.positions().await.unwrap();
+    let third = unpaced.positions().await.unwrap_err();
+    assert_eq!(third.status(), Some(429), "{third:?}");
+    assert_eq!(server.rate_limited(), 1);
+}
