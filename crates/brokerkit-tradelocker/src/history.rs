@@ -46,8 +46,12 @@ pub(crate) fn windows(from: i64, to: i64, bar_ms: i64, cap: i64) -> Vec<(i64, i6
 /// Appends the bars of the next window, dropping any at or before the last bar held: a server
 /// that counts `to` as inclusive sends the boundary bar twice.
 pub(crate) fn join(bars: &mut Vec<types::Bar>, next: Vec<types::Bar>) {
-    let last = bars.last().map(|b| b.t);
-    bars.extend(next.into_iter().filter(|b| last.is_none_or(|t| b.t > t)));
+    // The first window (usually the only one) is taken as it is, not copied bar by bar.
+    let Some(last) = bars.last().map(|b| b.t) else {
+        *bars = next;
+        return;
+    };
+    bars.extend(next.into_iter().filter(|b| b.t > last));
 }
 
 /// Where the next `ordersHistory` page starts, and which ids at that millisecond were already

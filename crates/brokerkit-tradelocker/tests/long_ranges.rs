@@ -26,6 +26,23 @@ async fn logged_in(config: Config) -> (sandbox::Server, Session) {
     (server, session)
 }
 
+/// One `/trade/history` request of `minutes` one-minute bars from `T0`, past the session's
+/// splitting.
+async fn one_request(session: &Session, minutes: i64) -> types::HistoryEnvelope {
+    session
+        .client()
+        .get_history()
+        .tradable_instrument_id(EURUSD)
+        .route_id(INFO)
+        .resolution(Resolution::Minute)
+        .from(T0)
+        .to(T0 + minutes * MINUTE)
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn small_caps() -> Config {
     Config {
         quotes_history_bars: 50,
@@ -38,18 +55,7 @@ fn small_caps() -> Config {
 async fn the_sandbox_refuses_a_history_range_beyond_its_cap_in_band() {
     let (_server, session) = logged_in(small_caps()).await;
     assert_eq!(session.history_bars_cap().await.unwrap(), 50);
-    let answer = session
-        .client()
-        .get_history()
-        .tradable_instrument_id(EURUSD)
-        .route_id(INFO)
-        .resolution(Resolution::Minute)
-        .from(T0)
-        .to(T0 + 51 * MINUTE)
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = one_request(&session, 51).await;
     assert_eq!(
         answer.s,
         types::EnvelopeStatus::from(types::EnvelopeStatusString::Error)
@@ -59,18 +65,7 @@ async fn the_sandbox_refuses_a_history_range_beyond_its_cap_in_band() {
     assert!(errmsg.contains("QUOTES_HISTORY_BARS"), "{errmsg}");
 
     // Exactly the cap is served.
-    let answer = session
-        .client()
-        .get_history()
-        .tradable_instrument_id(EURUSD)
-        .route_id(INFO)
-        .resolution(Resolution::Minute)
-        .from(T0)
-        .to(T0 + 50 * MINUTE)
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = one_request(&session, 50).await;
     assert_eq!(
         answer.s,
         types::EnvelopeStatus::from(types::EnvelopeStatusString::Ok)

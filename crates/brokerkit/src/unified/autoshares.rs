@@ -109,6 +109,17 @@ fn account(id: &str) -> Result<i32> {
         .map_err(|_| Error::invalid(VENDOR, format!("`{id}` is not an AutoShares account id")))
 }
 
+/// AutoShares signs a position's quantity (negative is short): the side and the size.
+fn signed(quantity: Option<Decimal>) -> (Side, Decimal) {
+    let quantity = quantity.unwrap_or_default();
+    let side = if quantity < Decimal::ZERO {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    (side, quantity.abs())
+}
+
 /// The REST and the stream spell statuses alike.
 fn order_status(status: Option<&str>) -> OrderStatus {
     match status {
@@ -356,16 +367,12 @@ impl Trading for AutoShares {
             Ok(list
                 .into_iter()
                 .map(|p| {
-                    let quantity = d(p.quantity).unwrap_or_default();
+                    let (side, quantity) = signed(d(p.quantity));
                     Position {
                         id: p.id.map(|id| id.to_string()).unwrap_or_default(),
                         instrument_id: p.symbol.unwrap_or_default(),
-                        side: Some(if quantity < Decimal::ZERO {
-                            Side::Sell
-                        } else {
-                            Side::Buy
-                        }),
-                        quantity: quantity.abs(),
+                        side: Some(side),
+                        quantity,
                         average_price: d(p.average_open_price),
                         unrealized_pnl: d(p.unrealized_profit_loss),
                         opened_at: p.create_date,
@@ -474,7 +481,9 @@ impl Streaming for AutoShares {
 /// The data streamer as unified events.
 #[cfg(feature = "streams")]
 mod live {
-    use super::{order_status, Balance, Money, Order, OrderKind, Position, Result, Side, VENDOR};
+    use super::{
+        order_status, signed, Balance, Money, Order, OrderKind, Position, Result, Side, VENDOR,
+    };
     pub(super) use crate::autoshares::stream::EntityType;
     use crate::autoshares::stream::{StreamError, StreamerEvent, StreamerStream};
     use crate::autoshares::stream_types as msg;
@@ -514,16 +523,12 @@ mod live {
     }
 
     fn position(p: msg::PositionMessage) -> Position {
-        let quantity = d(p.quantity).unwrap_or_default();
+        let (side, quantity) = signed(d(p.quantity));
         Position {
             id: p.id,
             instrument_id: p.symbol.unwrap_or_default(),
-            side: Some(if quantity < Decimal::ZERO {
-                Side::Sell
-            } else {
-                Side::Buy
-            }),
-            quantity: quantity.abs(),
+            side: Some(side),
+            quantity,
             average_price: d(p.average_cost),
             unrealized_pnl: None,
             opened_at: None,
