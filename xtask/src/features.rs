@@ -115,23 +115,39 @@ fn gate_attrs(attrs: &mut Vec<syn::Attribute>) -> Result<(), String> {
 /// Replaces every `reqwest::ClientBuilder::new` (progenitor's `Client::new`) by
 /// `::brokerkit_runtime::tls::client_builder`.
 pub fn route_client_builder(tokens: TokenStream) -> TokenStream {
-    const FROM: [&str; 3] = ["reqwest", "ClientBuilder", "new"];
+    reroute(
+        tokens,
+        &["reqwest", "ClientBuilder", "new"],
+        &["", "brokerkit_runtime", "tls", "client_builder"],
+    )
+}
+
+/// Replaces every `ResponseValue::from_response` (progenitor-client's JSON decoding, which reads
+/// the body with `serde_json::from_slice` and so checks UTF-8 again for every key and number)
+/// by `::brokerkit_runtime::decode::json`, which checks the body once and reads it as text.
+pub fn route_json_decoding(tokens: TokenStream) -> TokenStream {
+    reroute(
+        tokens,
+        &["ResponseValue", "from_response"],
+        &["", "brokerkit_runtime", "decode", "json"],
+    )
+}
+
+/// Replaces every path `from` (names joined by `::`) by `to` (a leading `""` makes it absolute).
+fn reroute(tokens: TokenStream, from: &[&str], to: &[&str]) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
     let mut i = 0;
     while i < trees.len() {
-        if path_at(&trees[i..], &FROM) {
+        if path_at(&trees[i..], from) {
             // A leading `::` (as in `::reqwest::…`) is kept: it begins the new path as well.
-            out.extend(
-                path_tokens(&["", "brokerkit_runtime", "tls", "client_builder"])
-                    .skip(if ends_with_colons(&out) { 2 } else { 0 }),
-            );
-            i += FROM.len() * 3 - 2;
+            out.extend(path_tokens(to).skip(if ends_with_colons(&out) { 2 } else { 0 }));
+            i += from.len() * 3 - 2;
             continue;
         }
         match &trees[i] {
             TokenTree::Group(g) => {
-                let mut inner = Group::new(g.delimiter(), route_client_builder(g.stream()));
+                let mut inner = Group::new(g.delimiter(), reroute(g.stream(), from, to));
                 inner.set_span(g.span());
                 out.push(TokenTree::Group(inner));
             }
@@ -242,6 +258,23 @@ mod tests {
             out.contains("#[cfg(feature = \"schemas\")]\n    impl ::schemars::JsonSchema for A"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn json_answers_are_decoded_by_the_runtime() {
+        let src: TokenStream =
+            "async fn f() { match s { 200u16 => ResponseValue::from_response(response).await, \
+                                _ => ResponseValue::stream(response) } }"
+                .parse()
+                .unwrap();
+        let out = route_json_decoding(src).to_string();
+        assert!(
+            out.contains(":: brokerkit_runtime :: decode :: json (response)"),
+            "{out}"
+        );
+        assert!(!out.contains("from_response"), "{out}");
+        assert!(out.contains("ResponseValue :: stream"), "{out}");
+        syn::parse2::<syn::File>(out.parse().unwrap()).expect("still Rust");
     }
 
     #[test]

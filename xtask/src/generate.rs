@@ -37,7 +37,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{name}: not an OpenAPI 3.0 document: {e}"))?;
     let tokens = run_progenitor(&spec).map_err(|e| format!("{name}: progenitor: {e}"))?;
     let tokens = paths::route_through_segment(tokens).map_err(|e| format!("{name}: {e}"))?;
-    let tokens = features::route_client_builder(tokens);
+    let tokens = features::route_json_decoding(features::route_client_builder(tokens));
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
     features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;

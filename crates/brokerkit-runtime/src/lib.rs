@@ -26,6 +26,7 @@ pub mod body;
 pub mod call;
 pub mod config;
 pub mod decimal;
+pub mod decode;
 pub mod error;
 pub mod failure;
 pub mod hooks;

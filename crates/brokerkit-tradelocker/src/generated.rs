@@ -9288,8 +9288,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
+                201u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9369,8 +9369,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
+                201u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9418,7 +9418,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9500,8 +9500,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
+                201u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9549,7 +9549,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9597,7 +9597,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9666,7 +9666,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9749,7 +9749,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9847,7 +9847,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9913,7 +9913,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9983,7 +9983,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10069,7 +10069,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10168,7 +10168,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10254,7 +10254,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10388,7 +10388,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10457,7 +10457,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10565,7 +10565,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10684,7 +10684,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10785,8 +10785,8 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                201u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
+                201u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10877,7 +10877,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -10996,7 +10996,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11065,7 +11065,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11134,7 +11134,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11235,7 +11235,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11372,7 +11372,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -11475,7 +11475,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
