@@ -103,6 +103,7 @@ impl FromStr for Decimal {
 /// fits 96 bits) read in one pass; `None` leaves anything else to the general parser. Prices
 /// arrive by the tens of thousands per answer (a 20,000-bar history holds 100,000), and this
 /// is several times faster than `from_str_exact`, which also handles separators and exponents.
+#[inline]
 fn parse_plain(text: &[u8]) -> Option<rust_decimal::Decimal> {
     let (negative, digits) = match text.split_first()? {
         (b'-', rest) => (true, rest),
@@ -185,6 +186,7 @@ fn parse_str(s: &str) -> Result<rust_decimal::Decimal, DecimalError> {
 /// The text of a raw JSON value (a number, a string, or anything else) as a decimal; `None`
 /// for `null` and, when `blank_is_none`, for a blank string (only the optional readers accept
 /// either).
+#[inline]
 fn parse_raw(
     raw: &str,
     blank_is_none: bool,
@@ -292,6 +294,7 @@ impl Visitor<'_> for RawText {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the text of a JSON value")
     }
+    #[inline]
     fn visit_str<E: de::Error>(self, raw: &str) -> Result<Read, E> {
         parse_raw(raw, self.0.null_is_none)
             .map_err(E::custom)
