@@ -42,7 +42,7 @@
 //!
 //! Live events: [`Event`] is the one type every stream yields. With the `streams` feature,
 //! [`Streaming::events`] streams an account's orders, positions and balance from TradeLocker
-//! (after [`TradeLocker::with_stream`]) and AutoShares (its data streamer), and their
+//! (after `TradeLocker::with_stream`) and AutoShares (its data streamer), and their
 //! [`Capability::Streaming`] is true; TraderEvolution and Slate have no stream.
 
 mod account;

@@ -424,7 +424,7 @@ impl Trading for TradeLocker {
 /// TradeLocker moves no money through its trading API.
 impl Funding for TradeLocker {}
 
-/// Without the `streams` feature, or before [`TradeLocker::with_stream`]: unsupported.
+/// Without the `streams` feature: unsupported.
 #[cfg(not(feature = "streams"))]
 impl Streaming for TradeLocker {}
 
