@@ -2495,6 +2495,22 @@ fn ach_conflict(text: &str) -> Response {
     message(StatusCode::CONFLICT, text)
 }
 
+/// A money movement's `Amount`: required and greater than zero, as ETNA validates it.
+fn positive_amount(body: &Value, errors: &mut Vec<(String, String)>) -> Option<Decimal> {
+    let amount = decimal_of(&body["Amount"]);
+    match amount {
+        None => errors.push((
+            "model.Amount".into(),
+            "The Amount field is required.".into(),
+        )),
+        Some(a) if a <= Decimal::ZERO => {
+            errors.push(("model.Amount".into(), "The Amount must be positive.".into()))
+        }
+        _ => {}
+    }
+    amount
+}
+
 fn text_field<'a>(
     body: &'a Value,
     name: &str,
@@ -2778,17 +2794,7 @@ async fn send_ach_transfer(
     let body = parse_body(&body)?;
     let mut errors = Vec::new();
     let relationship = text_field(&body, "AchRelationshipId", &mut errors).map(str::to_string);
-    let amount = decimal_of(&body["Amount"]);
-    match amount {
-        None => errors.push((
-            "model.Amount".into(),
-            "The Amount field is required.".into(),
-        )),
-        Some(a) if a <= Decimal::ZERO => {
-            errors.push(("model.Amount".into(), "The Amount must be positive.".into()))
-        }
-        _ => {}
-    }
+    let amount = positive_amount(&body, &mut errors);
     if !errors.is_empty() {
         return Err(validation_owned(errors));
     }

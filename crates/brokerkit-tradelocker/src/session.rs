@@ -664,9 +664,9 @@ impl Session {
             Some(bar) => history::windows(from, to, bar, self.history_bars_cap().await?),
             None => vec![(from, to)],
         };
+        self.paced().await;
         let mut bars = Vec::new();
         for (from, to) in windows {
-            self.paced().await;
             let call = self
                 .client
                 .get_history()

@@ -1110,17 +1110,7 @@ async fn withdraw(
     for f in required_fields {
         text_field(&body, f, &mut errors);
     }
-    let amount = decimal_of(&body["Amount"]);
-    match amount {
-        None => errors.push((
-            "model.Amount".into(),
-            "The Amount field is required.".into(),
-        )),
-        Some(a) if a <= Decimal::ZERO => {
-            errors.push(("model.Amount".into(), "The Amount must be positive.".into()))
-        }
-        _ => {}
-    }
+    let amount = positive_amount(&body, &mut errors);
     if !errors.is_empty() {
         return Err(validation_owned(errors));
     }
