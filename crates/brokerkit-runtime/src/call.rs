@@ -43,7 +43,10 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 #[derive(Default)]
 pub(crate) struct Seen {
     pub(crate) method: Option<Method>,
-    pub(crate) response: Option<(u16, HeaderMap)>,
+    pub(crate) status: Option<u16>,
+    /// The headers of an answer whose body did not decode, noted by [`crate::decode::json`]
+    /// (only then: cloning them for every call would cost each call an allocation or more).
+    pub(crate) headers: Option<HeaderMap>,
     pub(crate) renewal: Option<RefreshError>,
     pub(crate) not_logged_in: bool,
     pub(crate) not_ready: bool,
@@ -84,6 +87,11 @@ fn note(f: impl FnOnce(&mut Seen)) {
 pub(crate) fn take() -> Option<Seen> {
     SLOT.try_with(|slot| std::mem::take(&mut *slot.borrow_mut()))
         .ok()
+}
+
+/// Notes the headers of an answer whose body did not decode, for the failure read from it.
+pub(crate) fn note_undecodable(headers: HeaderMap) {
+    note(|s| s.headers = Some(headers));
 }
 
 /// Marks the answer of this call as one that carries credentials as a whole (login, refresh,
@@ -287,15 +295,17 @@ pub async fn send(
                 let timeout = request.timeout_mut();
                 *timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
-            let again = if attempt < pipeline.retry.max_attempts {
+            // One copy serves both a retry and the resend after a renewal.
+            let again = if attempt < pipeline.retry.max_attempts || tokens.is_some() {
                 request.try_clone()
             } else {
                 None
             };
             let result = match tokens {
-                Some(tokens) => send_renewing(client, tokens, request).await,
+                Some(tokens) => send_renewing(client, tokens, request, again.as_ref()).await,
                 None => client.execute(request).await,
             };
+            let again = again.filter(|_| attempt < pipeline.retry.max_attempts);
             let wait = retry_wait(&result, repeatable, &pipeline.retry, &mut backoff);
             let fits =
                 |wait: Duration| deadline.is_none_or(|d| tokio::time::Instant::now() + wait < d);
@@ -317,7 +327,7 @@ pub async fn send(
     span.record("paced_ms", paced.as_millis() as u64);
     let response = result?;
     span.record("status", response.status().as_u16());
-    note(|s| s.response = Some((response.status().as_u16(), response.headers().clone())));
+    note(|s| s.status = Some(response.status().as_u16()));
     Ok(bound(response, pipeline.max_body))
 }
 
@@ -583,6 +593,84 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status(), 503);
         assert_eq!(*hits.lock().unwrap(), 1);
+    }
+
+    /// A loopback server that answers 401 unless the bearer is `fresh`, counting requests.
+    async fn token_server() -> (String, Arc<Mutex<usize>>) {
+        let hits = Arc::new(Mutex::new(0usize));
+        let seen = hits.clone();
+        let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                *seen.lock().unwrap() += 1;
+                if headers.get("authorization").is_some_and(|v| v == "Bearer fresh") {
+                    (axum::http::StatusCode::OK, "{}")
+                } else {
+                    (axum::http::StatusCode::UNAUTHORIZED, "{}")
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/x"), hits)
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_renewed_and_resent_once_even_with_retries_off() {
+        let _turn = SENDING.lock().await;
+        let client = crate::tls::client_builder().build().unwrap();
+        let (url, hits) = token_server().await;
+        let tokens = TokenCell::new(Duration::ZERO);
+        let mut stale = crate::Tokens::new("stale");
+        stale.refresh = Some("r".into());
+        tokens.set(stale);
+        tokens.set_refresher(std::sync::Arc::new(|_| {
+            Box::pin(async { Ok(crate::Tokens::new("fresh")) })
+        }));
+        let mut pipeline = Pipeline::default();
+        pipeline.retry = Retry::off();
+        let mut request = get(&url);
+        crate::hooks::set_bearer(&mut request, &crate::Secret::new("stale")).unwrap();
+        let answer = send(&client, Some(&tokens), request, &pipeline, &OP, None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(*hits.lock().unwrap(), 2, "the refused request and one resend");
+        assert_eq!(tokens.refresh_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_does_not_decode_keeps_its_status_headers_and_body() {
+        let _turn = SENDING.lock().await;
+        let app = axum::Router::new()
+            .fallback(|| async { ([("x-request-id", "req-7")], "{\"a\": ") });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = crate::tls::client_builder().build().unwrap();
+        let pipeline = Pipeline::default();
+        let url = format!("http://{addr}/x");
+        let failure = run(async {
+            let response = send(&client, None, get(&url), &pipeline, &OP, None)
+                .await
+                .map_err(progenitor_client::Error::<()>::CommunicationError)?;
+            crate::decode::json::<serde_json::Value, ()>(response).await
+        })
+        .await
+        .unwrap_err();
+        let crate::Failure::Decode {
+            status,
+            headers,
+            body,
+            ..
+        } = failure
+        else {
+            panic!("{failure:?}");
+        };
+        assert_eq!(status, Some(200));
+        assert_eq!(headers["x-request-id"], "req-7");
+        assert_eq!(&body.bytes()[..], b"{\"a\": ");
     }
 
     #[tokio::test]

@@ -24,7 +24,11 @@ pub async fn json<T: DeserializeOwned, E>(
     };
     match decoded {
         Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
-        Err(e) => Err(Error::InvalidResponsePayload(full, e)),
+        Err(e) => {
+            // progenitor's error keeps only the body; the failure read from it gets the rest.
+            crate::call::note_undecodable(headers);
+            Err(Error::InvalidResponsePayload(full, e))
+        }
     }
 }
 

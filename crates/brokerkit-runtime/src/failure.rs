@@ -314,7 +314,7 @@ impl std::error::Error for Failure {
 }
 
 fn transport(e: reqwest::Error, seen: &call::Seen) -> Failure {
-    let status = seen.response.as_ref().map(|(s, _)| *s);
+    let status = seen.status;
     if let Some(TooLarge { limit }) = call::too_large(&e) {
         return Failure::TooLarge { status, limit };
     }
@@ -364,10 +364,8 @@ impl Failure {
                 })
             }
             E2::InvalidResponsePayload(body, e) => {
-                let (status, headers) = match seen.response {
-                    Some((s, h)) => (Some(s), Box::new(h)),
-                    None => (None, Box::default()),
-                };
+                let status = seen.status;
+                let headers = Box::new(seen.headers.unwrap_or_default());
                 let body = if seen.sealed {
                     Body::sealed(body)
                 } else {

@@ -10,7 +10,11 @@ pub fn set_secret_header(
     value: &Secret,
     prefix: &str,
 ) -> Result<(), String> {
-    let mut v = HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
+    let mut text = String::with_capacity(prefix.len() + value.expose().len());
+    text.push_str(prefix);
+    text.push_str(value.expose());
+    // From the `String` itself: its buffer becomes the header's, with no second copy.
+    let mut v = HeaderValue::try_from(text).map_err(|_| {
         format!("the value for header `{name}` contains characters HTTP headers cannot carry")
     })?;
     v.set_sensitive(true);
@@ -33,21 +37,27 @@ pub fn strip_generator_headers(request: &mut reqwest::Request) {
 /// the token that is still current, renews it once (single-flight across tasks) and resends
 /// with the new one; when another task renewed it meanwhile, resends with that token without
 /// renewing again. If renewal fails or is impossible, the caller gets the original 401.
+///
+/// `copy` is a copy of `request` (the caller's, kept for its own retries): the resend is made
+/// from it, so that a call that is answered at once costs no second copy. Without one (a
+/// streamed body cannot be copied) a 401 is returned as it is.
 pub async fn send_renewing(
     client: &reqwest::Client,
     tokens: &TokenCell,
     request: reqwest::Request,
+    copy: Option<&reqwest::Request>,
 ) -> reqwest::Result<reqwest::Response> {
     let sent = request
         .headers()
         .get(reqwest::header::AUTHORIZATION)
         .cloned();
-    let retry = request.try_clone();
     let response = client.execute(request).await?;
     if response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(response);
     }
-    let (Some(mut retry), Some((current, generation))) = (retry, tokens.snapshot()) else {
+    let (Some(mut retry), Some((current, generation))) =
+        (copy.and_then(reqwest::Request::try_clone), tokens.snapshot())
+    else {
         return Ok(response);
     };
     let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
