@@ -603,7 +603,10 @@ mod tests {
             let seen = seen.clone();
             async move {
                 *seen.lock().unwrap() += 1;
-                if headers.get("authorization").is_some_and(|v| v == "Bearer fresh") {
+                if headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Bearer fresh")
+                {
                     (axum::http::StatusCode::OK, "{}")
                 } else {
                     (axum::http::StatusCode::UNAUTHORIZED, "{}")
@@ -636,15 +639,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(answer.status(), 200);
-        assert_eq!(*hits.lock().unwrap(), 2, "the refused request and one resend");
+        assert_eq!(
+            *hits.lock().unwrap(),
+            2,
+            "the refused request and one resend"
+        );
         assert_eq!(tokens.refresh_count(), 1);
     }
 
     #[tokio::test]
     async fn an_answer_that_does_not_decode_keeps_its_status_headers_and_body() {
         let _turn = SENDING.lock().await;
-        let app = axum::Router::new()
-            .fallback(|| async { ([("x-request-id", "req-7")], "{\"a\": ") });
+        let app =
+            axum::Router::new().fallback(|| async { ([("x-request-id", "req-7")], "{\"a\": ") });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });

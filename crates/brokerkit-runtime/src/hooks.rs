@@ -55,9 +55,10 @@ pub async fn send_renewing(
     if response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(response);
     }
-    let (Some(mut retry), Some((current, generation))) =
-        (copy.and_then(reqwest::Request::try_clone), tokens.snapshot())
-    else {
+    let (Some(mut retry), Some((current, generation))) = (
+        copy.and_then(reqwest::Request::try_clone),
+        tokens.snapshot(),
+    ) else {
         return Ok(response);
     };
     let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
