@@ -134,7 +134,7 @@ pub fn route_json_decoding(tokens: TokenStream) -> TokenStream {
 }
 
 /// Replaces every path `from` (names joined by `::`) by `to` (a leading `""` makes it absolute).
-fn reroute(tokens: TokenStream, from: &[&str], to: &[&str]) -> TokenStream {
+pub(crate) fn reroute(tokens: TokenStream, from: &[&str], to: &[&str]) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
     let mut i = 0;

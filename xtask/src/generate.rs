@@ -1,6 +1,7 @@
 //! One vendor's generation: parse, lint, normalize, run progenitor (panics caught), add the
 //! brokerkit extras, format. Every error names the spec.
 
+use crate::builders;
 use crate::features;
 use crate::lint;
 use crate::normalize;
@@ -41,6 +42,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
     features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
+    builders::drop_struct_builders(&mut file).map_err(|e| format!("{name}: {e}"))?;
     add_extras(&mut file, &secured);
     file.items.extend(operations::items(&table));
 

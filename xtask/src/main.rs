@@ -4,6 +4,7 @@
 //!
 //! Adding a vendor means adding its spec and one entry to [`VENDORS`].
 
+mod builders;
 mod features;
 mod generate;
 mod lint;

@@ -9,6 +9,7 @@
 //! stream types follow exactly the REST conventions, and JsonSchema derives sit behind the
 //! crate's `schemas` feature the same way.
 
+use crate::builders;
 use crate::features;
 use crate::generate;
 use crate::normalize;
@@ -48,6 +49,8 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     // The REST file's `types` module sits below `use progenitor_client::…` imports; the stream
     // types need none of them.
     items.retain(|item| !matches!(item, syn::Item::Use(u) if quote::quote!(#u).to_string().contains("progenitor_client")));
+    // The struct builders go, as in the REST file (see `builders`).
+    builders::drop_type_builders(&mut items);
     let mut out: syn::File = syn::parse_quote!();
     out.items = items;
     features::gate_schemas(&mut out).map_err(|e| format!("{name}: {e}"))?;

@@ -44,11 +44,6 @@ pub mod types {
         )]
         pub user_id: ::std::option::Option<i64>,
     }
-    impl Account {
-        pub fn builder() -> builder::Account {
-            Default::default()
-        }
-    }
     ///Unverified: the financial details of a trading account (fields assumed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -65,11 +60,6 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub currency_id: ::std::option::Option<i64>,
-    }
-    impl AccountDetails {
-        pub fn builder() -> builder::AccountDetails {
-            Default::default()
-        }
     }
     ///Unverified: an account operation as listed (fields assumed to mirror the create body).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -110,11 +100,6 @@ pub mod types {
         )]
         pub operation_type_id: ::std::option::Option<i32>,
     }
-    impl AccountOperation {
-        pub fn builder() -> builder::AccountOperation {
-            Default::default()
-        }
-    }
     ///An account preset.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -126,11 +111,6 @@ pub mod types {
         #[serde(rename = "presetName")]
         pub preset_name: ::std::string::String,
     }
-    impl AccountPreset {
-        pub fn builder() -> builder::AccountPreset {
-            Default::default()
-        }
-    }
     ///An asset (a currency or other holding).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -140,11 +120,6 @@ pub mod types {
         pub id: ::std::option::Option<i64>,
         ///The asset name, e.g. `USD`.
         pub name: ::std::string::String,
-    }
-    impl Asset {
-        pub fn builder() -> builder::Asset {
-            Default::default()
-        }
     }
     ///Unverified: the balance of one asset on one account (fields assumed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -166,11 +141,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
     }
-    impl AssetBalance {
-        pub fn builder() -> builder::AssetBalance {
-            Default::default()
-        }
-    }
     ///Unverified: an amount to deposit into or withdraw from an asset balance (field names assumed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -179,11 +149,6 @@ pub mod types {
         ///A free-text comment.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub comment: ::std::option::Option<::std::string::String>,
-    }
-    impl AssetBalanceChange {
-        pub fn builder() -> builder::AssetBalanceChange {
-            Default::default()
-        }
     }
     ///Unverified: the error envelope. Public sources show only that error bodies carry a dotted numeric code as a string (e.g. `1.6.2.2`); the field names are not seen anywhere. A code and a message are assumed; other fields are tolerated (the client also searches the raw body for a dotted code). Known codes: `1.2.0.11` wrong login or password; `2.0.2.4` no REST API access; `1.6.2.2` report filter missing (406); `2.147.1.27` rate limited (429). `GET /methods/errors?errorId=` describes any code.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -199,22 +164,12 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
     }
-    impl BoError {
-        pub fn builder() -> builder::BoError {
-            Default::default()
-        }
-    }
     ///Unverified: a new password for a user (field name assumed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct ChangePasswordRequest {
         #[serde(rename = "newPassword")]
         pub new_password: ::brokerkit_runtime::Secret,
-    }
-    impl ChangePasswordRequest {
-        pub fn builder() -> builder::ChangePasswordRequest {
-            Default::default()
-        }
     }
     ///Unverified: the account to close. The reference (section 4) names only the `/closeAccount` prefix; the body and its field name are assumed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -223,11 +178,6 @@ pub mod types {
         ///The trading account to close.
         #[serde(rename = "accountId")]
         pub account_id: i64,
-    }
-    impl CloseAccountRequest {
-        pub fn builder() -> builder::CloseAccountRequest {
-            Default::default()
-        }
     }
     ///Unverified: connector settings. Only the token lifetimes are modelled, with names assumed to mirror the token response; other settings are tolerated.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -245,11 +195,6 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub refresh_token_life_time: ::std::option::Option<i64>,
-    }
-    impl ConnectorSettings {
-        pub fn builder() -> builder::ConnectorSettings {
-            Default::default()
-        }
     }
     ///A money movement on a trading account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -270,11 +215,6 @@ pub mod types {
         ///The operation type id. Known ids: 1 trading, 2 deposit, 3 withdrawal, 12 adjustment, 13 dividends, 17 transfer; the full list is in the server's Swagger models.
         #[serde(rename = "operationTypeId")]
         pub operation_type_id: i32,
-    }
-    impl CreateAccountOperationRequest {
-        pub fn builder() -> builder::CreateAccountOperationRequest {
-            Default::default()
-        }
     }
     ///A comment shown on the trading frontends (at most 128 characters).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -348,11 +288,6 @@ pub mod types {
         #[serde(rename = "presetName")]
         pub preset_name: ::std::string::String,
     }
-    impl CreateAccountPresetRequest {
-        pub fn builder() -> builder::CreateAccountPresetRequest {
-            Default::default()
-        }
-    }
     ///A new trading account for an existing user.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -385,11 +320,6 @@ pub mod types {
         #[serde(rename = "userId")]
         pub user_id: i64,
     }
-    impl CreateAccountRequest {
-        pub fn builder() -> builder::CreateAccountRequest {
-            Default::default()
-        }
-    }
     ///A new user and its first trading account.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -410,11 +340,6 @@ pub mod types {
         #[serde(rename = "userGroup")]
         pub user_group: i64,
     }
-    impl CreateUserRequest {
-        pub fn builder() -> builder::CreateUserRequest {
-            Default::default()
-        }
-    }
     ///Unverified: the answer of a create call. The guide says it returns "the ID" of the new object but shows no body; an object with an `id` is assumed (plus the first account's id for a new user); other fields are tolerated.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -428,11 +353,6 @@ pub mod types {
         ///The new object's id.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
-    }
-    impl CreatedId {
-        pub fn builder() -> builder::CreatedId {
-            Default::default()
-        }
     }
     ///Unverified: the answer of the error-code lookup. Its shape is not seen in public sources; an object with the code and a description is assumed; other fields are tolerated.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -448,11 +368,6 @@ pub mod types {
         )]
         pub error_id: ::std::option::Option<::std::string::String>,
     }
-    impl ErrorDescription {
-        pub fn builder() -> builder::ErrorDescription {
-            Default::default()
-        }
-    }
     ///Unverified: a trading account created together with a user (field names assumed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -467,21 +382,11 @@ pub mod types {
         )]
         pub preset_id: ::std::option::Option<i64>,
     }
-    impl NewUserAccount {
-        pub fn builder() -> builder::NewUserAccount {
-            Default::default()
-        }
-    }
     ///A one-time token to verify.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct OneTimeTokenRequest {
         pub token: ::brokerkit_runtime::Secret,
-    }
-    impl OneTimeTokenRequest {
-        pub fn builder() -> builder::OneTimeTokenRequest {
-            Default::default()
-        }
     }
     ///Unverified: an order as the BackOffice lists it. The reference (section 6) confirms the `/orders` path only; these fields are guessed by analogy with the Client API's order (reference section 9); other fields are tolerated.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -514,11 +419,6 @@ pub mod types {
         ///The order type, e.g. `market`, `limit`, `stop`, `stop limit`.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
-    }
-    impl Order {
-        pub fn builder() -> builder::Order {
-            Default::default()
-        }
     }
     ///Unverified: the order side; the spelling is taken from the Client API's order placement (reference section 9), not seen on the BackOffice.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -595,22 +495,12 @@ pub mod types {
     pub struct PasswordBlacklistEntry {
         pub password: ::brokerkit_runtime::Secret,
     }
-    impl PasswordBlacklistEntry {
-        pub fn builder() -> builder::PasswordBlacklistEntry {
-            Default::default()
-        }
-    }
     ///A report available on this installation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     pub struct Report {
         pub id: i64,
         pub name: ::std::string::String,
-    }
-    impl Report {
-        pub fn builder() -> builder::Report {
-            Default::default()
-        }
     }
     ///A report column type.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -621,11 +511,6 @@ pub mod types {
         ///The type name, e.g. `TIMESTAMP` or `POSITION(...)`.
         pub name: ::std::string::String,
     }
-    impl ReportFunction {
-        pub fn builder() -> builder::ReportFunction {
-            Default::default()
-        }
-    }
     ///The result of a report run: the column names and the rows. The row encoding is unverified: each row may be an array of cells in header order or an object keyed by column name, so rows are kept as raw JSON values.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -634,11 +519,6 @@ pub mod types {
         pub data: ::std::vec::Vec<::serde_json::Value>,
         ///The column names.
         pub headers: ::std::vec::Vec<::std::string::String>,
-    }
-    impl ReportResult {
-        pub fn builder() -> builder::ReportResult {
-            Default::default()
-        }
     }
     ///A boolean written as a string.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -730,11 +610,6 @@ pub mod types {
         )]
         pub refresh_token_life_time: ::std::option::Option<f64>,
     }
-    impl TokenPair {
-        pub fn builder() -> builder::TokenPair {
-            Default::default()
-        }
-    }
     ///Login credentials.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
@@ -742,11 +617,6 @@ pub mod types {
         ///The user's login.
         pub login: ::std::string::String,
         pub password: ::brokerkit_runtime::Secret,
-    }
-    impl TokenRequest {
-        pub fn builder() -> builder::TokenRequest {
-            Default::default()
-        }
     }
     ///The user a verified token belongs to.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -761,11 +631,6 @@ pub mod types {
         ///The login of the token's user.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub login: ::std::option::Option<::std::string::String>,
-    }
-    impl TokenVerification {
-        pub fn builder() -> builder::TokenVerification {
-            Default::default()
-        }
     }
     ///Unverified: a BackOffice user. The fields are assumed to mirror the create body; only their existence on the create call is confirmed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -794,2442 +659,6 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub user_group: ::std::option::Option<i64>,
-    }
-    impl User {
-        pub fn builder() -> builder::User {
-            Default::default()
-        }
-    }
-    /// Types for composing complex structures.
-    pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct Account {
-            account_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            balance: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            currency_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<i64, ::std::string::String>,
-            mode: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            user_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Account {
-            fn default() -> Self {
-                Self {
-                    account_name: Ok(Default::default()),
-                    balance: Ok(Default::default()),
-                    currency_id: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    mode: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                    user_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl Account {
-            pub fn account_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_name: {e}")
-                    });
-                self
-            }
-            pub fn balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.balance = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for balance: {e}")
-                    });
-                self
-            }
-            pub fn currency_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.currency_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for currency_id: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn mode<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for mode: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-            pub fn user_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.user_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for user_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Account> for super::Account {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Account,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_name: value.account_name?,
-                    balance: value.balance?,
-                    currency_id: value.currency_id?,
-                    id: value.id?,
-                    mode: value.mode?,
-                    status: value.status?,
-                    type_: value.type_?,
-                    user_id: value.user_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Account> for Account {
-            fn from(value: super::Account) -> Self {
-                Self {
-                    account_name: Ok(value.account_name),
-                    balance: Ok(value.balance),
-                    currency_id: Ok(value.currency_id),
-                    id: Ok(value.id),
-                    mode: Ok(value.mode),
-                    status: Ok(value.status),
-                    type_: Ok(value.type_),
-                    user_id: Ok(value.user_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AccountDetails {
-            account_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            balance: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            currency_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AccountDetails {
-            fn default() -> Self {
-                Self {
-                    account_id: Ok(Default::default()),
-                    balance: Ok(Default::default()),
-                    currency_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl AccountDetails {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.balance = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for balance: {e}")
-                    });
-                self
-            }
-            pub fn currency_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.currency_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for currency_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AccountDetails> for super::AccountDetails {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AccountDetails,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    balance: value.balance?,
-                    currency_id: value.currency_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AccountDetails> for AccountDetails {
-            fn from(value: super::AccountDetails) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    balance: Ok(value.balance),
-                    currency_id: Ok(value.currency_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AccountOperation {
-            account_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            amount: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            currency_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            date: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            frontend_comment: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            is_settled: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            operation_type_id: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AccountOperation {
-            fn default() -> Self {
-                Self {
-                    account_id: Ok(Default::default()),
-                    amount: Ok(Default::default()),
-                    currency_id: Ok(Default::default()),
-                    date: Ok(Default::default()),
-                    frontend_comment: Ok(Default::default()),
-                    id: Ok(Default::default()),
-                    is_settled: Ok(Default::default()),
-                    operation_type_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl AccountOperation {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for amount: {e}")
-                    });
-                self
-            }
-            pub fn currency_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.currency_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for currency_id: {e}")
-                    });
-                self
-            }
-            pub fn date<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.date = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for date: {e}")
-                    });
-                self
-            }
-            pub fn frontend_comment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.frontend_comment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for frontend_comment: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn is_settled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.is_settled = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for is_settled: {e}")
-                    });
-                self
-            }
-            pub fn operation_type_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.operation_type_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for operation_type_id: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AccountOperation> for super::AccountOperation {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AccountOperation,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    amount: value.amount?,
-                    currency_id: value.currency_id?,
-                    date: value.date?,
-                    frontend_comment: value.frontend_comment?,
-                    id: value.id?,
-                    is_settled: value.is_settled?,
-                    operation_type_id: value.operation_type_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AccountOperation> for AccountOperation {
-            fn from(value: super::AccountOperation) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    amount: Ok(value.amount),
-                    currency_id: Ok(value.currency_id),
-                    date: Ok(value.date),
-                    frontend_comment: Ok(value.frontend_comment),
-                    id: Ok(value.id),
-                    is_settled: Ok(value.is_settled),
-                    operation_type_id: Ok(value.operation_type_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AccountPreset {
-            preset_id: ::std::result::Result<i64, ::std::string::String>,
-            preset_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AccountPreset {
-            fn default() -> Self {
-                Self {
-                    preset_id: Err("no value supplied for preset_id".to_string()),
-                    preset_name: Err("no value supplied for preset_name".to_string()),
-                }
-            }
-        }
-        impl AccountPreset {
-            pub fn preset_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for preset_id: {e}")
-                    });
-                self
-            }
-            pub fn preset_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for preset_name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AccountPreset> for super::AccountPreset {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AccountPreset,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    preset_id: value.preset_id?,
-                    preset_name: value.preset_name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AccountPreset> for AccountPreset {
-            fn from(value: super::AccountPreset) -> Self {
-                Self {
-                    preset_id: Ok(value.preset_id),
-                    preset_name: Ok(value.preset_name),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Asset {
-            id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Asset {
-            fn default() -> Self {
-                Self {
-                    id: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                }
-            }
-        }
-        impl Asset {
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Asset> for super::Asset {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Asset,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    id: value.id?,
-                    name: value.name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Asset> for Asset {
-            fn from(value: super::Asset) -> Self {
-                Self {
-                    id: Ok(value.id),
-                    name: Ok(value.name),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AssetBalance {
-            account_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            asset_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            balance: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-        }
-        impl ::std::default::Default for AssetBalance {
-            fn default() -> Self {
-                Self {
-                    account_id: Ok(Default::default()),
-                    asset_name: Ok(Default::default()),
-                    balance: Ok(Default::default()),
-                    id: Ok(Default::default()),
-                }
-            }
-        }
-        impl AssetBalance {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn asset_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.asset_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for asset_name: {e}")
-                    });
-                self
-            }
-            pub fn balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.balance = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for balance: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AssetBalance> for super::AssetBalance {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AssetBalance,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    asset_name: value.asset_name?,
-                    balance: value.balance?,
-                    id: value.id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AssetBalance> for AssetBalance {
-            fn from(value: super::AssetBalance) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    asset_name: Ok(value.asset_name),
-                    balance: Ok(value.balance),
-                    id: Ok(value.id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AssetBalanceChange {
-            amount: ::std::result::Result<
-                ::brokerkit_runtime::Decimal,
-                ::std::string::String,
-            >,
-            comment: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AssetBalanceChange {
-            fn default() -> Self {
-                Self {
-                    amount: Err("no value supplied for amount".to_string()),
-                    comment: Ok(Default::default()),
-                }
-            }
-        }
-        impl AssetBalanceChange {
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Decimal>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for amount: {e}")
-                    });
-                self
-            }
-            pub fn comment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.comment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for comment: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AssetBalanceChange> for super::AssetBalanceChange {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AssetBalanceChange,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    amount: value.amount?,
-                    comment: value.comment?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AssetBalanceChange> for AssetBalanceChange {
-            fn from(value: super::AssetBalanceChange) -> Self {
-                Self {
-                    amount: Ok(value.amount),
-                    comment: Ok(value.comment),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct BoError {
-            error_code: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            message: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for BoError {
-            fn default() -> Self {
-                Self {
-                    error_code: Ok(Default::default()),
-                    message: Ok(Default::default()),
-                }
-            }
-        }
-        impl BoError {
-            pub fn error_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error_code = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error_code: {e}")
-                    });
-                self
-            }
-            pub fn message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<BoError> for super::BoError {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: BoError,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    error_code: value.error_code?,
-                    message: value.message?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::BoError> for BoError {
-            fn from(value: super::BoError) -> Self {
-                Self {
-                    error_code: Ok(value.error_code),
-                    message: Ok(value.message),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ChangePasswordRequest {
-            new_password: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ChangePasswordRequest {
-            fn default() -> Self {
-                Self {
-                    new_password: Err("no value supplied for new_password".to_string()),
-                }
-            }
-        }
-        impl ChangePasswordRequest {
-            pub fn new_password<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.new_password = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for new_password: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ChangePasswordRequest>
-        for super::ChangePasswordRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ChangePasswordRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    new_password: value.new_password?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ChangePasswordRequest>
-        for ChangePasswordRequest {
-            fn from(value: super::ChangePasswordRequest) -> Self {
-                Self {
-                    new_password: Ok(value.new_password),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CloseAccountRequest {
-            account_id: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for CloseAccountRequest {
-            fn default() -> Self {
-                Self {
-                    account_id: Err("no value supplied for account_id".to_string()),
-                }
-            }
-        }
-        impl CloseAccountRequest {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CloseAccountRequest>
-        for super::CloseAccountRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CloseAccountRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CloseAccountRequest> for CloseAccountRequest {
-            fn from(value: super::CloseAccountRequest) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ConnectorSettings {
-            access_token_life_time: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            refresh_token_life_time: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ConnectorSettings {
-            fn default() -> Self {
-                Self {
-                    access_token_life_time: Ok(Default::default()),
-                    refresh_token_life_time: Ok(Default::default()),
-                }
-            }
-        }
-        impl ConnectorSettings {
-            pub fn access_token_life_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.access_token_life_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for access_token_life_time: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn refresh_token_life_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.refresh_token_life_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for refresh_token_life_time: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ConnectorSettings> for super::ConnectorSettings {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ConnectorSettings,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    access_token_life_time: value.access_token_life_time?,
-                    refresh_token_life_time: value.refresh_token_life_time?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ConnectorSettings> for ConnectorSettings {
-            fn from(value: super::ConnectorSettings) -> Self {
-                Self {
-                    access_token_life_time: Ok(value.access_token_life_time),
-                    refresh_token_life_time: Ok(value.refresh_token_life_time),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateAccountOperationRequest {
-            account_id: ::std::result::Result<i64, ::std::string::String>,
-            amount: ::std::result::Result<
-                ::brokerkit_runtime::Decimal,
-                ::std::string::String,
-            >,
-            frontend_comment: ::std::result::Result<
-                ::std::option::Option<
-                    super::CreateAccountOperationRequestFrontendComment,
-                >,
-                ::std::string::String,
-            >,
-            operation_type_id: ::std::result::Result<i32, ::std::string::String>,
-        }
-        impl ::std::default::Default for CreateAccountOperationRequest {
-            fn default() -> Self {
-                Self {
-                    account_id: Err("no value supplied for account_id".to_string()),
-                    amount: Err("no value supplied for amount".to_string()),
-                    frontend_comment: Ok(Default::default()),
-                    operation_type_id: Err(
-                        "no value supplied for operation_type_id".to_string(),
-                    ),
-                }
-            }
-        }
-        impl CreateAccountOperationRequest {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Decimal>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for amount: {e}")
-                    });
-                self
-            }
-            pub fn frontend_comment<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<
-                        super::CreateAccountOperationRequestFrontendComment,
-                    >,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.frontend_comment = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for frontend_comment: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn operation_type_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i32>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.operation_type_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for operation_type_id: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateAccountOperationRequest>
-        for super::CreateAccountOperationRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateAccountOperationRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    amount: value.amount?,
-                    frontend_comment: value.frontend_comment?,
-                    operation_type_id: value.operation_type_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateAccountOperationRequest>
-        for CreateAccountOperationRequest {
-            fn from(value: super::CreateAccountOperationRequest) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    amount: Ok(value.amount),
-                    frontend_comment: Ok(value.frontend_comment),
-                    operation_type_id: Ok(value.operation_type_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateAccountPresetRequest {
-            preset_currency: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            preset_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CreateAccountPresetRequest {
-            fn default() -> Self {
-                Self {
-                    preset_currency: Ok(Default::default()),
-                    preset_name: Err("no value supplied for preset_name".to_string()),
-                }
-            }
-        }
-        impl CreateAccountPresetRequest {
-            pub fn preset_currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_currency = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for preset_currency: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn preset_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for preset_name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateAccountPresetRequest>
-        for super::CreateAccountPresetRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateAccountPresetRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    preset_currency: value.preset_currency?,
-                    preset_name: value.preset_name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateAccountPresetRequest>
-        for CreateAccountPresetRequest {
-            fn from(value: super::CreateAccountPresetRequest) -> Self {
-                Self {
-                    preset_currency: Ok(value.preset_currency),
-                    preset_name: Ok(value.preset_name),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateAccountRequest {
-            account_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            currency_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            mode: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            preset_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            user_id: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for CreateAccountRequest {
-            fn default() -> Self {
-                Self {
-                    account_name: Err("no value supplied for account_name".to_string()),
-                    currency_id: Ok(Default::default()),
-                    mode: Ok(Default::default()),
-                    preset_id: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                    user_id: Err("no value supplied for user_id".to_string()),
-                }
-            }
-        }
-        impl CreateAccountRequest {
-            pub fn account_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_name: {e}")
-                    });
-                self
-            }
-            pub fn currency_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.currency_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for currency_id: {e}")
-                    });
-                self
-            }
-            pub fn mode<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for mode: {e}")
-                    });
-                self
-            }
-            pub fn preset_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for preset_id: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-            pub fn user_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.user_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for user_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateAccountRequest>
-        for super::CreateAccountRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateAccountRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_name: value.account_name?,
-                    currency_id: value.currency_id?,
-                    mode: value.mode?,
-                    preset_id: value.preset_id?,
-                    status: value.status?,
-                    type_: value.type_?,
-                    user_id: value.user_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateAccountRequest> for CreateAccountRequest {
-            fn from(value: super::CreateAccountRequest) -> Self {
-                Self {
-                    account_name: Ok(value.account_name),
-                    currency_id: Ok(value.currency_id),
-                    mode: Ok(value.mode),
-                    preset_id: Ok(value.preset_id),
-                    status: Ok(value.status),
-                    type_: Ok(value.type_),
-                    user_id: Ok(value.user_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreateUserRequest {
-            accounts: ::std::result::Result<
-                ::std::vec::Vec<super::NewUserAccount>,
-                ::std::string::String,
-            >,
-            email: ::std::result::Result<::std::string::String, ::std::string::String>,
-            first_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            last_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            login: ::std::result::Result<::std::string::String, ::std::string::String>,
-            password: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-            user_group: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for CreateUserRequest {
-            fn default() -> Self {
-                Self {
-                    accounts: Ok(Default::default()),
-                    email: Err("no value supplied for email".to_string()),
-                    first_name: Err("no value supplied for first_name".to_string()),
-                    last_name: Err("no value supplied for last_name".to_string()),
-                    login: Err("no value supplied for login".to_string()),
-                    password: Err("no value supplied for password".to_string()),
-                    user_group: Err("no value supplied for user_group".to_string()),
-                }
-            }
-        }
-        impl CreateUserRequest {
-            pub fn accounts<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::NewUserAccount>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.accounts = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for accounts: {e}")
-                    });
-                self
-            }
-            pub fn email<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for email: {e}")
-                    });
-                self
-            }
-            pub fn first_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.first_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for first_name: {e}")
-                    });
-                self
-            }
-            pub fn last_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.last_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for last_name: {e}")
-                    });
-                self
-            }
-            pub fn login<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.login = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for login: {e}")
-                    });
-                self
-            }
-            pub fn password<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.password = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for password: {e}")
-                    });
-                self
-            }
-            pub fn user_group<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.user_group = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for user_group: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreateUserRequest> for super::CreateUserRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreateUserRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    accounts: value.accounts?,
-                    email: value.email?,
-                    first_name: value.first_name?,
-                    last_name: value.last_name?,
-                    login: value.login?,
-                    password: value.password?,
-                    user_group: value.user_group?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreateUserRequest> for CreateUserRequest {
-            fn from(value: super::CreateUserRequest) -> Self {
-                Self {
-                    accounts: Ok(value.accounts),
-                    email: Ok(value.email),
-                    first_name: Ok(value.first_name),
-                    last_name: Ok(value.last_name),
-                    login: Ok(value.login),
-                    password: Ok(value.password),
-                    user_group: Ok(value.user_group),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CreatedId {
-            account_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-        }
-        impl ::std::default::Default for CreatedId {
-            fn default() -> Self {
-                Self {
-                    account_id: Ok(Default::default()),
-                    id: Ok(Default::default()),
-                }
-            }
-        }
-        impl CreatedId {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CreatedId> for super::CreatedId {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CreatedId,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    id: value.id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CreatedId> for CreatedId {
-            fn from(value: super::CreatedId) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    id: Ok(value.id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ErrorDescription {
-            description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            error_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ErrorDescription {
-            fn default() -> Self {
-                Self {
-                    description: Ok(Default::default()),
-                    error_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl ErrorDescription {
-            pub fn description<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.description = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for description: {e}")
-                    });
-                self
-            }
-            pub fn error_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ErrorDescription> for super::ErrorDescription {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ErrorDescription,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    description: value.description?,
-                    error_id: value.error_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ErrorDescription> for ErrorDescription {
-            fn from(value: super::ErrorDescription) -> Self {
-                Self {
-                    description: Ok(value.description),
-                    error_id: Ok(value.error_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct NewUserAccount {
-            account_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            preset_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for NewUserAccount {
-            fn default() -> Self {
-                Self {
-                    account_name: Err("no value supplied for account_name".to_string()),
-                    preset_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl NewUserAccount {
-            pub fn account_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_name: {e}")
-                    });
-                self
-            }
-            pub fn preset_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.preset_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for preset_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<NewUserAccount> for super::NewUserAccount {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: NewUserAccount,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_name: value.account_name?,
-                    preset_id: value.preset_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::NewUserAccount> for NewUserAccount {
-            fn from(value: super::NewUserAccount) -> Self {
-                Self {
-                    account_name: Ok(value.account_name),
-                    preset_id: Ok(value.preset_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct OneTimeTokenRequest {
-            token: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for OneTimeTokenRequest {
-            fn default() -> Self {
-                Self {
-                    token: Err("no value supplied for token".to_string()),
-                }
-            }
-        }
-        impl OneTimeTokenRequest {
-            pub fn token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.token = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for token: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<OneTimeTokenRequest>
-        for super::OneTimeTokenRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: OneTimeTokenRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { token: value.token? })
-            }
-        }
-        impl ::std::convert::From<super::OneTimeTokenRequest> for OneTimeTokenRequest {
-            fn from(value: super::OneTimeTokenRequest) -> Self {
-                Self { token: Ok(value.token) }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Order {
-            account_id: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            instrument_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            price: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            qty: ::std::result::Result<
-                ::std::option::Option<::brokerkit_runtime::Decimal>,
-                ::std::string::String,
-            >,
-            side: ::std::result::Result<
-                ::std::option::Option<super::OrderSide>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Order {
-            fn default() -> Self {
-                Self {
-                    account_id: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    instrument_name: Ok(Default::default()),
-                    price: Ok(Default::default()),
-                    qty: Ok(Default::default()),
-                    side: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                }
-            }
-        }
-        impl Order {
-            pub fn account_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.account_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for account_id: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn instrument_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.instrument_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for instrument_name: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn price<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.price = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for price: {e}")
-                    });
-                self
-            }
-            pub fn qty<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::brokerkit_runtime::Decimal>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.qty = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for qty: {e}")
-                    });
-                self
-            }
-            pub fn side<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::OrderSide>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.side = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for side: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for type_: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Order> for super::Order {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Order,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    account_id: value.account_id?,
-                    id: value.id?,
-                    instrument_name: value.instrument_name?,
-                    price: value.price?,
-                    qty: value.qty?,
-                    side: value.side?,
-                    status: value.status?,
-                    type_: value.type_?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Order> for Order {
-            fn from(value: super::Order) -> Self {
-                Self {
-                    account_id: Ok(value.account_id),
-                    id: Ok(value.id),
-                    instrument_name: Ok(value.instrument_name),
-                    price: Ok(value.price),
-                    qty: Ok(value.qty),
-                    side: Ok(value.side),
-                    status: Ok(value.status),
-                    type_: Ok(value.type_),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct PasswordBlacklistEntry {
-            password: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for PasswordBlacklistEntry {
-            fn default() -> Self {
-                Self {
-                    password: Err("no value supplied for password".to_string()),
-                }
-            }
-        }
-        impl PasswordBlacklistEntry {
-            pub fn password<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.password = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for password: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<PasswordBlacklistEntry>
-        for super::PasswordBlacklistEntry {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: PasswordBlacklistEntry,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { password: value.password? })
-            }
-        }
-        impl ::std::convert::From<super::PasswordBlacklistEntry>
-        for PasswordBlacklistEntry {
-            fn from(value: super::PasswordBlacklistEntry) -> Self {
-                Self {
-                    password: Ok(value.password),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Report {
-            id: ::std::result::Result<i64, ::std::string::String>,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Report {
-            fn default() -> Self {
-                Self {
-                    id: Err("no value supplied for id".to_string()),
-                    name: Err("no value supplied for name".to_string()),
-                }
-            }
-        }
-        impl Report {
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Report> for super::Report {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Report,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    id: value.id?,
-                    name: value.name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Report> for Report {
-            fn from(value: super::Report) -> Self {
-                Self {
-                    id: Ok(value.id),
-                    name: Ok(value.name),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ReportFunction {
-            description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for ReportFunction {
-            fn default() -> Self {
-                Self {
-                    description: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                }
-            }
-        }
-        impl ReportFunction {
-            pub fn description<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.description = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for description: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ReportFunction> for super::ReportFunction {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ReportFunction,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    description: value.description?,
-                    name: value.name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ReportFunction> for ReportFunction {
-            fn from(value: super::ReportFunction) -> Self {
-                Self {
-                    description: Ok(value.description),
-                    name: Ok(value.name),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ReportResult {
-            data: ::std::result::Result<
-                ::std::vec::Vec<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            headers: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ReportResult {
-            fn default() -> Self {
-                Self {
-                    data: Err("no value supplied for data".to_string()),
-                    headers: Err("no value supplied for headers".to_string()),
-                }
-            }
-        }
-        impl ReportResult {
-            pub fn data<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.data = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for data: {e}")
-                    });
-                self
-            }
-            pub fn headers<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.headers = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for headers: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ReportResult> for super::ReportResult {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ReportResult,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    data: value.data?,
-                    headers: value.headers?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ReportResult> for ReportResult {
-            fn from(value: super::ReportResult) -> Self {
-                Self {
-                    data: Ok(value.data),
-                    headers: Ok(value.headers),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TokenPair {
-            access_token: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-            access_token_life_time: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-            refresh_token: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-            refresh_token_life_time: ::std::result::Result<
-                ::std::option::Option<f64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TokenPair {
-            fn default() -> Self {
-                Self {
-                    access_token: Err("no value supplied for access_token".to_string()),
-                    access_token_life_time: Ok(Default::default()),
-                    refresh_token: Err(
-                        "no value supplied for refresh_token".to_string(),
-                    ),
-                    refresh_token_life_time: Ok(Default::default()),
-                }
-            }
-        }
-        impl TokenPair {
-            pub fn access_token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.access_token = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for access_token: {e}")
-                    });
-                self
-            }
-            pub fn access_token_life_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.access_token_life_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for access_token_life_time: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn refresh_token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.refresh_token = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for refresh_token: {e}")
-                    });
-                self
-            }
-            pub fn refresh_token_life_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<f64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.refresh_token_life_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for refresh_token_life_time: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TokenPair> for super::TokenPair {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TokenPair,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    access_token: value.access_token?,
-                    access_token_life_time: value.access_token_life_time?,
-                    refresh_token: value.refresh_token?,
-                    refresh_token_life_time: value.refresh_token_life_time?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TokenPair> for TokenPair {
-            fn from(value: super::TokenPair) -> Self {
-                Self {
-                    access_token: Ok(value.access_token),
-                    access_token_life_time: Ok(value.access_token_life_time),
-                    refresh_token: Ok(value.refresh_token),
-                    refresh_token_life_time: Ok(value.refresh_token_life_time),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TokenRequest {
-            login: ::std::result::Result<::std::string::String, ::std::string::String>,
-            password: ::std::result::Result<
-                ::brokerkit_runtime::Secret,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TokenRequest {
-            fn default() -> Self {
-                Self {
-                    login: Err("no value supplied for login".to_string()),
-                    password: Err("no value supplied for password".to_string()),
-                }
-            }
-        }
-        impl TokenRequest {
-            pub fn login<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.login = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for login: {e}")
-                    });
-                self
-            }
-            pub fn password<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::brokerkit_runtime::Secret>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.password = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for password: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TokenRequest> for super::TokenRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TokenRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    login: value.login?,
-                    password: value.password?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TokenRequest> for TokenRequest {
-            fn from(value: super::TokenRequest) -> Self {
-                Self {
-                    login: Ok(value.login),
-                    password: Ok(value.password),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TokenVerification {
-            is_expired: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            login: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TokenVerification {
-            fn default() -> Self {
-                Self {
-                    is_expired: Ok(Default::default()),
-                    login: Ok(Default::default()),
-                }
-            }
-        }
-        impl TokenVerification {
-            pub fn is_expired<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.is_expired = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for is_expired: {e}")
-                    });
-                self
-            }
-            pub fn login<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.login = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for login: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TokenVerification> for super::TokenVerification {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TokenVerification,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    is_expired: value.is_expired?,
-                    login: value.login?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TokenVerification> for TokenVerification {
-            fn from(value: super::TokenVerification) -> Self {
-                Self {
-                    is_expired: Ok(value.is_expired),
-                    login: Ok(value.login),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct User {
-            email: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            first_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            last_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            login: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            user_group: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for User {
-            fn default() -> Self {
-                Self {
-                    email: Ok(Default::default()),
-                    first_name: Ok(Default::default()),
-                    id: Ok(Default::default()),
-                    last_name: Ok(Default::default()),
-                    login: Ok(Default::default()),
-                    user_group: Ok(Default::default()),
-                }
-            }
-        }
-        impl User {
-            pub fn email<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for email: {e}")
-                    });
-                self
-            }
-            pub fn first_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.first_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for first_name: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn last_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.last_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for last_name: {e}")
-                    });
-                self
-            }
-            pub fn login<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.login = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for login: {e}")
-                    });
-                self
-            }
-            pub fn user_group<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.user_group = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for user_group: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<User> for super::User {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: User,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    email: value.email?,
-                    first_name: value.first_name?,
-                    id: value.id?,
-                    last_name: value.last_name?,
-                    login: value.login?,
-                    user_group: value.user_group?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::User> for User {
-            fn from(value: super::User) -> Self {
-                Self {
-                    email: Ok(value.email),
-                    first_name: Ok(value.first_name),
-                    id: Ok(value.id),
-                    last_name: Ok(value.last_name),
-                    login: Ok(value.login),
-                    user_group: Ok(value.user_group),
-                }
-            }
-        }
     }
     /// Error types.
     pub mod error {
@@ -3963,13 +1392,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetToken<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::TokenRequest, String>,
+        body: Result<types::TokenRequest, String>,
     }
     impl<'a> GetToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3983,15 +1412,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `TokenRequest` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::TokenRequest,
-            ) -> types::builder::TokenRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/auth/token`
@@ -4105,13 +1525,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct VerifyExternalToken<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::OneTimeTokenRequest, String>,
+        body: Result<types::OneTimeTokenRequest, String>,
     }
     impl<'a> VerifyExternalToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4127,15 +1547,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `OneTimeTokenRequest` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::OneTimeTokenRequest,
-            ) -> types::builder::OneTimeTokenRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/external/token/verify`
@@ -4301,7 +1712,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UpdateConnectorSettings<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::ConnectorSettings, String>,
+        body: Result<types::ConnectorSettings, String>,
     }
     impl<'a> UpdateConnectorSettings<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -4323,15 +1734,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `ConnectorSettings` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::ConnectorSettings,
-            ) -> types::builder::ConnectorSettings,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `PATCH` request to `/connectors/settings`
@@ -4450,13 +1852,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateUser<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CreateUserRequest, String>,
+        body: Result<types::CreateUserRequest, String>,
     }
     impl<'a> CreateUser<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4472,15 +1874,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `CreateUserRequest` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateUserRequest,
-            ) -> types::builder::CreateUserRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/users`
@@ -4709,14 +2102,14 @@ pub mod builder {
     pub struct ChangeUserPassword<'a> {
         client: &'a super::Client,
         user_id: Result<i64, String>,
-        body: Result<types::builder::ChangePasswordRequest, String>,
+        body: Result<types::ChangePasswordRequest, String>,
     }
     impl<'a> ChangeUserPassword<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 user_id: Err("user_id was not initialized".to_string()),
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -4743,15 +2136,6 @@ pub mod builder {
                         "conversion to `ChangePasswordRequest` for body failed: {}", s
                     )
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::ChangePasswordRequest,
-            ) -> types::builder::ChangePasswordRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/users/{userId}/changePassword`
@@ -4920,13 +2304,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AddToPasswordBlacklist<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::PasswordBlacklistEntry, String>,
+        body: Result<types::PasswordBlacklistEntry, String>,
     }
     impl<'a> AddToPasswordBlacklist<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4944,15 +2328,6 @@ pub mod builder {
                         "conversion to `PasswordBlacklistEntry` for body failed: {}", s
                     )
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::PasswordBlacklistEntry,
-            ) -> types::builder::PasswordBlacklistEntry,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/passwordBlacklist`
@@ -5080,13 +2455,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateAccount<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CreateAccountRequest, String>,
+        body: Result<types::CreateAccountRequest, String>,
     }
     impl<'a> CreateAccount<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5104,15 +2479,6 @@ pub mod builder {
                         "conversion to `CreateAccountRequest` for body failed: {}", s
                     )
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateAccountRequest,
-            ) -> types::builder::CreateAccountRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/accounts`
@@ -5283,13 +2649,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CloseAccount<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CloseAccountRequest, String>,
+        body: Result<types::CloseAccountRequest, String>,
     }
     impl<'a> CloseAccount<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5305,15 +2671,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `CloseAccountRequest` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CloseAccountRequest,
-            ) -> types::builder::CloseAccountRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/closeAccount`
@@ -5512,13 +2869,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateAccountPreset<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CreateAccountPresetRequest, String>,
+        body: Result<types::CreateAccountPresetRequest, String>,
     }
     impl<'a> CreateAccountPreset<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5537,15 +2894,6 @@ pub mod builder {
                         s
                     )
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateAccountPresetRequest,
-            ) -> types::builder::CreateAccountPresetRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/accountPresets`
@@ -5770,13 +3118,13 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateAccountOperation<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::CreateAccountOperationRequest, String>,
+        body: Result<types::CreateAccountOperationRequest, String>,
     }
     impl<'a> CreateAccountOperation<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5795,15 +3143,6 @@ pub mod builder {
                         s
                     )
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::CreateAccountOperationRequest,
-            ) -> types::builder::CreateAccountOperationRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/accountOperations`
@@ -5986,7 +3325,7 @@ pub mod builder {
     pub struct DepositAssetBalance<'a> {
         client: &'a super::Client,
         asset_balance_id: Result<i64, String>,
-        body: Result<types::builder::AssetBalanceChange, String>,
+        body: Result<types::AssetBalanceChange, String>,
     }
     impl<'a> DepositAssetBalance<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -5995,7 +3334,7 @@ pub mod builder {
                 asset_balance_id: Err(
                     "asset_balance_id was not initialized".to_string(),
                 ),
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn asset_balance_id<V>(mut self, value: V) -> Self
@@ -6022,15 +3361,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `AssetBalanceChange` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::AssetBalanceChange,
-            ) -> types::builder::AssetBalanceChange,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/assetsBalances/{assetBalanceId}/deposit`
@@ -6088,7 +3418,7 @@ pub mod builder {
     pub struct WithdrawAssetBalance<'a> {
         client: &'a super::Client,
         asset_balance_id: Result<i64, String>,
-        body: Result<types::builder::AssetBalanceChange, String>,
+        body: Result<types::AssetBalanceChange, String>,
     }
     impl<'a> WithdrawAssetBalance<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6097,7 +3427,7 @@ pub mod builder {
                 asset_balance_id: Err(
                     "asset_balance_id was not initialized".to_string(),
                 ),
-                body: Ok(::std::default::Default::default()),
+                body: Err("no value supplied for body".to_string()),
             }
         }
         pub fn asset_balance_id<V>(mut self, value: V) -> Self
@@ -6124,15 +3454,6 @@ pub mod builder {
                 .map_err(|s| {
                     format!("conversion to `AssetBalanceChange` for body failed: {}", s)
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::AssetBalanceChange,
-            ) -> types::builder::AssetBalanceChange,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/assetsBalances/{assetBalanceId}/withdrawal`
