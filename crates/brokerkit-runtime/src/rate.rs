@@ -9,10 +9,13 @@
 //! with no class, is not paced.
 //!
 //! The pace is one request every `per / requests`, plus a small headroom (default
-//! [`DEFAULT_HEADROOM_PERCENT`] %), and no burst: a server that counts a sliding window of
-//! `requests` per `per` then never sees more than it allows, even when loopback or network
-//! jitter moves some requests closer together by up to headroom × `per`. A burst would buy
-//! latency for the first few requests at the price of 429s on a strict window.
+//! [`DEFAULT_HEADROOM_PERCENT`] %), and a burst that fits in half the headroom: with
+//! `requests` N, headroom h and burst b = N·h / 2(1 + h), a window of `per` holds at most
+//! b + N / (1 + h) ≤ N requests, so a server that counts a sliding window of N per `per`
+//! never sees more than it allows, even when loopback or network jitter moves requests closer
+//! together by up to h/2 × `per`. Below 42 requests per interval (at the default headroom) b
+//! is 1: no burst at all. A generous limit gets one, so that concurrent requests are not
+//! spaced microseconds apart through timer wake-ups that take far longer.
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
@@ -56,6 +59,14 @@ impl Limit {
     /// The time kept between two requests: `per / requests`, plus `headroom_percent` %.
     pub fn spacing(&self, headroom_percent: u32) -> Duration {
         (self.per / self.requests.get()).mul_f64(1.0 + f64::from(headroom_percent) / 100.0)
+    }
+
+    /// How many requests may go at once: those that fit in half the headroom (see the module
+    /// docs), at least one.
+    pub fn burst(&self, headroom_percent: u32) -> NonZeroU32 {
+        let h = u64::from(headroom_percent);
+        let b = u64::from(self.requests.get()) * h / (2 * (100 + h));
+        NonZeroU32::new(u32::try_from(b).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
     }
 }
 
@@ -158,7 +169,9 @@ impl RateLimits {
         let spacing = limit
             .spacing(self.inner.headroom_percent)
             .max(Duration::from_nanos(1));
-        let quota = Quota::with_period(spacing).expect("a spacing above zero");
+        let quota = Quota::with_period(spacing)
+            .expect("a spacing above zero")
+            .allow_burst(limit.burst(self.inner.headroom_percent));
         classes.insert(
             class.to_string(),
             Class {
@@ -189,10 +202,13 @@ impl RateLimits {
         else {
             return Duration::ZERO;
         };
+        let key = account.unwrap_or_default().to_string();
+        // The usual case, a request under the limit, neither reads the clock nor waits.
+        if limiter.check_key(&key).is_ok() {
+            return Duration::ZERO;
+        }
         let started = std::time::Instant::now();
-        limiter
-            .until_key_ready(&account.unwrap_or_default().to_string())
-            .await;
+        limiter.until_key_ready(&key).await;
         started.elapsed()
     }
 }
@@ -216,6 +232,56 @@ mod tests {
             Limit::per_minute(60).unwrap().spacing(0),
             Duration::from_secs(1)
         );
+    }
+
+    /// Requests sent as early as the pacing allows (the burst at once, then one per spacing)
+    /// never put more than `requests` in any window of `per`, even moved closer together by
+    /// half the headroom.
+    #[test]
+    fn the_burst_keeps_every_window_under_the_limit() {
+        assert_eq!(Limit::per_second(20).unwrap().burst(5).get(), 1);
+        assert_eq!(Limit::per_minute(300).unwrap().burst(5).get(), 7);
+        assert_eq!(Limit::per_second(1_000_000).unwrap().burst(5).get(), 23_809);
+        assert_eq!(Limit::per_second(1_000_000).unwrap().burst(0).get(), 1);
+        for h in [1u32, 5, 10, 25] {
+            for n in (1..300).chain([999, 1000, 4321]) {
+                let limit = Limit::per_second(n).unwrap();
+                let (b, t) = (limit.burst(h).get() as usize, limit.spacing(h));
+                let jitter = Duration::from_secs(1).mul_f64(f64::from(h) / 200.0);
+                let sent: Vec<Duration> = (0..b + n as usize + 2)
+                    .map(|i| t * i.saturating_sub(b - 1) as u32)
+                    .collect();
+                // Each window starts at a request; later ones come `jitter` earlier.
+                let most = (0..sent.len())
+                    .map(|i| {
+                        let end = sent[i] + Duration::from_secs(1) + jitter;
+                        sent[i..].iter().take_while(|&&at| at < end).count()
+                    })
+                    .max()
+                    .unwrap();
+                assert!(
+                    most <= n as usize,
+                    "{n}/s, headroom {h} %: {most} in a window"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_generous_limit_lets_concurrent_requests_go_without_waiting() {
+        let limits = RateLimits::default().limit("QUOTES", Limit::per_second(100_000).unwrap());
+        let waits = futures::future::join_all(
+            (0..32).map(|_| limits.until_ready(Some("QUOTES"), Some("1"))),
+        )
+        .await;
+        assert!(waits.iter().all(|w| w.is_zero()), "{waits:?}");
+        // A strict one still spaces them.
+        let strict = RateLimits::default().limit("QUOTES", Limit::per_second(20).unwrap());
+        strict.until_ready(Some("QUOTES"), Some("1")).await;
+        assert!(!strict
+            .until_ready(Some("QUOTES"), Some("1"))
+            .await
+            .is_zero());
     }
 
     #[tokio::test]
