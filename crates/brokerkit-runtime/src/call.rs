@@ -631,8 +631,10 @@ mod tests {
         tokens.set_refresher(std::sync::Arc::new(|_| {
             Box::pin(async { Ok(crate::Tokens::new("fresh")) })
         }));
-        let mut pipeline = Pipeline::default();
-        pipeline.retry = Retry::off();
+        let pipeline = Pipeline {
+            retry: Retry::off(),
+            ..Default::default()
+        };
         let mut request = get(&url);
         crate::hooks::set_bearer(&mut request, &crate::Secret::new("stale")).unwrap();
         let answer = send(&client, Some(&tokens), request, &pipeline, &OP, None)
