@@ -392,6 +392,14 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// A loopback server that answers every request 200 and keeps the User-Agent it saw.
+    /// Serves `app` on a loopback port, until the test's runtime ends.
+    async fn serve(app: axum::Router) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
     async fn echo_server() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
@@ -406,9 +414,7 @@ mod tests {
                 "{}"
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         (format!("http://{addr}/x?token=one-time-secret"), seen)
     }
 
@@ -552,9 +558,7 @@ mod tests {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         (format!("http://{addr}/x"), hits)
     }
 
@@ -613,9 +617,7 @@ mod tests {
                 }
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         (format!("http://{addr}/x"), hits)
     }
 
@@ -654,9 +656,7 @@ mod tests {
         let _turn = SENDING.lock().await;
         let app =
             axum::Router::new().fallback(|| async { ([("x-request-id", "req-7")], "{\"a\": ") });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve(app).await;
         let client = crate::tls::client_builder().build().unwrap();
         let pipeline = Pipeline::default();
         let url = format!("http://{addr}/x");
