@@ -97,26 +97,54 @@ pub fn decode_rows<T: Row>(
         .collect()
 }
 
-/// A table kept as the server's JSON text (`[[cell, …], …]`) and decoded straight into typed
-/// rows, without a JSON value per cell: 1M positions are about 110 MB of JSON, and a
-/// `serde_json::Value` per cell held them in several times that.
+/// A table kept as the server's JSON text, one row's text at a time (`[cell, …]`), and decoded
+/// straight into typed rows, without a JSON value per cell: 1M positions are about 110 MB of
+/// JSON, and a `serde_json::Value` per cell held them in several times that. Decoding consumes
+/// the table and frees each row's text once the row is read, so the text and the typed rows
+/// are never both held in full.
 #[derive(Clone, Default)]
-pub struct RawRows(Option<Box<serde_json::value::RawValue>>);
+pub struct RawRows(Vec<Box<serde_json::value::RawValue>>);
 
 impl RawRows {
-    /// The table's JSON text (`[]` when empty).
-    pub fn json(&self) -> &str {
-        self.0.as_deref().map_or("[]", |r| r.get())
+    /// How many rows the table holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The table's JSON text (`[]` when empty), as the server sent each row.
+    pub fn json(&self) -> String {
+        let mut out =
+            String::with_capacity(2 + self.0.iter().map(|r| r.get().len() + 1).sum::<usize>());
+        out.push('[');
+        for (i, row) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(row.get());
+        }
+        out.push(']');
+        out
     }
 
     /// Decodes every row into `T` by column name (see [`decode_rows`]).
     pub fn decode<T: Row>(
-        &self,
+        self,
         table: &'static str,
         columns: &[String],
     ) -> Result<Vec<T>, RowError> {
+        let rows = self.len();
         let mut out = Vec::new();
         self.for_each(table, columns, |row| {
+            if out.len() == out.capacity() {
+                // A quarter more at a time, never past the table: a typed row is about twice
+                // its text, so room for every row at once, beside texts not yet read, would
+                // hold three times the answer; doubling would overshoot by up to as much.
+                out.reserve_exact((out.len() / 4).max(1024).min(rows - out.len()));
+            }
             out.push(row);
             std::ops::ControlFlow::Continue(())
         })?;
@@ -124,10 +152,10 @@ impl RawRows {
     }
 
     /// Decodes the rows one at a time, handing each to `f` as soon as it is read, so that a
-    /// caller who folds or filters a huge table never holds more than one row of it. `f`
-    /// stops the walk by returning `ControlFlow::Break`.
+    /// caller who folds or filters a huge table never holds more than one typed row of it.
+    /// `f` stops the walk by returning `ControlFlow::Break`.
     pub fn for_each<T: Row>(
-        &self,
+        self,
         table: &'static str,
         columns: &[String],
         mut f: impl FnMut(T) -> std::ops::ControlFlow<()>,
@@ -136,60 +164,74 @@ impl RawRows {
             .iter()
             .map(|c| T::KNOWN.contains(&c.as_str()))
             .collect();
-        let mut walk = Walk {
-            table,
-            columns,
-            known: &known,
-            row: 0,
-            error: None,
-            sink: &mut f,
-            _t: std::marker::PhantomData::<T>,
-        };
-        let mut de = serde_json::Deserializer::from_str(self.json());
-        let result = de::DeserializeSeed::deserialize(&mut walk, &mut de);
-        match (walk.error.take(), result) {
-            (Some(e), _) => Err(e),
-            (None, Ok(())) => Ok(()),
-            (None, Err(e)) => Err(RowError::Cell {
+        for (row, text) in self.0.into_iter().enumerate() {
+            let mut error = None;
+            let seed = OneRow::<T> {
                 table,
-                row: walk.row,
-                message: e.to_string(),
-            }),
+                row,
+                columns,
+                known: &known,
+                error: &mut error,
+                _t: std::marker::PhantomData,
+            };
+            let mut de = serde_json::Deserializer::from_str(text.get());
+            let value = de::DeserializeSeed::deserialize(seed, &mut de);
+            // The row's text is freed before the next one is read.
+            drop(text);
+            let value = match (error, value) {
+                (Some(e), _) => return Err(e),
+                (None, Ok(v)) => v,
+                (None, Err(e)) => {
+                    return Err(RowError::Cell {
+                        table,
+                        row,
+                        message: e.to_string(),
+                    })
+                }
+            };
+            if f(value).is_break() {
+                return Ok(());
+            }
         }
+        Ok(())
     }
 }
 
 impl fmt::Debug for RawRows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RawRows({} bytes)", self.json().len())
+        write!(f, "RawRows({} rows)", self.len())
     }
 }
 
 impl PartialEq for RawRows {
     fn eq(&self, other: &Self) -> bool {
-        self.json() == other.json()
+        self.len() == other.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.get() == b.get())
     }
 }
 
 impl<'de> Deserialize<'de> for RawRows {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        if !raw.get().trim_start().starts_with('[') {
-            return Err(de::Error::invalid_type(
-                de::Unexpected::Other(raw.get()),
-                &"an array of rows",
-            ));
+        struct Rows;
+        impl<'de> Visitor<'de> for Rows {
+            type Value = RawRows;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of rows")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut rows: A) -> Result<RawRows, A::Error> {
+                let mut out = Vec::with_capacity(rows.size_hint().unwrap_or(0));
+                while let Some(row) = rows.next_element()? {
+                    out.push(row);
+                }
+                Ok(RawRows(out))
+            }
         }
-        Ok(Self(Some(raw)))
+        d.deserialize_seq(Rows)
     }
 }
 
 impl serde::Serialize for RawRows {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            Some(raw) => raw.serialize(s),
-            None => s.collect_seq(std::iter::empty::<()>()),
-        }
+        s.collect_seq(&self.0)
     }
 }
 
@@ -200,55 +242,6 @@ impl schemars::JsonSchema for RawRows {
     }
     fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
         <Vec<Vec<RowCell>>>::json_schema(gen)
-    }
-}
-
-/// The walk over a table's rows: the outer array.
-struct Walk<'a, T, F> {
-    table: &'static str,
-    columns: &'a [String],
-    known: &'a [bool],
-    row: usize,
-    /// A row error found inside serde, returned instead of serde's message.
-    error: Option<RowError>,
-    sink: &'a mut F,
-    _t: std::marker::PhantomData<T>,
-}
-
-impl<'de, T: Row, F: FnMut(T) -> std::ops::ControlFlow<()>> de::DeserializeSeed<'de>
-    for &mut Walk<'_, T, F>
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, T: Row, F: FnMut(T) -> std::ops::ControlFlow<()>> Visitor<'de> for &mut Walk<'_, T, F> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of rows")
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
-        loop {
-            let seed = OneRow::<T> {
-                table: self.table,
-                row: self.row,
-                columns: self.columns,
-                known: self.known,
-                error: &mut self.error,
-                _t: std::marker::PhantomData,
-            };
-            let Some(value) = rows.next_element_seed(seed)? else {
-                return Ok(());
-            };
-            self.row += 1;
-            if (self.sink)(value).is_break() {
-                // The rest is not read, but must still be well-formed JSON for serde_json.
-                while rows.next_element::<de::IgnoredAny>()?.is_some() {}
-                return Ok(());
-            }
-        }
     }
 }
 
@@ -953,6 +946,25 @@ mod tests {
         );
     }
 
+    /// Each row keeps the server's text exactly (digits beyond f64, the order of cells), and
+    /// the table is written back as it came.
+    #[test]
+    fn raw_rows_keep_the_text_of_each_row() {
+        let text = r#"[["7421932185916132049", "1.00000000000000000001",null],[],[{"b":1,"a":2}]]"#;
+        let table: RawRows = serde_json::from_str(text).unwrap();
+        assert_eq!(table.len(), 3);
+        let expected =
+            r#"[["7421932185916132049", "1.00000000000000000001",null],[],[{"b":1,"a":2}]]"#;
+        assert_eq!(table.json(), expected);
+        assert_eq!(serde_json::to_string(&table).unwrap(), expected);
+        assert_eq!(RawRows::default().json(), "[]");
+        assert!(RawRows::default().is_empty());
+        assert!(
+            serde_json::from_str::<RawRows>("[[1], [2").is_err(),
+            "cut short"
+        );
+    }
+
     #[test]
     fn raw_rows_can_be_walked_without_keeping_them() {
         let columns = cols(&POSITION_COLUMNS);
@@ -974,6 +986,8 @@ mod tests {
             })
             .collect();
         let table = raw(Value::Array(rows));
+        assert_eq!(format!("{table:?}"), "RawRows(5 rows)");
+        assert_eq!(table.len(), 5);
         let mut seen = Vec::new();
         table
             .for_each("positions", &columns, |p: Position| {
@@ -986,10 +1000,6 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seen, ["0", "1", "2"], "stops when asked");
-        assert_eq!(
-            format!("{table:?}"),
-            format!("RawRows({} bytes)", table.json().len())
-        );
     }
 
     #[test]
