@@ -425,6 +425,28 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         },
     )
     .await;
+    // The harness against itself: a second hand-written client in brokerkit's place. Any
+    // distance from 1.00× here is the harness's (connection placement, order), not brokerkit's.
+    let twin = by_hand::TradeLocker {
+        http: http(),
+        base: served.base_url(&prefix),
+        account_id: account_id.clone(),
+    };
+    let t = &twin;
+    let aa = interleave(
+        n,
+        || async move {
+            for _ in 0..SEQUENTIAL {
+                t.quote().await;
+            }
+        },
+        || async move {
+            for _ in 0..SEQUENTIAL {
+                h.quote().await;
+            }
+        },
+    )
+    .await;
     let counted = |label: &str, (allocs, bytes): (usize, usize)| {
         println!(
             "allocations per quote, {label}: {:.1} ({:.0} bytes)",
@@ -453,6 +475,12 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         compared: c,
         calls: Some(SEQUENTIAL),
         target: "≥ 0.95×",
+    });
+    out.push(Row {
+        what: format!("harness check: hand-written against a second hand-written client, quotes, sequential ({SEQUENTIAL} per run)"),
+        compared: aa,
+        calls: Some(SEQUENTIAL),
+        target: "1.00×",
     });
 
     let c = interleave(
@@ -725,7 +753,7 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
 }
 
 /// Only brokerkit's side of one comparison, for ~10 s, to run under a profiler
-/// (`BENCH_PROFILE=quotes|concurrent|history|positions perf record …`).
+/// (`BENCH_PROFILE=quotes|concurrent|history[-baseline]|positions perf record …`).
 async fn profile(what: &str) {
     let (recording, prefix, _) = record_tradelocker().await;
     let served = replay::replay(recording);
@@ -749,6 +777,13 @@ async fn profile(what: &str) {
                     .for_each(|_| async {})
                     .await
             }
+            "concurrent-baseline" => {
+                futures::stream::iter(0..CONCURRENT_CALLS)
+                    .map(|_| h.quote())
+                    .buffer_unordered(IN_FLIGHT)
+                    .for_each(|_| async {})
+                    .await
+            }
             "history" => {
                 tl_history(s).await;
             }
@@ -761,7 +796,7 @@ async fn profile(what: &str) {
             "positions" => {
                 s.positions().await.unwrap();
             }
-            other => panic!("BENCH_PROFILE={other}: quotes, concurrent, history or positions"),
+            other => panic!("BENCH_PROFILE={other}: quotes, concurrent, history or positions (or quotes-, concurrent- or history-baseline)"),
         }
         runs += 1;
     }
