@@ -725,7 +725,8 @@ impl Session {
 
     /// Open positions, handed to `f` one at a time as they are decoded (return
     /// `ControlFlow::Break` to stop): for accounts with more positions than are worth holding
-    /// at once. Only the answer's text is held, never all the rows.
+    /// at once. Only the answer's text is held (each row's freed once it is handed over), never
+    /// all the rows.
     pub async fn positions_each(
         &self,
         f: impl FnMut(Position) -> std::ops::ControlFlow<()>,
