@@ -399,6 +399,13 @@ const SEQUENTIAL: usize = 200;
 const IN_FLIGHT: usize = 32;
 const CONCURRENT_CALLS: usize = 640;
 
+/// One timed run of the baseline's sequential quotes.
+async fn sequential_quotes(h: &by_hand::TradeLocker) {
+    for _ in 0..SEQUENTIAL {
+        h.quote().await;
+    }
+}
+
 async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
     let (recording, prefix, account_id) = record_tradelocker().await;
     let served: Served = replay::replay(recording.clone());
@@ -418,11 +425,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
                 s.quote(EURUSD, INFO).await.unwrap();
             }
         },
-        || async move {
-            for _ in 0..SEQUENTIAL {
-                h.quote().await;
-            }
-        },
+        || sequential_quotes(h),
     )
     .await;
     // The harness against itself: a second hand-written client in brokerkit's place. Any
@@ -433,20 +436,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         account_id: account_id.clone(),
     };
     let t = &twin;
-    let aa = interleave(
-        n,
-        || async move {
-            for _ in 0..SEQUENTIAL {
-                t.quote().await;
-            }
-        },
-        || async move {
-            for _ in 0..SEQUENTIAL {
-                h.quote().await;
-            }
-        },
-    )
-    .await;
+    let aa = interleave(n, || sequential_quotes(t), || sequential_quotes(h)).await;
     let counted = |label: &str, (allocs, bytes): (usize, usize)| {
         println!(
             "allocations per quote, {label}: {:.1} ({:.0} bytes)",
@@ -752,8 +742,9 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
     drop(rows);
 }
 
-/// Only brokerkit's side of one comparison, for ~10 s, to run under a profiler
-/// (`BENCH_PROFILE=quotes|concurrent|history[-baseline]|positions perf record …`).
+/// One side of one comparison alone, for ~10 s, to run under a profiler: brokerkit's
+/// (`BENCH_PROFILE=quotes|concurrent|history|positions perf record …`) or, for the first three,
+/// the baseline's (`quotes-baseline`, `concurrent-baseline`, `history-baseline`).
 async fn profile(what: &str) {
     let (recording, prefix, _) = record_tradelocker().await;
     let served = replay::replay(recording);
