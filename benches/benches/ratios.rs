@@ -744,7 +744,8 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
 
 /// One side of one comparison alone, for ~10 s, to run under a profiler: brokerkit's
 /// (`BENCH_PROFILE=quotes|concurrent|history|positions perf record …`) or, for the first three,
-/// the baseline's (`quotes-baseline`, `concurrent-baseline`, `history-baseline`).
+/// the baseline's (`quotes-baseline`, `concurrent-baseline`, `history-baseline`);
+/// `quotes-without-timeouts` is a session whose HTTP client has no timeouts.
 async fn profile(what: &str) {
     let (recording, prefix, _) = record_tradelocker().await;
     let served = replay::replay(recording);
@@ -754,6 +755,11 @@ async fn profile(what: &str) {
         base: served.base_url(&prefix),
         account_id: String::new(),
     };
+    let bare = &tl_session_with(
+        served.base_url(&prefix),
+        ClientConfig::default().http_client(http()),
+    )
+    .await;
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut runs = 0u64;
     while std::time::Instant::now() < until {
@@ -778,6 +784,9 @@ async fn profile(what: &str) {
             "history" => {
                 tl_history(s).await;
             }
+            "quotes-without-timeouts" => {
+                bare.quote(EURUSD, INFO).await.unwrap();
+            }
             "quotes-baseline" => {
                 h.quote().await;
             }
@@ -787,11 +796,67 @@ async fn profile(what: &str) {
             "positions" => {
                 s.positions().await.unwrap();
             }
-            other => panic!("BENCH_PROFILE={other}: quotes, concurrent, history or positions (or quotes-, concurrent- or history-baseline)"),
+            other => panic!("BENCH_PROFILE={other}: quotes, quotes-without-timeouts, concurrent, history or positions (or quotes-, concurrent- or history-baseline)"),
         }
         runs += 1;
     }
     println!("{what}: {runs} runs in 10 s");
+}
+
+/// Which part of the session costs what: sequential quotes of sessions with parts of the
+/// pipeline switched off, each interleaved with the baseline (`BENCH_ATTRIBUTE=1`).
+async fn attribute() {
+    let (recording, prefix, _) = record_tradelocker().await;
+    let served = replay::replay(recording);
+    let base = served.base_url(&prefix);
+    let h = &by_hand::TradeLocker {
+        http: http(),
+        base: base.clone(),
+        account_id: String::new(),
+    };
+    let timed_out = &by_hand::TradeLocker {
+        http: brokerkit_runtime::tls::client_builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        base: base.clone(),
+        account_id: String::new(),
+    };
+    let n = rounds();
+    let report = |label: &str, c: Compared| println!("{label}: {:.3}×", c.speed_ratio());
+    report(
+        "baseline with brokerkit's timeouts",
+        interleave(n, || sequential_quotes(timed_out), || sequential_quotes(h)).await,
+    );
+    let variants = [
+        ("session, defaults", ClientConfig::default()),
+        (
+            "session, a client without timeouts",
+            ClientConfig::default().http_client(http()),
+        ),
+        (
+            "session, no timeouts, no pacing, no retries",
+            ClientConfig::default()
+                .http_client(http())
+                .rate_limits(RateLimits::off())
+                .retry(brokerkit_runtime::call::Retry::off()),
+        ),
+    ];
+    for (label, config) in variants {
+        let s = &tl_session_with(base.clone(), config).await;
+        let c = interleave(
+            n,
+            || async move {
+                for _ in 0..SEQUENTIAL {
+                    s.quote(EURUSD, INFO).await.unwrap();
+                }
+            },
+            || sequential_quotes(h),
+        )
+        .await;
+        report(label, c);
+    }
 }
 
 fn main() {
@@ -802,6 +867,10 @@ fn main() {
         return;
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if std::env::var("BENCH_ATTRIBUTE").is_ok() {
+        rt.block_on(attribute());
+        return;
+    }
     if let Ok(what) = std::env::var("BENCH_PROFILE") {
         rt.block_on(profile(&what));
         return;

@@ -10,7 +10,7 @@
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
-use brokerkit_runtime::{Operation, RefreshError, Secret, TokenCell};
+use brokerkit_runtime::{RefreshError, Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex, RwLock};
@@ -135,12 +135,12 @@ impl ClientHooks<State> for Client {
             return Ok(());
         }
         // Renews first when the token is near its end and a re-login hook is installed.
-        let token = state
+        let bearer = state
             .tokens
-            .access()
+            .bearer()
             .await
             .map_err(|e| Error::Custom(format!("autoshares: re-login failed: {e}")))?;
-        let Some((token, _)) = token else {
+        let Some(bearer) = bearer else {
             return Err(call::not_logged_in(info.operation_id));
         };
         let expired = state
@@ -157,29 +157,26 @@ impl ClientHooks<State> for Client {
             call::note_renewal_failure(&e);
             return Err(Error::Custom(e.to_string()));
         }
-        set_bearer(request, &token).map_err(Error::Custom)?;
+        bearer.set(request).map_err(Error::Custom)?;
         Ok(())
     }
 
-    async fn exec(
+    fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         // A refused token is renewed through the re-login hook, once, and the call resent.
         let state = self.inner();
-        let operation = operation(info.operation_id)
-            .copied()
-            .unwrap_or(Operation::unlisted(info.operation_id));
-        let tokens = operation.secured.then_some(&*state.tokens);
-        call::send(
+        let account = None;
+        call::exec(
             self.client(),
-            tokens,
+            &state.tokens,
             request,
             &state.pipeline,
-            &operation,
-            None,
+            operation(info.operation_id),
+            info.operation_id,
+            account,
         )
-        .await
     }
 }

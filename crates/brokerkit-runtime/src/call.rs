@@ -27,10 +27,10 @@
 //! Every attempt, retries included, waits its turn under the rate limit first; the resend
 //! after a renewal does not (the refused request was answered 401 before it counted).
 
-use crate::{hooks::send_renewing, Operation, RateLimits, RefreshError, TokenCell};
+use crate::{Operation, RateLimits, RefreshError, TokenCell};
 use backon::BackoffBuilder;
 use futures::StreamExt;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue};
 use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
@@ -40,14 +40,17 @@ use tracing::Instrument;
 /// 1.5 MB; a full AutoShares page of 1,000 orders about 2 MB): 64 MiB.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// Kept small (the rare parts boxed): the scope moves it in and out of its thread-local on
+/// every poll of the call.
 #[derive(Default)]
 pub(crate) struct Seen {
-    pub(crate) method: Option<Method>,
+    /// Whether the method of the request sent is safe (RFC 9110: it changes nothing).
+    pub(crate) safe_method: Option<bool>,
     pub(crate) status: Option<u16>,
     /// The headers of an answer whose body did not decode, noted by [`crate::decode::json`]
     /// (only then: cloning them for every call would cost each call an allocation or more).
-    pub(crate) headers: Option<HeaderMap>,
-    pub(crate) renewal: Option<RefreshError>,
+    pub(crate) headers: Option<Box<HeaderMap>>,
+    pub(crate) renewal: Option<Box<RefreshError>>,
     pub(crate) not_logged_in: bool,
     pub(crate) not_ready: bool,
     pub(crate) sealed: bool,
@@ -91,7 +94,7 @@ pub(crate) fn take() -> Option<Seen> {
 
 /// Notes the headers of an answer whose body did not decode, for the failure read from it.
 pub(crate) fn note_undecodable(headers: HeaderMap) {
-    note(|s| s.headers = Some(headers));
+    note(|s| s.headers = Some(Box::new(headers)));
 }
 
 /// Marks the answer of this call as one that carries credentials as a whole (login, refresh,
@@ -102,7 +105,7 @@ pub fn seal() {
 
 /// Notes that renewing the token failed, so the caller gets this error rather than the 401.
 pub fn note_renewal_failure(error: &RefreshError) {
-    let e = error.clone();
+    let e = Box::new(error.clone());
     note(move |s| s.renewal = Some(e));
 }
 
@@ -238,20 +241,26 @@ fn retry_wait(
 }
 
 /// Sends `request`, a call of `operation` (its entry in the generated operations table)
-/// acting for `account` (the key rate limits count by; `None` for one shared count), through
-/// the [`Pipeline`]: with `tokens`, a 401 to the current token is answered by one renewal and
-/// one resend (see [`send_renewing`]); the answer's body is cut off with a [`TooLarge`] error
-/// past [`Pipeline::max_body`] bytes.
-pub async fn send(
-    client: &reqwest::Client,
-    tokens: Option<&TokenCell>,
+/// acting for `account` (the key rate limits count by, as the header value that names it;
+/// `None` for one shared count), through the [`Pipeline`]: with `tokens`, a 401 to the
+/// current token is answered by one renewal and one resend (see [`send_renewing`]); the
+/// answer's body is cut off with a [`TooLarge`] error past [`Pipeline::max_body`] bytes.
+///
+/// One future, not an `async fn` around an instrumented block: every layer of an async call
+/// keeps its own copy of the request and is moved whole into the next, and a quote paid for
+/// that in copies on every call (issue 12).
+///
+/// [`send_renewing`]: crate::hooks::send_renewing
+pub fn send<'a>(
+    client: &'a reqwest::Client,
+    tokens: Option<&'a TokenCell>,
     mut request: reqwest::Request,
-    pipeline: &Pipeline,
-    operation: &Operation,
-    account: Option<&str>,
-) -> reqwest::Result<reqwest::Response> {
-    let method = request.method().clone();
-    note(|s| s.method = Some(method.clone()));
+    pipeline: &'a Pipeline,
+    operation: Operation,
+    account: Option<HeaderValue>,
+) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
+    let safe = request.method().is_safe();
+    note(|s| s.safe_method = Some(safe));
     if let Some(ua) = &pipeline.user_agent {
         request
             .headers_mut()
@@ -263,7 +272,7 @@ pub async fn send(
     let span = tracing::debug_span!(
         "brokerkit.call",
         operation = operation.id,
-        method = %method,
+        method = %request.method(),
         route = operation.path,
         rate_class = operation.rate_class,
         status = tracing::field::Empty,
@@ -271,24 +280,26 @@ pub async fn send(
         elapsed_ms = tracing::field::Empty,
         paced_ms = tracing::field::Empty,
     );
-    let started = tokio::time::Instant::now();
-    let deadline = pipeline.deadline.map(|d| started + d);
-    let repeatable = operation.idempotent;
-    let mut backoff = pipeline.retry.backoff();
-    let mut attempt = 1u32;
-    let mut paced = Duration::ZERO;
-    let result = async {
-        loop {
-            let turn = pipeline
-                .rate_limits
-                .until_ready(operation.rate_class, account);
+    let record = span.clone();
+    async move {
+        let started = tokio::time::Instant::now();
+        let deadline = pipeline.deadline.map(|d| started + d);
+        let account = account.as_ref().and_then(|v| v.to_str().ok());
+        let mut backoff = pipeline.retry.backoff();
+        let mut attempt = 1u32;
+        let mut paced = Duration::ZERO;
+        let result = loop {
             // Past the deadline the request is still built, with no time left: it fails as a
             // timeout, as any other overrun does.
-            paced += match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, turn)
+            paced += match (
+                pipeline.rate_limits.turn(operation.rate_class, account),
+                deadline,
+            ) {
+                (None, _) => Duration::ZERO,
+                (Some(turn), Some(deadline)) => tokio::time::timeout_at(deadline, turn)
                     .await
                     .unwrap_or_else(|_| deadline.saturating_duration_since(started)),
-                None => turn.await,
+                (Some(turn), None) => turn.await,
             };
             if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -301,34 +312,69 @@ pub async fn send(
             } else {
                 None
             };
-            let result = match tokens {
-                Some(tokens) => send_renewing(client, tokens, request, again.as_ref()).await,
-                None => client.execute(request).await,
-            };
+            let sent = tokens.and_then(|_| {
+                request
+                    .headers()
+                    .get(reqwest::header::AUTHORIZATION)
+                    .cloned()
+            });
+            let mut result = client.execute(request).await;
+            if let (Some(tokens), Ok(refused)) = (tokens, &result) {
+                if refused.status() == reqwest::StatusCode::UNAUTHORIZED {
+                    // Rare: kept out of the future every call carries.
+                    let resent = Box::pin(crate::hooks::renew_and_resend(
+                        client,
+                        tokens,
+                        sent,
+                        again.as_ref(),
+                    ))
+                    .await;
+                    if let Some(resent) = resent {
+                        result = resent;
+                    }
+                }
+            }
             let again = again.filter(|_| attempt < pipeline.retry.max_attempts);
-            let wait = retry_wait(&result, repeatable, &pipeline.retry, &mut backoff);
+            let wait = retry_wait(&result, operation.idempotent, &pipeline.retry, &mut backoff);
             let fits =
                 |wait: Duration| deadline.is_none_or(|d| tokio::time::Instant::now() + wait < d);
-            match (wait, again) {
-                (Some(wait), Some(next)) if fits(wait) => {
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
-                    request = next;
-                    attempt += 1;
-                }
-                _ => return result,
-            }
-        }
+            let (wait, next) = match (wait, again) {
+                (Some(wait), Some(next)) if fits(wait) => (wait, next),
+                _ => break result,
+            };
+            // The refused answer is dropped before the wait, not carried through it.
+            drop(result);
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            request = next;
+            Box::pin(tokio::time::sleep(wait)).await;
+            attempt += 1;
+        };
+        record.record("attempt", attempt);
+        record.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        record.record("paced_ms", paced.as_millis() as u64);
+        let response = result?;
+        record.record("status", response.status().as_u16());
+        note(|s| s.status = Some(response.status().as_u16()));
+        Ok(bound(response, pipeline.max_body))
     }
-    .instrument(span.clone())
-    .await;
-    span.record("attempt", attempt);
-    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
-    span.record("paced_ms", paced.as_millis() as u64);
-    let response = result?;
-    span.record("status", response.status().as_u16());
-    note(|s| s.status = Some(response.status().as_u16()));
-    Ok(bound(response, pipeline.max_body))
+    .instrument(span)
+}
+
+/// The `exec` hook of every vendor: [`send`] for the operation `id`, described by `listed`
+/// (its entry in the generated operations table, [`Operation::unlisted`] when it has none),
+/// with `tokens` when the operation is secured.
+pub fn exec<'a>(
+    client: &'a reqwest::Client,
+    tokens: &'a TokenCell,
+    request: reqwest::Request,
+    pipeline: &'a Pipeline,
+    listed: Option<&Operation>,
+    id: &'static str,
+    account: Option<HeaderValue>,
+) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
+    let operation = listed.copied().unwrap_or(Operation::unlisted(id));
+    let tokens = operation.secured.then_some(tokens);
+    send(client, tokens, request, pipeline, operation, account)
 }
 
 /// Makes the body fail with [`TooLarge`] once it passes `limit`: at once when the declared
@@ -389,6 +435,7 @@ pub(crate) fn too_large(e: &(dyn std::error::Error + 'static)) -> Option<TooLarg
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Method;
     use std::sync::{Arc, Mutex};
 
     /// A loopback server that answers every request 200 and keeps the User-Agent it saw.
@@ -442,21 +489,19 @@ mod tests {
         let (url, seen) = echo_server().await;
         let client = crate::tls::client_builder().build().unwrap();
         let mut pipeline = Pipeline::default();
-        send(&client, None, get(&url), &pipeline, &OP, None)
+        send(&client, None, get(&url), &pipeline, OP, None)
             .await
             .unwrap();
         pipeline.user_agent = Some(HeaderValue::from_static("my-bot/2"));
-        send(&client, None, get(&url), &pipeline, &OP, None)
+        send(&client, None, get(&url), &pipeline, OP, None)
             .await
             .unwrap();
         let mut own = get(&url);
         own.headers_mut()
             .insert("user-agent", HeaderValue::from_static("caller/1"));
-        send(&client, None, own, &pipeline, &OP, None)
-            .await
-            .unwrap();
+        send(&client, None, own, &pipeline, OP, None).await.unwrap();
         pipeline.user_agent = None;
-        send(&client, None, get(&url), &pipeline, &OP, None)
+        send(&client, None, get(&url), &pipeline, OP, None)
             .await
             .unwrap();
         let seen = seen.lock().unwrap().clone();
@@ -517,8 +562,8 @@ mod tests {
             None,
             request,
             &Pipeline::default(),
-            &operation,
-            Some("7"),
+            operation,
+            Some(HeaderValue::from_static("7")),
         )
         .await
         .unwrap();
@@ -581,7 +626,7 @@ mod tests {
             ..OP
         };
         let request = reqwest::Request::new(Method::DELETE, url.parse().unwrap());
-        let answer = send(&client, None, request, &pipeline, &delete, None)
+        let answer = send(&client, None, request, &pipeline, delete, None)
             .await
             .unwrap();
         assert_eq!(answer.status(), 200);
@@ -592,7 +637,7 @@ mod tests {
             idempotent: false,
             ..OP
         };
-        let answer = send(&client, None, get(&url), &pipeline, &once, None)
+        let answer = send(&client, None, get(&url), &pipeline, once, None)
             .await
             .unwrap();
         assert_eq!(answer.status(), 503);
@@ -639,7 +684,7 @@ mod tests {
         };
         let mut request = get(&url);
         crate::hooks::set_bearer(&mut request, &crate::Secret::new("stale")).unwrap();
-        let answer = send(&client, Some(&tokens), request, &pipeline, &OP, None)
+        let answer = send(&client, Some(&tokens), request, &pipeline, OP, None)
             .await
             .unwrap();
         assert_eq!(answer.status(), 200);
@@ -661,7 +706,7 @@ mod tests {
         let pipeline = Pipeline::default();
         let url = format!("http://{addr}/x");
         let failure = run(async {
-            let response = send(&client, None, get(&url), &pipeline, &OP, None)
+            let response = send(&client, None, get(&url), &pipeline, OP, None)
                 .await
                 .map_err(progenitor_client::Error::<()>::CommunicationError)?;
             crate::decode::json::<serde_json::Value, ()>(response).await
@@ -695,9 +740,16 @@ mod tests {
             ..OP
         };
         let started = std::time::Instant::now();
-        let answer = send(&client, None, get(&url), &pipeline, &quotes, Some("1"))
-            .await
-            .unwrap();
+        let answer = send(
+            &client,
+            None,
+            get(&url),
+            &pipeline,
+            quotes,
+            Some(HeaderValue::from_static("1")),
+        )
+        .await
+        .unwrap();
         assert_eq!(answer.status(), 200);
         assert_eq!(*hits.lock().unwrap(), 3, "two 503s, then the answer");
         let spacing = limit.spacing(crate::rate::DEFAULT_HEADROOM_PERCENT);

@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 /// `ResponseValue::from_response` returns, errors included (an undecodable body keeps its
 /// bytes in `Error::InvalidResponsePayload`).
 pub async fn json<T: DeserializeOwned, E>(
-    response: reqwest::Response,
+    mut response: reqwest::Response,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
-    let headers = response.headers().clone();
+    // Taken, not cloned: the body is read from the response without them.
+    let headers = std::mem::take(response.headers_mut());
     let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
     let decoded = match std::str::from_utf8(&full) {
         Ok(text) => serde_json::from_str(text),

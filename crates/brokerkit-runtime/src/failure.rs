@@ -322,7 +322,7 @@ fn transport(e: reqwest::Error, seen: &call::Seen) -> Failure {
     // request that changes state leaves its outcome unknown. Auth exchanges (sealed) are
     // POSTs too, but one that went through unseen only leaves an unused token behind.
     let maybe_sent = !e.is_connect() && !e.is_builder();
-    let changes_state = !seen.sealed && seen.method.as_ref().is_some_and(|m| !m.is_safe());
+    let changes_state = !seen.sealed && seen.safe_method == Some(false);
     let t = Transport::from_reqwest(e);
     if maybe_sent && changes_state {
         Failure::OutcomeUnknown(t)
@@ -341,7 +341,7 @@ impl Failure {
         use progenitor_client::Error as E2;
         let seen = call::take().unwrap_or_default();
         if let Some(renewal) = seen.renewal.clone() {
-            return Failure::Renewal(renewal);
+            return Failure::Renewal(*renewal);
         }
         match err {
             E2::InvalidRequest(m) => match PathError::from_message(&m) {
@@ -365,7 +365,7 @@ impl Failure {
             }
             E2::InvalidResponsePayload(body, e) => {
                 let status = seen.status;
-                let headers = Box::new(seen.headers.unwrap_or_default());
+                let headers = seen.headers.unwrap_or_default();
                 let body = if seen.sealed {
                     Body::sealed(body)
                 } else {

@@ -24,7 +24,7 @@ pub fn set_secret_header(
 
 /// Sets `Authorization: Bearer <token>`.
 pub fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), String> {
-    set_secret_header(request, reqwest::header::AUTHORIZATION, token, "Bearer ")
+    crate::Bearer::new(token).set(request)
 }
 
 /// progenitor adds `api-version: <info.version>` to every request; brokers never asked for
@@ -40,7 +40,8 @@ pub fn strip_generator_headers(request: &mut reqwest::Request) {
 ///
 /// `copy` is a copy of `request` (the caller's, kept for its own retries): the resend is made
 /// from it, so that a call that is answered at once costs no second copy. Without one (a
-/// streamed body cannot be copied) a 401 is returned as it is.
+/// streamed body cannot be copied) a 401 is returned as it is. [`crate::call::send`] does the
+/// same inside the pipeline.
 pub async fn send_renewing(
     client: &reqwest::Client,
     tokens: &TokenCell,
@@ -55,11 +56,26 @@ pub async fn send_renewing(
     if response.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(response);
     }
+    match renew_and_resend(client, tokens, sent, copy).await {
+        Some(resent) => resent,
+        None => Ok(response),
+    }
+}
+
+/// After a 401 to a request that carried `sent` as its `Authorization`: renews the token (or
+/// takes the one another task renewed meanwhile) and resends `copy` with it. `None` when there
+/// is nothing to resend with, and the 401 stands.
+pub(crate) async fn renew_and_resend(
+    client: &reqwest::Client,
+    tokens: &TokenCell,
+    sent: Option<HeaderValue>,
+    copy: Option<&reqwest::Request>,
+) -> Option<reqwest::Result<reqwest::Response>> {
     let (Some(mut retry), Some((current, generation))) = (
         copy.and_then(reqwest::Request::try_clone),
         tokens.snapshot(),
     ) else {
-        return Ok(response);
+        return None;
     };
     let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
         == Some(&format!("Bearer {}", current.access.expose()));
@@ -67,15 +83,13 @@ pub async fn send_renewing(
         match tokens.refresh_rejected(generation).await {
             // Only a new token is worth a second try.
             Ok(Some((token, renewed))) if renewed != generation => token,
-            _ => return Ok(response),
+            _ => return None,
         }
     } else {
         current.access.clone()
     };
-    if set_bearer(&mut retry, &fresh).is_err() {
-        return Ok(response);
-    }
-    client.execute(retry).await
+    set_bearer(&mut retry, &fresh).ok()?;
+    Some(client.execute(retry).await)
 }
 
 #[cfg(test)]

@@ -49,4 +49,4 @@ pub use path::PathError;
 pub use rate::{Limit, RateLimits};
 pub use reply::Reply;
 pub use secret::Secret;
-pub use token::{jwt_expiry, RefreshError, Refresher, TokenCell, Tokens};
+pub use token::{jwt_expiry, Bearer, RefreshError, Refresher, TokenCell, Tokens};

@@ -19,7 +19,9 @@
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -195,21 +197,33 @@ impl RateLimits {
     /// class has no limit. `account` `None` is one shared key (vendors whose limit is per
     /// user or per session).
     pub async fn until_ready(&self, class: Option<&str>, account: Option<&str>) -> Duration {
+        match self.turn(class, account) {
+            None => Duration::ZERO,
+            Some(wait) => wait.await,
+        }
+    }
+
+    /// Counts a request of `class` for `account` when it may go at once (`None`, the usual
+    /// case, which neither reads the clock nor allocates a future); otherwise the wait for its
+    /// turn, which counts it when it ends and returns how long it took.
+    pub(crate) fn turn(
+        &self,
+        class: Option<&str>,
+        account: Option<&str>,
+    ) -> Option<Pin<Box<dyn Future<Output = Duration> + Send>>> {
         if !self.inner.enabled {
-            return Duration::ZERO;
+            return None;
         }
-        let Some(limiter) = class.and_then(|c| self.read().get(c).map(|c| c.limiter.clone()))
-        else {
-            return Duration::ZERO;
-        };
+        let limiter = class.and_then(|c| self.read().get(c).map(|c| c.limiter.clone()))?;
         let key = account.unwrap_or_default().to_string();
-        // The usual case, a request under the limit, neither reads the clock nor waits.
         if limiter.check_key(&key).is_ok() {
-            return Duration::ZERO;
+            return None;
         }
-        let started = std::time::Instant::now();
-        limiter.until_key_ready(&key).await;
-        started.elapsed()
+        Some(Box::pin(async move {
+            let started = std::time::Instant::now();
+            limiter.until_key_ready(&key).await;
+            started.elapsed()
+        }))
     }
 }
 

@@ -48,6 +48,43 @@ pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
         .flatten()
 }
 
+/// An access token as the value of an `Authorization: Bearer …` header, marked sensitive.
+/// Its `Debug` shows no token.
+#[derive(Clone)]
+pub struct Bearer(Option<http::HeaderValue>);
+
+impl Bearer {
+    pub fn new(token: &Secret) -> Self {
+        let mut text = String::with_capacity(7 + token.expose().len());
+        text.push_str("Bearer ");
+        text.push_str(token.expose());
+        // From the `String` itself: its buffer becomes the header's, with no second copy.
+        Self(http::HeaderValue::try_from(text).ok().map(|mut v| {
+            v.set_sensitive(true);
+            v
+        }))
+    }
+
+    /// Sets `Authorization` on `request`; an error when the token holds characters a header
+    /// cannot carry.
+    pub fn set(&self, request: &mut reqwest::Request) -> Result<(), String> {
+        let value = self.0.clone().ok_or_else(|| {
+            "the value for header `authorization` contains characters HTTP headers cannot carry"
+                .to_string()
+        })?;
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, value);
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(***)")
+    }
+}
+
 /// Why a refresh failed. Carries no token: its `Display` is safe to log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("token refresh failed{}: {message}{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(), if *login_required { "; the session must log in again" } else { "" })]
@@ -98,6 +135,9 @@ pub type Refresher =
 
 struct Current {
     tokens: Arc<Tokens>,
+    /// `Bearer <access>`, made once per token: every call sends it, and a clone of a header
+    /// value shares its bytes where a new one would copy the token twice.
+    bearer: Bearer,
     generation: u64,
     /// When to renew: `skew` before expiry, but never earlier than half the token's lifetime,
     /// so a short-lived token is not renewed on every call.
@@ -164,6 +204,7 @@ impl TokenCell {
             at - self.skew.min(lifetime / 2)
         });
         let current = Current {
+            bearer: Bearer::new(&tokens.access),
             tokens: Arc::new(tokens),
             generation,
             renew_at,
@@ -208,6 +249,23 @@ impl TokenCell {
     /// as it is, and the server's answer decides.
     pub async fn access(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
         noted(self.access_inner().await)
+    }
+
+    /// [`Self::access`] as the `Authorization` value to send, renewed first when it is about
+    /// to expire; `None` before login.
+    pub async fn bearer(&self) -> Result<Option<Bearer>, RefreshError> {
+        let fresh = {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            let Some(c) = current.as_ref() else {
+                return Ok(None);
+            };
+            let stale = c.renew_at.is_some_and(|at| SystemTime::now() >= at);
+            (!stale).then(|| c.bearer.clone())
+        };
+        if let Some(bearer) = fresh {
+            return Ok(Some(bearer));
+        }
+        Ok(self.access().await?.map(|(token, _)| Bearer::new(&token)))
     }
 
     async fn access_inner(&self) -> Result<Option<(Secret, u64)>, RefreshError> {
@@ -424,6 +482,48 @@ mod tests {
         cell.set(expired());
         assert_eq!(cell.access().await.unwrap().unwrap().0.expose(), "access-0");
         assert!(cell.refresh_rejected(1).await.unwrap().is_none());
+    }
+
+    fn authorization(bearer: &Bearer) -> http::HeaderValue {
+        let mut request =
+            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        bearer.set(&mut request).unwrap();
+        request.headers()["authorization"].clone()
+    }
+
+    #[tokio::test]
+    async fn the_bearer_follows_the_current_token_renews_a_stale_one_and_hides_it() {
+        let cell = TokenCell::new(Duration::ZERO);
+        assert!(
+            cell.bearer().await.unwrap().is_none(),
+            "nothing before login"
+        );
+        cell.set(Tokens::new("first"));
+        let first = cell.bearer().await.unwrap().unwrap();
+        assert_eq!(authorization(&first), "Bearer first");
+        assert!(authorization(&first).is_sensitive());
+        assert_eq!(format!("{first:?}"), "Bearer(***)");
+        cell.set(Tokens::new("second"));
+        let second = cell.bearer().await.unwrap().unwrap();
+        assert_eq!(
+            authorization(&second),
+            "Bearer second",
+            "a new token, a new value"
+        );
+        // A stale token is renewed before its value is handed out.
+        cell.set_refresher(Arc::new(|_| Box::pin(async { Ok(Tokens::new("renewed")) })));
+        let mut stale = expired();
+        stale.refresh = Some(Secret::new("r"));
+        cell.set(stale);
+        let renewed = cell.bearer().await.unwrap().unwrap();
+        assert_eq!(authorization(&renewed), "Bearer renewed");
+        assert_eq!(cell.refresh_count(), 1);
+        // A token no header can carry is an error when set, not a panic.
+        cell.set(Tokens::new("bad\nvalue"));
+        let bad = cell.bearer().await.unwrap().unwrap();
+        let mut request =
+            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        assert!(bad.set(&mut request).is_err());
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! without sending anything.
 
 use crate::{operation, Client, SECURED_OPERATIONS};
-use brokerkit_runtime::{call, hooks, Operation, Secret, TokenCell, Tokens};
+use brokerkit_runtime::{call, hooks, Secret, TokenCell, Tokens};
 use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,8 +71,8 @@ impl ClientHooks<State> for Client {
         if !SECURED_OPERATIONS.contains(&info.operation_id) {
             return Ok(());
         }
-        let token = match self.inner().tokens.access().await {
-            Ok(Some((token, _generation))) => token,
+        let bearer = match self.inner().tokens.bearer().await {
+            Ok(Some(bearer)) => bearer,
             Ok(None) => return Err(call::not_logged_in(info.operation_id)),
             Err(e) => {
                 return Err(ProgenitorError::Custom(format!(
@@ -80,30 +80,27 @@ impl ClientHooks<State> for Client {
                 )))
             }
         };
-        hooks::set_bearer(request, &token).map_err(ProgenitorError::Custom)
+        bearer.set(request).map_err(ProgenitorError::Custom)
     }
 
-    async fn exec(
+    fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         // A 401 to the current token renews it once and resends, for direct `client()` calls
         // as much as for `Session::call`.
-        let state = self.inner();
-        let operation = operation(info.operation_id)
-            .copied()
-            .unwrap_or(Operation::unlisted(info.operation_id));
-        let tokens = operation.secured.then_some(&*state.tokens);
         // Slate's limit is per user: one session, one count.
-        call::send(
+        let state = self.inner();
+        let account = None;
+        call::exec(
             self.client(),
-            tokens,
+            &state.tokens,
             request,
             &state.pipeline,
-            &operation,
-            None,
+            operation(info.operation_id),
+            info.operation_id,
+            account,
         )
-        .await
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
-use brokerkit_runtime::{Operation, Secret, TokenCell};
+use brokerkit_runtime::hooks::{set_secret_header, strip_generator_headers};
+use brokerkit_runtime::{Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
 use std::sync::{Arc, RwLock};
@@ -33,6 +33,20 @@ pub struct State {
 pub(crate) struct Selected {
     pub(crate) id: String,
     pub(crate) acc_num: String,
+    /// `acc_num` as the header every `/trade` call sends, made once (cloning it costs no
+    /// copy); `None` when it cannot be a header value.
+    header: Option<HeaderValue>,
+}
+
+impl Selected {
+    pub(crate) fn new(id: String, acc_num: String) -> Self {
+        let header = HeaderValue::from_str(&acc_num).ok();
+        Self {
+            id,
+            acc_num,
+            header,
+        }
+    }
 }
 
 impl Default for State {
@@ -47,11 +61,13 @@ impl Default for State {
 }
 
 impl State {
-    pub(crate) fn selected(&self) -> Option<Selected> {
+    /// Reads the selected account without copying it.
+    pub(crate) fn with_selected<T>(&self, f: impl FnOnce(&Selected) -> T) -> Option<T> {
         self.account
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref()
+            .map(f)
     }
 }
 
@@ -94,53 +110,47 @@ impl ClientHooks<State> for Client {
             return Ok(());
         }
         // A failed renewal is noted by the token cell and typed by the call scope.
-        let token = state
+        let bearer = state
             .tokens
-            .access()
+            .bearer()
             .await
             .map_err(|e| Error::Custom(e.to_string()))?;
-        let Some((token, _)) = token else {
+        let Some(bearer) = bearer else {
             return Err(call::not_logged_in(info.operation_id));
         };
-        set_bearer(request, &token).map_err(Error::Custom)?;
+        bearer.set(request).map_err(Error::Custom)?;
         if needs_account(info) {
-            let Some(acc) = state.selected().map(|s| s.acc_num) else {
+            let Some(header) = state.with_selected(|s| s.header.clone()) else {
                 return Err(call::not_ready(format!(
                     "`{}` needs an account: call Session::select_account first",
                     info.operation_id
                 )));
             };
-            let value = HeaderValue::from_str(&acc)
-                .map_err(|_| call::not_ready("the account's accNum is not a valid header value"))?;
+            let value = header.ok_or_else(|| {
+                call::not_ready("the account's accNum is not a valid header value")
+            })?;
             request.headers_mut().insert(ACC_NUM, value);
         }
         Ok(())
     }
 
-    async fn exec(
+    fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+        // Rate limits count per account: the one whose `accNum` this request carries (a
+        // clone of the header shares its bytes).
         let state = self.inner();
-        let operation = operation(info.operation_id)
-            .copied()
-            .unwrap_or(Operation::unlisted(info.operation_id));
-        let tokens = operation.secured.then_some(&*state.tokens);
-        // Rate limits count per account: the one whose `accNum` this request carries.
-        let account = request
-            .headers()
-            .get(ACC_NUM)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        call::send(
+        let account = request.headers().get(ACC_NUM).cloned();
+        call::exec(
             self.client(),
-            tokens,
+            &state.tokens,
             request,
             &state.pipeline,
-            &operation,
-            account.as_deref(),
+            operation(info.operation_id),
+            info.operation_id,
+            account,
         )
-        .await
     }
 }

@@ -311,7 +311,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("base_url", &self.client.baseurl)
-            .field("account", &self.state.selected().map(|s| s.acc_num))
+            .field("account", &self.state.with_selected(|s| s.acc_num.clone()))
             .field("tokens", &self.state.tokens)
             .finish()
     }
@@ -434,14 +434,12 @@ impl Session {
             .state
             .account
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(Selected {
-            id: account.id.clone(),
-            acc_num: account.acc_num.clone(),
-        });
+            .unwrap_or_else(|p| p.into_inner()) =
+            Some(Selected::new(account.id.clone(), account.acc_num.clone()));
     }
 
     fn account_id(&self) -> Result<String> {
-        self.state.selected().map(|s| s.id).ok_or_else(|| {
+        self.state.with_selected(|s| s.id.clone()).ok_or_else(|| {
             Error::Failure(Failure::NotReady(
                 "no account selected: call Session::select_account first".into(),
             ))
@@ -474,7 +472,7 @@ impl Session {
     /// than failing them; the calls that need the config report its error.
     async fn paced(&self) {
         // Without an account the config cannot be read (nor the call made): try again later.
-        if !self.state.pipeline.rate_limits.is_on() || self.state.selected().is_none() {
+        if !self.state.pipeline.rate_limits.is_on() || self.state.with_selected(|_| ()).is_none() {
             return;
         }
         self.pacing

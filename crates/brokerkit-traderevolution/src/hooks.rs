@@ -7,8 +7,8 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::{set_bearer, strip_generator_headers};
-use brokerkit_runtime::{Operation, TokenCell};
+use brokerkit_runtime::hooks::strip_generator_headers;
+use brokerkit_runtime::TokenCell;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,31 +52,28 @@ impl ClientHooks<State> for Client {
         if !is_secured(info) {
             return Ok(());
         }
-        match self.inner().tokens.access().await {
-            Ok(Some((token, _))) => set_bearer(request, &token).map_err(Error::Custom),
+        match self.inner().tokens.bearer().await {
+            Ok(Some(bearer)) => bearer.set(request).map_err(Error::Custom),
             Ok(None) => Err(call::not_logged_in(info.operation_id)),
             Err(e) => Err(Error::Custom(e.to_string())),
         }
     }
 
-    async fn exec(
+    fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         let state = self.inner();
-        let operation = operation(info.operation_id)
-            .copied()
-            .unwrap_or(Operation::unlisted(info.operation_id));
-        let tokens = operation.secured.then_some(&*state.tokens);
-        call::send(
+        let account = None;
+        call::exec(
             self.client(),
-            tokens,
+            &state.tokens,
             request,
             &state.pipeline,
-            &operation,
-            None,
+            operation(info.operation_id),
+            info.operation_id,
+            account,
         )
-        .await
     }
 }
