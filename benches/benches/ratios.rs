@@ -406,6 +406,13 @@ async fn sequential_quotes(h: &by_hand::TradeLocker) {
     }
 }
 
+/// One timed run of brokerkit's sequential quotes.
+async fn session_quotes(s: &tl::Session) {
+    for _ in 0..SEQUENTIAL {
+        s.quote(EURUSD, INFO).await.unwrap();
+    }
+}
+
 async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
     let (recording, prefix, account_id) = record_tradelocker().await;
     let served: Served = replay::replay(recording.clone());
@@ -418,16 +425,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
     let n = rounds();
     let (s, h) = (&session, &by_hand);
 
-    let c = interleave(
-        n,
-        || async move {
-            for _ in 0..SEQUENTIAL {
-                s.quote(EURUSD, INFO).await.unwrap();
-            }
-        },
-        || sequential_quotes(h),
-    )
-    .await;
+    let c = interleave(n, || session_quotes(s), || sequential_quotes(h)).await;
     // The harness against itself: a second hand-written client in brokerkit's place. Any
     // distance from 1.00× here is the harness's (connection placement, order), not brokerkit's.
     let twin = by_hand::TradeLocker {
@@ -845,16 +843,7 @@ async fn attribute() {
     ];
     for (label, config) in variants {
         let s = &tl_session_with(base.clone(), config).await;
-        let c = interleave(
-            n,
-            || async move {
-                for _ in 0..SEQUENTIAL {
-                    s.quote(EURUSD, INFO).await.unwrap();
-                }
-            },
-            || sequential_quotes(h),
-        )
-        .await;
+        let c = interleave(n, || session_quotes(s), || sequential_quotes(h)).await;
         report(label, c);
     }
 }

@@ -484,9 +484,12 @@ mod tests {
         assert!(cell.refresh_rejected(1).await.unwrap().is_none());
     }
 
+    fn request() -> reqwest::Request {
+        reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap())
+    }
+
     fn authorization(bearer: &Bearer) -> http::HeaderValue {
-        let mut request =
-            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        let mut request = request();
         bearer.set(&mut request).unwrap();
         request.headers()["authorization"].clone()
     }
@@ -521,9 +524,7 @@ mod tests {
         // A token no header can carry is an error when set, not a panic.
         cell.set(Tokens::new("bad\nvalue"));
         let bad = cell.bearer().await.unwrap().unwrap();
-        let mut request =
-            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
-        assert!(bad.set(&mut request).is_err());
+        assert!(bad.set(&mut request()).is_err());
     }
 
     #[tokio::test]
