@@ -168,7 +168,6 @@ impl ClientHooks<State> for Client {
     ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         // A refused token is renewed through the re-login hook, once, and the call resent.
         let state = self.inner();
-        let account = None;
         call::exec(
             self.client(),
             &state.tokens,
@@ -176,7 +175,7 @@ impl ClientHooks<State> for Client {
             &state.pipeline,
             operation(info.operation_id),
             info.operation_id,
-            account,
+            None,
         )
     }
 }

@@ -243,14 +243,12 @@ fn retry_wait(
 /// Sends `request`, a call of `operation` (its entry in the generated operations table)
 /// acting for `account` (the key rate limits count by, as the header value that names it;
 /// `None` for one shared count), through the [`Pipeline`]: with `tokens`, a 401 to the
-/// current token is answered by one renewal and one resend (see [`send_renewing`]); the
+/// current token is answered by one renewal and one resend (single-flight across tasks); the
 /// answer's body is cut off with a [`TooLarge`] error past [`Pipeline::max_body`] bytes.
 ///
 /// One future, not an `async fn` around an instrumented block: every layer of an async call
 /// keeps its own copy of the request and is moved whole into the next, and a quote paid for
 /// that in copies on every call (issue 12).
-///
-/// [`send_renewing`]: crate::hooks::send_renewing
 pub fn send<'a>(
     client: &'a reqwest::Client,
     tokens: Option<&'a TokenCell>,

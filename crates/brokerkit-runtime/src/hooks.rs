@@ -14,12 +14,15 @@ pub fn set_secret_header(
     text.push_str(prefix);
     text.push_str(value.expose());
     // From the `String` itself: its buffer becomes the header's, with no second copy.
-    let mut v = HeaderValue::try_from(text).map_err(|_| {
-        format!("the value for header `{name}` contains characters HTTP headers cannot carry")
-    })?;
+    let mut v = HeaderValue::try_from(text).map_err(|_| unfit_for_header(&name))?;
     v.set_sensitive(true);
     request.headers_mut().insert(name, v);
     Ok(())
+}
+
+/// Why a secret could not be set as the header `name`.
+pub(crate) fn unfit_for_header(name: &HeaderName) -> String {
+    format!("the value for header `{name}` contains characters HTTP headers cannot carry")
 }
 
 /// Sets `Authorization: Bearer <token>`.
@@ -33,38 +36,15 @@ pub fn strip_generator_headers(request: &mut reqwest::Request) {
     request.headers_mut().remove("api-version");
 }
 
-/// Sends a request that carries a bearer token from `tokens`. When the server answers 401 to
-/// the token that is still current, renews it once (single-flight across tasks) and resends
-/// with the new one; when another task renewed it meanwhile, resends with that token without
-/// renewing again. If renewal fails or is impossible, the caller gets the original 401.
+/// After a 401 to a request that carried `sent` as its `Authorization` (the pipeline's step
+/// for a request with a bearer token from `tokens`, in [`crate::call::send`]): when the token
+/// refused is still the current one, renews it once (single-flight across tasks); when another
+/// task renewed it meanwhile, takes that token without renewing again; then resends `copy` with
+/// it. `None` when renewal fails or is impossible, or there is no copy (a streamed body cannot
+/// be copied): the 401 stands.
 ///
-/// `copy` is a copy of `request` (the caller's, kept for its own retries): the resend is made
-/// from it, so that a call that is answered at once costs no second copy. Without one (a
-/// streamed body cannot be copied) a 401 is returned as it is. [`crate::call::send`] does the
-/// same inside the pipeline.
-pub async fn send_renewing(
-    client: &reqwest::Client,
-    tokens: &TokenCell,
-    request: reqwest::Request,
-    copy: Option<&reqwest::Request>,
-) -> reqwest::Result<reqwest::Response> {
-    let sent = request
-        .headers()
-        .get(reqwest::header::AUTHORIZATION)
-        .cloned();
-    let response = client.execute(request).await?;
-    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-        return Ok(response);
-    }
-    match renew_and_resend(client, tokens, sent, copy).await {
-        Some(resent) => resent,
-        None => Ok(response),
-    }
-}
-
-/// After a 401 to a request that carried `sent` as its `Authorization`: renews the token (or
-/// takes the one another task renewed meanwhile) and resends `copy` with it. `None` when there
-/// is nothing to resend with, and the 401 stands.
+/// `copy` is the caller's copy of the request, kept for its own retries: the resend is made
+/// from it, so that a call answered at once costs no second copy.
 pub(crate) async fn renew_and_resend(
     client: &reqwest::Client,
     tokens: &TokenCell,

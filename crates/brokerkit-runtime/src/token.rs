@@ -68,10 +68,10 @@ impl Bearer {
     /// Sets `Authorization` on `request`; an error when the token holds characters a header
     /// cannot carry.
     pub fn set(&self, request: &mut reqwest::Request) -> Result<(), String> {
-        let value = self.0.clone().ok_or_else(|| {
-            "the value for header `authorization` contains characters HTTP headers cannot carry"
-                .to_string()
-        })?;
+        let value = self
+            .0
+            .clone()
+            .ok_or_else(|| crate::hooks::unfit_for_header(&reqwest::header::AUTHORIZATION))?;
         request
             .headers_mut()
             .insert(reqwest::header::AUTHORIZATION, value);
@@ -142,6 +142,12 @@ struct Current {
     /// When to renew: `skew` before expiry, but never earlier than half the token's lifetime,
     /// so a short-lived token is not renewed on every call.
     renew_at: Option<SystemTime>,
+}
+
+impl Current {
+    fn is_stale(&self) -> bool {
+        self.renew_at.is_some_and(|at| SystemTime::now() >= at)
+    }
 }
 
 /// Holds the session's tokens. Cheap to read; refreshes are single-flight.
@@ -228,10 +234,7 @@ impl TokenCell {
 
     fn is_stale(&self) -> bool {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        current
-            .as_ref()
-            .and_then(|c| c.renew_at)
-            .is_some_and(|at| SystemTime::now() >= at)
+        current.as_ref().is_some_and(Current::is_stale)
     }
 
     /// When the current access token stops working, when known; `None` before login.
@@ -259,8 +262,7 @@ impl TokenCell {
             let Some(c) = current.as_ref() else {
                 return Ok(None);
             };
-            let stale = c.renew_at.is_some_and(|at| SystemTime::now() >= at);
-            (!stale).then(|| c.bearer.clone())
+            (!c.is_stale()).then(|| c.bearer.clone())
         };
         if let Some(bearer) = fresh {
             return Ok(Some(bearer));

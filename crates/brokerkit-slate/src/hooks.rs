@@ -92,7 +92,6 @@ impl ClientHooks<State> for Client {
         // as much as for `Session::call`.
         // Slate's limit is per user: one session, one count.
         let state = self.inner();
-        let account = None;
         call::exec(
             self.client(),
             &state.tokens,
@@ -100,7 +99,7 @@ impl ClientHooks<State> for Client {
             &state.pipeline,
             operation(info.operation_id),
             info.operation_id,
-            account,
+            None,
         )
     }
 }

@@ -65,7 +65,6 @@ impl ClientHooks<State> for Client {
         info: &OperationInfo,
     ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         let state = self.inner();
-        let account = None;
         call::exec(
             self.client(),
             &state.tokens,
@@ -73,7 +72,7 @@ impl ClientHooks<State> for Client {
             &state.pipeline,
             operation(info.operation_id),
             info.operation_id,
-            account,
+            None,
         )
     }
 }
