@@ -2,7 +2,9 @@
 //! brokerkit extras, format. Every error names the spec.
 
 use crate::builders;
+use crate::enums;
 use crate::features;
+use crate::headers;
 use crate::lint;
 use crate::normalize;
 use crate::operations;
@@ -43,6 +45,8 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
         syn::parse2(tokens).map_err(|e| format!("{name}: generated code does not parse: {e}"))?;
     features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
     builders::drop_struct_builders(&mut file).map_err(|e| format!("{name}: {e}"))?;
+    headers::drop_api_version(&mut file).map_err(|e| format!("{name}: {e}"))?;
+    enums::decode_open_enums(&mut file.items);
     add_extras(&mut file, &secured);
     file.items.extend(operations::items(&table));
 

@@ -5,8 +5,10 @@
 //! Adding a vendor means adding its spec and one entry to [`VENDORS`].
 
 mod builders;
+mod enums;
 mod features;
 mod generate;
+mod headers;
 mod lint;
 mod normalize;
 mod operations;

@@ -10,6 +10,7 @@
 //! crate's `schemas` feature the same way.
 
 use crate::builders;
+use crate::enums;
 use crate::features;
 use crate::generate;
 use crate::normalize;
@@ -51,6 +52,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     items.retain(|item| !matches!(item, syn::Item::Use(u) if quote::quote!(#u).to_string().contains("progenitor_client")));
     // The struct builders go, as in the REST file (see `builders`).
     builders::drop_type_builders(&mut items);
+    enums::decode_open_enums(&mut items);
     let mut out: syn::File = syn::parse_quote!();
     out.items = items;
     features::gate_schemas(&mut out).map_err(|e| format!("{name}: {e}"))?;

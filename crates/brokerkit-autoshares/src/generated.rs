@@ -9,7 +9,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///What an e-mailed confirmation code confirms.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AcceptCodeIdentifier {
@@ -107,7 +107,7 @@ pub mod types {
         pub code: ::std::option::Option<::brokerkit_runtime::Secret>,
     }
     ///Access level of a user to a trading account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccessType {
@@ -318,7 +318,7 @@ pub mod types {
         >,
     }
     ///Customer type of an account opening.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountCustomerType {
@@ -394,7 +394,7 @@ pub mod types {
         }
     }
     ///How the account-opening form is filled.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountFormType {
@@ -473,7 +473,7 @@ pub mod types {
         }
     }
     ///Margin type of a trading account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountMarginType {
@@ -1153,7 +1153,7 @@ pub mod types {
         pub total_count: ::std::option::Option<i32>,
     }
     ///Trading permission of an account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountPermission {
@@ -1238,7 +1238,7 @@ pub mod types {
         }
     }
     ///Clearing provider of an account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountProvider {
@@ -1436,7 +1436,7 @@ pub mod types {
         pub user_id: ::std::option::Option<::std::string::String>,
     }
     ///Opening status of a trading account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AccountStatus {
@@ -1525,7 +1525,7 @@ pub mod types {
         pub value: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///`Instant` (Plaid) or `Manual` (micro-deposits).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AchApprovalMethod {
@@ -1711,7 +1711,7 @@ pub mod types {
         pub status: ::std::option::Option<AchRelationshipStatus>,
     }
     ///Status of an ACH relationship.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AchRelationshipStatus {
@@ -1978,7 +1978,7 @@ pub mod types {
         pub type_: ::std::option::Option<AgreementType>,
     }
     ///Kind of agreement.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AgreementType {
@@ -2165,7 +2165,7 @@ pub mod types {
         pub amount3: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///State of a login attempt.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AuthState {
@@ -2235,7 +2235,7 @@ pub mod types {
         }
     }
     ///Authentication step a 202 asks for or a 401 failed at. `SecutityPin` is the server's own spelling.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum AuthStep {
@@ -3113,7 +3113,7 @@ pub mod types {
         pub target_symbol: ::std::option::Option<::std::string::String>,
     }
     ///Execution instruction (the 2020 docs list the last three).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecInst {
@@ -3210,7 +3210,7 @@ pub mod types {
         }
     }
     ///When a transfer runs.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecTimeType {
@@ -3277,7 +3277,7 @@ pub mod types {
         }
     }
     ///Execution target assigned by the OMS.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExecutionTarget {
@@ -3368,7 +3368,7 @@ pub mod types {
         }
     }
     ///Option expiration cycle; filters use the ordinal (0 Regular … 6 NonStandard).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ExpirationType {
@@ -3514,7 +3514,7 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///When a fee is taken.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FeeSeizure {
@@ -3590,7 +3590,7 @@ pub mod types {
         }
     }
     ///How a fee value is read.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FeeValueType {
@@ -3718,7 +3718,7 @@ pub mod types {
         pub target_qty: ::std::option::Option<i32>,
     }
     ///Whether fractional quantities may be traded.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum FractionalTradePermission {
@@ -3884,7 +3884,7 @@ pub mod types {
         pub type_: ::std::option::Option<::std::string::String>,
     }
     ///.NET `HttpStatusCode` name carried inside a ResourceBasedResponse.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum HttpStatusCodeName {
@@ -4809,7 +4809,7 @@ pub mod types {
         pub volume_precision: ::std::option::Option<i32>,
     }
     ///Call or put.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OptionType {
@@ -6326,7 +6326,7 @@ pub mod types {
         pub volume_precision: ::std::option::Option<i32>,
     }
     ///Order side.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderSide {
@@ -6399,7 +6399,7 @@ pub mod types {
         }
     }
     ///Order status and execution status. Unverified: filters compare the numeric ordinal, which is not documented (the FIX OrdStatus order New=0 … Suspended=9 is likely).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderStatus {
@@ -6511,7 +6511,7 @@ pub mod types {
         }
     }
     ///Order type (the 2020 docs list up to `External`; the last two are newer).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
@@ -6745,7 +6745,7 @@ pub mod types {
         pub total_cost: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///Legal owner type of a trading account.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OwnerType {
@@ -7012,7 +7012,7 @@ pub mod types {
         pub time_zone_info_id: ::std::option::Option<::std::string::String>,
     }
     ///Margin type of a position.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PositionMarginType {
@@ -7411,7 +7411,7 @@ pub mod types {
         pub state: ::std::option::Option<PriceAlertState>,
     }
     ///Quote field watched.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertField {
@@ -7534,7 +7534,7 @@ pub mod types {
         pub symbol: ::std::option::Option<::std::string::String>,
     }
     ///`GTEQ` triggers at or above the argument, `LTEQ` at or below.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertOperator {
@@ -7633,7 +7633,7 @@ pub mod types {
         pub total_count: ::std::option::Option<i32>,
     }
     ///State of a price alert.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PriceAlertState {
@@ -7706,7 +7706,7 @@ pub mod types {
         }
     }
     ///What a quantity counts (shares or dollars).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum QuantityQualifier {
@@ -8073,7 +8073,7 @@ pub mod types {
         pub reason: ::std::option::Option<RegistrationFailureReason>,
     }
     ///Rule that refused a registration.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RegistrationFailureReason {
@@ -8322,7 +8322,7 @@ pub mod types {
         pub unit_name: ::std::option::Option<::std::string::String>,
     }
     ///Report format.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ReportType {
@@ -8405,7 +8405,7 @@ pub mod types {
         pub user: ::std::option::Option<::std::string::String>,
     }
     ///Processing status of an order request inside the OMS.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RequestStatus {
@@ -8524,7 +8524,7 @@ pub mod types {
         pub status_code: ::std::option::Option<HttpStatusCodeName>,
     }
     ///Salutation.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Salutation {
@@ -8838,7 +8838,7 @@ pub mod types {
         pub symbol: ::std::option::Option<::std::string::String>,
     }
     ///Security type. `FutureSpread` and `FutureOption` appear only in order details.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SecurityType {
@@ -9091,7 +9091,7 @@ pub mod types {
         pub message: ::std::string::String,
     }
     ///Whether a confirmation dialog is shown.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SkipSetting {
@@ -9183,7 +9183,7 @@ pub mod types {
         pub session_id: ::std::string::String,
     }
     ///The command.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StreamerCommandCmd {
@@ -9279,7 +9279,7 @@ pub mod types {
         pub quote_addresses: ::std::vec::Vec<UrlDesc>,
     }
     ///Kind of streamed entity. Keys are security ids (Quote), trading-account ids (Order, Position, AccountBalance), user ids (Watchlist) or watchlist ids (WatchlistContent).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StreamerEntityType {
@@ -9466,7 +9466,7 @@ pub mod types {
         pub subject: ::std::option::Option<::std::string::String>,
     }
     ///Name suffix.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Suffix {
@@ -9603,7 +9603,7 @@ pub mod types {
         pub start_date: ::std::option::Option<i32>,
     }
     ///How long an order stays working.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TimeInForce {
@@ -9840,7 +9840,7 @@ pub mod types {
         pub token: ::brokerkit_runtime::Secret,
     }
     ///Unit of a trailing amount. `Persentage` is the server's own spelling.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TrailingAmountType {
@@ -9907,7 +9907,7 @@ pub mod types {
         }
     }
     ///Execution transaction type.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransType {
@@ -10107,7 +10107,7 @@ pub mod types {
         pub total_count: ::std::option::Option<i32>,
     }
     ///Kind of transaction.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionType {
@@ -10192,7 +10192,7 @@ pub mod types {
         }
     }
     ///How money moves.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransferMechanism {
@@ -10402,7 +10402,7 @@ pub mod types {
         pub url: ::std::option::Option<::std::string::String>,
     }
     ///US state or territory code.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum UsState {
@@ -11138,7 +11138,7 @@ pub mod types {
         pub m_item2: ::std::option::Option<::std::string::String>,
     }
     ///Kind of watchlist.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum WatchlistType {
@@ -11460,6 +11460,570 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AcceptCodeIdentifier {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccessType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountCustomerType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountFormType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountMarginType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountPermission {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountProvider {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AchApprovalMethod {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AchRelationshipStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AgreementType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthState {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthStep {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ExecInst {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ExecTimeType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ExecutionTarget {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ExpirationType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FeeSeizure {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FeeValueType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FractionalTradePermission {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for HttpStatusCodeName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OptionType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderSide {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OwnerType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PositionMarginType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PriceAlertField {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PriceAlertOperator {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PriceAlertState {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for QuantityQualifier {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RegistrationFailureReason {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ReportType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RequestStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Salutation {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SecurityType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SkipSetting {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for StreamerCommandCmd {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for StreamerEntityType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Suffix {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TimeInForce {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TrailingAmountType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransactionType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransferMechanism {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UsState {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WatchlistType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
         }
     }
 }
@@ -14150,14 +14714,7 @@ pub mod builder {
             let username = username.map_err(Error::InvalidRequest)?;
             let verification_code = verification_code.map_err(Error::InvalidRequest)?;
             let url = format!("{}/token", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(9usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(8usize);
             if let Some(value) = authentication_type {
                 header_map.append("AuthenticationType", value.to_string().try_into()?);
             }
@@ -14221,16 +14778,8 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/logout", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "logout",
             };
@@ -14265,14 +14814,6 @@ pub mod builder {
         > {
             let Self { client } = self;
             let url = format!("{}/v1.0/registration/schema", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14281,7 +14822,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_registration_schema",
@@ -14352,14 +14892,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/registration/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map.append("origin", origin.to_string().try_into()?);
             #[allow(unused_mut)]
             let mut request = client
@@ -14423,14 +14956,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_user_info", "user_id", & user_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14439,7 +14964,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_info",
@@ -14492,14 +15016,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_user_trading_settings",
                 "user_id", & user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14508,7 +15024,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_trading_settings",
@@ -14586,14 +15101,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("set_user_trading_settings",
                 "user_id", & user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14603,7 +15110,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "set_user_trading_settings",
@@ -14635,14 +15141,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::MobileApplicationSettings>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/applications/mobile/settings", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14651,7 +15149,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_mobile_app_settings",
@@ -14704,14 +15201,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_user_exchanges", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14720,7 +15209,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_exchanges",
@@ -14797,21 +15285,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("change_user_password", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.put(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "change_user_password",
             };
@@ -14863,14 +15338,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_user_balance_info", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14879,7 +15346,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_balance_info",
@@ -14933,14 +15399,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/info", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -14950,7 +15408,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_by_email",
@@ -15001,16 +15458,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("reset_pin_code", "user_id", & user_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "reset_pin_code",
             };
@@ -15077,14 +15526,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("add_user_to_pro_group", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15095,7 +15536,6 @@ pub mod builder {
                         &confirmation_token,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "add_user_to_pro_group",
@@ -15168,14 +15608,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("patch_user", "user_id", & user_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15185,7 +15617,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "patch_user",
@@ -15241,14 +15672,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_unsigned_agreements", "user_id",
                 & user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15257,7 +15680,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_unsigned_agreements",
@@ -15322,16 +15744,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("sign_platform_agreement",
                 "agreement_id", & agreement_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "sign_platform_agreement",
             };
@@ -15380,14 +15794,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_balance_info",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15396,7 +15802,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_balance_info",
@@ -15488,14 +15893,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_history", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15507,7 +15904,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("endDate", &end_date))
                 .query(&progenitor_client::QueryParam::new("startDate", &start_date))
                 .query(&progenitor_client::QueryParam::new("step", &step))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_history",
@@ -15560,14 +15956,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_user_accounts", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15576,7 +15964,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_accounts",
@@ -15655,14 +16042,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("open_account", "user_id", & user_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15672,7 +16051,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "open_account",
@@ -15722,14 +16100,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_by_id", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15738,7 +16108,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_by_id",
@@ -15788,14 +16157,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_users", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15804,7 +16165,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_users",
@@ -15854,14 +16214,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_details", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -15870,7 +16222,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_details",
@@ -16014,14 +16365,6 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let property_name = property_name.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/accounts/all", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16039,7 +16382,6 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("propertyName", &property_name),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_all_accounts",
@@ -16087,14 +16429,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("select_account", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16103,7 +16437,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "select_account",
@@ -16168,16 +16501,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("update_account_alias", "alias", &
                 alias.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.put(url).headers(header_map).build()?;
+            let mut request = client.client.put(url).build()?;
             let info = OperationInfo {
                 operation_id: "update_account_alias",
             };
@@ -16224,16 +16549,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("delete_account_alias", "account_id",
                 & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_account_alias",
             };
@@ -16313,14 +16630,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("add_account_to_user", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16330,7 +16639,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("accessType", &access_type))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "add_account_to_user",
@@ -16400,14 +16708,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("remove_account_from_user", "user_id",
                 & user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16416,7 +16716,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "remove_account_from_user",
@@ -16497,14 +16796,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
                 "username", & username.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16514,7 +16805,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("accessType", &access_type))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "add_account_to_user_by_username",
@@ -16563,14 +16853,6 @@ pub mod builder {
             let Self { client, body } = self;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/accounts/balance/consolidated", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16580,7 +16862,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_balance",
@@ -16659,14 +16940,6 @@ pub mod builder {
             let start_date = start_date.map_err(Error::InvalidRequest)?;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/accounts/history", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16678,7 +16951,6 @@ pub mod builder {
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("endDate", &end_date))
                 .query(&progenitor_client::QueryParam::new("startDate", &start_date))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_accounts_history",
@@ -16738,14 +17010,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/password/reset", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16755,7 +17019,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "request_password_reset",
@@ -16804,14 +17067,6 @@ pub mod builder {
             let Self { client, username } = self;
             let username = username.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/password/secret-question", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16821,7 +17076,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("username", &username))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_secret_question",
@@ -16881,14 +17135,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/password/reset/code", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16898,7 +17144,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "accept_password_reset_code",
@@ -16956,14 +17201,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/users/passwords/reset/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16973,7 +17210,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "reset_password",
@@ -17100,14 +17336,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_ach_relationships", "account_id",
                 & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17121,7 +17349,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
                 .query(&progenitor_client::QueryParam::new("status", &status))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ach_relationships",
@@ -17197,14 +17424,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("create_ach_relationship",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17214,7 +17433,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_ach_relationship",
@@ -17264,14 +17482,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_default_ach_relationship",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17280,7 +17490,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_default_ach_relationship",
@@ -17359,14 +17568,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("create_ach_relationships_with_plaid",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17376,7 +17577,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_ach_relationships_with_plaid",
@@ -17442,14 +17642,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_ach_relationship", "id", & id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17458,7 +17650,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ach_relationship",
@@ -17550,14 +17741,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("modify_ach_relationship", "id", & id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17567,7 +17750,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "modify_ach_relationship",
@@ -17648,14 +17830,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("delete_ach_relationship", "id", & id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17665,7 +17839,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("reason", &reason))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "delete_ach_relationship",
@@ -17757,14 +17930,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("approve_ach_relationship", "id", & id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17774,7 +17939,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "approve_ach_relationship",
@@ -17838,16 +18002,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("set_default_ach_relationship", "id",
                 & id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "set_default_ach_relationship",
             };
@@ -17922,14 +18078,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("send_ach_transfer", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -17939,7 +18087,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "send_ach_transfer",
@@ -18015,14 +18162,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("send_wire_transfer", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18032,7 +18171,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "send_wire_transfer",
@@ -18108,14 +18246,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("send_check_transfer", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18125,7 +18255,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "send_check_transfer",
@@ -18201,14 +18330,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("send_zelle_transfer", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18218,7 +18339,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "send_zelle_transfer",
@@ -18322,14 +18442,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_transfers", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18342,7 +18454,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_transfers",
@@ -18421,20 +18532,11 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_transfer", "transfer_id", &
                 transfer_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
                 .delete(url)
                 .query(&progenitor_client::QueryParam::new("comment", &comment))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_transfer",
@@ -18500,14 +18602,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_transfer_fees", "transfer_id", &
                 transfer_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18516,7 +18610,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_transfer_fees",
@@ -18597,14 +18690,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_ira_constraints", "is_deposit", &
                 is_deposit.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18613,7 +18698,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ira_constraints",
@@ -18717,14 +18801,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_order", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18736,7 +18812,6 @@ pub mod builder {
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_order",
@@ -18894,14 +18969,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_orders", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -18917,7 +18984,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders",
@@ -19034,14 +19100,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_order", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19054,7 +19112,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
                 .query(&progenitor_client::QueryParam::new("userId", &user_id))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_order",
@@ -19140,14 +19197,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_replace_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19157,7 +19206,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_replace_order",
@@ -19221,14 +19269,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_order", "order_id", & order_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19237,7 +19277,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_order",
@@ -19323,14 +19362,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("replace_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19340,7 +19371,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "replace_order",
@@ -19402,16 +19432,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_order",
             };
@@ -19477,14 +19499,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_order_details", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19493,7 +19507,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_order_details",
@@ -19557,14 +19570,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_verified_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19573,7 +19578,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_verified_order",
@@ -19654,14 +19658,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_order_limits", "symbol", & symbol
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19671,7 +19667,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("price", &price))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_order_limits",
@@ -19745,14 +19740,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/orders/consolidated", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19763,7 +19750,6 @@ pub mod builder {
                 )
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_orders",
@@ -19867,14 +19853,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_sync_order", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -19886,7 +19864,6 @@ pub mod builder {
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_sync_order",
@@ -20016,14 +19993,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_sync_orders", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20037,7 +20006,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_sync_orders",
@@ -20154,14 +20122,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_sync_order", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20174,7 +20134,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
                 .query(&progenitor_client::QueryParam::new("userId", &user_id))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_sync_order",
@@ -20260,14 +20219,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_replace_sync_order",
                 "order_id", & order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20277,7 +20228,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_replace_sync_order",
@@ -20341,14 +20291,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_sync_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20357,7 +20299,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_sync_order",
@@ -20443,14 +20384,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("replace_sync_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20460,7 +20393,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "replace_sync_order",
@@ -20522,16 +20454,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_sync_order", "order_id", &
                 order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_sync_order",
             };
@@ -20607,14 +20531,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_mutual_fund_buy",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20624,7 +20540,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_buy",
@@ -20701,14 +20616,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_mutual_fund_sell",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20718,7 +20625,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_sell",
@@ -20797,14 +20703,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_mutual_fund_exchange",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20814,7 +20712,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_exchange",
@@ -20893,14 +20790,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_mutual_fund_liquidation",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -20910,7 +20799,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_liquidation",
@@ -20987,14 +20875,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_mutual_fund_buy",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21004,7 +20884,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_buy",
@@ -21081,14 +20960,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_mutual_fund_sell",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21098,7 +20969,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_sell",
@@ -21178,14 +21048,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_mutual_fund_exchange",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21195,7 +21057,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_exchange",
@@ -21275,14 +21136,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("preview_mutual_fund_liquidation",
                 "clearing_number", & clearing_number.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21292,7 +21145,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_liquidation",
@@ -21357,16 +21209,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
                 "order_id", & order_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_mutual_fund_order",
             };
@@ -21507,14 +21351,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_positions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21529,7 +21365,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions",
@@ -21628,14 +21463,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_positions_by_symbol", "symbol", &
                 symbol.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21646,7 +21473,6 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions_by_symbol",
@@ -21699,14 +21525,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_position_groups", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21715,7 +21533,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_position_groups",
@@ -21781,14 +21598,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_top_positions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21798,7 +21607,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("count", &count))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_top_positions",
@@ -21872,14 +21680,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/positions/consolidated", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21890,7 +21690,6 @@ pub mod builder {
                 )
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_positions",
@@ -21975,14 +21774,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_equity", "id_or_symbol", &
                 id_or_symbol.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -21993,7 +21784,6 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_equity",
@@ -22044,16 +21834,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_equity_logo", "symbol", & symbol
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.get(url).headers(header_map).build()?;
+            let mut request = client.client.get(url).build()?;
             let info = OperationInfo {
                 operation_id: "get_equity_logo",
             };
@@ -22129,14 +21911,6 @@ pub mod builder {
             let filter = filter.map_err(Error::InvalidRequest)?;
             let mask = mask.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/equities/lookup", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22148,7 +21922,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("count", &count))
                 .query(&progenitor_client::QueryParam::new("filter", &filter))
                 .query(&progenitor_client::QueryParam::new("mask", &mask))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_equities_by_mask",
@@ -22252,14 +22025,6 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_field = sort_field.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/equities", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22273,7 +22038,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_equities",
@@ -22337,14 +22101,6 @@ pub mod builder {
             let currency = currency.map_err(Error::InvalidRequest)?;
             let target_currency = target_currency.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/currencyRate", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22360,7 +22116,6 @@ pub mod builder {
                         &target_currency,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_currency_rate",
@@ -22445,14 +22200,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_option", "id_or_symbol", &
                 id_or_symbol.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22463,7 +22210,6 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_option",
@@ -22547,14 +22293,6 @@ pub mod builder {
             let exchange = exchange.map_err(Error::InvalidRequest)?;
             let underlying = underlying.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/options/expirations", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22566,7 +22304,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
                 .query(&progenitor_client::QueryParam::new("underlying", &underlying))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_option_expirations",
@@ -22667,14 +22404,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_option_chain", "symbol", & symbol
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22686,7 +22415,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("currency", &currency))
                 .query(&progenitor_client::QueryParam::new("exchange", &exchange))
                 .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_option_chain",
@@ -22790,14 +22518,6 @@ pub mod builder {
             let page_size = page_size.map_err(Error::InvalidRequest)?;
             let sort_field = sort_field.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/options", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22811,7 +22531,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_options",
@@ -22880,14 +22599,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_watchlists", "user_id", & user_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -22902,7 +22613,6 @@ pub mod builder {
                         &include_securities,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_watchlists",
@@ -22997,14 +22707,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("create_watchlist", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23020,7 +22722,6 @@ pub mod builder {
                         &result_include_securities,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_watchlist",
@@ -23102,14 +22803,6 @@ pub mod builder {
                 .to_string()) ?, ::brokerkit_runtime::path::segment("get_watchlist",
                 "watchlist_id", & watchlist_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23124,7 +22817,6 @@ pub mod builder {
                         &include_securities,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_watchlist",
@@ -23189,16 +22881,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("delete_watchlist", "watchlist_id", &
                 watchlist_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_watchlist",
             };
@@ -23286,14 +22970,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
                 "watchlist_id", & watchlist_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23303,7 +22979,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "add_security_to_watchlist_by_symbol",
@@ -23392,14 +23067,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
                 "watchlist_id", & watchlist_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23409,7 +23076,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "remove_security_from_watchlist_by_symbol",
@@ -23490,14 +23156,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
                 "security_id", & security_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23506,7 +23164,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "add_security_to_watchlist_by_id",
@@ -23587,14 +23244,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
                 "security_id", & security_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23603,7 +23252,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "remove_security_from_watchlist_by_id",
@@ -23685,14 +23333,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("rename_watchlist", "watchlist_id", &
                 watchlist_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23702,7 +23342,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("name", &name))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "rename_watchlist",
@@ -23809,14 +23448,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_price_alerts", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23829,7 +23460,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_price_alerts",
@@ -23907,14 +23537,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("create_price_alert", "user_id", &
                 user_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -23924,7 +23546,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_price_alert",
@@ -23991,14 +23612,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_price_alert", "alert_id", &
                 alert_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24007,7 +23620,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_price_alert",
@@ -24099,14 +23711,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("modify_price_alert", "alert_id", &
                 alert_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24116,7 +23720,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "modify_price_alert",
@@ -24181,16 +23784,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("delete_price_alert", "alert_id", &
                 alert_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_price_alert",
             };
@@ -24253,14 +23848,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/history/compare", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24270,7 +23857,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_comparison_chart",
@@ -24329,14 +23915,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/history/symbols", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24346,7 +23924,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_chart_history",
@@ -24404,21 +23981,8 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/history/export", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .json(&body)
-                .headers(header_map)
-                .build()?;
+            let mut request = client.client.post(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "export_chart_data",
             };
@@ -24466,14 +24030,6 @@ pub mod builder {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/news", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24483,7 +24039,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("symbol", &symbol))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_news",
@@ -24535,14 +24090,6 @@ pub mod builder {
             let Self { client, symbol } = self;
             let symbol = symbol.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/news/corporate-actions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24552,7 +24099,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("symbol", &symbol))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_corporate_actions",
@@ -24608,14 +24154,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/feedbacks", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24625,7 +24163,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "submit_feedback",
@@ -24767,14 +24304,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_transactions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24789,7 +24318,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_transactions",
@@ -24917,14 +24445,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_activity", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -24938,7 +24458,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_activity",
@@ -25045,14 +24564,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_activity_report", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25065,7 +24576,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("isAsc", &is_asc))
                 .query(&progenitor_client::QueryParam::new("reportEnum", &report_enum))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_activity_report",
@@ -25193,14 +24703,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_transaction_report",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25214,7 +24716,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
                 .query(&progenitor_client::QueryParam::new("reportEnum", &report_enum))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_transaction_report",
@@ -25264,14 +24765,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_allowed_activity_types",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25280,7 +24773,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_allowed_activity_types",
@@ -25330,14 +24822,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_allowed_transaction_types",
                 "account_id", & account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25346,7 +24830,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_allowed_transaction_types",
@@ -25420,14 +24903,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/transactions/consolidated", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25438,7 +24913,6 @@ pub mod builder {
                 )
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_transactions",
@@ -25470,14 +24944,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::StreamerDataModel>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/streamers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25486,7 +24952,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_streamers",
@@ -25532,14 +24997,6 @@ pub mod builder {
             let Self { client, session_type } = self;
             let session_type = session_type.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1.0/streamers/session/recover", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25549,7 +25006,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("sessionType", &session_type))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "recover_streamer_session",
@@ -25581,14 +25037,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/ipo/industries", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25597,7 +25045,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_industries",
@@ -25629,14 +25076,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::string::String>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/v1.0/ipo/security-info", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25645,7 +25084,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_security_info",
@@ -25754,14 +25192,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_ipo_offerings", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -25774,7 +25204,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("page", &page))
                 .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
                 .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_offerings",
@@ -25841,16 +25270,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
                 "offering_reference", & offering_reference.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "subscribe_ipo_offering",
             };
@@ -25916,16 +25337,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
                 "offering_reference", & offering_reference.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.post(url).headers(header_map).build()?;
+            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "unsubscribe_ipo_offering",
             };

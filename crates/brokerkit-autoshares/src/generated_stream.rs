@@ -28,7 +28,7 @@ pub struct AccountBalanceMessage {
     pub pending_orders_count: ::std::option::Option<::std::string::String>,
 }
 ///The `Cmd` of a command and of its reply.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum CommandName {
@@ -142,7 +142,7 @@ pub struct DepthMessage {
     pub key: ::std::string::String,
 }
 ///Kind of streamed entity. Keys are security ids (Quote, Trade, Level2), trading-account ids (Order, Position, AccountBalance), user ids (Watchlist, PriceAlert) or watchlist ids (WatchlistContent). `Trade`, `Level2` and `PriceAlert` are unverified: the docs say the streamers carry trades, depth and price alerts but do not name their entity types.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum EntityType {
@@ -460,7 +460,7 @@ pub struct QuoteMessage {
     pub volume: ::std::option::Option<::brokerkit_runtime::Decimal>,
 }
 ///`Ok` or `Error`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum StatusCode {
@@ -651,6 +651,42 @@ pub mod error {
         fn from(value: String) -> Self {
             Self(value.into())
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CommandName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for EntityType {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StatusCode {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
     }
 }
 /// The JSON schema of every generated stream type, by name, for snapshot tests.

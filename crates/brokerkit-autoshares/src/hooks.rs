@@ -9,7 +9,7 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::{set_bearer, set_secret_header, strip_generator_headers};
+use brokerkit_runtime::hooks::{set_bearer, set_secret_header};
 use brokerkit_runtime::{RefreshError, Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::HeaderName;
@@ -110,7 +110,6 @@ impl ClientHooks<State> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        strip_generator_headers(request);
         let state = self.inner();
         let Some(key) = state.app_key() else {
             return Err(call::not_ready(

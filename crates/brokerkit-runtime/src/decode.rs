@@ -33,6 +33,32 @@ pub async fn json<T: DeserializeOwned, E>(
     }
 }
 
+/// An open enum's value: `Ok` with the known variant its text names (`K`'s `FromStr`, which
+/// the generator writes from the same names as its serde renames), or `Err` with the text of
+/// one this client does not know yet. The generated `Deserialize` of every open enum (`Known`
+/// or `Other(String)`) reads through here: serde's untagged enums buffer each value and try
+/// the variants in turn, which cost every answer's status field more than its decoding.
+pub fn open_enum<'de, D, K>(deserializer: D) -> Result<Result<K, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: std::str::FromStr,
+{
+    struct Text<K>(std::marker::PhantomData<K>);
+    impl<K: std::str::FromStr> serde::de::Visitor<'_> for Text<K> {
+        type Value = Result<K, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(text.parse().map_err(|_| text.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+            Ok(text.parse().map_err(|_| text))
+        }
+    }
+    deserializer.deserialize_str(Text(std::marker::PhantomData))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +80,40 @@ mod tests {
         assert_eq!(value.status(), 200);
         assert_eq!(value.headers()["x-request-id"], "7");
         assert_eq!(value.into_inner().to_string(), "1.23456789012345678901");
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Side {
+        Buy,
+        Sell,
+    }
+    impl std::str::FromStr for Side {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            match s {
+                "buy" => Ok(Self::Buy),
+                "sell" => Ok(Self::Sell),
+                _ => Err(()),
+            }
+        }
+    }
+
+    fn side(json: &str) -> Result<Result<Side, String>, serde_json::Error> {
+        open_enum(&mut serde_json::Deserializer::from_str(json))
+    }
+
+    #[test]
+    fn an_open_enum_reads_known_names_keeps_unknown_text_and_refuses_non_strings() {
+        assert_eq!(side(r#""buy""#).unwrap(), Ok(Side::Buy));
+        assert_eq!(side(r#""sell""#).unwrap(), Ok(Side::Sell));
+        // Names are exact, escapes are read: nothing is guessed or lost.
+        assert_eq!(side(r#""Buy""#).unwrap(), Err("Buy".to_string()));
+        assert_eq!(side(r#""s\u0065ll""#).unwrap(), Ok(Side::Sell));
+        assert_eq!(side(r#""short\n""#).unwrap(), Err("short\n".to_string()));
+        for bad in ["1", "null", "{}", "[\"buy\"]"] {
+            let e = side(bad).unwrap_err();
+            assert!(e.to_string().contains("expected a string"), "{bad}: {e}");
+        }
     }
 
     #[tokio::test]

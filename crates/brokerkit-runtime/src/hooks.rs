@@ -30,12 +30,6 @@ pub fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), 
     crate::Bearer::new(token).set(request)
 }
 
-/// progenitor adds `api-version: <info.version>` to every request; brokers never asked for
-/// it, so it is removed rather than sent.
-pub fn strip_generator_headers(request: &mut reqwest::Request) {
-    request.headers_mut().remove("api-version");
-}
-
 /// After a 401 to a request that carried `sent` as its `Authorization` (the pipeline's step
 /// for a request with a bearer token from `tokens`, in [`crate::call::send`]): when the token
 /// refused is still the current one, renews it once (single-flight across tasks); when another
@@ -77,17 +71,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bearer_is_set_sensitive_and_api_version_removed() {
+    fn bearer_is_set_sensitive() {
         let mut req =
             reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
-        req.headers_mut()
-            .insert("api-version", HeaderValue::from_static("1.0"));
         set_bearer(&mut req, &Secret::new("tok")).unwrap();
-        strip_generator_headers(&mut req);
         let auth = req.headers().get("authorization").unwrap();
         assert_eq!(auth, "Bearer tok");
         assert!(auth.is_sensitive());
-        assert!(req.headers().get("api-version").is_none());
         assert!(set_bearer(&mut req, &Secret::new("bad\nvalue")).is_err());
     }
 }

@@ -160,7 +160,7 @@ pub mod types {
         }
     }
     ///Token lifetime.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ApiTokenExpiry {
@@ -237,7 +237,7 @@ pub mod types {
         }
     }
     ///Token state.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ApiTokenStatus {
@@ -1293,7 +1293,7 @@ assumed. A transaction recorded by staff.
         pub volume: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///Unverified: guessed values.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderSide {
@@ -1362,7 +1362,7 @@ assumed. A transaction recorded by staff.
         }
     }
     ///Unverified: guessed values.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
@@ -1473,7 +1473,7 @@ assumed. A transaction recorded by staff.
         pub volume: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///Trading action to check (the vendor declares the pattern `^(open|close|trigger|sl|tp)$`).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum PreflightAction {
@@ -1909,7 +1909,7 @@ registration", so the body is assumed to carry the customer and that token.
         pub customer: ::std::option::Option<CustomerResponse>,
     }
     ///How the customer arrived.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RegistrationSource {
@@ -2343,7 +2343,7 @@ shape is assembled from list filters and transaction fields.
         pub usd_amount: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///Unverified: only `PENDING` (the default of a manual transaction) is documented; the others are assumed.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionStatus {
@@ -2416,7 +2416,7 @@ shape is assembled from list filters and transaction fields.
         }
     }
     ///Unverified: the vendor does not list the values; these are assumed.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TransactionType {
@@ -2709,6 +2709,102 @@ shape is assembled from list filters and transaction fields.
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ApiTokenExpiry {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ApiTokenStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderSide {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PreflightAction {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RegistrationSource {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransactionStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransactionType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
         }
     }
 }
@@ -3660,14 +3756,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/customers/login", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3677,7 +3765,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "customer_login",
@@ -3726,14 +3813,6 @@ pub mod builder {
             let Self { client, token } = self;
             let token = token.map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/autologin", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3743,7 +3822,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("token", &token))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "autologin",
@@ -3797,14 +3875,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/refresh", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3814,7 +3884,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "refresh_token",
@@ -3865,16 +3934,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("revoke_session", "session_id", &
                 session_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_session",
             };
@@ -3929,14 +3990,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/admin/users/login", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3946,7 +3999,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "staff_login",
@@ -4003,14 +4055,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/customer/login", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4020,7 +4064,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "customer_login_token_pair",
@@ -4079,14 +4122,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/customers/register", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4096,7 +4131,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "register_customer",
@@ -4601,14 +4635,6 @@ pub mod builder {
             let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
             let unassigned = unassigned.map_err(Error::InvalidRequest)?;
             let url = format!("{}/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4693,7 +4719,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
                 .query(&progenitor_client::QueryParam::new("sort_dir", &sort_dir))
                 .query(&progenitor_client::QueryParam::new("unassigned", &unassigned))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_customers",
@@ -4725,14 +4750,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4741,7 +4758,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_me",
@@ -4773,14 +4789,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::vec::Vec<types::TradingAccount>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me/accounts", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4789,7 +4797,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_my_accounts",
@@ -4821,14 +4828,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::vec::Vec<types::Transaction>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/customers/me/transactions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4837,7 +4836,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_my_transactions",
@@ -4893,14 +4891,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/customers/me/deposit", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4910,7 +4900,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "customer_initiate_deposit",
@@ -4966,14 +4955,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/customers/me/withdraw", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4983,7 +4964,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "customer_request_withdrawal",
@@ -5036,14 +5016,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_customer", "customer_id", &
                 customer_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5052,7 +5024,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_customer",
@@ -5128,14 +5099,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("update_customer", "customer_id", &
                 customer_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5145,7 +5108,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "update_customer",
@@ -5177,14 +5139,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::vec::Vec<types::ApiToken>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/api-tokens", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5193,7 +5147,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_api_tokens",
@@ -5251,14 +5204,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api-tokens", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5268,7 +5213,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_api_token",
@@ -5318,14 +5262,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("rotate_api_token", "token_id", &
                 token_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5334,7 +5270,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "rotate_api_token",
@@ -5382,16 +5317,8 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("revoke_api_token", "token_id", &
                 token_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
-            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_api_token",
             };
@@ -5690,14 +5617,6 @@ pub mod builder {
             let sort_by = sort_by.map_err(Error::InvalidRequest)?;
             let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
             let url = format!("{}/accounts", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5734,7 +5653,6 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("search", &search))
                 .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
                 .query(&progenitor_client::QueryParam::new("sort_dir", &sort_dir))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_accounts",
@@ -5787,14 +5705,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_state", "login", & login
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5803,7 +5713,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_state",
@@ -5877,14 +5786,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("reopen_account", "login", & login
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5894,7 +5795,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "reopen_account",
@@ -5966,14 +5866,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("close_account", "login", & login
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5983,7 +5875,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "close_account",
@@ -6055,14 +5946,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/orders/preflight", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             if let Some(value) = x_customer_login {
                 header_map.append("X-Customer-Login", value.to_string().try_into()?);
             }
@@ -6125,14 +6009,7 @@ pub mod builder {
             let Self { client, x_customer_login } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let url = format!("{}/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             if let Some(value) = x_customer_login {
                 header_map.append("X-Customer-Login", value.to_string().try_into()?);
             }
@@ -6214,14 +6091,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             if let Some(value) = x_customer_login {
                 header_map.append("X-Customer-Login", value.to_string().try_into()?);
             }
@@ -6284,14 +6154,7 @@ pub mod builder {
             let Self { client, x_customer_login } = self;
             let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
             let url = format!("{}/positions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             if let Some(value) = x_customer_login {
                 header_map.append("X-Customer-Login", value.to_string().try_into()?);
             }
@@ -6394,14 +6257,7 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("close_position", "position_id", &
                 position_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             if let Some(value) = x_customer_login {
                 header_map.append("X-Customer-Login", value.to_string().try_into()?);
             }
@@ -6471,14 +6327,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/instruments", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6488,7 +6336,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_instrument",
@@ -6539,14 +6386,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_instrument", "symbol", & symbol
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6555,7 +6394,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_instrument",
@@ -6587,14 +6425,6 @@ pub mod builder {
         ) -> Result<ResponseValue<::std::vec::Vec<types::Instrument>>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/broker/instruments/available", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6603,7 +6433,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_available_instruments",
@@ -6698,14 +6527,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("upsert_group_instrument", "symbol", &
                 symbol.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6715,7 +6536,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "upsert_group_instrument",
@@ -6793,14 +6613,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("bulk_upsert_group_instruments",
                 "group_id", & group_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6810,7 +6622,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "bulk_upsert_group_instruments",
@@ -6862,14 +6673,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_group_swap_rates", "group_id", &
                 group_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6878,7 +6681,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_group_swap_rates",
@@ -7163,14 +6965,6 @@ pub mod builder {
             let transaction_owner = transaction_owner.map_err(Error::InvalidRequest)?;
             let type_ = type_.map_err(Error::InvalidRequest)?;
             let url = format!("{}/transactions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7199,7 +6993,6 @@ pub mod builder {
                     ),
                 )
                 .query(&progenitor_client::QueryParam::new("type", &type_))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "list_transactions",
@@ -7256,14 +7049,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/transactions/manual", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7273,7 +7058,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_manual_transaction",
@@ -7349,14 +7133,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("decline_transaction", "tx_id", &
                 tx_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7366,7 +7142,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "decline_transaction",
@@ -7442,14 +7217,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("approve_transaction", "tx_id", &
                 tx_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7459,7 +7226,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "approve_transaction",
@@ -7515,14 +7281,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/transactions/transfer", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7532,7 +7290,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "create_crm_transfer",
@@ -7584,14 +7341,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_customer_risk_profile",
                 "customer_id", & customer_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7600,7 +7349,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_customer_risk_profile",

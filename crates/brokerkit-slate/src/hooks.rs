@@ -1,14 +1,13 @@
 //! What the generated [`Client`] carries and does before each request.
 //!
 //! [`State`] holds the session's token cell. The [`ClientHooks`] impl below runs before every
-//! call: it removes progenitor's `api-version` header and, for the operations the spec marks
-//! as secured ([`SECURED_OPERATIONS`]), adds
+//! call: for the operations the spec marks as secured ([`SECURED_OPERATIONS`]), adds
 //! `Authorization: Bearer <token>`, renewing the token first when it is about to expire, and
 //! answers a 401 with one renewal and one resend. A secured call made before login is refused
 //! without sending anything.
 
 use crate::{operation, Client, SECURED_OPERATIONS};
-use brokerkit_runtime::{call, hooks, Secret, TokenCell, Tokens};
+use brokerkit_runtime::{call, Secret, TokenCell, Tokens};
 use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +63,6 @@ impl ClientHooks<State> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), ProgenitorError<E>> {
-        hooks::strip_generator_headers(request);
         if AUTH_OPERATIONS.contains(&info.operation_id) {
             call::seal();
         }

@@ -97,7 +97,7 @@ positionsCount, ordersCount.
         pub v: ::std::option::Option<::brokerkit_runtime::Decimal>,
     }
     ///Price series used to build bars.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum BarType {
@@ -393,7 +393,7 @@ positionsCount, ordersCount.
     /**Outcome carried in `s`: `ok` (payload in `d`), `error` (reason in `errmsg`, no `d`) or
 `no_data` (nothing in the requested range, no `d`).
 */
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum EnvelopeStatus {
@@ -856,7 +856,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         pub limit_type: ::std::string::String,
     }
     ///Language code for localized texts.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Locale {
@@ -1094,7 +1094,7 @@ only seen as null have guessed types. Note the snake_case `margin_hedging_type`.
         }
     }
     ///Order type.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum OrderType {
@@ -1407,7 +1407,7 @@ characters while the official client allows 32, so the stricter 31 is used.
         pub rate_limit_type: RateLimitType,
     }
     ///Unit of `intervalNum` in a rate limit.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RateLimitMeasure {
@@ -1478,7 +1478,7 @@ characters while the official client allows 32, so the stricter 31 is used.
     /**Route a rate limit applies to. The values below are those the official client expects;
 others (such as a config route) may appear.
 */
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RateLimitType {
@@ -1654,7 +1654,7 @@ wire this is a plain string.
         pub type_: RouteType,
     }
     ///`INFO` routes serve market data, `TRADE` routes accept orders.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum RouteType {
@@ -1812,7 +1812,7 @@ which order type each index stands for is not documented.
         pub s: EnvelopeStatus,
     }
     ///Order or position side.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Side {
@@ -1892,7 +1892,7 @@ which order type each index stands for is not documented.
     /**How `stopLoss` is read: an absolute price, an offset from the entry price, or a trailing
 offset.
 */
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum StopLossType {
@@ -2021,7 +2021,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         pub data: ::std::vec::Vec<StreamAccountToken>,
     }
     ///Bar sizes shorter than a month (`1m`, lower-case m, is one minute).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum SubMonthResolution {
@@ -2128,7 +2128,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         pub title: ::std::option::Option<::std::string::String>,
     }
     ///How `takeProfit` is read, an absolute price or an offset from the entry price.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum TakeProfitType {
@@ -2319,7 +2319,7 @@ integer is accepted. Pass it as `accountId` when subscribing.
         }
     }
     ///Time in force; `IOC` for market orders, `GTC` for limit and stop orders.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum Validity {
@@ -2417,6 +2417,150 @@ integer is accepted. Pass it as `accountId` when subscribing.
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BarType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EnvelopeStatus {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Locale {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RateLimitMeasure {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RateLimitType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RouteType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Side {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for StopLossType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubMonthResolution {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TakeProfitType {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Validity {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::brokerkit_runtime::decode::open_enum(deserializer)
+                .map(|value| match value {
+                    ::std::result::Result::Ok(known) => Self::String(known),
+                    ::std::result::Result::Err(text) => Self::Other(text),
+                })
         }
     }
 }
@@ -3147,14 +3291,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/jwt/token", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3164,7 +3300,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_jwt_token",
@@ -3219,14 +3354,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/jwt/refresh", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3236,7 +3363,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "refresh_jwt_token",
@@ -3269,14 +3395,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::AllAccountsResponse>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/auth/jwt/all-accounts", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3285,7 +3403,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_all_accounts",
@@ -3341,14 +3458,6 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/auth/jwt/accounts/tokens", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3358,7 +3467,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_stream_account_tokens",
@@ -3391,14 +3499,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ConfigEnvelope>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/trade/config", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3407,7 +3507,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_config",
@@ -3439,14 +3538,6 @@ pub mod builder {
         ) -> Result<ResponseValue<types::AccountsEnvelope>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/trade/accounts", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3455,7 +3546,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_accounts",
@@ -3508,14 +3598,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_account_state", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3524,7 +3606,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_state",
@@ -3590,14 +3671,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_instruments", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3607,7 +3680,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("locale", &locale))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_instruments",
@@ -3687,14 +3759,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_instrument_details",
                 "tradable_instrument_id", & tradable_instrument_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3705,7 +3769,6 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("locale", &locale))
                 .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_instrument_details",
@@ -3755,14 +3818,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_session_details", "session_id", &
                 session_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3771,7 +3826,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_session_details",
@@ -3825,14 +3879,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_session_status",
                 "session_status_id", & session_status_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3841,7 +3887,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_session_status",
@@ -3904,14 +3949,6 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/trade/quotes", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3927,7 +3964,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_quotes",
@@ -4002,14 +4038,6 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/trade/dailyBar", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4026,7 +4054,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_daily_bar",
@@ -4089,14 +4116,6 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/trade/depth", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4112,7 +4131,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_depth",
@@ -4220,14 +4238,6 @@ pub mod builder {
             let tradable_instrument_id = tradable_instrument_id
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/trade/history", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4246,7 +4256,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_history",
@@ -4299,14 +4308,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_positions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4315,7 +4316,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions",
@@ -4400,14 +4400,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("close_all_positions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4423,7 +4415,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "close_all_positions",
@@ -4518,14 +4509,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_orders", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4542,7 +4525,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders",
@@ -4617,14 +4599,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("place_order", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4634,7 +4608,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "place_order",
@@ -4704,14 +4677,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_all_orders", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4726,7 +4691,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_all_orders",
@@ -4821,14 +4785,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_orders_history", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4845,7 +4801,6 @@ pub mod builder {
                         &tradable_instrument_id,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders_history",
@@ -4898,14 +4853,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("get_executions", "account_id", &
                 account_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4914,7 +4861,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "get_executions",
@@ -4967,14 +4913,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4983,7 +4921,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_order",
@@ -5058,14 +4995,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("modify_order", "order_id", & order_id
                 .to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5075,7 +5004,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "modify_order",
@@ -5184,14 +5112,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("close_position", "position_id", &
                 position_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5203,7 +5123,6 @@ pub mod builder {
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("qty", &qty))
                 .query(&progenitor_client::QueryParam::new("strategyId", &strategy_id))
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "close_position",
@@ -5280,14 +5199,6 @@ pub mod builder {
                 ::brokerkit_runtime::path::segment("modify_position", "position_id", &
                 position_id.to_string()) ?,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5297,7 +5208,6 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
             let info = OperationInfo {
                 operation_id: "modify_position",

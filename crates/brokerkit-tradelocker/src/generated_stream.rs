@@ -107,7 +107,7 @@ pub struct OpenOrder {
     pub type_: StreamMessageType,
 }
 ///Status of an order on the stream.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum OrderStatus {
@@ -251,7 +251,7 @@ pub struct Property {
     pub value: ::std::option::Option<::std::string::String>,
 }
 ///Side of a position or order (UPPERCASE on the wire, unlike REST's `buy`).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Side {
@@ -320,7 +320,7 @@ impl ::std::convert::TryFrom<::std::string::String> for SideString {
     }
 }
 ///Unverified: why the server refused a subscription or a connection; the docs give no codes. `TOKEN_EXPIRED` / `TOKEN_INVALID`: renew the stream token; `DEVELOPER_KEY_INVALID`: the `developer-api-key` header was refused.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum StreamErrorCode {
@@ -397,7 +397,7 @@ impl ::std::convert::TryFrom<::std::string::String> for StreamErrorCodeString {
     }
 }
 ///The `type` of a `stream` message (not UPPERCASE on the wire).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum StreamMessageType {
@@ -473,7 +473,7 @@ impl ::std::convert::TryFrom<::std::string::String> for StreamMessageTypeString 
     }
 }
 ///What a `subscriptions` request does.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum SubscriptionAction {
@@ -573,7 +573,7 @@ pub struct SubscriptionRequest {
     pub token: ::std::option::Option<::brokerkit_runtime::Secret>,
 }
 ///Unverified: the official example only logs the acknowledgement; these values are what brokerkit's sandbox sends.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[derive(::serde::Serialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schemas", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum SubscriptionStatus {
@@ -675,6 +675,78 @@ pub mod error {
         fn from(value: String) -> Self {
             Self(value.into())
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for OrderStatus {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Side {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamErrorCode {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StreamMessageType {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SubscriptionAction {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SubscriptionStatus {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::brokerkit_runtime::decode::open_enum(deserializer)
+            .map(|value| match value {
+                ::std::result::Result::Ok(known) => Self::String(known),
+                ::std::result::Result::Err(text) => Self::Other(text),
+            })
     }
 }
 /// The JSON schema of every generated stream type, by name, for snapshot tests.

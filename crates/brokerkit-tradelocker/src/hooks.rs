@@ -4,7 +4,7 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::{set_secret_header, strip_generator_headers};
+use brokerkit_runtime::hooks::set_secret_header;
 use brokerkit_runtime::{Secret, TokenCell};
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use reqwest::header::{HeaderName, HeaderValue};
@@ -96,7 +96,6 @@ impl ClientHooks<State> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        strip_generator_headers(request);
         let state = self.inner();
         if let Some(key) = &state.developer_key {
             if info.operation_id != WITHOUT_DEVELOPER_KEY {

@@ -7,7 +7,6 @@
 
 use crate::generated::{operation, Client, SECURED_OPERATIONS};
 use brokerkit_runtime::call;
-use brokerkit_runtime::hooks::strip_generator_headers;
 use brokerkit_runtime::TokenCell;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 use std::sync::Arc;
@@ -45,7 +44,6 @@ impl ClientHooks<State> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        strip_generator_headers(request);
         if AUTH_OPERATIONS.contains(&info.operation_id) {
             call::seal();
         }
