@@ -834,6 +834,18 @@ async fn attribute() {
             ClientConfig::default().http_client(http()),
         ),
         (
+            "session, no timeouts, no pacing",
+            ClientConfig::default()
+                .http_client(http())
+                .rate_limits(RateLimits::off()),
+        ),
+        (
+            "session, no timeouts, no retries",
+            ClientConfig::default()
+                .http_client(http())
+                .retry(brokerkit_runtime::call::Retry::off()),
+        ),
+        (
             "session, no timeouts, no pacing, no retries",
             ClientConfig::default()
                 .http_client(http())

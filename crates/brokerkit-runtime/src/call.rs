@@ -282,7 +282,6 @@ pub fn send<'a>(
     async move {
         let started = tokio::time::Instant::now();
         let deadline = pipeline.deadline.map(|d| started + d);
-        let account = account.as_ref().and_then(|v| v.to_str().ok());
         let mut backoff = pipeline.retry.backoff();
         let mut attempt = 1u32;
         let mut paced = Duration::ZERO;
@@ -290,7 +289,9 @@ pub fn send<'a>(
             // Past the deadline the request is still built, with no time left: it fails as a
             // timeout, as any other overrun does.
             paced += match (
-                pipeline.rate_limits.turn(operation.rate_class, account),
+                pipeline
+                    .rate_limits
+                    .turn(operation.rate_class, account.as_ref()),
                 deadline,
             ) {
                 (None, _) => Duration::ZERO,

@@ -25,6 +25,11 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use http::HeaderValue;
+
+/// The key of a count shared by every account (`account` `None`).
+const SHARED: HeaderValue = HeaderValue::from_static("");
+
 /// The headroom added to each request's share of a limit's interval, in percent.
 pub const DEFAULT_HEADROOM_PERCENT: u32 = 5;
 
@@ -80,7 +85,9 @@ impl std::fmt::Display for Limit {
 
 struct Class {
     limit: Limit,
-    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Keyed by the header value that names the account (the empty value for a shared count):
+    /// a clone of the request's own header, so counting a call copies nothing.
+    limiter: Arc<DefaultKeyedRateLimiter<HeaderValue>>,
 }
 
 struct Inner {
@@ -192,11 +199,15 @@ impl RateLimits {
         self.inner.classes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until a request of `class` for `account` keeps under the class's limit, and
-    /// counts it; returns how long it waited. No wait when off, without a class, or when the
-    /// class has no limit. `account` `None` is one shared key (vendors whose limit is per
-    /// user or per session).
-    pub async fn until_ready(&self, class: Option<&str>, account: Option<&str>) -> Duration {
+    /// Waits until a request of `class` for `account` (the header value that names it)
+    /// keeps under the class's limit, and counts it; returns how long it waited. No wait when
+    /// off, without a class, or when the class has no limit. `account` `None` is one shared
+    /// key (vendors whose limit is per user or per session).
+    pub async fn until_ready(
+        &self,
+        class: Option<&str>,
+        account: Option<&HeaderValue>,
+    ) -> Duration {
         match self.turn(class, account) {
             None => Duration::ZERO,
             Some(wait) => wait.await,
@@ -209,16 +220,19 @@ impl RateLimits {
     pub(crate) fn turn(
         &self,
         class: Option<&str>,
-        account: Option<&str>,
+        account: Option<&HeaderValue>,
     ) -> Option<Pin<Box<dyn Future<Output = Duration> + Send>>> {
         if !self.inner.enabled {
             return None;
         }
-        let limiter = class.and_then(|c| self.read().get(c).map(|c| c.limiter.clone()))?;
-        let key = account.unwrap_or_default().to_string();
+        let classes = self.read();
+        let limiter = &classes.get(class?)?.limiter;
+        let key = account.cloned().unwrap_or(SHARED);
         if limiter.check_key(&key).is_ok() {
             return None;
         }
+        let limiter = limiter.clone();
+        drop(classes);
         Some(Box::pin(async move {
             let started = std::time::Instant::now();
             limiter.until_key_ready(&key).await;
@@ -231,6 +245,9 @@ impl RateLimits {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    static ONE: HeaderValue = HeaderValue::from_static("1");
+    static TWO: HeaderValue = HeaderValue::from_static("2");
 
     #[test]
     fn a_limit_needs_requests_and_an_interval() {
@@ -285,15 +302,15 @@ mod tests {
     async fn a_generous_limit_lets_concurrent_requests_go_without_waiting() {
         let limits = RateLimits::default().limit("QUOTES", Limit::per_second(100_000).unwrap());
         let waits = futures::future::join_all(
-            (0..32).map(|_| limits.until_ready(Some("QUOTES"), Some("1"))),
+            (0..32).map(|_| limits.until_ready(Some("QUOTES"), Some(&ONE))),
         )
         .await;
         assert!(waits.iter().all(|w| w.is_zero()), "{waits:?}");
         // A strict one still spaces them.
         let strict = RateLimits::default().limit("QUOTES", Limit::per_second(20).unwrap());
-        strict.until_ready(Some("QUOTES"), Some("1")).await;
+        strict.until_ready(Some("QUOTES"), Some(&ONE)).await;
         assert!(!strict
-            .until_ready(Some("QUOTES"), Some("1"))
+            .until_ready(Some("QUOTES"), Some(&ONE))
             .await
             .is_zero());
     }
@@ -306,7 +323,7 @@ mod tests {
             .spacing(DEFAULT_HEADROOM_PERCENT);
         let started = Instant::now();
         for _ in 0..6 {
-            limits.until_ready(Some("QUOTES"), Some("1")).await;
+            limits.until_ready(Some("QUOTES"), Some(&ONE)).await;
         }
         let elapsed = started.elapsed();
         assert!(elapsed >= spacing * 5, "{elapsed:?} < 5 × {spacing:?}");
@@ -324,18 +341,18 @@ mod tests {
             .limit("PLACE_ORDER", limit);
         let started = Instant::now();
         // One request each: the first of its (account, class) never waits.
-        limits.until_ready(Some("QUOTES"), Some("1")).await;
-        limits.until_ready(Some("QUOTES"), Some("2")).await;
-        limits.until_ready(Some("PLACE_ORDER"), Some("1")).await;
+        limits.until_ready(Some("QUOTES"), Some(&ONE)).await;
+        limits.until_ready(Some("QUOTES"), Some(&TWO)).await;
+        limits.until_ready(Some("PLACE_ORDER"), Some(&ONE)).await;
         for _ in 0..10 {
-            limits.until_ready(Some("DEPTH"), Some("1")).await;
-            limits.until_ready(None, Some("1")).await;
+            limits.until_ready(Some("DEPTH"), Some(&ONE)).await;
+            limits.until_ready(None, Some(&ONE)).await;
         }
         assert!(started.elapsed() < Duration::from_secs(1));
         // A second quote on account 1 would wait 30 s.
         let waited = tokio::time::timeout(
             Duration::from_millis(200),
-            limits.until_ready(Some("QUOTES"), Some("1")),
+            limits.until_ready(Some("QUOTES"), Some(&ONE)),
         )
         .await;
         assert!(waited.is_err(), "the account's second quote waits");
@@ -343,7 +360,7 @@ mod tests {
         let off = RateLimits::off().limit("QUOTES", limit);
         for _ in 0..5 {
             assert_eq!(
-                off.until_ready(Some("QUOTES"), Some("1")).await,
+                off.until_ready(Some("QUOTES"), Some(&ONE)).await,
                 Duration::ZERO
             );
         }
