@@ -758,9 +758,14 @@ async fn profile(what: &str) {
         ClientConfig::default().http_client(http()),
     )
     .await;
+    // A fixed count (`BENCH_PROFILE_CALLS`) instead of 10 s: instruction counts (valgrind)
+    // of two counts then differ by exactly the calls between them.
+    let calls: Option<u64> = std::env::var("BENCH_PROFILE_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok());
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut runs = 0u64;
-    while std::time::Instant::now() < until {
+    while calls.map_or(std::time::Instant::now() < until, |n| runs < n) {
         match what {
             "quotes" => {
                 s.quote(EURUSD, INFO).await.unwrap();
@@ -798,7 +803,7 @@ async fn profile(what: &str) {
         }
         runs += 1;
     }
-    println!("{what}: {runs} runs in 10 s");
+    println!("{what}: {runs} runs");
 }
 
 /// Which part of the session costs what: sequential quotes of sessions with parts of the
