@@ -406,6 +406,24 @@ async fn sequential_quotes(h: &by_hand::TradeLocker) {
     }
 }
 
+/// One timed run of the baseline's quotes, `IN_FLIGHT` at a time.
+async fn concurrent_quotes(h: &by_hand::TradeLocker) {
+    futures::stream::iter(0..CONCURRENT_CALLS)
+        .map(|_| h.quote())
+        .buffer_unordered(IN_FLIGHT)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// One timed run of brokerkit's quotes, `IN_FLIGHT` at a time.
+async fn session_concurrent_quotes(s: &tl::Session) {
+    futures::stream::iter(0..CONCURRENT_CALLS)
+        .map(|_| async move { s.quote(EURUSD, INFO).await.unwrap() })
+        .buffer_unordered(IN_FLIGHT)
+        .for_each(|_| async {})
+        .await;
+}
+
 /// One timed run of brokerkit's sequential quotes.
 async fn session_quotes(s: &tl::Session) {
     for _ in 0..SEQUENTIAL {
@@ -471,24 +489,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         target: "1.00×",
     });
 
-    let c = interleave(
-        n,
-        || async move {
-            futures::stream::iter(0..CONCURRENT_CALLS)
-                .map(|_| async move { s.quote(EURUSD, INFO).await.unwrap() })
-                .buffer_unordered(IN_FLIGHT)
-                .for_each(|_| async {})
-                .await;
-        },
-        || async move {
-            futures::stream::iter(0..CONCURRENT_CALLS)
-                .map(|_| h.quote())
-                .buffer_unordered(IN_FLIGHT)
-                .for_each(|_| async {})
-                .await;
-        },
-    )
-    .await;
+    let c = interleave(n, || session_concurrent_quotes(s), || concurrent_quotes(h)).await;
     out.push(Row {
         what: format!("TradeLocker quotes, {IN_FLIGHT} in flight ({CONCURRENT_CALLS} per run)"),
         compared: c,
@@ -771,18 +772,10 @@ async fn profile(what: &str) {
                 s.quote(EURUSD, INFO).await.unwrap();
             }
             "concurrent" => {
-                futures::stream::iter(0..CONCURRENT_CALLS)
-                    .map(|_| async move { s.quote(EURUSD, INFO).await.unwrap() })
-                    .buffer_unordered(IN_FLIGHT)
-                    .for_each(|_| async {})
-                    .await
+                session_concurrent_quotes(s).await
             }
             "concurrent-baseline" => {
-                futures::stream::iter(0..CONCURRENT_CALLS)
-                    .map(|_| h.quote())
-                    .buffer_unordered(IN_FLIGHT)
-                    .for_each(|_| async {})
-                    .await
+                concurrent_quotes(h).await
             }
             "history" => {
                 tl_history(s).await;
@@ -806,8 +799,9 @@ async fn profile(what: &str) {
     println!("{what}: {runs} runs");
 }
 
-/// Which part of the session costs what: sequential quotes of sessions with parts of the
-/// pipeline switched off, each interleaved with the baseline (`BENCH_ATTRIBUTE=1`).
+/// Which part of the session costs what: quotes (sequential, then `IN_FLIGHT` at a time) of
+/// sessions with parts of the pipeline switched off, each interleaved with the baseline
+/// (`BENCH_ATTRIBUTE=1`).
 async fn attribute() {
     let (recording, prefix, _) = record_tradelocker().await;
     let served = replay::replay(recording);
@@ -862,6 +856,8 @@ async fn attribute() {
         let s = &tl_session_with(base.clone(), config).await;
         let c = interleave(n, || session_quotes(s), || sequential_quotes(h)).await;
         report(label, c);
+        let c = interleave(n, || session_concurrent_quotes(s), || concurrent_quotes(h)).await;
+        report(&format!("{label}, {IN_FLIGHT} in flight"), c);
     }
 }
 

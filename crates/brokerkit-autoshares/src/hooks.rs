@@ -7,7 +7,7 @@
 //! re-login and one retry when possible, and the raw body of every failed response is kept
 //! for the typed [`Error`](crate::Error).
 
-use crate::generated::{operation, Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::{set_bearer, set_secret_header};
 use brokerkit_runtime::{RefreshError, Secret, TokenCell};
@@ -101,7 +101,7 @@ impl State {
 }
 
 fn is_secured(info: &OperationInfo) -> bool {
-    SECURED_OPERATIONS.contains(&info.operation_id)
+    operation(info.operation_id).is_some_and(|o| o.secured)
 }
 
 impl ClientHooks<State> for Client {

@@ -1,12 +1,13 @@
 //! What the generated [`Client`] carries and does before each request.
 //!
 //! [`State`] holds the session's token cell. The [`ClientHooks`] impl below runs before every
-//! call: for the operations the spec marks as secured ([`SECURED_OPERATIONS`]), adds
-//! `Authorization: Bearer <token>`, renewing the token first when it is about to expire, and
-//! answers a 401 with one renewal and one resend. A secured call made before login is refused
+//! call: for the operations the spec marks as secured (`secured` in their entry of the
+//! generated operations table, [`operation`]), adds `Authorization: Bearer <token>`, renewing
+//! the token first when it is about to expire, and answers a 401 with one renewal and one
+//! resend. A secured call made before login is refused
 //! without sending anything.
 
-use crate::{operation, Client, SECURED_OPERATIONS};
+use crate::{operation, Client};
 use brokerkit_runtime::{call, Secret, TokenCell, Tokens};
 use progenitor_client::{ClientHooks, ClientInfo, Error as ProgenitorError, OperationInfo};
 use std::sync::Arc;
@@ -66,7 +67,7 @@ impl ClientHooks<State> for Client {
         if AUTH_OPERATIONS.contains(&info.operation_id) {
             call::seal();
         }
-        if !SECURED_OPERATIONS.contains(&info.operation_id) {
+        if !operation(info.operation_id).is_some_and(|o| o.secured) {
             return Ok(());
         }
         let bearer = match self.inner().tokens.bearer().await {

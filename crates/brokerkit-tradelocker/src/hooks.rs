@@ -2,7 +2,7 @@
 //! session gets its bearer token and `accNum` without the caller touching headers, a stale
 //! token is renewed first, and a 401 is answered by one refresh and one retry.
 
-use crate::generated::{operation, Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client};
 use brokerkit_runtime::call;
 use brokerkit_runtime::hooks::set_secret_header;
 use brokerkit_runtime::{Secret, TokenCell};
@@ -81,7 +81,7 @@ const WITHOUT_DEVELOPER_KEY: &str = "get_stream_account_tokens";
 const AUTH_OPERATIONS: &[&str] = &["get_jwt_token", "refresh_jwt_token"];
 
 fn is_secured(info: &OperationInfo) -> bool {
-    SECURED_OPERATIONS.contains(&info.operation_id)
+    operation(info.operation_id).is_some_and(|o| o.secured)
 }
 
 /// `/trade` operations are the secured ones except the account list, which runs before an

@@ -5,7 +5,7 @@
 //! the status of an undecodable answer) goes to the runtime's call scope, which
 //! [`Session::call`](crate::Session::call) opens.
 
-use crate::generated::{operation, Client, SECURED_OPERATIONS};
+use crate::generated::{operation, Client};
 use brokerkit_runtime::call;
 use brokerkit_runtime::TokenCell;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
@@ -35,7 +35,7 @@ impl Default for State {
 const AUTH_OPERATIONS: &[&str] = &["get_token", "refresh_token"];
 
 fn is_secured(info: &OperationInfo) -> bool {
-    SECURED_OPERATIONS.contains(&info.operation_id)
+    operation(info.operation_id).is_some_and(|o| o.secured)
 }
 
 impl ClientHooks<State> for Client {
