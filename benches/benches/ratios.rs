@@ -23,7 +23,6 @@ const EURUSD: i64 = 278;
 const INFO: i64 = 948734;
 const TRADE: i64 = 948735;
 /// A bearer token of a real token's length for the baseline (the fixture server checks none).
-const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0cmFkZXJAZXhhbXBsZS5jb20iLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJlLW9mLXRoZS1maXh0dXJlLXRva2Vu";
 const HISTORY_BARS: i64 = 20_000;
 const HISTORY_FROM: i64 = 1_700_000_000_000;
 const POSITIONS: usize = 1_000;
@@ -131,6 +130,8 @@ mod by_hand {
         pub http: reqwest::Client,
         pub base: String,
         pub account_id: String,
+        /// The token the login answered (the one brokerkit's session sends too).
+        pub token: String,
     }
 
     impl TradeLocker {
@@ -143,7 +144,7 @@ mod by_hand {
                 .http
                 .get(format!("{}{path}", self.base))
                 .query(query)
-                .bearer_auth(TOKEN)
+                .bearer_auth(&self.token)
                 .header("accNum", "1")
                 .send()
                 .await
@@ -199,9 +200,10 @@ mod by_hand {
     pub async fn get_json<T: serde::de::DeserializeOwned>(
         http: &reqwest::Client,
         url: &str,
+        token: &str,
         headers: &[(&str, &str)],
     ) -> T {
-        let mut rb = http.get(url).bearer_auth(TOKEN);
+        let mut rb = http.get(url).bearer_auth(token);
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -399,6 +401,14 @@ const SEQUENTIAL: usize = 200;
 const IN_FLIGHT: usize = 32;
 const CONCURRENT_CALLS: usize = 640;
 
+/// The token brokerkit's session sent while `recording` was made: the baseline sends it too.
+fn token_of(recording: &Recording) -> String {
+    recording
+        .bearer()
+        .expect("the recorded calls carried a bearer token")
+        .to_owned()
+}
+
 /// One timed run of the baseline's sequential quotes.
 async fn sequential_quotes(h: &by_hand::TradeLocker) {
     for _ in 0..SEQUENTIAL {
@@ -439,6 +449,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         http: http(),
         base: served.base_url(&prefix),
         account_id: account_id.clone(),
+        token: token_of(&recording),
     };
     let n = rounds();
     let (s, h) = (&session, &by_hand);
@@ -450,6 +461,7 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         http: http(),
         base: served.base_url(&prefix),
         account_id: account_id.clone(),
+        token: token_of(&recording),
     };
     let t = &twin;
     let aa = interleave(n, || sequential_quotes(t), || sequential_quotes(h)).await;
@@ -555,13 +567,15 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
     .unwrap();
     te.account_balance(account_id).await.unwrap();
     let http = http();
-    let served = replay::replay(recorder.recording());
+    let recording = recorder.recording();
+    let token = token_of(&recording);
+    let served = replay::replay(recording);
     let te =
         brokerkit_traderevolution::Session::login(&served.base_url(&prefix), "admin", "admin-pass")
             .await
             .unwrap();
     let url = format!("{}/accounts/{account_id}", served.base_url(&prefix));
-    let (s, http_ref, url_ref) = (&te, &http, &url);
+    let (s, http_ref, url_ref, token_ref) = (&te, &http, &url, token.as_str());
     let c = interleave(
         n,
         || async move {
@@ -571,7 +585,8 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
         },
         || async move {
             for _ in 0..CALLS {
-                let _: by_hand::TeAccount = by_hand::get_json(http_ref, url_ref, &[]).await;
+                let _: by_hand::TeAccount =
+                    by_hand::get_json(http_ref, url_ref, token_ref, &[]).await;
             }
         },
     )
@@ -602,10 +617,12 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
     let account = session.accounts().await.unwrap()[0].id.unwrap();
     session.balance(account).await.unwrap();
     let key = [("Et-App-Key", "sandbox-app-key")];
-    let served = replay::replay(recorder.recording());
+    let recording = recorder.recording();
+    let token = token_of(&recording);
+    let served = replay::replay(recording);
     let session = login(served.base_url(&prefix)).await;
     let url = format!("{}/v1.0/accounts/{account}/info", served.base_url(&prefix));
-    let (s, url_ref, key_ref) = (&session, &url, &key);
+    let (s, url_ref, key_ref, token_ref) = (&session, &url, &key, token.as_str());
     let c = interleave(
         n,
         || async move {
@@ -615,7 +632,8 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
         },
         || async move {
             for _ in 0..CALLS {
-                let _: by_hand::AsBalance = by_hand::get_json(http_ref, url_ref, key_ref).await;
+                let _: by_hand::AsBalance =
+                    by_hand::get_json(http_ref, url_ref, token_ref, key_ref).await;
             }
         },
     )
@@ -640,14 +658,16 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
         .await
         .unwrap();
     session.me().await.unwrap();
-    let served = replay::replay(recorder.recording());
+    let recording = recorder.recording();
+    let token = token_of(&recording);
+    let served = replay::replay(recording);
     let session = brokerkit_slate::Session::new(&served.base_url(&prefix));
     session
         .login("trader@example.com", "correct horse")
         .await
         .unwrap();
     let url = format!("{}/customers/me", served.base_url(&prefix));
-    let (s, url_ref) = (&session, &url);
+    let (s, url_ref, token_ref) = (&session, &url, token.as_str());
     let c = interleave(
         n,
         || async move {
@@ -657,7 +677,8 @@ async fn other_vendor_rows(out: &mut Vec<Row>) {
         },
         || async move {
             for _ in 0..CALLS {
-                let _: by_hand::SlateCustomer = by_hand::get_json(http_ref, url_ref, &[]).await;
+                let _: by_hand::SlateCustomer =
+                    by_hand::get_json(http_ref, url_ref, token_ref, &[]).await;
             }
         },
     )
@@ -685,6 +706,7 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
         http: http(),
         base: served.base_url(prefix),
         account_id: account_id.to_string(),
+        token: token_of(recording),
     };
     println!();
     println!(
@@ -747,12 +769,14 @@ async fn memory(recording: &Recording, prefix: &str, account_id: &str) {
 /// `quotes-without-timeouts` is a session whose HTTP client has no timeouts.
 async fn profile(what: &str) {
     let (recording, prefix, _) = record_tradelocker().await;
+    let token = token_of(&recording);
     let served = replay::replay(recording);
     let s = &tl_session(served.base_url(&prefix)).await;
     let h = &by_hand::TradeLocker {
         http: http(),
         base: served.base_url(&prefix),
         account_id: String::new(),
+        token: token.clone(),
     };
     let bare = &tl_session_with(
         served.base_url(&prefix),
@@ -804,12 +828,14 @@ async fn profile(what: &str) {
 /// (`BENCH_ATTRIBUTE=1`).
 async fn attribute() {
     let (recording, prefix, _) = record_tradelocker().await;
+    let token = token_of(&recording);
     let served = replay::replay(recording);
     let base = served.base_url(&prefix);
     let h = &by_hand::TradeLocker {
         http: http(),
         base: base.clone(),
         account_id: String::new(),
+        token: token.clone(),
     };
     let timed_out = &by_hand::TradeLocker {
         http: brokerkit_runtime::tls::client_builder()
@@ -819,6 +845,7 @@ async fn attribute() {
             .unwrap(),
         base: base.clone(),
         account_id: String::new(),
+        token: token.clone(),
     };
     let n = rounds();
     let report = |label: &str, c: Compared| println!("{label}: {:.3}×", c.speed_ratio());

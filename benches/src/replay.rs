@@ -25,6 +25,9 @@ pub struct Recorded {
 pub struct Recording {
     exact: HashMap<String, Recorded>,
     by_path: HashMap<String, Recorded>,
+    /// The last `Authorization` the recorded client sent: the baseline sends the same, so that
+    /// both clients' requests are the same size.
+    authorization: Option<String>,
 }
 
 impl Recording {
@@ -43,6 +46,12 @@ impl Recording {
         self.exact
             .get(&format!("{method} {path_and_query}"))
             .or_else(|| self.by_path.get(&format!("{method} {path}")))
+    }
+
+    /// The bearer token the recorded client sent last (the one its login was answered with,
+    /// which the fixture server answers again when replaying).
+    pub fn bearer(&self) -> Option<&str> {
+        self.authorization.as_deref()?.strip_prefix("Bearer ")
     }
 
     /// The recorded body for `method path` (any query).
@@ -217,6 +226,11 @@ async fn forward(State(up): State<Upstream>, req: Request) -> Response {
             out = out.header(name, value);
         }
     }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = axum::body::to_bytes(req.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
@@ -238,10 +252,11 @@ async fn forward(State(up): State<Upstream>, req: Request) -> Response {
         body: reply.bytes().await.unwrap_or_default(),
     };
     let response = answer(&recorded);
-    up.recording
-        .lock()
-        .unwrap()
-        .insert(&method, &target, recorded);
+    let mut recording = up.recording.lock().unwrap();
+    recording.insert(&method, &target, recorded);
+    if authorization.is_some() {
+        recording.authorization = authorization;
+    }
     response
 }
 
