@@ -394,7 +394,7 @@ fn rounds() -> usize {
     std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(15)
+        .unwrap_or(31)
 }
 
 const SEQUENTIAL: usize = 200;
@@ -507,6 +507,13 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         compared: c,
         calls: Some(CONCURRENT_CALLS),
         target: "≥ 0.95×",
+    });
+    let aa = interleave(n, || concurrent_quotes(t), || concurrent_quotes(h)).await;
+    out.push(Row {
+        what: format!("harness check: the same, {IN_FLIGHT} in flight"),
+        compared: aa,
+        calls: Some(CONCURRENT_CALLS),
+        target: "1.00×",
     });
 
     let c = interleave(

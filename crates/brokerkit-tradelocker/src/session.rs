@@ -475,11 +475,15 @@ impl Session {
         if !self.state.pipeline.rate_limits.is_on() || self.state.with_selected(|_| ()).is_none() {
             return;
         }
-        self.pacing
-            .get_or_init(|| async {
-                let _ = self.config().await;
-            })
-            .await;
+        if self.pacing.initialized() {
+            return;
+        }
+        // Once per session: boxed, so that every call's future does not carry the config read
+        // (half a quote's future, issue 12).
+        Box::pin(self.pacing.get_or_init(|| async {
+            let _ = self.config().await;
+        }))
+        .await;
     }
 
     /// The selected account's balance and margin figures.
