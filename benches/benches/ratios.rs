@@ -502,18 +502,12 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
     });
 
     let c = interleave(n, || session_concurrent_quotes(s), || concurrent_quotes(h)).await;
+    let concurrent_row = out.len();
     out.push(Row {
         what: format!("TradeLocker quotes, {IN_FLIGHT} in flight ({CONCURRENT_CALLS} per run)"),
         compared: c,
         calls: Some(CONCURRENT_CALLS),
         target: "≥ 0.95×",
-    });
-    let aa = interleave(n, || concurrent_quotes(t), || concurrent_quotes(h)).await;
-    out.push(Row {
-        what: format!("harness check: the same, {IN_FLIGHT} in flight"),
-        compared: aa,
-        calls: Some(CONCURRENT_CALLS),
-        target: "1.00×",
     });
 
     let c = interleave(
@@ -549,6 +543,18 @@ async fn tradelocker_rows(out: &mut Vec<Row>) -> (Recording, String, String) {
         calls: None,
         target: "≤ 1.1×",
     });
+    // Measured last (its row shown beside the session's): run before the history, it left the
+    // heap and the pools so that the history's ratio read about 0.05 higher.
+    let aa = interleave(n, || concurrent_quotes(t), || concurrent_quotes(h)).await;
+    out.insert(
+        concurrent_row + 1,
+        Row {
+            what: format!("harness check: the same, {IN_FLIGHT} in flight"),
+            compared: aa,
+            calls: Some(CONCURRENT_CALLS),
+            target: "1.00×",
+        },
+    );
 
     drop(served);
     (recording, prefix, account_id)
