@@ -6,7 +6,7 @@
 //! variant in turn, which cost a quote's status field more than its four prices (issue 12).
 //! Here their derived `Deserialize` is replaced by one that reads the text once and names the
 //! known variant through `Known`'s `FromStr` (written from the same names as its renames):
-//! [`brokerkit_runtime::decode::open_enum`]. `Serialize` and the schemas are unchanged.
+//! `brokerkit_runtime::decode::open_enum`. `Serialize` and the schemas are unchanged.
 
 use quote::ToTokens;
 
