@@ -229,15 +229,17 @@ impl Default for Pipeline {
 }
 
 /// What the retry step makes of one attempt's outcome: wait this long and send again.
+/// `next_backoff` is called only when the outcome may be retried (the backoff is built then,
+/// not for every call).
 fn retry_wait(
     result: &reqwest::Result<reqwest::Response>,
     repeatable: bool,
     retry: &Retry,
-    backoff: &mut impl Iterator<Item = Duration>,
+    next_backoff: impl FnOnce() -> Option<Duration>,
 ) -> Option<Duration> {
     match result {
         Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
-            let next = backoff.next()?;
+            let next = next_backoff()?;
             match crate::failure::retry_after(r.headers()) {
                 Some(wait) if wait > retry.max_retry_after => None,
                 Some(wait) => Some(wait),
@@ -245,12 +247,12 @@ fn retry_wait(
             }
         }
         Ok(r) if repeatable && matches!(r.status().as_u16(), 502..=504) => {
-            let next = backoff.next()?;
+            let next = next_backoff()?;
             Some(
                 crate::failure::retry_after(r.headers()).map_or(next, |w| w.min(retry.max_backoff)),
             )
         }
-        Err(e) if repeatable && !e.is_builder() => backoff.next(),
+        Err(e) if repeatable && !e.is_builder() => next_backoff(),
         _ => None,
     }
 }
@@ -297,7 +299,7 @@ pub fn send<'a>(
     async move {
         let started = tokio::time::Instant::now();
         let deadline = pipeline.deadline.map(|d| started + d);
-        let mut backoff = pipeline.retry.backoff();
+        let mut backoff = None;
         let mut attempt = 1u32;
         let mut paced = Duration::ZERO;
         let result = loop {
@@ -326,12 +328,6 @@ pub fn send<'a>(
             } else {
                 None
             };
-            let sent = tokens.and_then(|_| {
-                request
-                    .headers()
-                    .get(reqwest::header::AUTHORIZATION)
-                    .cloned()
-            });
             let mut result = client.execute(request).await;
             if let (Some(tokens), Ok(refused)) = (tokens, &result) {
                 if refused.status() == reqwest::StatusCode::UNAUTHORIZED {
@@ -339,7 +335,6 @@ pub fn send<'a>(
                     let resent = Box::pin(crate::hooks::renew_and_resend(
                         client,
                         tokens,
-                        sent,
                         again.as_ref(),
                     ))
                     .await;
@@ -349,7 +344,11 @@ pub fn send<'a>(
                 }
             }
             let again = again.filter(|_| attempt < pipeline.retry.max_attempts);
-            let wait = retry_wait(&result, operation.idempotent, &pipeline.retry, &mut backoff);
+            let wait = retry_wait(&result, operation.idempotent, &pipeline.retry, || {
+                backoff
+                    .get_or_insert_with(|| pipeline.retry.backoff())
+                    .next()
+            });
             let fits =
                 |wait: Duration| deadline.is_none_or(|d| tokio::time::Instant::now() + wait < d);
             let (wait, next) = match (wait, again) {

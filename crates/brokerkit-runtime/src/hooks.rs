@@ -30,19 +30,18 @@ pub fn set_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<(), 
     crate::Bearer::new(token).set(request)
 }
 
-/// After a 401 to a request that carried `sent` as its `Authorization` (the pipeline's step
-/// for a request with a bearer token from `tokens`, in [`crate::call::send`]): when the token
-/// refused is still the current one, renews it once (single-flight across tasks); when another
-/// task renewed it meanwhile, takes that token without renewing again; then resends `copy` with
-/// it. `None` when renewal fails or is impossible, or there is no copy (a streamed body cannot
-/// be copied): the 401 stands.
+/// After a 401 to a request with a bearer token from `tokens` (the pipeline's step, in
+/// [`crate::call::send`]): when the token refused is still the current one, renews it once
+/// (single-flight across tasks); when another task renewed it meanwhile, takes that token
+/// without renewing again; then resends `copy` with it. `None` when renewal fails or is
+/// impossible, or there is no copy (a streamed body cannot be copied): the 401 stands.
 ///
-/// `copy` is the caller's copy of the request, kept for its own retries: the resend is made
-/// from it, so that a call answered at once costs no second copy.
+/// `copy` is the caller's copy of the request as it was sent, kept for its own retries: the
+/// token refused is read from it and the resend made from it, so that a call answered at once
+/// costs nothing beyond that one copy.
 pub(crate) async fn renew_and_resend(
     client: &reqwest::Client,
     tokens: &TokenCell,
-    sent: Option<HeaderValue>,
     copy: Option<&reqwest::Request>,
 ) -> Option<reqwest::Result<reqwest::Response>> {
     let (Some(mut retry), Some((current, generation))) = (
@@ -51,8 +50,11 @@ pub(crate) async fn renew_and_resend(
     ) else {
         return None;
     };
-    let refused_current = sent.as_ref().and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {}", current.access.expose()));
+    let sent = retry
+        .headers()
+        .get(reqwest::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let refused_current = sent == Some(&format!("Bearer {}", current.access.expose()));
     let fresh = if refused_current {
         match tokens.refresh_rejected(generation).await {
             // Only a new token is worth a second try.
