@@ -9,6 +9,7 @@ use crate::lint;
 use crate::normalize;
 use crate::operations;
 use crate::paths;
+use crate::scopes;
 use heck::ToSnakeCase;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
@@ -46,6 +47,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
     builders::drop_struct_builders(&mut file).map_err(|e| format!("{name}: {e}"))?;
     headers::drop_api_version(&mut file).map_err(|e| format!("{name}: {e}"))?;
+    scopes::scope_request_parts(&mut file).map_err(|e| format!("{name}: {e}"))?;
     enums::decode_open_enums(&mut file.items);
     add_extras(&mut file, &secured);
     file.items.extend(operations::items(&table));

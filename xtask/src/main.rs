@@ -13,6 +13,7 @@ mod lint;
 mod normalize;
 mod operations;
 mod paths;
+mod scopes;
 mod streams;
 
 use std::path::{Path, PathBuf};

@@ -14704,58 +14704,70 @@ pub mod builder {
                 username,
                 verification_code,
             } = self;
-            let authentication_type = authentication_type
-                .map_err(Error::InvalidRequest)?;
-            let o_auth_code = o_auth_code.map_err(Error::InvalidRequest)?;
-            let password = password.map_err(Error::InvalidRequest)?;
-            let pin_code = pin_code.map_err(Error::InvalidRequest)?;
-            let redirect_uri = redirect_uri.map_err(Error::InvalidRequest)?;
-            let referral_code = referral_code.map_err(Error::InvalidRequest)?;
-            let username = username.map_err(Error::InvalidRequest)?;
-            let verification_code = verification_code.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/token", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(8usize);
-            if let Some(value) = authentication_type {
-                header_map.append("AuthenticationType", value.to_string().try_into()?);
-            }
-            if let Some(value) = o_auth_code {
-                header_map.append("OAuthCode", value.to_string().try_into()?);
-            }
-            if let Some(value) = password {
-                header_map.append("Password", value.to_string().try_into()?);
-            }
-            if let Some(value) = pin_code {
-                header_map.append("PinCode", value.to_string().try_into()?);
-            }
-            if let Some(value) = redirect_uri {
-                header_map.append("RedirectUri", value.to_string().try_into()?);
-            }
-            if let Some(value) = referral_code {
-                header_map.append("ReferralCode", value.to_string().try_into()?);
-            }
-            if let Some(value) = username {
-                header_map.append("Username", value.to_string().try_into()?);
-            }
-            if let Some(value) = verification_code {
-                header_map.append("VerificationCode", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let authentication_type = authentication_type
+                        .map_err(Error::InvalidRequest)?;
+                    let o_auth_code = o_auth_code.map_err(Error::InvalidRequest)?;
+                    let password = password.map_err(Error::InvalidRequest)?;
+                    let pin_code = pin_code.map_err(Error::InvalidRequest)?;
+                    let redirect_uri = redirect_uri.map_err(Error::InvalidRequest)?;
+                    let referral_code = referral_code.map_err(Error::InvalidRequest)?;
+                    let username = username.map_err(Error::InvalidRequest)?;
+                    let verification_code = verification_code
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/token", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        8usize,
+                    );
+                    if let Some(value) = authentication_type {
+                        header_map
+                            .append("AuthenticationType", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = o_auth_code {
+                        header_map.append("OAuthCode", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = password {
+                        header_map.append("Password", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = pin_code {
+                        header_map.append("PinCode", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = redirect_uri {
+                        header_map.append("RedirectUri", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = referral_code {
+                        header_map.append("ReferralCode", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = username {
+                        header_map.append("Username", value.to_string().try_into()?);
+                    }
+                    if let Some(value) = verification_code {
+                        header_map
+                            .append("VerificationCode", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 202u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -14777,16 +14789,21 @@ pub mod builder {
         ///Sends a `POST` request to `/logout`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/logout", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "logout",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/logout", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -14813,23 +14830,30 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client } = self;
-            let url = format!("{}/v1.0/registration/schema", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_registration_schema",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/v1.0/registration/schema", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -14885,33 +14909,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, origin, body } = self;
-            let origin = origin.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::RegistrationRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/registration/", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append("origin", origin.to_string().try_into()?);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "register_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let origin = origin.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::RegistrationRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/registration/", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map.append("origin", origin.to_string().try_into()?);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -14950,28 +14984,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/info", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user_info", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_info",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/info", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user_info", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15010,28 +15051,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserTradingSettingsModel>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/settings/trading", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user_trading_settings",
-                "user_id", & user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_trading_settings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/settings/trading", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user_trading_settings",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15089,35 +15137,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserTradingSettingsModel>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::UserTradingSettingsModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/settings/trading", client.baseurl,
-                ::brokerkit_runtime::path::segment("set_user_trading_settings",
-                "user_id", & user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "set_user_trading_settings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::UserTradingSettingsModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/settings/trading", client.baseurl,
+                        ::brokerkit_runtime::path::segment("set_user_trading_settings",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15140,23 +15195,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MobileApplicationSettings>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/v1.0/applications/mobile/settings", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_mobile_app_settings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!(
+                        "{}/v1.0/applications/mobile/settings", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15195,28 +15259,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/exchanges", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user_exchanges", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_exchanges",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/exchanges", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user_exchanges",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15273,27 +15344,32 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/users/{userId}/password/change`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ChangeUserPasswordResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/password/change", client.baseurl,
-                ::brokerkit_runtime::path::segment("change_user_password", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.put(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "change_user_password",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ChangeUserPasswordResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/password/change", client.baseurl,
+                        ::brokerkit_runtime::path::segment("change_user_password",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.put(url).json(&body).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15332,28 +15408,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/balance-info", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user_balance_info", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_balance_info",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/balance-info", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user_balance_info",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15393,29 +15476,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserInfoModel>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::GetUserFilter::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/users/info", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_by_email",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::GetUserFilter::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/users/info", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15452,21 +15542,26 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/{userId}/pincode`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pincode", client.baseurl,
-                ::brokerkit_runtime::path::segment("reset_pin_code", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "reset_pin_code",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pincode", client.baseurl,
+                        ::brokerkit_runtime::path::segment("reset_pin_code", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15519,31 +15614,37 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/{userId}/group`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, confirmation_token } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let confirmation_token = confirmation_token.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/group", client.baseurl,
-                ::brokerkit_runtime::path::segment("add_user_to_pro_group", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "confirmationToken",
-                        &confirmation_token,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "add_user_to_pro_group",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let confirmation_token = confirmation_token
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/group", client.baseurl,
+                        ::brokerkit_runtime::path::segment("add_user_to_pro_group",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "confirmationToken",
+                                &confirmation_token,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15597,34 +15698,41 @@ pub mod builder {
         ///Sends a `PATCH` request to `/v1.0/users/{userId}`
         pub async fn send(self) -> Result<ResponseValue<types::UserModel>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PatchUserModel::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("patch_user", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "patch_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PatchUserModel::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("patch_user", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15666,28 +15774,35 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/agreements", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_unsigned_agreements", "user_id",
-                & user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_unsigned_agreements",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/agreements", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_unsigned_agreements",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15735,24 +15850,29 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/users/{userId}/agreements/{agreementId}/sign`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, agreement_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let agreement_id = agreement_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/agreements/{}/sign", client.baseurl,
-                ::brokerkit_runtime::path::segment("sign_platform_agreement", "user_id",
-                & user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("sign_platform_agreement",
-                "agreement_id", & agreement_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "sign_platform_agreement",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let agreement_id = agreement_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/agreements/{}/sign", client.baseurl,
+                        ::brokerkit_runtime::path::segment("sign_platform_agreement",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("sign_platform_agreement",
+                        "agreement_id", & agreement_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15788,28 +15908,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/info", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_balance_info",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_balance_info",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/info", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_balance_info",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15884,34 +16011,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AccountValueItem>>, Error<()>> {
             let Self { client, account_id, end_date, start_date, step } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let end_date = end_date.map_err(Error::InvalidRequest)?;
-            let start_date = start_date.map_err(Error::InvalidRequest)?;
-            let step = step.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/history", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_history", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("endDate", &end_date))
-                .query(&progenitor_client::QueryParam::new("startDate", &start_date))
-                .query(&progenitor_client::QueryParam::new("step", &step))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_history",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let end_date = end_date.map_err(Error::InvalidRequest)?;
+                    let start_date = start_date.map_err(Error::InvalidRequest)?;
+                    let step = step.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/history", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_history",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("endDate", &end_date))
+                        .query(
+                            &progenitor_client::QueryParam::new("startDate", &start_date),
+                        )
+                        .query(&progenitor_client::QueryParam::new("step", &step))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -15950,28 +16086,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::UserAccountModel>>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/accounts", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user_accounts", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/accounts", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user_accounts",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16030,35 +16173,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountRequestResource>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateOpenAccountRequestResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/user/{}/account-requests/open", client.baseurl,
-                ::brokerkit_runtime::path::segment("open_account", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "open_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateOpenAccountRequestResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/user/{}/account-requests/open", client.baseurl,
+                        ::brokerkit_runtime::path::segment("open_account", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16094,28 +16244,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AccountModel>>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_by_id", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_by_id",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_by_id",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16151,28 +16308,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/users", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_users", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_users",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/users", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_users",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16208,28 +16372,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AmsAccountModel>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/details", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_details", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_details",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/details", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_details",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16357,39 +16528,63 @@ pub mod builder {
                 page_size,
                 property_name,
             } = self;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_ascending = is_ascending.map_err(Error::InvalidRequest)?;
-            let is_report = is_report.map_err(Error::InvalidRequest)?;
-            let mask = mask.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let property_name = property_name.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/accounts/all", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isAscending", &is_ascending))
-                .query(&progenitor_client::QueryParam::new("isReport", &is_report))
-                .query(&progenitor_client::QueryParam::new("mask", &mask))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(
-                    &progenitor_client::QueryParam::new("propertyName", &property_name),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_all_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_ascending = is_ascending.map_err(Error::InvalidRequest)?;
+                    let is_report = is_report.map_err(Error::InvalidRequest)?;
+                    let mask = mask.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let property_name = property_name.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/accounts/all", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "isAscending",
+                                &is_ascending,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("isReport", &is_report),
+                        )
+                        .query(&progenitor_client::QueryParam::new("mask", &mask))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "propertyName",
+                                &property_name,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16423,28 +16618,35 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/select`
         pub async fn send(self) -> Result<ResponseValue<types::EmptyResult>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/select", client.baseurl,
-                ::brokerkit_runtime::path::segment("select_account", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "select_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/select", client.baseurl,
+                        ::brokerkit_runtime::path::segment("select_account",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16492,24 +16694,29 @@ pub mod builder {
         ///Sends a `PUT` request to `/v1.0/accounts/{accountId}/alias/{alias}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, alias } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let alias = alias.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/alias/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("update_account_alias", "account_id",
-                & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("update_account_alias", "alias", &
-                alias.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.put(url).build()?;
             let info = OperationInfo {
                 operation_id: "update_account_alias",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let alias = alias.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/alias/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("update_account_alias",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("update_account_alias",
+                        "alias", & alias.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.put(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16543,21 +16750,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/alias`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/alias", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_account_alias", "account_id",
-                & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_account_alias",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/alias", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_account_alias",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16620,33 +16832,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id, user_id, access_type } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let access_type = access_type.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/users/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("add_account_to_user", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("add_account_to_user", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accessType", &access_type))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "add_account_to_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let access_type = access_type.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/users/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("add_account_to_user",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("add_account_to_user",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "accessType",
+                                &access_type,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16699,31 +16923,38 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, account_id, user_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/users/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("remove_account_from_user",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("remove_account_from_user", "user_id",
-                & user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "remove_account_from_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/users/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("remove_account_from_user",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("remove_account_from_user",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16786,33 +17017,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::UserToAccountRelationModel>, Error<()>> {
             let Self { client, account_id, username, access_type } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let username = username.map_err(Error::InvalidRequest)?;
-            let access_type = access_type.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/username/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
-                "username", & username.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accessType", &access_type))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "add_account_to_user_by_username",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let username = username.map_err(Error::InvalidRequest)?;
+                    let access_type = access_type.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/username/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
+                        "username", & username.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "accessType",
+                                &access_type,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16851,25 +17094,34 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountBalanceInfo>, Error<()>> {
             let Self { client, body } = self;
-            let body = body.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/accounts/balance/consolidated", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_balance",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/balance/consolidated", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -16936,29 +17188,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AccountValueItem>>, Error<()>> {
             let Self { client, end_date, start_date, body } = self;
-            let end_date = end_date.map_err(Error::InvalidRequest)?;
-            let start_date = start_date.map_err(Error::InvalidRequest)?;
-            let body = body.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/accounts/history", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("endDate", &end_date))
-                .query(&progenitor_client::QueryParam::new("startDate", &start_date))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_accounts_history",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let end_date = end_date.map_err(Error::InvalidRequest)?;
+                    let start_date = start_date.map_err(Error::InvalidRequest)?;
+                    let body = body.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/accounts/history", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(&progenitor_client::QueryParam::new("endDate", &end_date))
+                        .query(
+                            &progenitor_client::QueryParam::new("startDate", &start_date),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17003,30 +17264,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::RequestChangePasswordResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/users/password/reset", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "request_password_reset",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::RequestChangePasswordResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/users/password/reset", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17065,25 +17333,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StringResourceBasedResponse>, Error<()>> {
             let Self { client, username } = self;
-            let username = username.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/users/password/secret-question", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("username", &username))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_secret_question",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let username = username.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/password/secret-question", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("username", &username),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17128,30 +17407,39 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StringResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::AcceptPasswordCodeResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/users/password/reset/code", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "accept_password_reset_code",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::AcceptPasswordCodeResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/password/reset/code", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17195,29 +17483,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ResourceBasedResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ChangePasswordResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/users/passwords/reset/", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "reset_password",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ChangePasswordResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/users/passwords/reset/", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17325,38 +17621,52 @@ pub mod builder {
                 sort_by,
                 status,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let status = status.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_ach_relationships", "account_id",
-                & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .query(&progenitor_client::QueryParam::new("status", &status))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ach_relationships",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let status = status.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_ach_relationships",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .query(&progenitor_client::QueryParam::new("status", &status))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17412,35 +17722,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAchRelationshipResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
-                ::brokerkit_runtime::path::segment("create_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateAchRelationshipResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
+                        ::brokerkit_runtime::path::segment("create_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17476,28 +17793,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/default", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_default_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_default_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/default", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_default_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17556,35 +17880,42 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAchRelationshipsPlaidResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/plaid", client.baseurl,
-                ::brokerkit_runtime::path::segment("create_ach_relationships_with_plaid",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_ach_relationships_with_plaid",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateAchRelationshipsPlaidResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/plaid", client.baseurl,
+                        ::brokerkit_runtime::path::segment("create_ach_relationships_with_plaid",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17633,31 +17964,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_ach_relationship", "account_id",
-                & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_ach_relationship", "id", & id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_ach_relationship", "id",
+                        & id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17726,38 +18064,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::UpdateAchRelationshipResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("modify_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("modify_ach_relationship", "id", & id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "modify_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::UpdateAchRelationshipResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("modify_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("modify_ach_relationship",
+                        "id", & id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17820,33 +18165,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, reason } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let reason = reason.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("delete_ach_relationship", "id", & id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("reason", &reason))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "delete_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let reason = reason.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("delete_ach_relationship",
+                        "id", & id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("reason", &reason))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17915,38 +18267,46 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AchRelationshipResource>, Error<()>> {
             let Self { client, account_id, id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ApproveAchRelationshipResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}/approve", client.baseurl,
-                ::brokerkit_runtime::path::segment("approve_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("approve_ach_relationship", "id", & id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "approve_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ApproveAchRelationshipResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/{}/approve", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("approve_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("approve_ach_relationship",
+                        "id", & id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -17993,24 +18353,30 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/accounts/{accountId}/ach-relationships/{id}/default`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/ach-relationships/{}/default", client.baseurl,
-                ::brokerkit_runtime::path::segment("set_default_ach_relationship",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("set_default_ach_relationship", "id",
-                & id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "set_default_ach_relationship",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let id = id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/ach-relationships/{}/default", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("set_default_ach_relationship",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("set_default_ach_relationship",
+                        "id", & id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18066,35 +18432,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::AchTransferEditableResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/ach", client.baseurl,
-                ::brokerkit_runtime::path::segment("send_ach_transfer", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "send_ach_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::AchTransferEditableResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/ach", client.baseurl,
+                        ::brokerkit_runtime::path::segment("send_ach_transfer",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18150,35 +18523,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::WireTransferEditableResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/wire", client.baseurl,
-                ::brokerkit_runtime::path::segment("send_wire_transfer", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "send_wire_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::WireTransferEditableResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/wire", client.baseurl,
+                        ::brokerkit_runtime::path::segment("send_wire_transfer",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18234,35 +18614,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CheckRequestEditableResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/check", client.baseurl,
-                ::brokerkit_runtime::path::segment("send_check_transfer", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "send_check_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CheckRequestEditableResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/check", client.baseurl,
+                        ::brokerkit_runtime::path::segment("send_check_transfer",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18318,35 +18705,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferResource>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ZelleTransferEditableResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/zelle", client.baseurl,
-                ::brokerkit_runtime::path::segment("send_zelle_transfer", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "send_zelle_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ZelleTransferEditableResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/zelle", client.baseurl,
+                        ::brokerkit_runtime::path::segment("send_zelle_transfer",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18432,36 +18826,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferPagingResult>, Error<()>> {
             let Self { client, account_id, is_desc, page_number, page_size, sort_by } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_transfers", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_transfers",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_transfers", "account_id",
+                        & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18522,29 +18930,34 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/transfers/{transferId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, transfer_id, comment } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
-            let comment = comment.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_transfer", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("cancel_transfer", "transfer_id", &
-                transfer_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .query(&progenitor_client::QueryParam::new("comment", &comment))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
+                    let comment = comment.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_transfer",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("cancel_transfer",
+                        "transfer_id", & transfer_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .query(&progenitor_client::QueryParam::new("comment", &comment))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18593,31 +19006,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::FeeResource>>, Error<()>> {
             let Self { client, account_id, transfer_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/{}/fees", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_transfer_fees", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_transfer_fees", "transfer_id", &
-                transfer_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_transfer_fees",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/{}/fees", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_transfer_fees",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_transfer_fees",
+                        "transfer_id", & transfer_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18678,34 +19098,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AllowedIraConstraintsResource>, Error<()>> {
             let Self { client, account_id, mechanism, is_deposit } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let mechanism = mechanism.map_err(Error::InvalidRequest)?;
-            let is_deposit = is_deposit.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transfers/ira_constraints/{}/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_ira_constraints", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_ira_constraints", "mechanism", &
-                mechanism.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_ira_constraints", "is_deposit", &
-                is_deposit.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ira_constraints",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let mechanism = mechanism.map_err(Error::InvalidRequest)?;
+                    let is_deposit = is_deposit.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transfers/ira_constraints/{}/{}", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("get_ira_constraints",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_ira_constraints",
+                        "mechanism", & mechanism.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_ira_constraints",
+                        "is_deposit", & is_deposit.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18788,38 +19216,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderPreviewResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_order", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_order", "account_id",
+                        & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -18956,42 +19396,62 @@ pub mod builder {
                 page_size,
                 sort_field,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let desc = desc.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_blotter = is_blotter.map_err(Error::InvalidRequest)?;
-            let is_report = is_report.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_field = sort_field.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_orders", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("desc", &desc))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isBlotter", &is_blotter))
-                .query(&progenitor_client::QueryParam::new("isReport", &is_report))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_blotter = is_blotter.map_err(Error::InvalidRequest)?;
+                    let is_report = is_report.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_orders", "account_id", &
+                        account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("desc", &desc))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new("isBlotter", &is_blotter),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("isReport", &is_report),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("sortField", &sort_field),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19086,40 +19546,52 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, user_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_order", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .query(&progenitor_client::QueryParam::new("userId", &user_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("place_order", "account_id", &
+                        account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .query(&progenitor_client::QueryParam::new("userId", &user_id))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19183,37 +19655,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_replace_order", "account_id",
-                & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("preview_replace_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_replace_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_replace_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("preview_replace_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19260,31 +19740,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_order", "order_id", & order_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_order", "account_id", &
+                        account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_order", "order_id", &
+                        order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19348,37 +19835,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("replace_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("replace_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "replace_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("replace_order", "account_id",
+                        & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("replace_order", "order_id", &
+                        order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19423,24 +19918,29 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/orders/{orderId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_order", "account_id",
+                        & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("cancel_order", "order_id", &
+                        order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19490,31 +19990,38 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/{}/details", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_order_details", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_order_details", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_order_details",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/{}/details", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_order_details",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_order_details",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19561,31 +20068,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/verified/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_verified_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_verified_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_verified_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/verified/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_verified_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_verified_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19648,33 +20162,40 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/accounts/{accountId}/preview/limits/{symbol}`
         pub async fn send(self) -> Result<ResponseValue<types::OrderLimits>, Error<()>> {
             let Self { client, account_id, symbol, price } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let price = price.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/limits/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_order_limits", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_order_limits", "symbol", & symbol
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("price", &price))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_order_limits",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let price = price.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/limits/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_order_limits",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_order_limits", "symbol",
+                        & symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("price", &price))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19733,31 +20254,39 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ConsolidatedQueryDto::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/orders/consolidated", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ConsolidatedQueryDto::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/orders/consolidated", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19840,38 +20369,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderPreviewResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/syncorders", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_sync_order", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/syncorders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -19982,38 +20523,54 @@ pub mod builder {
                 page_size,
                 sort_field,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let desc = desc.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_field = sort_field.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/syncorders", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_sync_orders", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("desc", &desc))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_sync_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/syncorders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_sync_orders",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("desc", &desc))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("sortField", &sort_field),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20108,40 +20665,52 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, currency, exchange, user_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/syncorders", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_sync_order", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .query(&progenitor_client::QueryParam::new("userId", &user_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/syncorders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("place_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .query(&progenitor_client::QueryParam::new("userId", &user_id))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20205,37 +20774,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderVerifiedResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/syncorders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_replace_sync_order",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("preview_replace_sync_order",
-                "order_id", & order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_replace_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/syncorders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_replace_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("preview_replace_sync_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20282,31 +20859,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_sync_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_sync_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_sync_order", "order_id",
+                        & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20370,37 +20954,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrderResource>, Error<()>> {
             let Self { client, account_id, order_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyOrderResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("replace_sync_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("replace_sync_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "replace_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyOrderResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("replace_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("replace_sync_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20445,24 +21037,29 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{accountId}/syncorders/{orderId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, order_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_sync_order", "account_id", &
-                account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("cancel_sync_order", "order_id", &
-                order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_sync_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_sync_order",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("cancel_sync_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20520,34 +21117,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::BuyMutualFundResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/mutual-funds/buy", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_mutual_fund_buy",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_buy",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::BuyMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/mutual-funds/buy", client.baseurl,
+                        ::brokerkit_runtime::path::segment("place_mutual_fund_buy",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20605,34 +21211,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::SellMutualFundResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/mutual-funds/sell", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_mutual_fund_sell",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_sell",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::SellMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/mutual-funds/sell", client.baseurl,
+                        ::brokerkit_runtime::path::segment("place_mutual_fund_sell",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20691,35 +21306,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ExchangeMutualFundResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/mutual-funds/exchange", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_mutual_fund_exchange",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_exchange",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ExchangeMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/mutual-funds/exchange", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("place_mutual_fund_exchange",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20778,35 +21402,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::LiquidateMutualFundResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/mutual-funds/liquidate", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_mutual_fund_liquidation",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_mutual_fund_liquidation",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::LiquidateMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/mutual-funds/liquidate", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("place_mutual_fund_liquidation",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20864,34 +21497,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::BuyMutualFundResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/mutual-funds/buy", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_mutual_fund_buy",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_buy",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::BuyMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders/mutual-funds/buy", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("preview_mutual_fund_buy",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -20949,34 +21592,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::SellMutualFundResource::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/mutual-funds/sell", client.baseurl,
-                ::brokerkit_runtime::path::segment("preview_mutual_fund_sell",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_sell",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::SellMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders/mutual-funds/sell", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("preview_mutual_fund_sell",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21035,36 +21688,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ExchangeMutualFundResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/mutual-funds/exchange", client
-                .baseurl,
-                ::brokerkit_runtime::path::segment("preview_mutual_fund_exchange",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_exchange",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ExchangeMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders/mutual-funds/exchange",
+                        client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_mutual_fund_exchange",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21123,36 +21784,44 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::MutualFundPreviewResource>, Error<()>> {
             let Self { client, clearing_number, body } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::LiquidateMutualFundResource::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/preview/orders/mutual-funds/liquidate", client
-                .baseurl,
-                ::brokerkit_runtime::path::segment("preview_mutual_fund_liquidation",
-                "clearing_number", & clearing_number.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preview_mutual_fund_liquidation",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::LiquidateMutualFundResource::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/preview/orders/mutual-funds/liquidate",
+                        client.baseurl,
+                        ::brokerkit_runtime::path::segment("preview_mutual_fund_liquidation",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21200,24 +21869,30 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/accounts/{clearingNumber}/orders/mutual-funds/{orderId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, clearing_number, order_id } = self;
-            let clearing_number = clearing_number.map_err(Error::InvalidRequest)?;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/orders/mutual-funds/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
-                "clearing_number", & clearing_number.to_string()) ?,
-                ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
-                "order_id", & order_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "cancel_mutual_fund_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let clearing_number = clearing_number
+                        .map_err(Error::InvalidRequest)?;
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/orders/mutual-funds/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
+                        "clearing_number", & clearing_number.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
+                        "order_id", & order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21339,40 +22014,58 @@ pub mod builder {
                 page_size,
                 sort_field,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let desc = desc.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_report = is_report.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_field = sort_field.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/positions", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_positions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("desc", &desc))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isReport", &is_report))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_report = is_report.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/positions", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_positions", "account_id",
+                        & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("desc", &desc))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new("isReport", &is_report),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("sortField", &sort_field),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21452,35 +22145,46 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::PositionResource>>, Error<()>> {
             let Self { client, account_id, symbol, currency, exchange } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/positions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_positions_by_symbol",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_positions_by_symbol", "symbol", &
-                symbol.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions_by_symbol",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/positions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_positions_by_symbol",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_positions_by_symbol",
+                        "symbol", & symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21519,28 +22223,35 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/positions/groups", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_position_groups", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_position_groups",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/positions/groups", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_position_groups",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21591,30 +22302,37 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, account_id, count } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let count = count.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/positions/top", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_top_positions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("count", &count))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_top_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let count = count.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/positions/top", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_top_positions",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("count", &count))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21673,31 +22391,39 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PositionPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ConsolidatedQueryDto::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/positions/consolidated", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ConsolidatedQueryDto::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/positions/consolidated", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21766,32 +22492,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EquityResource>, Error<()>> {
             let Self { client, id_or_symbol, currency, exchange } = self;
-            let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/equities/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_equity", "id_or_symbol", &
-                id_or_symbol.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_equity",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/equities/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_equity", "id_or_symbol",
+                        & id_or_symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21828,21 +22565,26 @@ pub mod builder {
         ///Sends a `GET` request to `/v1.0/equities/{symbol}/logo`
         pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, symbol } = self;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/equities/{}/logo", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_equity_logo", "symbol", & symbol
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.get(url).build()?;
             let info = OperationInfo {
                 operation_id: "get_equity_logo",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/equities/{}/logo", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_equity_logo", "symbol", &
+                        symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.get(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -21907,29 +22649,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::EquityResource>>, Error<()>> {
             let Self { client, count, filter, mask } = self;
-            let count = count.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let mask = mask.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/equities/lookup", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("count", &count))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("mask", &mask))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_equities_by_mask",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let count = count.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let mask = mask.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/equities/lookup", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("count", &count))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("mask", &mask))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22019,33 +22768,49 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EquityPagingResult>, Error<()>> {
             let Self { client, desc, filter, page_number, page_size, sort_field } = self;
-            let desc = desc.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_field = sort_field.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/equities", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("desc", &desc))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_equities",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/equities", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("desc", &desc))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("sortField", &sort_field),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22098,32 +22863,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CurrencyRateResource>, Error<()>> {
             let Self { client, currency, target_currency } = self;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let target_currency = target_currency.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/currencyRate", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "targetCurrency",
-                        &target_currency,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_currency_rate",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let target_currency = target_currency
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/currencyRate", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "targetCurrency",
+                                &target_currency,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22192,32 +22967,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OptionResource>, Error<()>> {
             let Self { client, id_or_symbol, currency, exchange } = self;
-            let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/options/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_option", "id_or_symbol", &
-                id_or_symbol.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_option",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/options/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_option", "id_or_symbol",
+                        & id_or_symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22289,29 +23075,45 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, currency, exchange, underlying } = self;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let underlying = underlying.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/options/expirations", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .query(&progenitor_client::QueryParam::new("underlying", &underlying))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_option_expirations",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let underlying = underlying.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/options/expirations", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "underlying",
+                                &underlying,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22395,34 +23197,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OptionChainResource>, Error<()>> {
             let Self { client, symbol, currency, exchange, filter } = self;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let exchange = exchange.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/options/optionChain/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_option_chain", "symbol", & symbol
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("exchange", &exchange))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_option_chain",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let exchange = exchange.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/options/optionChain/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_option_chain", "symbol",
+                        & symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("exchange", &exchange),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22512,33 +23325,49 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OptionPagingResult>, Error<()>> {
             let Self { client, desc, filter, page_number, page_size, sort_field } = self;
-            let desc = desc.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_field = sort_field.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/options", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("desc", &desc))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortField", &sort_field))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_options",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/options", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("desc", &desc))
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("sortField", &sort_field),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22592,35 +23421,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::WatchlistModel>>, Error<()>> {
             let Self { client, user_id, include_securities } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let include_securities = include_securities.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_watchlists", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "includeSecurities",
-                        &include_securities,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_watchlists",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let include_securities = include_securities
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_watchlists", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "includeSecurities",
+                                &include_securities,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22694,42 +23531,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, result_include_securities, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let result_include_securities = result_include_securities
-                .map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CreateWatchlistModel::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists", client.baseurl,
-                ::brokerkit_runtime::path::segment("create_watchlist", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "resultIncludeSecurities",
-                        &result_include_securities,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_watchlist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let result_include_securities = result_include_securities
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateWatchlistModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists", client.baseurl,
+                        ::brokerkit_runtime::path::segment("create_watchlist", "user_id",
+                        & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "resultIncludeSecurities",
+                                &result_include_securities,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22794,37 +23639,46 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, include_securities } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let include_securities = include_securities.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_watchlist", "user_id", & user_id
-                .to_string()) ?, ::brokerkit_runtime::path::segment("get_watchlist",
-                "watchlist_id", & watchlist_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "includeSecurities",
-                        &include_securities,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_watchlist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let include_securities = include_securities
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_watchlist", "user_id", &
+                        user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_watchlist",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "includeSecurities",
+                                &include_securities,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22872,24 +23726,29 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/watchlists/{watchlistId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, watchlist_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_watchlist", "user_id", &
-                user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("delete_watchlist", "watchlist_id", &
-                watchlist_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_watchlist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_watchlist", "user_id",
+                        & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("delete_watchlist",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -22956,37 +23815,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::SecuritySignature::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
-                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
-                "user_id", & user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
-                "watchlist_id", & watchlist_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "add_security_to_watchlist_by_symbol",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::SecuritySignature::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
+                        ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_symbol",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23053,37 +23920,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::SecuritySignature::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
-                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
-                "user_id", & user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
-                "watchlist_id", & watchlist_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "remove_security_from_watchlist_by_symbol",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::SecuritySignature::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}/securities", client.baseurl,
+                        ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_symbol",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23144,34 +24019,41 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, security_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let security_id = security_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
-                "user_id", & user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
-                "watchlist_id", & watchlist_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
-                "security_id", & security_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "add_security_to_watchlist_by_id",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let security_id = security_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
+                        "security_id", & security_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23232,34 +24114,41 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistModel>, Error<()>> {
             let Self { client, user_id, watchlist_id, security_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let security_id = security_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
-                "user_id", & user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
-                "watchlist_id", & watchlist_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
-                "security_id", & security_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "remove_security_from_watchlist_by_id",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let security_id = security_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
+                        "security_id", & security_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23323,33 +24212,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WatchlistRenameResult>, Error<()>> {
             let Self { client, user_id, watchlist_id, name } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-            let name = name.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/watchlists/{}/name", client.baseurl,
-                ::brokerkit_runtime::path::segment("rename_watchlist", "user_id", &
-                user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("rename_watchlist", "watchlist_id", &
-                watchlist_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("name", &name))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "rename_watchlist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let name = name.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/watchlists/{}/name", client.baseurl,
+                        ::brokerkit_runtime::path::segment("rename_watchlist", "user_id",
+                        & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("rename_watchlist",
+                        "watchlist_id", & watchlist_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("name", &name))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23438,36 +24334,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PriceAlertPagingResult>, Error<()>> {
             let Self { client, user_id, is_desc, page_number, page_size, sort_by } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pricealerts", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_price_alerts", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_price_alerts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pricealerts", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_price_alerts", "user_id",
+                        & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23525,35 +24435,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PriceAlertEditableModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pricealerts", client.baseurl,
-                ::brokerkit_runtime::path::segment("create_price_alert", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_price_alert",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PriceAlertEditableModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pricealerts", client.baseurl,
+                        ::brokerkit_runtime::path::segment("create_price_alert",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23603,31 +24520,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, alert_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let alert_id = alert_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_price_alert", "user_id", &
-                user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("get_price_alert", "alert_id", &
-                alert_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_price_alert",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_price_alert", "user_id",
+                        & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("get_price_alert", "alert_id",
+                        & alert_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23696,38 +24620,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PriceAlertInfoModel>, Error<()>> {
             let Self { client, user_id, alert_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let alert_id = alert_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PriceAlertEditableModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("modify_price_alert", "user_id", &
-                user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("modify_price_alert", "alert_id", &
-                alert_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "modify_price_alert",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PriceAlertEditableModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("modify_price_alert",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("modify_price_alert",
+                        "alert_id", & alert_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23775,24 +24706,29 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1.0/users/{userId}/pricealerts/{alertId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, alert_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let alert_id = alert_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_price_alert", "user_id", &
-                user_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("delete_price_alert", "alert_id", &
-                alert_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_price_alert",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_price_alert",
+                        "user_id", & user_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("delete_price_alert",
+                        "alert_id", & alert_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23841,30 +24777,37 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ChartCompareRequestModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/history/compare", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_comparison_chart",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ChartCompareRequestModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/history/compare", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23908,30 +24851,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ChartHistoryModel>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ChartHistoryRequestModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/history/symbols", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_chart_history",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ChartHistoryRequestModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/history/symbols", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -23974,22 +24924,27 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/history/export`
         pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::HistoricalTradeDataExportDataModel::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/history/export", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "export_chart_data",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::HistoricalTradeDataExportDataModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/history/export", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).json(&body).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24028,25 +24983,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::NewsResource>>, Error<()>> {
             let Self { client, symbol } = self;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/news", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("symbol", &symbol))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_news",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/news", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("symbol", &symbol))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24088,25 +25050,32 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client, symbol } = self;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/news/corporate-actions", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("symbol", &symbol))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_corporate_actions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/news/corporate-actions", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("symbol", &symbol))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24148,29 +25117,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::SubmitFeedbackModel>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::SubmitFeedbackModel::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/feedbacks", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "submit_feedback",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::SubmitFeedbackModel::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/v1.0/feedbacks", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24292,40 +25269,56 @@ pub mod builder {
                 page_size,
                 sort_by,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let check_code = check_code.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transactions", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_transactions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("checkCode", &check_code))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_transactions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let check_code = check_code.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transactions", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_transactions",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("checkCode", &check_code),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24434,38 +25427,52 @@ pub mod builder {
                 page_size,
                 sort_by,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_asc = is_asc.map_err(Error::InvalidRequest)?;
-            let page_number = page_number.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/activity", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_activity", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isAsc", &is_asc))
-                .query(&progenitor_client::QueryParam::new("pageNumber", &page_number))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_activity",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_asc = is_asc.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/activity", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_activity", "account_id",
+                        & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("isAsc", &is_asc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "pageNumber",
+                                &page_number,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24554,36 +25561,48 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id, filter, is_asc, report_enum, sort_by } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_asc = is_asc.map_err(Error::InvalidRequest)?;
-            let report_enum = report_enum.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/activity/report", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_activity_report", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isAsc", &is_asc))
-                .query(&progenitor_client::QueryParam::new("reportEnum", &report_enum))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_activity_report",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_asc = is_asc.map_err(Error::InvalidRequest)?;
+                    let report_enum = report_enum.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/activity/report", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_activity_report",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("isAsc", &is_asc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reportEnum",
+                                &report_enum,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24692,38 +25711,52 @@ pub mod builder {
                 report_enum,
                 sort_by,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let check_code = check_code.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-            let report_enum = report_enum.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transaction/report", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_transaction_report",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("checkCode", &check_code))
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
-                .query(&progenitor_client::QueryParam::new("reportEnum", &report_enum))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_transaction_report",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let check_code = check_code.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
+                    let report_enum = report_enum.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transaction/report", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_transaction_report",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("checkCode", &check_code),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("isDesc", &is_desc))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "reportEnum",
+                                &report_enum,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24759,28 +25792,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/activity/allowed-types", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_allowed_activity_types",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_allowed_activity_types",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/activity/allowed-types", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_allowed_activity_types",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24816,28 +25856,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/accounts/{}/transactions/allowed-types", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_allowed_transaction_types",
-                "account_id", & account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_allowed_transaction_types",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/accounts/{}/transactions/allowed-types", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_allowed_transaction_types",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24896,31 +25943,41 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ActivityPagingResult>, Error<()>> {
             let Self { client, filter, body } = self;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ConsolidatedQueryDto::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/transactions/consolidated", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_consolidated_transactions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ConsolidatedQueryDto::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/transactions/consolidated", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24943,23 +26000,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StreamerDataModel>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/v1.0/streamers", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_streamers",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/v1.0/streamers", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -24995,25 +26059,39 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::RecoveredStreamerSession>, Error<()>> {
             let Self { client, session_type } = self;
-            let session_type = session_type.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1.0/streamers/session/recover", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("sessionType", &session_type))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "recover_streamer_session",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let session_type = session_type.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/streamers/session/recover", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "sessionType",
+                                &session_type,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -25036,23 +26114,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<::std::string::String>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/v1.0/ipo/industries", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_industries",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/v1.0/ipo/industries", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -25075,23 +26160,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::string::String>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/v1.0/ipo/security-info", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_security_info",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/v1.0/ipo/security-info", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -25182,36 +26274,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountOfferingPageResult>, Error<()>> {
             let Self { client, account_id, filter, page, page_size, sort_by } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let filter = filter.map_err(Error::InvalidRequest)?;
-            let page = page.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/ipo/accounts/{}/offerings/active", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_ipo_offerings", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("filter", &filter))
-                .query(&progenitor_client::QueryParam::new("page", &page))
-                .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
-                .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_ipo_offerings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let filter = filter.map_err(Error::InvalidRequest)?;
+                    let page = page.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/ipo/accounts/{}/offerings/active", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_ipo_offerings",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("filter", &filter))
+                        .query(&progenitor_client::QueryParam::new("page", &page))
+                        .query(
+                            &progenitor_client::QueryParam::new("pageSize", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sortBy", &sort_by))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -25261,24 +26362,30 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/ipo/accounts/{accountId}/offerings/{offeringReference}/subscribe`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, offering_reference } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/ipo/accounts/{}/offerings/{}/subscribe", client.baseurl,
-                ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
-                "offering_reference", & offering_reference.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "subscribe_ipo_offering",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let offering_reference = offering_reference
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/ipo/accounts/{}/offerings/{}/subscribe", client.baseurl,
+                        ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
+                        "offering_reference", & offering_reference.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -25328,24 +26435,31 @@ pub mod builder {
         ///Sends a `POST` request to `/v1.0/ipo/accounts/{accountId}/offerings/{offeringReference}/unsubscribe`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id, offering_reference } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let offering_reference = offering_reference.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1.0/ipo/accounts/{}/offerings/{}/unsubscribe", client.baseurl,
-                ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
-                "account_id", & account_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
-                "offering_reference", & offering_reference.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "unsubscribe_ipo_offering",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let offering_reference = offering_reference
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/v1.0/ipo/accounts/{}/offerings/{}/unsubscribe", client
+                        .baseurl,
+                        ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
+                        "account_id", & account_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("unsubscribe_ipo_offering",
+                        "offering_reference", & offering_reference.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),

@@ -3750,29 +3750,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerLoginResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CustomerLoginRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/customers/login", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "customer_login",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CustomerLoginRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/customers/login", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3811,25 +3819,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerLoginResponse>, Error<()>> {
             let Self { client, token } = self;
-            let token = token.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/autologin", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("token", &token))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "autologin",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let token = token.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/autologin", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("token", &token))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3869,29 +3884,36 @@ pub mod builder {
         ///Sends a `POST` request to `/auth/refresh`
         pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::RefreshRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/refresh", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "refresh_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::RefreshRequest::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/refresh", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3928,21 +3950,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/auth/sessions/{session_id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, session_id } = self;
-            let session_id = session_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/auth/sessions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("revoke_session", "session_id", &
-                session_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_session",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let session_id = session_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/auth/sessions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("revoke_session",
+                        "session_id", & session_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3984,29 +4011,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StaffLoginSuccess>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::StaffLoginRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/api/admin/users/login", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "staff_login",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::StaffLoginRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/api/admin/users/login", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 202u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -4049,29 +4084,37 @@ pub mod builder {
         ///Sends a `POST` request to `/api/customer/login`
         pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CustomerLoginRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/api/customer/login", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "customer_login_token_pair",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CustomerLoginRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/api/customer/login", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4115,30 +4158,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::RegisterCustomerResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::RegisterCustomerRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/customers/register", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "register_customer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::RegisterCustomerRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/customers/register", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -4604,129 +4654,176 @@ pub mod builder {
                 sort_dir,
                 unassigned,
             } = self;
-            let affiliate_id = affiliate_id.map_err(Error::InvalidRequest)?;
-            let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
-            let compliance_status = compliance_status.map_err(Error::InvalidRequest)?;
-            let country = country.map_err(Error::InvalidRequest)?;
-            let ftd_from = ftd_from.map_err(Error::InvalidRequest)?;
-            let ftd_to = ftd_to.map_err(Error::InvalidRequest)?;
-            let funnel = funnel.map_err(Error::InvalidRequest)?;
-            let has_ftd = has_ftd.map_err(Error::InvalidRequest)?;
-            let is_active = is_active.map_err(Error::InvalidRequest)?;
-            let kyc_status_id = kyc_status_id.map_err(Error::InvalidRequest)?;
-            let last_activity_from = last_activity_from.map_err(Error::InvalidRequest)?;
-            let last_activity_to = last_activity_to.map_err(Error::InvalidRequest)?;
-            let last_login_from = last_login_from.map_err(Error::InvalidRequest)?;
-            let last_login_to = last_login_to.map_err(Error::InvalidRequest)?;
-            let owner_id = owner_id.map_err(Error::InvalidRequest)?;
-            let page = page.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let promo_code_id = promo_code_id.map_err(Error::InvalidRequest)?;
-            let reg_from = reg_from.map_err(Error::InvalidRequest)?;
-            let reg_to = reg_to.map_err(Error::InvalidRequest)?;
-            let registration_source = registration_source
-                .map_err(Error::InvalidRequest)?;
-            let retention_status = retention_status.map_err(Error::InvalidRequest)?;
-            let risk_classification = risk_classification
-                .map_err(Error::InvalidRequest)?;
-            let sales_status_id = sales_status_id.map_err(Error::InvalidRequest)?;
-            let search = search.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
-            let unassigned = unassigned.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/customers", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new("affiliate_id", &affiliate_id),
-                )
-                .query(&progenitor_client::QueryParam::new("campaign_id", &campaign_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "compliance_status",
-                        &compliance_status,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("country", &country))
-                .query(&progenitor_client::QueryParam::new("ftd_from", &ftd_from))
-                .query(&progenitor_client::QueryParam::new("ftd_to", &ftd_to))
-                .query(&progenitor_client::QueryParam::new("funnel", &funnel))
-                .query(&progenitor_client::QueryParam::new("has_ftd", &has_ftd))
-                .query(&progenitor_client::QueryParam::new("is_active", &is_active))
-                .query(
-                    &progenitor_client::QueryParam::new("kyc_status_id", &kyc_status_id),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "last_activity_from",
-                        &last_activity_from,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "last_activity_to",
-                        &last_activity_to,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "last_login_from",
-                        &last_login_from,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new("last_login_to", &last_login_to),
-                )
-                .query(&progenitor_client::QueryParam::new("owner_id", &owner_id))
-                .query(&progenitor_client::QueryParam::new("page", &page))
-                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
-                .query(
-                    &progenitor_client::QueryParam::new("promo_code_id", &promo_code_id),
-                )
-                .query(&progenitor_client::QueryParam::new("reg_from", &reg_from))
-                .query(&progenitor_client::QueryParam::new("reg_to", &reg_to))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "registration_source",
-                        &registration_source,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "retention_status",
-                        &retention_status,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "risk_classification",
-                        &risk_classification,
-                    ),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "sales_status_id",
-                        &sales_status_id,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("search", &search))
-                .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
-                .query(&progenitor_client::QueryParam::new("sort_dir", &sort_dir))
-                .query(&progenitor_client::QueryParam::new("unassigned", &unassigned))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_customers",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let affiliate_id = affiliate_id.map_err(Error::InvalidRequest)?;
+                    let campaign_id = campaign_id.map_err(Error::InvalidRequest)?;
+                    let compliance_status = compliance_status
+                        .map_err(Error::InvalidRequest)?;
+                    let country = country.map_err(Error::InvalidRequest)?;
+                    let ftd_from = ftd_from.map_err(Error::InvalidRequest)?;
+                    let ftd_to = ftd_to.map_err(Error::InvalidRequest)?;
+                    let funnel = funnel.map_err(Error::InvalidRequest)?;
+                    let has_ftd = has_ftd.map_err(Error::InvalidRequest)?;
+                    let is_active = is_active.map_err(Error::InvalidRequest)?;
+                    let kyc_status_id = kyc_status_id.map_err(Error::InvalidRequest)?;
+                    let last_activity_from = last_activity_from
+                        .map_err(Error::InvalidRequest)?;
+                    let last_activity_to = last_activity_to
+                        .map_err(Error::InvalidRequest)?;
+                    let last_login_from = last_login_from
+                        .map_err(Error::InvalidRequest)?;
+                    let last_login_to = last_login_to.map_err(Error::InvalidRequest)?;
+                    let owner_id = owner_id.map_err(Error::InvalidRequest)?;
+                    let page = page.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let promo_code_id = promo_code_id.map_err(Error::InvalidRequest)?;
+                    let reg_from = reg_from.map_err(Error::InvalidRequest)?;
+                    let reg_to = reg_to.map_err(Error::InvalidRequest)?;
+                    let registration_source = registration_source
+                        .map_err(Error::InvalidRequest)?;
+                    let retention_status = retention_status
+                        .map_err(Error::InvalidRequest)?;
+                    let risk_classification = risk_classification
+                        .map_err(Error::InvalidRequest)?;
+                    let sales_status_id = sales_status_id
+                        .map_err(Error::InvalidRequest)?;
+                    let search = search.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
+                    let unassigned = unassigned.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/customers", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "affiliate_id",
+                                &affiliate_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "campaign_id",
+                                &campaign_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "compliance_status",
+                                &compliance_status,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("country", &country))
+                        .query(
+                            &progenitor_client::QueryParam::new("ftd_from", &ftd_from),
+                        )
+                        .query(&progenitor_client::QueryParam::new("ftd_to", &ftd_to))
+                        .query(&progenitor_client::QueryParam::new("funnel", &funnel))
+                        .query(&progenitor_client::QueryParam::new("has_ftd", &has_ftd))
+                        .query(
+                            &progenitor_client::QueryParam::new("is_active", &is_active),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "kyc_status_id",
+                                &kyc_status_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "last_activity_from",
+                                &last_activity_from,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "last_activity_to",
+                                &last_activity_to,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "last_login_from",
+                                &last_login_from,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "last_login_to",
+                                &last_login_to,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("owner_id", &owner_id),
+                        )
+                        .query(&progenitor_client::QueryParam::new("page", &page))
+                        .query(
+                            &progenitor_client::QueryParam::new("page_size", &page_size),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "promo_code_id",
+                                &promo_code_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("reg_from", &reg_from),
+                        )
+                        .query(&progenitor_client::QueryParam::new("reg_to", &reg_to))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "registration_source",
+                                &registration_source,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "retention_status",
+                                &retention_status,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "risk_classification",
+                                &risk_classification,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "sales_status_id",
+                                &sales_status_id,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("search", &search))
+                        .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
+                        .query(
+                            &progenitor_client::QueryParam::new("sort_dir", &sort_dir),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "unassigned",
+                                &unassigned,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4749,23 +4846,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/customers/me", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_me",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/customers/me", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4788,23 +4892,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::TradingAccount>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/customers/me/accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_my_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/customers/me/accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4827,23 +4938,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Transaction>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/customers/me/transactions", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_my_transactions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/customers/me/transactions", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4885,29 +5003,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::DepositInitiated>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::DepositRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/customers/me/deposit", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "customer_initiate_deposit",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::DepositRequest::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/customers/me/deposit", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4949,29 +5074,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::WithdrawalRequested>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::WithdrawalRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/customers/me/withdraw", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "customer_request_withdrawal",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::WithdrawalRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/customers/me/withdraw", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -5010,28 +5143,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client, customer_id } = self;
-            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/customers/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_customer", "customer_id", &
-                customer_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_customer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/customers/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_customer", "customer_id",
+                        & customer_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5088,34 +5228,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerResponse>, Error<()>> {
             let Self { client, customer_id, body } = self;
-            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CustomerUpdateRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/customers/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("update_customer", "customer_id", &
-                customer_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "update_customer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CustomerUpdateRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/customers/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("update_customer",
+                        "customer_id", & customer_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5138,23 +5286,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::ApiToken>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/api-tokens", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_api_tokens",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/api-tokens", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5198,29 +5353,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ApiTokenWithSecret>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ApiTokenCreateRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/api-tokens", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_api_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ApiTokenCreateRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/api-tokens", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5256,28 +5419,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ApiTokenWithSecret>, Error<()>> {
             let Self { client, token_id } = self;
-            let token_id = token_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/api-tokens/{}/rotate", client.baseurl,
-                ::brokerkit_runtime::path::segment("rotate_api_token", "token_id", &
-                token_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "rotate_api_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let token_id = token_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/api-tokens/{}/rotate", client.baseurl,
+                        ::brokerkit_runtime::path::segment("rotate_api_token",
+                        "token_id", & token_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5311,21 +5481,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/api-tokens/{token_id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, token_id } = self;
-            let token_id = token_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/api-tokens/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("revoke_api_token", "token_id", &
-                token_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "revoke_api_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let token_id = token_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/api-tokens/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("revoke_api_token",
+                        "token_id", & token_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5600,67 +5775,114 @@ pub mod builder {
                 sort_by,
                 sort_dir,
             } = self;
-            let account_type = account_type.map_err(Error::InvalidRequest)?;
-            let balance_max = balance_max.map_err(Error::InvalidRequest)?;
-            let balance_min = balance_min.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
-            let equity_max = equity_max.map_err(Error::InvalidRequest)?;
-            let equity_min = equity_min.map_err(Error::InvalidRequest)?;
-            let group_id = group_id.map_err(Error::InvalidRequest)?;
-            let has_open_positions = has_open_positions.map_err(Error::InvalidRequest)?;
-            let is_active = is_active.map_err(Error::InvalidRequest)?;
-            let margin_call_risk = margin_call_risk.map_err(Error::InvalidRequest)?;
-            let page = page.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let search = search.map_err(Error::InvalidRequest)?;
-            let sort_by = sort_by.map_err(Error::InvalidRequest)?;
-            let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new("account_type", &account_type),
-                )
-                .query(&progenitor_client::QueryParam::new("balance_max", &balance_max))
-                .query(&progenitor_client::QueryParam::new("balance_min", &balance_min))
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("customer_id", &customer_id))
-                .query(&progenitor_client::QueryParam::new("equity_max", &equity_max))
-                .query(&progenitor_client::QueryParam::new("equity_min", &equity_min))
-                .query(&progenitor_client::QueryParam::new("group_id", &group_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "has_open_positions",
-                        &has_open_positions,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("is_active", &is_active))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "margin_call_risk",
-                        &margin_call_risk,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("page", &page))
-                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
-                .query(&progenitor_client::QueryParam::new("search", &search))
-                .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
-                .query(&progenitor_client::QueryParam::new("sort_dir", &sort_dir))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_type = account_type.map_err(Error::InvalidRequest)?;
+                    let balance_max = balance_max.map_err(Error::InvalidRequest)?;
+                    let balance_min = balance_min.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let equity_max = equity_max.map_err(Error::InvalidRequest)?;
+                    let equity_min = equity_min.map_err(Error::InvalidRequest)?;
+                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let has_open_positions = has_open_positions
+                        .map_err(Error::InvalidRequest)?;
+                    let is_active = is_active.map_err(Error::InvalidRequest)?;
+                    let margin_call_risk = margin_call_risk
+                        .map_err(Error::InvalidRequest)?;
+                    let page = page.map_err(Error::InvalidRequest)?;
+                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let search = search.map_err(Error::InvalidRequest)?;
+                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let sort_dir = sort_dir.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "account_type",
+                                &account_type,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "balance_max",
+                                &balance_max,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "balance_min",
+                                &balance_min,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "customer_id",
+                                &customer_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "equity_max",
+                                &equity_max,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "equity_min",
+                                &equity_min,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("group_id", &group_id),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "has_open_positions",
+                                &has_open_positions,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("is_active", &is_active),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "margin_call_risk",
+                                &margin_call_risk,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("page", &page))
+                        .query(
+                            &progenitor_client::QueryParam::new("page_size", &page_size),
+                        )
+                        .query(&progenitor_client::QueryParam::new("search", &search))
+                        .query(&progenitor_client::QueryParam::new("sort_by", &sort_by))
+                        .query(
+                            &progenitor_client::QueryParam::new("sort_dir", &sort_dir),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5699,28 +5921,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountStateResponse>, Error<()>> {
             let Self { client, login } = self;
-            let login = login.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/accounts/{}/state", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_state", "login", & login
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_state",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let login = login.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/accounts/{}/state", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_state", "login",
+                        & login.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5775,34 +6004,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountStatusChange>, Error<()>> {
             let Self { client, login, body } = self;
-            let login = login.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ReopenAccountRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/accounts/{}/reopen", client.baseurl,
-                ::brokerkit_runtime::path::segment("reopen_account", "login", & login
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "reopen_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let login = login.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ReopenAccountRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/accounts/{}/reopen", client.baseurl,
+                        ::brokerkit_runtime::path::segment("reopen_account", "login", &
+                        login.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5855,34 +6092,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountStatusChange>, Error<()>> {
             let Self { client, login, body } = self;
-            let login = login.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::CloseAccountRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/accounts/{}/close", client.baseurl,
-                ::brokerkit_runtime::path::segment("close_account", "login", & login
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "close_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let login = login.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::CloseAccountRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/accounts/{}/close", client.baseurl,
+                        ::brokerkit_runtime::path::segment("close_account", "login", &
+                        login.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5939,35 +6184,47 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PreflightResponse>, Error<()>> {
             let Self { client, x_customer_login, body } = self;
-            let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PreflightRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/orders/preflight", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            if let Some(value) = x_customer_login {
-                header_map.append("X-Customer-Login", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "preflight_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let x_customer_login = x_customer_login
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PreflightRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/orders/preflight", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    if let Some(value) = x_customer_login {
+                        header_map
+                            .append("X-Customer-Login", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6007,29 +6264,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Order>>, Error<()>> {
             let Self { client, x_customer_login } = self;
-            let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            if let Some(value) = x_customer_login {
-                header_map.append("X-Customer-Login", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let x_customer_login = x_customer_login
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/orders", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    if let Some(value) = x_customer_login {
+                        header_map
+                            .append("X-Customer-Login", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6084,35 +6352,47 @@ pub mod builder {
         ///Sends a `POST` request to `/orders`
         pub async fn send(self) -> Result<ResponseValue<types::Order>, Error<()>> {
             let Self { client, x_customer_login, body } = self;
-            let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PlaceOrderRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            if let Some(value) = x_customer_login {
-                header_map.append("X-Customer-Login", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let x_customer_login = x_customer_login
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PlaceOrderRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/orders", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    if let Some(value) = x_customer_login {
+                        header_map
+                            .append("X-Customer-Login", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6152,29 +6432,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Position>>, Error<()>> {
             let Self { client, x_customer_login } = self;
-            let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/positions", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            if let Some(value) = x_customer_login {
-                header_map.append("X-Customer-Login", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let x_customer_login = x_customer_login
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/positions", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    if let Some(value) = x_customer_login {
+                        header_map
+                            .append("X-Customer-Login", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6245,40 +6536,52 @@ pub mod builder {
         ///Sends a `POST` request to `/positions/{position_id}/close`
         pub async fn send(self) -> Result<ResponseValue<types::Position>, Error<()>> {
             let Self { client, position_id, x_customer_login, body } = self;
-            let position_id = position_id.map_err(Error::InvalidRequest)?;
-            let x_customer_login = x_customer_login.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ClosePositionRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/positions/{}/close", client.baseurl,
-                ::brokerkit_runtime::path::segment("close_position", "position_id", &
-                position_id.to_string()) ?,
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            if let Some(value) = x_customer_login {
-                header_map.append("X-Customer-Login", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "close_position",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let x_customer_login = x_customer_login
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ClosePositionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/positions/{}/close", client.baseurl,
+                        ::brokerkit_runtime::path::segment("close_position",
+                        "position_id", & position_id.to_string()) ?,
+                    );
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    if let Some(value) = x_customer_login {
+                        header_map
+                            .append("X-Customer-Login", value.to_string().try_into()?);
+                    }
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6320,30 +6623,37 @@ pub mod builder {
         ///Sends a `POST` request to `/instruments`
         pub async fn send(self) -> Result<ResponseValue<types::Instrument>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::InstrumentCreateRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/instruments", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_instrument",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::InstrumentCreateRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/instruments", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6380,28 +6690,35 @@ pub mod builder {
         ///Sends a `GET` request to `/instruments/{symbol}`
         pub async fn send(self) -> Result<ResponseValue<types::Instrument>, Error<()>> {
             let Self { client, symbol } = self;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/instruments/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_instrument", "symbol", & symbol
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_instrument",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/instruments/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_instrument", "symbol", &
+                        symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6424,23 +6741,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Instrument>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/broker/instruments/available", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_available_instruments",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!(
+                        "{}/broker/instruments/available", client.baseurl,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6512,38 +6838,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::GroupInstrument>, Error<()>> {
             let Self { client, group_id, symbol, body } = self;
-            let group_id = group_id.map_err(Error::InvalidRequest)?;
-            let symbol = symbol.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::GroupInstrumentUpsertRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/groups/{}/instruments/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("upsert_group_instrument", "group_id",
-                & group_id.to_string()) ?,
-                ::brokerkit_runtime::path::segment("upsert_group_instrument", "symbol", &
-                symbol.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "upsert_group_instrument",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::GroupInstrumentUpsertRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/groups/{}/instruments/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("upsert_group_instrument",
+                        "group_id", & group_id.to_string()) ?,
+                        ::brokerkit_runtime::path::segment("upsert_group_instrument",
+                        "symbol", & symbol.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6601,35 +6934,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::GroupInstrument>>, Error<()>> {
             let Self { client, group_id, body } = self;
-            let group_id = group_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::GroupInstrumentBulkRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/groups/{}/instruments/bulk", client.baseurl,
-                ::brokerkit_runtime::path::segment("bulk_upsert_group_instruments",
-                "group_id", & group_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .put(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "bulk_upsert_group_instruments",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::GroupInstrumentBulkRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/groups/{}/instruments/bulk", client.baseurl,
+                        ::brokerkit_runtime::path::segment("bulk_upsert_group_instruments",
+                        "group_id", & group_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .put(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6667,28 +7007,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::GroupSwapRates>, Error<()>> {
             let Self { client, group_id } = self;
-            let group_id = group_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/broker/groups/{}/swap-rates", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_group_swap_rates", "group_id", &
-                group_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_group_swap_rates",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/broker/groups/{}/swap-rates", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_group_swap_rates",
+                        "group_id", & group_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -6949,58 +7296,97 @@ pub mod builder {
                 transaction_owner,
                 type_,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let amount_max = amount_max.map_err(Error::InvalidRequest)?;
-            let amount_min = amount_min.map_err(Error::InvalidRequest)?;
-            let approved_by = approved_by.map_err(Error::InvalidRequest)?;
-            let currency = currency.map_err(Error::InvalidRequest)?;
-            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
-            let date_from = date_from.map_err(Error::InvalidRequest)?;
-            let date_to = date_to.map_err(Error::InvalidRequest)?;
-            let gate_name = gate_name.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let offset = offset.map_err(Error::InvalidRequest)?;
-            let source = source.map_err(Error::InvalidRequest)?;
-            let status = status.map_err(Error::InvalidRequest)?;
-            let transaction_owner = transaction_owner.map_err(Error::InvalidRequest)?;
-            let type_ = type_.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/transactions", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("account_id", &account_id))
-                .query(&progenitor_client::QueryParam::new("amount_max", &amount_max))
-                .query(&progenitor_client::QueryParam::new("amount_min", &amount_min))
-                .query(&progenitor_client::QueryParam::new("approved_by", &approved_by))
-                .query(&progenitor_client::QueryParam::new("currency", &currency))
-                .query(&progenitor_client::QueryParam::new("customer_id", &customer_id))
-                .query(&progenitor_client::QueryParam::new("date_from", &date_from))
-                .query(&progenitor_client::QueryParam::new("date_to", &date_to))
-                .query(&progenitor_client::QueryParam::new("gate_name", &gate_name))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("offset", &offset))
-                .query(&progenitor_client::QueryParam::new("source", &source))
-                .query(&progenitor_client::QueryParam::new("status", &status))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "transaction_owner",
-                        &transaction_owner,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("type", &type_))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_transactions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let amount_max = amount_max.map_err(Error::InvalidRequest)?;
+                    let amount_min = amount_min.map_err(Error::InvalidRequest)?;
+                    let approved_by = approved_by.map_err(Error::InvalidRequest)?;
+                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let date_from = date_from.map_err(Error::InvalidRequest)?;
+                    let date_to = date_to.map_err(Error::InvalidRequest)?;
+                    let gate_name = gate_name.map_err(Error::InvalidRequest)?;
+                    let limit = limit.map_err(Error::InvalidRequest)?;
+                    let offset = offset.map_err(Error::InvalidRequest)?;
+                    let source = source.map_err(Error::InvalidRequest)?;
+                    let status = status.map_err(Error::InvalidRequest)?;
+                    let transaction_owner = transaction_owner
+                        .map_err(Error::InvalidRequest)?;
+                    let type_ = type_.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/transactions", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "account_id",
+                                &account_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "amount_max",
+                                &amount_max,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "amount_min",
+                                &amount_min,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "approved_by",
+                                &approved_by,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("currency", &currency),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "customer_id",
+                                &customer_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("date_from", &date_from),
+                        )
+                        .query(&progenitor_client::QueryParam::new("date_to", &date_to))
+                        .query(
+                            &progenitor_client::QueryParam::new("gate_name", &gate_name),
+                        )
+                        .query(&progenitor_client::QueryParam::new("limit", &limit))
+                        .query(&progenitor_client::QueryParam::new("offset", &offset))
+                        .query(&progenitor_client::QueryParam::new("source", &source))
+                        .query(&progenitor_client::QueryParam::new("status", &status))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "transaction_owner",
+                                &transaction_owner,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("type", &type_))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -7042,30 +7428,37 @@ pub mod builder {
         ///Sends a `POST` request to `/transactions/manual`
         pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ManualTransactionRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/transactions/manual", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_manual_transaction",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ManualTransactionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/transactions/manual", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -7121,35 +7514,42 @@ pub mod builder {
         ///Sends a `PATCH` request to `/transactions/{tx_id}/decline`
         pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, tx_id, body } = self;
-            let tx_id = tx_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::DeclineTransactionRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/transactions/{}/decline", client.baseurl,
-                ::brokerkit_runtime::path::segment("decline_transaction", "tx_id", &
-                tx_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "decline_transaction",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let tx_id = tx_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::DeclineTransactionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/transactions/{}/decline", client.baseurl,
+                        ::brokerkit_runtime::path::segment("decline_transaction",
+                        "tx_id", & tx_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -7205,35 +7605,42 @@ pub mod builder {
         ///Sends a `PATCH` request to `/transactions/{tx_id}/approve`
         pub async fn send(self) -> Result<ResponseValue<types::Transaction>, Error<()>> {
             let Self { client, tx_id, body } = self;
-            let tx_id = tx_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ApproveTransactionRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/transactions/{}/approve", client.baseurl,
-                ::brokerkit_runtime::path::segment("approve_transaction", "tx_id", &
-                tx_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "approve_transaction",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let tx_id = tx_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ApproveTransactionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/transactions/{}/approve", client.baseurl,
+                        ::brokerkit_runtime::path::segment("approve_transaction",
+                        "tx_id", & tx_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -7275,29 +7682,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TransferResponse>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::TransferRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/transactions/transfer", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_crm_transfer",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::TransferRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/transactions/transfer", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -7335,28 +7750,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CustomerRiskProfile>, Error<()>> {
             let Self { client, customer_id } = self;
-            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/risk/customers/{}/profile", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_customer_risk_profile",
-                "customer_id", & customer_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_customer_risk_profile",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/risk/customers/{}/profile", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_customer_risk_profile",
+                        "customer_id", & customer_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),

@@ -3285,29 +3285,36 @@ pub mod builder {
         ///Sends a `POST` request to `/auth/jwt/token`
         pub async fn send(self) -> Result<ResponseValue<types::JwtTokens>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/jwt/token", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_jwt_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/jwt/token", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -3348,29 +3355,37 @@ pub mod builder {
         ///Sends a `POST` request to `/auth/jwt/refresh`
         pub async fn send(self) -> Result<ResponseValue<types::JwtTokens>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::RefreshTokenRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/jwt/refresh", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "refresh_jwt_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::RefreshTokenRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/jwt/refresh", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -3394,23 +3409,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AllAccountsResponse>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/auth/jwt/all-accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_all_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/auth/jwt/all-accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3452,29 +3474,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StreamAccountTokens>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/jwt/accounts/tokens", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_stream_account_tokens",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/jwt/accounts/tokens", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -3498,23 +3527,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ConfigEnvelope>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/trade/config", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_config",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/trade/config", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3537,23 +3573,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountsEnvelope>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/trade/accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/trade/accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3592,28 +3635,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AccountStateEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/state", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account_state", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_state",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/state", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account_state",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3664,30 +3714,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::InstrumentsEnvelope>, Error<()>> {
             let Self { client, account_id, locale } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let locale = locale.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/instruments", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_instruments", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("locale", &locale))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_instruments",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let locale = locale.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/instruments", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_instruments",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("locale", &locale))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3750,33 +3807,41 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::InstrumentDetailsEnvelope>, Error<()>> {
             let Self { client, tradable_instrument_id, locale, route_id } = self;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let locale = locale.map_err(Error::InvalidRequest)?;
-            let route_id = route_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/instruments/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_instrument_details",
-                "tradable_instrument_id", & tradable_instrument_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("locale", &locale))
-                .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_instrument_details",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let locale = locale.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/instruments/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_instrument_details",
+                        "tradable_instrument_id", & tradable_instrument_id.to_string())
+                        ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("locale", &locale))
+                        .query(&progenitor_client::QueryParam::new("routeId", &route_id))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3812,28 +3877,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::SessionDetailsEnvelope>, Error<()>> {
             let Self { client, session_id } = self;
-            let session_id = session_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/sessions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_session_details", "session_id", &
-                session_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_session_details",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let session_id = session_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/sessions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_session_details",
+                        "session_id", & session_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3873,28 +3945,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::SessionStatusEnvelope>, Error<()>> {
             let Self { client, session_status_id } = self;
-            let session_status_id = session_status_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/sessionStatuses/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_session_status",
-                "session_status_id", & session_status_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_session_status",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let session_status_id = session_status_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/sessionStatuses/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_session_status",
+                        "session_status_id", & session_status_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3945,33 +4025,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::QuotesEnvelope>, Error<()>> {
             let Self { client, route_id, tradable_instrument_id } = self;
-            let route_id = route_id.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/trade/quotes", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_quotes",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/trade/quotes", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("routeId", &route_id))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4033,35 +4120,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::DailyBarEnvelope>, Error<()>> {
             let Self { client, bar_type, route_id, tradable_instrument_id } = self;
-            let bar_type = bar_type.map_err(Error::InvalidRequest)?;
-            let route_id = route_id.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/trade/dailyBar", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("barType", &bar_type))
-                .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_daily_bar",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let bar_type = bar_type.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/trade/dailyBar", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("barType", &bar_type))
+                        .query(&progenitor_client::QueryParam::new("routeId", &route_id))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4112,33 +4206,40 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::DepthEnvelope>, Error<()>> {
             let Self { client, route_id, tradable_instrument_id } = self;
-            let route_id = route_id.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/trade/depth", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_depth",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/trade/depth", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("routeId", &route_id))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4231,39 +4332,51 @@ pub mod builder {
                 to,
                 tradable_instrument_id,
             } = self;
-            let from = from.map_err(Error::InvalidRequest)?;
-            let resolution = resolution.map_err(Error::InvalidRequest)?;
-            let route_id = route_id.map_err(Error::InvalidRequest)?;
-            let to = to.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/trade/history", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("from", &from))
-                .query(&progenitor_client::QueryParam::new("resolution", &resolution))
-                .query(&progenitor_client::QueryParam::new("routeId", &route_id))
-                .query(&progenitor_client::QueryParam::new("to", &to))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_history",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let from = from.map_err(Error::InvalidRequest)?;
+                    let resolution = resolution.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let to = to.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/trade/history", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("from", &from))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "resolution",
+                                &resolution,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("routeId", &route_id))
+                        .query(&progenitor_client::QueryParam::new("to", &to))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4302,28 +4415,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PositionsEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/positions", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_positions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/positions", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_positions", "account_id",
+                        & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4391,38 +4511,50 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::CloseAllPositionsEnvelope>, Error<()>> {
             let Self { client, account_id, strategy_id, tradable_instrument_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/positions", client.baseurl,
-                ::brokerkit_runtime::path::segment("close_all_positions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("strategyId", &strategy_id))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "close_all_positions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/positions", client.baseurl,
+                        ::brokerkit_runtime::path::segment("close_all_positions",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "strategyId",
+                                &strategy_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4499,40 +4631,47 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrdersEnvelope>, Error<()>> {
             let Self { client, account_id, from, to, tradable_instrument_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let from = from.map_err(Error::InvalidRequest)?;
-            let to = to.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_orders", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("from", &from))
-                .query(&progenitor_client::QueryParam::new("to", &to))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let from = from.map_err(Error::InvalidRequest)?;
+                    let to = to.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_orders", "account_id", &
+                        account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("from", &from))
+                        .query(&progenitor_client::QueryParam::new("to", &to))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4588,34 +4727,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::PlaceOrderEnvelope>, Error<()>> {
             let Self { client, account_id, body } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::PlaceOrderRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("place_order", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "place_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::PlaceOrderRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("place_order", "account_id", &
+                        account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 201u16 => ::brokerkit_runtime::decode::json(response).await,
@@ -4669,36 +4816,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, account_id, tradable_instrument_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/orders", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_all_orders", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_all_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/orders", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_all_orders",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4775,40 +4929,47 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::OrdersHistoryEnvelope>, Error<()>> {
             let Self { client, account_id, from, to, tradable_instrument_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let from = from.map_err(Error::InvalidRequest)?;
-            let to = to.map_err(Error::InvalidRequest)?;
-            let tradable_instrument_id = tradable_instrument_id
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/ordersHistory", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_orders_history", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("from", &from))
-                .query(&progenitor_client::QueryParam::new("to", &to))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "tradableInstrumentId",
-                        &tradable_instrument_id,
-                    ),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_orders_history",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let from = from.map_err(Error::InvalidRequest)?;
+                    let to = to.map_err(Error::InvalidRequest)?;
+                    let tradable_instrument_id = tradable_instrument_id
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/ordersHistory", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_orders_history",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("from", &from))
+                        .query(&progenitor_client::QueryParam::new("to", &to))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "tradableInstrumentId",
+                                &tradable_instrument_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4847,28 +5008,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ExecutionsEnvelope>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/accounts/{}/executions", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_executions", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_executions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/accounts/{}/executions", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_executions",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4907,28 +5075,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, order_id } = self;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("cancel_order", "order_id", & order_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "cancel_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("cancel_order", "order_id", &
+                        order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -4984,34 +5159,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, order_id, body } = self;
-            let order_id = order_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyOrderRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/orders/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("modify_order", "order_id", & order_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "modify_order",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyOrderRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/orders/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("modify_order", "order_id", &
+                        order_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5099,38 +5282,51 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, position_id, qty, strategy_id, body } = self;
-            let position_id = position_id.map_err(Error::InvalidRequest)?;
-            let qty = qty.map_err(Error::InvalidRequest)?;
-            let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ClosePositionRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/positions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("close_position", "position_id", &
-                position_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .delete(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .query(&progenitor_client::QueryParam::new("qty", &qty))
-                .query(&progenitor_client::QueryParam::new("strategyId", &strategy_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "close_position",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let qty = qty.map_err(Error::InvalidRequest)?;
+                    let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ClosePositionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/positions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("close_position",
+                        "position_id", & position_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .delete(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .query(&progenitor_client::QueryParam::new("qty", &qty))
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "strategyId",
+                                &strategy_id,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -5188,34 +5384,42 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::StatusEnvelope>, Error<()>> {
             let Self { client, position_id, body } = self;
-            let position_id = position_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ModifyPositionRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/trade/positions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("modify_position", "position_id", &
-                position_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "modify_position",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ModifyPositionRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/trade/positions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("modify_position",
+                        "position_id", & position_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),

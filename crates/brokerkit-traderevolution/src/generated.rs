@@ -1441,29 +1441,36 @@ pub mod builder {
         ///Sends a `POST` request to `/auth/token`
         pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::TokenRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/token", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::TokenRequest::try_from(v).map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/token", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1500,27 +1507,36 @@ pub mod builder {
         ///Sends a `GET` request to `/auth/token/refresh`
         pub async fn send(self) -> Result<ResponseValue<types::TokenPair>, Error<()>> {
             let Self { client, token } = self;
-            let token = token.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/token/refresh", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append("token", token.to_string().try_into()?);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "refresh_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let token = token.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/token/refresh", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map.append("token", token.to_string().try_into()?);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1562,29 +1578,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TokenVerification>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::OneTimeTokenRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/external/token/verify", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "verify_external_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::OneTimeTokenRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/external/token/verify", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1623,27 +1647,36 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::TokenVerification>, Error<()>> {
             let Self { client, token } = self;
-            let token = token.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/auth/pfixtoken/verify", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append("token", token.to_string().try_into()?);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "verify_pfix_token",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let token = token.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/auth/pfixtoken/verify", client.baseurl,);
+                    let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
+                        1usize,
+                    );
+                    header_map.append("token", token.to_string().try_into()?);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .headers(header_map)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1666,23 +1699,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ConnectorSettings>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/connectors/settings", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_connector_settings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/connectors/settings", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1724,29 +1764,37 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ConnectorSettings>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::ConnectorSettings::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/connectors/settings", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .patch(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "update_connector_settings",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::ConnectorSettings::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/connectors/settings", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .patch(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1786,25 +1834,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::User>>, Error<()>> {
             let Self { client, login } = self;
-            let login = login.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/users", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("login", &login))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "find_users",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let login = login.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/users", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("login", &login))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1844,29 +1899,37 @@ pub mod builder {
         ///Sends a `POST` request to `/users`
         pub async fn send(self) -> Result<ResponseValue<types::CreatedId>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CreateUserRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/users", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateUserRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/users", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1900,28 +1963,35 @@ pub mod builder {
         ///Sends a `GET` request to `/users/{userId}`
         pub async fn send(self) -> Result<ResponseValue<types::User>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/users/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_user", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/users/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_user", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -1955,21 +2025,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/users/{userId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/users/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_user", "user_id", & user_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_user",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/users/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_user", "user_id", &
+                        user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2004,21 +2079,26 @@ pub mod builder {
         ///Sends a `POST` request to `/users/{userId}/resetPassword`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/users/{}/resetPassword", client.baseurl,
-                ::brokerkit_runtime::path::segment("reset_user_password", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).build()?;
             let info = OperationInfo {
                 operation_id: "reset_user_password",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/users/{}/resetPassword", client.baseurl,
+                        ::brokerkit_runtime::path::segment("reset_user_password",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2072,26 +2152,32 @@ pub mod builder {
         ///Sends a `POST` request to `/users/{userId}/changePassword`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, user_id, body } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::ChangePasswordRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/users/{}/changePassword", client.baseurl,
-                ::brokerkit_runtime::path::segment("change_user_password", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "change_user_password",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::ChangePasswordRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/users/{}/changePassword", client.baseurl,
+                        ::brokerkit_runtime::path::segment("change_user_password",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).json(&body).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2128,28 +2214,35 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Account>>, Error<()>> {
             let Self { client, user_id } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/users/{}/accounts", client.baseurl,
-                ::brokerkit_runtime::path::segment("list_user_accounts", "user_id", &
-                user_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_user_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/users/{}/accounts", client.baseurl,
+                        ::brokerkit_runtime::path::segment("list_user_accounts",
+                        "user_id", & user_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2175,23 +2268,30 @@ pub mod builder {
             Error<()>,
         > {
             let Self { client } = self;
-            let url = format!("{}/passwordBlacklist", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_password_blacklist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/passwordBlacklist", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2233,21 +2333,27 @@ pub mod builder {
         ///Sends a `POST` request to `/passwordBlacklist`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::PasswordBlacklistEntry::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/passwordBlacklist", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "add_to_password_blacklist",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::PasswordBlacklistEntry::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/passwordBlacklist", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).json(&body).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2300,27 +2406,34 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Account>>, Error<()>> {
             let Self { client, limit, offset } = self;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let offset = offset.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("offset", &offset))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_accounts",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let limit = limit.map_err(Error::InvalidRequest)?;
+                    let offset = offset.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("limit", &limit))
+                        .query(&progenitor_client::QueryParam::new("offset", &offset))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2362,29 +2475,37 @@ pub mod builder {
         ///Sends a `POST` request to `/accounts`
         pub async fn send(self) -> Result<ResponseValue<types::CreatedId>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAccountRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accounts", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateAccountRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accounts", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2418,28 +2539,35 @@ pub mod builder {
         ///Sends a `GET` request to `/accounts/{accountId}`
         pub async fn send(self) -> Result<ResponseValue<types::Account>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/accounts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("get_account", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/accounts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("get_account", "account_id", &
+                        account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2473,21 +2601,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/accounts/{accountId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/accounts/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_account", "account_id", &
-                account_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/accounts/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_account",
+                        "account_id", & account_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2528,21 +2661,27 @@ pub mod builder {
         ///Sends a `POST` request to `/closeAccount`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CloseAccountRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/closeAccount", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client.client.post(url).json(&body).build()?;
             let info = OperationInfo {
                 operation_id: "close_account",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CloseAccountRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/closeAccount", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client.client.post(url).json(&body).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -2580,25 +2719,34 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AccountDetails>>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accountDetails", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "get_account_details",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accountDetails", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("accountId", &account_id),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2652,32 +2800,45 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AccountPreset>>, Error<()>> {
             let Self { client, preset_currency, preset_name } = self;
-            let preset_currency = preset_currency.map_err(Error::InvalidRequest)?;
-            let preset_name = preset_name.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accountPresets", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "presetCurrency",
-                        &preset_currency,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("presetName", &preset_name))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_account_presets",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let preset_currency = preset_currency
+                        .map_err(Error::InvalidRequest)?;
+                    let preset_name = preset_name.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accountPresets", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "presetCurrency",
+                                &preset_currency,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "presetName",
+                                &preset_name,
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2720,30 +2881,37 @@ pub mod builder {
         ///Sends a `POST` request to `/accountPresets`
         pub async fn send(self) -> Result<ResponseValue<types::CreatedId>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAccountPresetRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accountPresets", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_account_preset",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateAccountPresetRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accountPresets", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2873,42 +3041,69 @@ pub mod builder {
                 position_id,
                 sort,
             } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let account_name = account_name.map_err(Error::InvalidRequest)?;
-            let currency_id = currency_id.map_err(Error::InvalidRequest)?;
-            let is_settled = is_settled.map_err(Error::InvalidRequest)?;
-            let operation_type_id = operation_type_id.map_err(Error::InvalidRequest)?;
-            let position_id = position_id.map_err(Error::InvalidRequest)?;
-            let sort = sort.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accountOperations", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
-                .query(&progenitor_client::QueryParam::new("accountName", &account_name))
-                .query(&progenitor_client::QueryParam::new("currencyId", &currency_id))
-                .query(&progenitor_client::QueryParam::new("isSettled", &is_settled))
-                .query(
-                    &progenitor_client::QueryParam::new(
-                        "operationTypeId",
-                        &operation_type_id,
-                    ),
-                )
-                .query(&progenitor_client::QueryParam::new("positionId", &position_id))
-                .query(&progenitor_client::QueryParam::new("sort", &sort))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_account_operations",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_name = account_name.map_err(Error::InvalidRequest)?;
+                    let currency_id = currency_id.map_err(Error::InvalidRequest)?;
+                    let is_settled = is_settled.map_err(Error::InvalidRequest)?;
+                    let operation_type_id = operation_type_id
+                        .map_err(Error::InvalidRequest)?;
+                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let sort = sort.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accountOperations", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("accountId", &account_id),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "accountName",
+                                &account_name,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "currencyId",
+                                &currency_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("isSettled", &is_settled),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "operationTypeId",
+                                &operation_type_id,
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new(
+                                "positionId",
+                                &position_id,
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("sort", &sort))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -2951,30 +3146,37 @@ pub mod builder {
         ///Sends a `POST` request to `/accountOperations`
         pub async fn send(self) -> Result<ResponseValue<types::CreatedId>, Error<()>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::CreateAccountOperationRequest::try_from(v)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/accountOperations", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "create_account_operation",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let body = body
+                        .and_then(|v| {
+                            types::CreateAccountOperationRequest::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/accountOperations", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3014,25 +3216,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Asset>>, Error<()>> {
             let Self { client, limit } = self;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/assets", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_assets",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let limit = limit.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/assets", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("limit", &limit))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3069,25 +3278,34 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::AssetBalance>>, Error<()>> {
             let Self { client, account_id } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/assetsBalances", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_asset_balances",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/assetsBalances", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("accountId", &account_id),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3144,34 +3362,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AssetBalance>, Error<()>> {
             let Self { client, asset_balance_id, body } = self;
-            let asset_balance_id = asset_balance_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::AssetBalanceChange::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/assetsBalances/{}/deposit", client.baseurl,
-                ::brokerkit_runtime::path::segment("deposit_asset_balance",
-                "asset_balance_id", & asset_balance_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "deposit_asset_balance",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let asset_balance_id = asset_balance_id
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::AssetBalanceChange::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/assetsBalances/{}/deposit", client.baseurl,
+                        ::brokerkit_runtime::path::segment("deposit_asset_balance",
+                        "asset_balance_id", & asset_balance_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3228,34 +3455,43 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::AssetBalance>, Error<()>> {
             let Self { client, asset_balance_id, body } = self;
-            let asset_balance_id = asset_balance_id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::AssetBalanceChange::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/assetsBalances/{}/withdrawal", client.baseurl,
-                ::brokerkit_runtime::path::segment("withdraw_asset_balance",
-                "asset_balance_id", & asset_balance_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .build()?;
             let info = OperationInfo {
                 operation_id: "withdraw_asset_balance",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let asset_balance_id = asset_balance_id
+                        .map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .and_then(|v| {
+                            types::AssetBalanceChange::try_from(v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/assetsBalances/{}/withdrawal", client.baseurl,
+                        ::brokerkit_runtime::path::segment("withdraw_asset_balance",
+                        "asset_balance_id", & asset_balance_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .post(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .json(&body)
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3292,21 +3528,26 @@ pub mod builder {
         ///Sends a `DELETE` request to `/positions/{positionId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
             let Self { client, position_id } = self;
-            let position_id = position_id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/positions/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("delete_position", "position_id", &
-                position_id.to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.delete(url).build()?;
             let info = OperationInfo {
                 operation_id: "delete_position",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/positions/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("delete_position",
+                        "position_id", & position_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client.client.delete(url).build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::empty(response)),
                 204u16 => Ok(ResponseValue::empty(response)),
@@ -3371,29 +3612,38 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Order>>, Error<()>> {
             let Self { client, account_id, limit, offset } = self;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let offset = offset.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/orders", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("offset", &offset))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_orders",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let limit = limit.map_err(Error::InvalidRequest)?;
+                    let offset = offset.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/orders", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("accountId", &account_id),
+                        )
+                        .query(&progenitor_client::QueryParam::new("limit", &limit))
+                        .query(&progenitor_client::QueryParam::new("offset", &offset))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3416,23 +3666,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::Report>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/reports", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_reports",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/reports", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3455,23 +3712,30 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<::std::vec::Vec<types::ReportFunction>>, Error<()>> {
             let Self { client } = self;
-            let url = format!("{}/reports/functions", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
             let info = OperationInfo {
                 operation_id: "list_report_functions",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let url = format!("{}/reports/functions", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3581,38 +3845,51 @@ pub mod builder {
                 limit,
                 start_date,
             } = self;
-            let report_id = report_id.map_err(Error::InvalidRequest)?;
-            let account_id = account_id.map_err(Error::InvalidRequest)?;
-            let asset_name = asset_name.map_err(Error::InvalidRequest)?;
-            let end_date = end_date.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let start_date = start_date.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/reports/{}", client.baseurl,
-                ::brokerkit_runtime::path::segment("run_report", "report_id", & report_id
-                .to_string()) ?,
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("accountId", &account_id))
-                .query(&progenitor_client::QueryParam::new("assetName", &asset_name))
-                .query(&progenitor_client::QueryParam::new("endDate", &end_date))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new("startDate", &start_date))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "run_report",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let report_id = report_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let asset_name = asset_name.map_err(Error::InvalidRequest)?;
+                    let end_date = end_date.map_err(Error::InvalidRequest)?;
+                    let limit = limit.map_err(Error::InvalidRequest)?;
+                    let start_date = start_date.map_err(Error::InvalidRequest)?;
+                    let url = format!(
+                        "{}/reports/{}", client.baseurl,
+                        ::brokerkit_runtime::path::segment("run_report", "report_id", &
+                        report_id.to_string()) ?,
+                    );
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("accountId", &account_id),
+                        )
+                        .query(
+                            &progenitor_client::QueryParam::new("assetName", &asset_name),
+                        )
+                        .query(&progenitor_client::QueryParam::new("endDate", &end_date))
+                        .query(&progenitor_client::QueryParam::new("limit", &limit))
+                        .query(
+                            &progenitor_client::QueryParam::new("startDate", &start_date),
+                        )
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -3651,25 +3928,32 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::ErrorDescription>, Error<()>> {
             let Self { client, error_id } = self;
-            let error_id = error_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/methods/errors", client.baseurl,);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .query(&progenitor_client::QueryParam::new("errorId", &error_id))
-                .build()?;
             let info = OperationInfo {
                 operation_id: "describe_error",
             };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
+            let response = {
+                let result = {
+                    let error_id = error_id.map_err(Error::InvalidRequest)?;
+                    let url = format!("{}/methods/errors", client.baseurl,);
+                    #[allow(unused_mut)]
+                    let mut request = client
+                        .client
+                        .get(url)
+                        .header(
+                            ::reqwest::header::ACCEPT,
+                            ::reqwest::header::HeaderValue::from_static(
+                                "application/json",
+                            ),
+                        )
+                        .query(&progenitor_client::QueryParam::new("errorId", &error_id))
+                        .build()?;
+                    client.pre(&mut request, &info).await?;
+                    client.exec(request, &info)
+                }
+                    .await;
+                client.post(&result, &info).await?;
+                result?
+            };
             match response.status().as_u16() {
                 200u16 => ::brokerkit_runtime::decode::json(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
