@@ -11,13 +11,57 @@ use serde::de::DeserializeOwned;
 /// The answer's JSON body as `T`, with its status and headers; what progenitor-client's
 /// `ResponseValue::from_response` returns, errors included (an undecodable body keeps its
 /// bytes in `Error::InvalidResponsePayload`).
-pub async fn json<T: DeserializeOwned, E>(
+///
+/// Not an `async fn`, nor `Response::bytes`: their futures keep the answer, and the body's
+/// reading, twice, and every call's future has room for this one (issue 12).
+// The error is progenitor's, the one every generated call returns.
+#[allow(clippy::result_large_err)]
+pub fn json<T: DeserializeOwned, E>(
     mut response: reqwest::Response,
-) -> Result<ResponseValue<T>, Error<E>> {
+) -> impl std::future::Future<Output = Result<ResponseValue<T>, Error<E>>> {
+    use futures::FutureExt;
     let status = response.status();
     // Taken, not cloned: the body is read from the response without them.
     let headers = std::mem::take(response.headers_mut());
-    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    whole(response.bytes_stream()).map(move |full| match full {
+        Ok(full) => decoded(full, status, headers),
+        Err(e) => Err(Error::ResponseBodyError(e)),
+    })
+}
+
+/// The whole body: its one chunk as it came when it came in one (most answers), else the
+/// chunks joined.
+fn whole(
+    mut chunks: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+) -> impl std::future::Future<Output = reqwest::Result<bytes::Bytes>> {
+    use futures::StreamExt;
+    use std::task::Poll;
+    let mut first: Option<bytes::Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    futures::future::poll_fn(move |cx| loop {
+        match std::task::ready!(chunks.poll_next_unpin(cx)) {
+            Some(Ok(chunk)) => match &first {
+                None => first = Some(chunk),
+                Some(head) => {
+                    if joined.is_empty() {
+                        joined.extend_from_slice(head);
+                    }
+                    joined.extend_from_slice(&chunk);
+                }
+            },
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None if joined.is_empty() => return Poll::Ready(Ok(first.take().unwrap_or_default())),
+            None => return Poll::Ready(Ok(std::mem::take(&mut joined).into())),
+        }
+    })
+}
+
+#[allow(clippy::result_large_err)]
+fn decoded<T: DeserializeOwned, E>(
+    full: bytes::Bytes,
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+) -> Result<ResponseValue<T>, Error<E>> {
     let decoded = match std::str::from_utf8(&full) {
         Ok(text) => serde_json::from_str(text),
         // Not UTF-8: serde_json's own reading says where and why.
@@ -70,6 +114,45 @@ mod tests {
             .body(body)
             .unwrap()
             .into()
+    }
+
+    fn streamed(chunks: Vec<Result<&'static [u8], std::io::Error>>) -> reqwest::Response {
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+        http::Response::builder()
+            .status(200)
+            .body(body)
+            .unwrap()
+            .into()
+    }
+
+    #[tokio::test]
+    async fn a_body_in_many_chunks_is_joined_and_a_cut_one_is_a_body_error() {
+        let value: ResponseValue<Vec<crate::Decimal>> = json::<_, ()>(streamed(vec![
+            Ok(b"[1.0"),
+            Ok(b""),
+            Ok(b"1, 2.5"),
+            Ok(b"]"),
+        ]))
+        .await
+        .unwrap();
+        assert_eq!(
+            value
+                .into_inner()
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>(),
+            ["1.01", "2.5"]
+        );
+        let one: ResponseValue<Vec<u8>> = json::<_, ()>(streamed(vec![Ok(b""), Ok(b"[7]")]))
+            .await
+            .unwrap();
+        assert_eq!(one.into_inner(), [7]);
+        let cut = json::<Vec<u8>, ()>(streamed(vec![
+            Ok(b"[1,"),
+            Err(std::io::Error::other("reset")),
+        ]))
+        .await;
+        assert!(matches!(cut, Err(Error::ResponseBodyError(_))), "{cut:?}");
     }
 
     #[tokio::test]
