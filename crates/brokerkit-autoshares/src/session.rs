@@ -25,13 +25,7 @@ where
     E: serde::Serialize,
     F: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    brokerkit_runtime::call::scope(async {
-        match fut.await {
-            Ok(rv) => Ok(rv),
-            Err(e) => Err(Error::from_client(e).await),
-        }
-    })
-    .await
+    brokerkit_runtime::call::scoped(fut, Error::from_client).await
 }
 
 /// The base URL of an ETNA-hosted AutoShares environment, e.g. `pub-api-et-demo-prod`.

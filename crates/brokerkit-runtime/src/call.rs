@@ -47,13 +47,25 @@ pub(crate) struct Seen {
     /// Whether the method of the request sent is safe (RFC 9110: it changes nothing).
     pub(crate) safe_method: Option<bool>,
     pub(crate) status: Option<u16>,
-    /// The headers of an answer whose body did not decode, noted by [`crate::decode::json`]
-    /// (only then: cloning them for every call would cost each call an allocation or more).
-    pub(crate) headers: Option<Box<HeaderMap>>,
-    pub(crate) renewal: Option<Box<RefreshError>>,
+    pub(crate) rare: Option<Box<Rare>>,
     pub(crate) not_logged_in: bool,
     pub(crate) not_ready: bool,
     pub(crate) sealed: bool,
+}
+
+/// What only a failed call notes.
+#[derive(Default)]
+pub(crate) struct Rare {
+    /// The headers of an answer whose body did not decode, noted by [`crate::decode::json`]
+    /// (only then: cloning them for every call would cost each call an allocation or more).
+    pub(crate) headers: Option<HeaderMap>,
+    pub(crate) renewal: Option<RefreshError>,
+}
+
+impl Seen {
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 tokio::task_local! {
@@ -82,20 +94,35 @@ pub fn scope<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     SLOT.scope(RefCell::new(Seen::default()), fut)
 }
 
+/// Runs one generated call in a [`scope`], its error read by `read` (a vendor's reading of a
+/// progenitor error, or [`Failure::from_progenitor`](crate::Failure::from_progenitor)): what
+/// every vendor's session does with each call.
+///
+/// A combinator, not an `async` block that awaits the call and matches what it gives: such a
+/// block keeps room for that outcome beside the call's own future, a sixth of a quote's
+/// (issue 12).
+pub fn scoped<T, E, V, Fut, R, RFut>(call: Fut, read: R) -> impl Future<Output = Result<T, V>>
+where
+    Fut: Future<Output = Result<T, E>>,
+    R: FnOnce(E) -> RFut,
+    RFut: Future<Output = V>,
+{
+    use futures::future::{Either, FutureExt};
+    scope(call.then(move |outcome| match outcome {
+        Ok(v) => Either::Left(std::future::ready(Ok(v))),
+        Err(e) => Either::Right(read(e).map(Err)),
+    }))
+}
+
 /// Runs one generated call in a [`scope`] and reads its error as a [`Failure`](crate::Failure):
 /// what every vendor's `Session::call` does before giving a failure its vendor meaning.
-pub async fn run<T, E, Fut>(fut: Fut) -> Result<crate::Reply<T>, crate::Failure>
+pub fn run<T, E, Fut>(fut: Fut) -> impl Future<Output = Result<crate::Reply<T>, crate::Failure>>
 where
     E: serde::Serialize,
     Fut: Future<Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    scope(async move {
-        match fut.await {
-            Ok(v) => Ok(crate::Reply::from_response(v)),
-            Err(e) => Err(crate::Failure::from_progenitor(e).await),
-        }
-    })
-    .await
+    use futures::future::FutureExt;
+    scoped(fut, crate::Failure::from_progenitor).map(|r| r.map(crate::Reply::from_response))
 }
 
 fn note(f: impl FnOnce(&mut Seen)) {
@@ -109,7 +136,7 @@ pub(crate) fn take() -> Option<Seen> {
 
 /// Notes the headers of an answer whose body did not decode, for the failure read from it.
 pub(crate) fn note_undecodable(headers: HeaderMap) {
-    note(|s| s.headers = Some(Box::new(headers)));
+    note(|s| s.rare().headers = Some(headers));
 }
 
 /// Marks the answer of this call as one that carries credentials as a whole (login, refresh,
@@ -120,8 +147,8 @@ pub fn seal() {
 
 /// Notes that renewing the token failed, so the caller gets this error rather than the 401.
 pub fn note_renewal_failure(error: &RefreshError) {
-    let e = Box::new(error.clone());
-    note(move |s| s.renewal = Some(e));
+    let e = error.clone();
+    note(move |s| s.rare().renewal = Some(e));
 }
 
 /// The refusal a `pre` hook returns for a secured operation called before login: typed as
@@ -228,6 +255,26 @@ impl Default for Pipeline {
     }
 }
 
+/// A copy of `request` to send again; `None` when its body is a stream, which cannot be read
+/// twice.
+///
+/// reqwest's `try_clone` gives every copy a map of per-request settings, allocated even when
+/// the request has none: a third of what copying a quote's request cost (issue 12). Of those
+/// settings only the timeout can be set on a request from outside reqwest, and it is copied.
+pub(crate) fn copy(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        // reqwest's own copy shares the body's bytes, or refuses a stream.
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
+}
+
 /// What the retry step makes of one attempt's outcome: wait this long and send again.
 /// `next_backoff` is called only when the outcome may be retried (the backoff is built then,
 /// not for every call).
@@ -263,9 +310,11 @@ fn retry_wait(
 /// current token is answered by one renewal and one resend (single-flight across tasks); the
 /// answer's body is cut off with a [`TooLarge`] error past [`Pipeline::max_body`] bytes.
 ///
-/// One future, not an `async fn` around an instrumented block: every layer of an async call
-/// keeps its own copy of the request and is moved whole into the next, and a quote paid for
-/// that in copies on every call (issue 12).
+/// The first attempt is prepared here, when the call is made: its turn under the rate limit
+/// is counted and, when it need not wait, the request is handed to reqwest at once. The
+/// future returned then only awaits that answer; a wait for the turn, a renewal and retries
+/// ([`Attempts::rest`]) are boxed. Every call's future carried all of them, twice its size,
+/// and was copied whole at each layer of the call (issue 12).
 pub fn send<'a>(
     client: &'a reqwest::Client,
     tokens: Option<&'a TokenCell>,
@@ -295,82 +344,197 @@ pub fn send<'a>(
         elapsed_ms = tracing::field::Empty,
         paced_ms = tracing::field::Empty,
     );
-    let record = span.clone();
+    let started = tokio::time::Instant::now();
+    let mut attempts = Attempts {
+        client,
+        tokens,
+        pipeline,
+        rate_class: operation.rate_class,
+        idempotent: operation.idempotent,
+        account,
+        started,
+        attempt: 1,
+        paced: Duration::ZERO,
+    };
+    let mut first = span.in_scope(|| match attempts.turn() {
+        None => {
+            let again = attempts.prepare(&mut request);
+            First::Sent(client.execute(request), again)
+        }
+        Some(turn) => First::Waiting(turn, Box::new(request)),
+    });
     async move {
-        let started = tokio::time::Instant::now();
-        let deadline = pipeline.deadline.map(|d| started + d);
-        let mut backoff = None;
-        let mut attempt = 1u32;
-        let mut paced = Duration::ZERO;
-        let result = loop {
-            // Past the deadline the request is still built, with no time left: it fails as a
-            // timeout, as any other overrun does.
-            paced += match (
-                pipeline
-                    .rate_limits
-                    .turn(operation.rate_class, account.as_ref()),
-                deadline,
-            ) {
-                (None, _) => Duration::ZERO,
-                (Some(turn), Some(deadline)) => tokio::time::timeout_at(deadline, turn)
-                    .await
-                    .unwrap_or_else(|_| deadline.saturating_duration_since(started)),
-                (Some(turn), None) => turn.await,
-            };
-            if let Some(deadline) = deadline {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let timeout = request.timeout_mut();
-                *timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        // Borrowed where it lies: taken apart by value, the answer and the copy would be
+        // moved into room of their own in this future, beside their old room.
+        let result = match first {
+            First::Sent(ref mut answer, ref mut again) => {
+                let result = answer.await;
+                if attempts.settled(&result) {
+                    result
+                } else {
+                    Box::pin(attempts.rest(result, again.take())).await
+                }
             }
-            // One copy serves both a retry and the resend after a renewal.
-            let again = if attempt < pipeline.retry.max_attempts || tokens.is_some() {
-                request.try_clone()
-            } else {
-                None
-            };
-            let mut result = client.execute(request).await;
-            if let (Some(tokens), Ok(refused)) = (tokens, &result) {
+            First::Waiting(turn, request) => Box::pin(attempts.after(turn, *request)).await,
+        };
+        // The span this future is instrumented with (a clone kept for this would be in every
+        // call's future).
+        let record = tracing::Span::current();
+        record.record("attempt", attempts.attempt);
+        record.record("elapsed_ms", attempts.started.elapsed().as_millis() as u64);
+        record.record("paced_ms", attempts.paced.as_millis() as u64);
+        let response = result?;
+        record.record("status", response.status().as_u16());
+        note(|s| s.status = Some(response.status().as_u16()));
+        Ok(bound(response, attempts.pipeline.max_body))
+    }
+    .instrument(span)
+}
+
+/// A call's first attempt, as [`send`] made it.
+// The large variant is the one nearly every call takes; boxing it would cost each an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+enum First<A> {
+    /// Sent: its answer (reqwest's future), and the copy kept for a retry or the resend after
+    /// a renewal.
+    Sent(A, Option<reqwest::Request>),
+    /// Waiting for its turn under the rate limit.
+    Waiting(Turn, Box<reqwest::Request>),
+}
+
+type Turn = std::pin::Pin<Box<dyn Future<Output = Duration> + Send>>;
+
+/// One call's attempts: what the pipeline knows between them.
+struct Attempts<'a> {
+    client: &'a reqwest::Client,
+    tokens: Option<&'a TokenCell>,
+    pipeline: &'a Pipeline,
+    /// Of the operation, what later attempts need (the rest is in the span).
+    rate_class: Option<&'static str>,
+    idempotent: bool,
+    account: Option<HeaderValue>,
+    started: tokio::time::Instant,
+    /// The attempt under way, from 1.
+    attempt: u32,
+    /// The time spent waiting for turns, in all.
+    paced: Duration,
+}
+
+impl<'a> Attempts<'a> {
+    /// When the pipeline's deadline ends the call (worked out, not kept: every call's future
+    /// would have room for it).
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.pipeline.deadline.map(|d| self.started + d)
+    }
+
+    /// Counts this attempt under the rate limit: `None` when it may go at once.
+    fn turn(&self) -> Option<Turn> {
+        self.pipeline
+            .rate_limits
+            .turn(self.rate_class, self.account.as_ref())
+    }
+
+    /// The wait for a turn, no longer than the deadline allows. Past the deadline the
+    /// request is still built, with no time left: it fails as a timeout, as any other overrun
+    /// does.
+    async fn wait(&self, turn: Turn) -> Duration {
+        match self.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, turn)
+                .await
+                .unwrap_or_else(|_| deadline.saturating_duration_since(self.started)),
+            None => turn.await,
+        }
+    }
+
+    /// Bounds `request` by the time the deadline leaves, and copies it when a retry or a
+    /// renewal may need it again (one copy serves both).
+    fn prepare(&self, request: &mut reqwest::Request) -> Option<reqwest::Request> {
+        if let Some(deadline) = self.deadline() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let timeout = request.timeout_mut();
+            *timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        if self.attempt < self.pipeline.retry.max_attempts || self.tokens.is_some() {
+            copy(request)
+        } else {
+            None
+        }
+    }
+
+    /// Whether an attempt's outcome is final as it stands: no renewal, no retry to consider.
+    fn settled(&self, result: &reqwest::Result<reqwest::Response>) -> bool {
+        let refused = self.tokens.is_some()
+            && matches!(result, Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED);
+        // Whether it could be retried at all; whether it will be is for `rest` to decide.
+        let retryable = retry_wait(result, self.idempotent, &self.pipeline.retry, || {
+            Some(Duration::ZERO)
+        })
+        .is_some();
+        !refused && !retryable
+    }
+
+    /// The first attempt, once its turn has come.
+    async fn after(
+        &mut self,
+        turn: Turn,
+        mut request: reqwest::Request,
+    ) -> reqwest::Result<reqwest::Response> {
+        let waited = self.wait(turn).await;
+        self.paced += waited;
+        let again = self.prepare(&mut request);
+        let result = self.client.execute(request).await;
+        self.rest(result, again).await
+    }
+
+    /// What follows an attempt's outcome: a renewal and resend after a 401, retries while
+    /// they are allowed, fit the deadline and have a copy to send; the outcome that stands.
+    async fn rest(
+        &mut self,
+        mut result: reqwest::Result<reqwest::Response>,
+        mut again: Option<reqwest::Request>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let retry = &self.pipeline.retry;
+        // Built at the first retry (most calls are never retried).
+        let mut backoff = None;
+        loop {
+            if let (Some(tokens), Ok(refused)) = (self.tokens, &result) {
                 if refused.status() == reqwest::StatusCode::UNAUTHORIZED {
-                    // Rare: kept out of the future every call carries.
-                    let resent = Box::pin(crate::hooks::renew_and_resend(
-                        client,
-                        tokens,
-                        again.as_ref(),
-                    ))
-                    .await;
+                    let resent =
+                        crate::hooks::renew_and_resend(self.client, tokens, again.as_ref()).await;
                     if let Some(resent) = resent {
                         result = resent;
                     }
                 }
             }
-            let again = again.filter(|_| attempt < pipeline.retry.max_attempts);
-            let wait = retry_wait(&result, operation.idempotent, &pipeline.retry, || {
-                backoff
-                    .get_or_insert_with(|| pipeline.retry.backoff())
-                    .next()
+            let next = again.filter(|_| self.attempt < retry.max_attempts);
+            let wait = retry_wait(&result, self.idempotent, retry, || {
+                backoff.get_or_insert_with(|| retry.backoff()).next()
             });
+            let deadline = self.deadline();
             let fits =
                 |wait: Duration| deadline.is_none_or(|d| tokio::time::Instant::now() + wait < d);
-            let (wait, next) = match (wait, again) {
+            let (wait, mut request) = match (wait, next) {
                 (Some(wait), Some(next)) if fits(wait) => (wait, next),
-                _ => break result,
+                _ => return result,
             };
             // The refused answer is dropped before the wait, not carried through it.
             drop(result);
-            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-            request = next;
-            Box::pin(tokio::time::sleep(wait)).await;
-            attempt += 1;
-        };
-        record.record("attempt", attempt);
-        record.record("elapsed_ms", started.elapsed().as_millis() as u64);
-        record.record("paced_ms", paced.as_millis() as u64);
-        let response = result?;
-        record.record("status", response.status().as_u16());
-        note(|s| s.status = Some(response.status().as_u16()));
-        Ok(bound(response, pipeline.max_body))
+            tracing::debug!(
+                attempt = self.attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+            self.attempt += 1;
+            if let Some(turn) = self.turn() {
+                let waited = self.wait(turn).await;
+                self.paced += waited;
+            }
+            again = self.prepare(&mut request);
+            result = self.client.execute(request).await;
+        }
     }
-    .instrument(span)
 }
 
 /// The `exec` hook of every vendor: [`send`] for the operation `id`, described by `listed`
@@ -458,6 +622,49 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         addr
+    }
+
+    #[test]
+    fn a_copy_keeps_what_is_sent_and_refuses_a_stream() {
+        let mut request = reqwest::Request::new(
+            Method::DELETE,
+            "http://127.0.0.1/trade/orders/7?x=1".parse().unwrap(),
+        );
+        let mut secret = HeaderValue::from_static("Bearer t");
+        secret.set_sensitive(true);
+        request.headers_mut().insert("authorization", secret);
+        request
+            .headers_mut()
+            .append("x-many", HeaderValue::from_static("1"));
+        request
+            .headers_mut()
+            .append("x-many", HeaderValue::from_static("2"));
+        *request.version_mut() = http::Version::HTTP_2;
+        let bare = copy(&request).unwrap();
+        assert_eq!(bare.timeout(), None);
+        *request.timeout_mut() = Some(Duration::from_millis(1500));
+
+        let copied = copy(&request).unwrap();
+        assert_eq!(copied.method(), Method::DELETE);
+        assert_eq!(copied.url().as_str(), "http://127.0.0.1/trade/orders/7?x=1");
+        assert_eq!(copied.headers(), request.headers());
+        assert!(copied.headers()["authorization"].is_sensitive());
+        assert_eq!(copied.version(), http::Version::HTTP_2);
+        assert_eq!(copied.timeout(), Some(&Duration::from_millis(1500)));
+        assert!(copied.body().is_none());
+
+        *request.body_mut() = Some(reqwest::Body::from(r#"{"qty":"0.10"}"#));
+        let with_body = copy(&request).unwrap();
+        assert_eq!(
+            with_body.body().and_then(|b| b.as_bytes()),
+            Some(&br#"{"qty":"0.10"}"#[..])
+        );
+        assert_eq!(with_body.timeout(), Some(&Duration::from_millis(1500)));
+
+        *request.body_mut() = Some(reqwest::Body::wrap_stream(futures::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{}"))
+        })));
+        assert!(copy(&request).is_none());
     }
 
     async fn echo_server() -> (String, Arc<Mutex<Vec<Option<String>>>>) {

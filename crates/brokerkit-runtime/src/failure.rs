@@ -337,11 +337,20 @@ impl Failure {
     /// Unpacks a generated client's error, reading the body of unexpected responses. Inside a
     /// [`call::scope`] it also uses what the hooks noted (status of an undecodable answer,
     /// a failed renewal, whether the request changes state).
-    pub async fn from_progenitor<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
+    ///
+    /// The reading is boxed: it is rare, and every call's future would otherwise have room
+    /// for it beside its own (issue 12).
+    pub fn from_progenitor<E: serde::Serialize>(
+        err: progenitor_client::Error<E>,
+    ) -> impl std::future::Future<Output = Self> {
+        Box::pin(Self::read_progenitor(err))
+    }
+
+    async fn read_progenitor<E: serde::Serialize>(err: progenitor_client::Error<E>) -> Self {
         use progenitor_client::Error as E2;
         let seen = call::take().unwrap_or_default();
-        if let Some(renewal) = seen.renewal.clone() {
-            return Failure::Renewal(*renewal);
+        if let Some(renewal) = seen.rare.as_ref().and_then(|r| r.renewal.clone()) {
+            return Failure::Renewal(renewal);
         }
         match err {
             E2::InvalidRequest(m) => match PathError::from_message(&m) {
@@ -365,7 +374,7 @@ impl Failure {
             }
             E2::InvalidResponsePayload(body, e) => {
                 let status = seen.status;
-                let headers = seen.headers.unwrap_or_default();
+                let headers = Box::new(seen.rare.and_then(|r| r.headers).unwrap_or_default());
                 let body = if seen.sealed {
                     Body::sealed(body)
                 } else {

@@ -44,10 +44,9 @@ pub(crate) async fn renew_and_resend(
     tokens: &TokenCell,
     copy: Option<&reqwest::Request>,
 ) -> Option<reqwest::Result<reqwest::Response>> {
-    let (Some(mut retry), Some((current, generation))) = (
-        copy.and_then(reqwest::Request::try_clone),
-        tokens.snapshot(),
-    ) else {
+    let (Some(mut retry), Some((current, generation))) =
+        (copy.and_then(crate::call::copy), tokens.snapshot())
+    else {
         return None;
     };
     let sent = retry

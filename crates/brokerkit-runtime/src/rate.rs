@@ -28,7 +28,7 @@ use std::time::Duration;
 use http::HeaderValue;
 
 /// The key of a count shared by every account (`account` `None`).
-const SHARED: HeaderValue = HeaderValue::from_static("");
+static SHARED: HeaderValue = HeaderValue::from_static("");
 
 /// The headroom added to each request's share of a limit's interval, in percent.
 pub const DEFAULT_HEADROOM_PERCENT: u32 = 5;
@@ -227,10 +227,11 @@ impl RateLimits {
         }
         let classes = self.read();
         let limiter = &classes.get(class?)?.limiter;
-        let key = account.cloned().unwrap_or(SHARED);
-        if limiter.check_key(&key).is_ok() {
+        if limiter.check_key(account.unwrap_or(&SHARED)).is_ok() {
             return None;
         }
+        // Owned only when waiting: the wait outlives the borrow.
+        let key = account.unwrap_or(&SHARED).clone();
         let limiter = limiter.clone();
         drop(classes);
         Some(Box::pin(async move {

@@ -267,7 +267,10 @@ impl TokenCell {
         if let Some(bearer) = fresh {
             return Ok(Some(bearer));
         }
-        Ok(self.access().await?.map(|(token, _)| Bearer::new(&token)))
+        // Boxed: renewing is rare, and every call's future would otherwise have room for it.
+        Ok(Box::pin(self.access())
+            .await?
+            .map(|(token, _)| Bearer::new(&token)))
     }
 
     async fn access_inner(&self) -> Result<Option<(Secret, u64)>, RefreshError> {

@@ -506,11 +506,5 @@ where
     E: serde::Serialize,
     Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    brokerkit_runtime::call::scope(async {
-        match fut.await {
-            Ok(rv) => Ok(rv),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    })
-    .await
+    brokerkit_runtime::call::scoped(fut, Error::from_progenitor).await
 }

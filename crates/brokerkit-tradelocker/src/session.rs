@@ -185,14 +185,8 @@ async fn log_in(client: &Client, credentials: &Credentials) -> Result<Tokens> {
         password: credentials.password.clone(),
         server: credentials.server.clone(),
     };
-    let rv = call::scope(async {
-        match client.get_jwt_token().body(body).send().await {
-            Ok(rv) => Ok(rv.into_inner()),
-            Err(e) => Err(Error::from_client(e).await),
-        }
-    })
-    .await?;
-    Ok(into_tokens(rv))
+    let rv = call::scoped(client.get_jwt_token().body(body).send(), Error::from_client).await?;
+    Ok(into_tokens(rv.into_inner()))
 }
 
 /// A new pair from the refresh token; when the server refuses the refresh token (expired or
@@ -209,13 +203,12 @@ async fn renew(
                 refresh_token,
                 access_token: None,
             };
-            let sent = call::scope(async {
-                match plain.refresh_jwt_token().body(body).send().await {
-                    Ok(rv) => Ok(rv.into_inner()),
-                    Err(e) => Err(Failure::from_progenitor(e).await),
-                }
-            })
-            .await;
+            let sent = call::scoped(
+                plain.refresh_jwt_token().body(body).send(),
+                Failure::from_progenitor,
+            )
+            .await
+            .map(|rv| rv.into_inner());
             match sent {
                 Ok(pair) => return Ok(into_tokens(pair)),
                 // TradeLocker refuses a dead refresh token with 400, 401 or 403.
@@ -319,13 +312,7 @@ impl std::fmt::Debug for Session {
 
 macro_rules! send {
     ($call:expr) => {
-        call::scope(async {
-            match $call.await {
-                Ok(rv) => Ok(rv),
-                Err(e) => Err(Error::from_client(e).await),
-            }
-        })
-        .await?
+        call::scoped($call, Error::from_client).await?
     };
 }
 

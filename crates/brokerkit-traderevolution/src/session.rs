@@ -47,13 +47,9 @@ where
     E: serde::Serialize,
     Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
 {
-    brokerkit_runtime::call::scope(async move {
-        match fut.await {
-            Ok(v) => Ok(v.into_inner()),
-            Err(e) => Err(Error::from_generated(e).await),
-        }
-    })
-    .await
+    brokerkit_runtime::call::scoped(fut, Error::from_generated)
+        .await
+        .map(ResponseValue::into_inner)
 }
 
 /// Logs in and renews tokens. Holds its own client without a token cell, so a refresh never
