@@ -251,6 +251,15 @@ fn http() -> reqwest::Client {
         .expect("a reqwest client")
 }
 
+/// A baseline client with the timeouts brokerkit's default configuration sets.
+fn timed_http() -> reqwest::Client {
+    brokerkit_runtime::tls::client_builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("a reqwest client")
+}
+
 fn tl_credentials() -> tl::Credentials {
     tl::Credentials::new("trader@example.com", "demo-password", "OSP-DEMO")
 }
@@ -796,6 +805,12 @@ async fn profile(what: &str) {
         ClientConfig::default().http_client(http()),
     )
     .await;
+    let timed = &by_hand::TradeLocker {
+        http: timed_http(),
+        base: served.base_url(&prefix),
+        account_id: String::new(),
+        token: token.clone(),
+    };
     // A fixed count (`BENCH_PROFILE_CALLS`) instead of 10 s: instruction counts (valgrind)
     // of two counts then differ by exactly the calls between them.
     let calls: Option<u64> = std::env::var("BENCH_PROFILE_CALLS")
@@ -813,6 +828,12 @@ async fn profile(what: &str) {
             }
             "concurrent-baseline" => {
                 concurrent_quotes(h).await
+            }
+            "concurrent-without-timeouts" => {
+                session_concurrent_quotes(bare).await
+            }
+            "concurrent-baseline-with-timeouts" => {
+                concurrent_quotes(timed).await
             }
             "history" => {
                 tl_history(s).await;
@@ -851,11 +872,7 @@ async fn attribute() {
         token: token.clone(),
     };
     let timed_out = &by_hand::TradeLocker {
-        http: brokerkit_runtime::tls::client_builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap(),
+        http: timed_http(),
         base: base.clone(),
         account_id: String::new(),
         token: token.clone(),
