@@ -30,28 +30,34 @@ pub fn json<T: DeserializeOwned, E>(
 }
 
 /// The whole body: its one chunk as it came when it came in one (most answers), else the
-/// chunks joined.
+/// chunks joined once at the end into a buffer of their exact size (a buffer grown as they
+/// come could hold twice the body).
 fn whole(
     mut chunks: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
 ) -> impl std::future::Future<Output = reqwest::Result<bytes::Bytes>> {
     use futures::StreamExt;
     use std::task::Poll;
     let mut first: Option<bytes::Bytes> = None;
-    let mut joined: Vec<u8> = Vec::new();
+    let mut more: Vec<bytes::Bytes> = Vec::new();
     futures::future::poll_fn(move |cx| loop {
         match std::task::ready!(chunks.poll_next_unpin(cx)) {
-            Some(Ok(chunk)) => match &first {
-                None => first = Some(chunk),
-                Some(head) => {
-                    if joined.is_empty() {
-                        joined.extend_from_slice(head);
-                    }
+            Some(Ok(chunk)) if first.is_none() => first = Some(chunk),
+            Some(Ok(chunk)) => more.push(chunk),
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => {
+                let head = first.take().unwrap_or_default();
+                if more.is_empty() {
+                    return Poll::Ready(Ok(head));
+                }
+                let rest = std::mem::take(&mut more);
+                let mut joined =
+                    Vec::with_capacity(head.len() + rest.iter().map(|c| c.len()).sum::<usize>());
+                joined.extend_from_slice(&head);
+                for chunk in rest {
                     joined.extend_from_slice(&chunk);
                 }
-            },
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None if joined.is_empty() => return Poll::Ready(Ok(first.take().unwrap_or_default())),
-            None => return Poll::Ready(Ok(std::mem::take(&mut joined).into())),
+                return Poll::Ready(Ok(joined.into()));
+            }
         }
     })
 }
