@@ -313,7 +313,7 @@ fn retry_wait(
 /// The first attempt is prepared here, when the call is made: its turn under the rate limit
 /// is counted and, when it need not wait, the request is handed to reqwest at once. The
 /// future returned then only awaits that answer; a wait for the turn, a renewal and retries
-/// ([`Attempts::rest`]) are boxed. Every call's future carried all of them, twice its size,
+/// (`Attempts::rest`) are boxed. Every call's future carried all of them, twice its size,
 /// and was copied whole at each layer of the call (issue 12).
 pub fn send<'a>(
     client: &'a reqwest::Client,
