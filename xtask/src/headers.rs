@@ -12,25 +12,7 @@ use quote::ToTokens;
 /// Removes `api-version` from every operation builder's `send` in the top-level `mod builder`.
 /// An error if any mention of it is left, or if a `send` holds it in a shape not recognised.
 pub fn drop_api_version(file: &mut syn::File) -> Result<(), String> {
-    for item in &mut file.items {
-        let syn::Item::Mod(m) = item else { continue };
-        if m.ident != "builder" {
-            continue;
-        }
-        let Some((_, items)) = m.content.as_mut() else {
-            continue;
-        };
-        for item in items.iter_mut() {
-            let syn::Item::Impl(i) = item else { continue };
-            for f in i.items.iter_mut() {
-                if let syn::ImplItem::Fn(f) = f {
-                    drop_from_block(&mut f.block).map_err(|e| {
-                        format!("`{}::{}`: {e}", type_name(&i.self_ty), f.sig.ident)
-                    })?;
-                }
-            }
-        }
-    }
+    crate::builder_fns::each(file, |f| drop_from_block(&mut f.block))?;
     if file
         .to_token_stream()
         .to_string()
@@ -39,10 +21,6 @@ pub fn drop_api_version(file: &mut syn::File) -> Result<(), String> {
         return Err("an `api-version` header is left in the generated code".into());
     }
     Ok(())
-}
-
-fn type_name(ty: &syn::Type) -> String {
-    ty.to_token_stream().to_string().replace(' ', "")
 }
 
 fn mentions(tokens: &impl ToTokens, text: &str) -> usize {

@@ -4,6 +4,7 @@
 //!
 //! Adding a vendor means adding its spec and one entry to [`VENDORS`].
 
+mod builder_fns;
 mod builders;
 mod enums;
 mod features;

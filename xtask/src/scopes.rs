@@ -35,29 +35,13 @@ use quote::ToTokens;
 /// `send` does not have the shape above.
 pub fn scope_request_parts(file: &mut syn::File) -> Result<usize, String> {
     let mut scoped = 0;
-    for item in &mut file.items {
-        let syn::Item::Mod(m) = item else { continue };
-        if m.ident != "builder" {
-            continue;
+    crate::builder_fns::each(file, |f| {
+        if f.sig.ident != "send" || f.sig.asyncness.is_none() {
+            return Ok(());
         }
-        let Some((_, items)) = m.content.as_mut() else {
-            continue;
-        };
-        for item in items.iter_mut() {
-            let syn::Item::Impl(i) = item else { continue };
-            for f in i.items.iter_mut() {
-                let syn::ImplItem::Fn(f) = f else { continue };
-                if f.sig.ident != "send" || f.sig.asyncness.is_none() {
-                    continue;
-                }
-                scope_send(&mut f.block).map_err(|e| {
-                    let ty = i.self_ty.to_token_stream().to_string().replace(' ', "");
-                    format!("`{ty}::send`: {e}")
-                })?;
-                scoped += 1;
-            }
-        }
-    }
+        scoped += 1;
+        scope_send(&mut f.block)
+    })?;
     Ok(scoped)
 }
 
