@@ -245,15 +245,21 @@ fn minute() -> tl::types::Resolution {
     tl::Resolution::Minute.into()
 }
 
+/// reqwest's own builder, as a program that uses reqwest by hand starts from (not brokerkit's
+/// `tls::client_builder`, whose settings are brokerkit's), with a TLS provider installed: the
+/// workspace builds reqwest without one.
+fn plain_builder() -> reqwest::ClientBuilder {
+    brokerkit_runtime::tls::install_default_provider();
+    reqwest::Client::builder()
+}
+
 fn http() -> reqwest::Client {
-    brokerkit_runtime::tls::client_builder()
-        .build()
-        .expect("a reqwest client")
+    plain_builder().build().expect("a reqwest client")
 }
 
 /// A baseline client with the timeouts brokerkit's default configuration sets.
 fn timed_http() -> reqwest::Client {
-    brokerkit_runtime::tls::client_builder()
+    plain_builder()
         .timeout(std::time::Duration::from_secs(30))
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()

@@ -44,10 +44,20 @@ pub fn install_default_provider() {
     }
 }
 
-/// `reqwest::Client::builder()`, after [`install_default_provider`].
+/// `reqwest::Client::builder()`, after [`install_default_provider`], without reqwest's own
+/// retries.
+///
+/// reqwest's default retry policy resends a request only on an HTTP/2 protocol NACK (the
+/// server refused the stream, or went away before reading it), yet it copies every request's
+/// headers first in case one comes: over 1,100 instructions and two allocations a call, more
+/// than any other single step of brokerkit's pipeline (issue 12). brokerkit builds reqwest
+/// without HTTP/2, so that resend can never happen, and [`call::send`](crate::call::send)
+/// does the retrying that can ([`crate::call`] says what qualifies). A program that enables
+/// reqwest's `http2` feature itself and wants the NACK resends back sets
+/// `.retry(…)` on this builder.
 pub fn client_builder() -> reqwest::ClientBuilder {
     install_default_provider();
-    reqwest::Client::builder()
+    reqwest::Client::builder().retry(reqwest::retry::never().max_retries_per_request(0))
 }
 
 #[cfg(test)]
