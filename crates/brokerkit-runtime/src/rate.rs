@@ -17,7 +17,10 @@
 //! is 1: no burst at all. A generous limit gets one, so that concurrent requests are not
 //! spaced microseconds apart through timer wake-ups that take far longer.
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -83,17 +86,31 @@ impl std::fmt::Display for Limit {
     }
 }
 
+/// The hasher of both maps a call looks up (its class, then its account). Their keys are the
+/// spec's class names and the session's own account ids, never a server's or a caller's
+/// choice, so a fast hasher is safe; std's SipHash was a tenth of the pipeline's own work on
+/// a quote (issue 12).
+type FastHash = foldhash::fast::RandomState;
+
+/// governor's keyed limiter with [`FastHash`].
+type Keyed = RateLimiter<
+    HeaderValue,
+    HashMapStateStore<HeaderValue, FastHash>,
+    DefaultClock,
+    NoOpMiddleware<<DefaultClock as Clock>::Instant>,
+>;
+
 struct Class {
     limit: Limit,
     /// Keyed by the header value that names the account (the empty value for a shared count):
     /// a clone of the request's own header, so counting a call copies nothing.
-    limiter: Arc<DefaultKeyedRateLimiter<HeaderValue>>,
+    limiter: Arc<Keyed>,
 }
 
 struct Inner {
     enabled: bool,
     headroom_percent: u32,
-    classes: RwLock<HashMap<String, Class>>,
+    classes: RwLock<HashMap<String, Class, FastHash>>,
 }
 
 /// The limits a client paces itself to, and the state of that pacing. Clones share both,
@@ -185,7 +202,11 @@ impl RateLimits {
             class.to_string(),
             Class {
                 limit,
-                limiter: Arc::new(RateLimiter::keyed(quota)),
+                limiter: Arc::new(RateLimiter::hashmap_with_clock_and_hasher(
+                    quota,
+                    DefaultClock::default(),
+                    FastHash::default(),
+                )),
             },
         );
     }
@@ -195,7 +216,7 @@ impl RateLimits {
         self.read().get(class).map(|c| c.limit)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Class>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Class, FastHash>> {
         self.inner.classes.read().unwrap_or_else(|p| p.into_inner())
     }
 
