@@ -10,6 +10,7 @@ use crate::normalize;
 use crate::operations;
 use crate::paths;
 use crate::scopes;
+use crate::unset;
 use heck::ToSnakeCase;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
@@ -47,6 +48,7 @@ pub fn generate(vendor: &str, spec_path: &Path) -> Result<String, String> {
     features::gate_schemas(&mut file).map_err(|e| format!("{name}: {e}"))?;
     builders::drop_struct_builders(&mut file).map_err(|e| format!("{name}: {e}"))?;
     headers::drop_api_version(&mut file).map_err(|e| format!("{name}: {e}"))?;
+    unset::defer_unset_messages(&mut file).map_err(|e| format!("{name}: {e}"))?;
     scopes::scope_request_parts(&mut file).map_err(|e| format!("{name}: {e}"))?;
     enums::decode_open_enums(&mut file.items);
     add_extras(&mut file, &secured);

@@ -16,6 +16,7 @@ mod operations;
 mod paths;
 mod scopes;
 mod streams;
+mod unset;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -14873,7 +14873,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                origin: Err("origin was not initialized".to_string()),
+                origin: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -14914,7 +14914,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let origin = origin.map_err(Error::InvalidRequest)?;
+                    let origin = origin
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "origin was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::RegistrationRequest::try_from(v)
@@ -14964,7 +14970,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -14989,7 +14995,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/info", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user_info", "user_id", &
@@ -15031,7 +15043,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15056,7 +15068,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/settings/trading", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user_trading_settings",
@@ -15099,7 +15117,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -15142,7 +15160,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::UserTradingSettingsModel::try_from(v)
@@ -15239,7 +15263,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15264,7 +15288,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/exchanges", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user_exchanges",
@@ -15307,7 +15337,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -15349,7 +15379,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ChangeUserPasswordResource::try_from(v)
@@ -15388,7 +15424,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15413,7 +15449,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/balance-info", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user_balance_info",
@@ -15524,7 +15566,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15547,7 +15589,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pincode", client.baseurl,
                         ::brokerkit_runtime::path::segment("reset_pin_code", "user_id", &
@@ -15581,10 +15629,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                confirmation_token: Err(
-                    "confirmation_token was not initialized".to_string(),
-                ),
+                user_id: Err(String::new()),
+                confirmation_token: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15619,9 +15665,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let confirmation_token = confirmation_token
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "confirmation_token was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/group", client.baseurl,
                         ::brokerkit_runtime::path::segment("add_user_to_pro_group",
@@ -15664,7 +15721,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -15703,7 +15760,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::PatchUserModel::try_from(v).map_err(|e| e.to_string())
@@ -15751,7 +15814,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15779,7 +15842,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/agreements", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_unsigned_agreements",
@@ -15822,8 +15891,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                agreement_id: Err("agreement_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                agreement_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -15855,8 +15924,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let agreement_id = agreement_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let agreement_id = agreement_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "agreement_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/agreements/{}/sign", client.baseurl,
                         ::brokerkit_runtime::path::segment("sign_platform_agreement",
@@ -15891,7 +15972,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -15913,7 +15994,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/info", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_balance_info",
@@ -15958,10 +16045,10 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                end_date: Err("end_date was not initialized".to_string()),
-                start_date: Err("start_date was not initialized".to_string()),
-                step: Err("step was not initialized".to_string()),
+                account_id: Err(String::new()),
+                end_date: Err(String::new()),
+                start_date: Err(String::new()),
+                step: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16016,10 +16103,34 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let end_date = end_date.map_err(Error::InvalidRequest)?;
-                    let start_date = start_date.map_err(Error::InvalidRequest)?;
-                    let step = step.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let end_date = end_date
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "end_date was not initialized",
+                            ),
+                        ))?;
+                    let start_date = start_date
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "start_date was not initialized",
+                            ),
+                        ))?;
+                    let step = step
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "step was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/history", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_history",
@@ -16066,7 +16177,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -16091,7 +16202,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/accounts", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user_accounts",
@@ -16134,7 +16251,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -16178,7 +16295,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CreateOpenAccountRequestResource::try_from(v)
@@ -16227,7 +16350,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16249,7 +16372,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_by_id",
@@ -16291,7 +16420,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16313,7 +16442,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/users", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_users",
@@ -16355,7 +16490,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16377,7 +16512,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/details", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_details",
@@ -16429,8 +16570,8 @@ pub mod builder {
                 is_ascending: Ok(None),
                 is_report: Ok(None),
                 mask: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
                 property_name: Ok(None),
             }
         }
@@ -16537,8 +16678,20 @@ pub mod builder {
                     let is_ascending = is_ascending.map_err(Error::InvalidRequest)?;
                     let is_report = is_report.map_err(Error::InvalidRequest)?;
                     let mask = mask.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
                     let property_name = property_name.map_err(Error::InvalidRequest)?;
                     let url = format!("{}/v1.0/accounts/all", client.baseurl,);
                     #[allow(unused_mut)]
@@ -16603,7 +16756,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16623,7 +16776,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/select", client.baseurl,
                         ::brokerkit_runtime::path::segment("select_account",
@@ -16666,8 +16825,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                alias: Err("alias was not initialized".to_string()),
+                account_id: Err(String::new()),
+                alias: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16699,8 +16858,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let alias = alias.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let alias = alias
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "alias was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/alias/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("update_account_alias",
@@ -16735,7 +16906,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16755,7 +16926,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/alias", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_account_alias",
@@ -16790,9 +16967,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                user_id: Err("user_id was not initialized".to_string()),
-                access_type: Err("access_type was not initialized".to_string()),
+                account_id: Err(String::new()),
+                user_id: Err(String::new()),
+                access_type: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16837,9 +17014,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let access_type = access_type.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let access_type = access_type
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "access_type was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/users/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("add_account_to_user",
@@ -16890,8 +17085,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                user_id: Err("user_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                user_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -16928,8 +17123,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/users/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("remove_account_from_user",
@@ -16975,9 +17182,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                username: Err("username was not initialized".to_string()),
-                access_type: Err("access_type was not initialized".to_string()),
+                account_id: Err(String::new()),
+                username: Err(String::new()),
+                access_type: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -17022,9 +17229,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let username = username.map_err(Error::InvalidRequest)?;
-                    let access_type = access_type.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let username = username
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "username was not initialized",
+                            ),
+                        ))?;
+                    let access_type = access_type
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "access_type was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/username/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("add_account_to_user_by_username",
@@ -17074,7 +17299,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("body was not initialized".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -17099,7 +17324,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let body = body.map_err(Error::InvalidRequest)?;
+                    let body = body
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "body was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/balance/consolidated", client.baseurl,
                     );
@@ -17142,9 +17373,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                end_date: Err("end_date was not initialized".to_string()),
-                start_date: Err("start_date was not initialized".to_string()),
-                body: Err("body was not initialized".to_string()),
+                end_date: Err(String::new()),
+                start_date: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn end_date<V>(mut self, value: V) -> Self
@@ -17193,9 +17424,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let end_date = end_date.map_err(Error::InvalidRequest)?;
-                    let start_date = start_date.map_err(Error::InvalidRequest)?;
-                    let body = body.map_err(Error::InvalidRequest)?;
+                    let end_date = end_date
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "end_date was not initialized",
+                            ),
+                        ))?;
+                    let start_date = start_date
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "start_date was not initialized",
+                            ),
+                        ))?;
+                    let body = body
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "body was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/accounts/history", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -17313,7 +17562,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                username: Err("username was not initialized".to_string()),
+                username: Err(String::new()),
             }
         }
         pub fn username<V>(mut self, value: V) -> Self
@@ -17338,7 +17587,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let username = username.map_err(Error::InvalidRequest)?;
+                    let username = username
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "username was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/password/secret-question", client.baseurl,
                     );
@@ -17537,11 +17792,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                is_desc: Err("is_desc was not initialized".to_string()),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                account_id: Err(String::new()),
+                is_desc: Err(String::new()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_by: Err(String::new()),
                 status: Ok(None),
             }
         }
@@ -17626,11 +17881,41 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let is_desc = is_desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_desc was not initialized",
+                            ),
+                        ))?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let status = status.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/ach-relationships", client.baseurl,
@@ -17686,7 +17971,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -17727,7 +18012,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CreateAchRelationshipResource::try_from(v)
@@ -17776,7 +18067,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -17798,7 +18089,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/ach-relationships/default", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_default_ach_relationship",
@@ -17841,7 +18138,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -17885,7 +18182,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CreateAchRelationshipsPlaidResource::try_from(v)
@@ -17935,8 +18238,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                id: Err("id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -17969,8 +18272,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let id = id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_ach_relationship",
@@ -18016,8 +18331,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                id: Err("id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18069,8 +18384,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let id = id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::UpdateAchRelationshipResource::try_from(v)
@@ -18123,9 +18450,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                id: Err("id was not initialized".to_string()),
-                reason: Err("reason was not initialized".to_string()),
+                account_id: Err(String::new()),
+                id: Err(String::new()),
+                reason: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -18170,9 +18497,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
-                    let reason = reason.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let id = id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id was not initialized",
+                            ),
+                        ))?;
+                    let reason = reason
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "reason was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/ach-relationships/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_ach_relationship",
@@ -18219,8 +18564,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                id: Err("id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18272,8 +18617,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let id = id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ApproveAchRelationshipResource::try_from(v)
@@ -18326,8 +18683,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                id: Err("id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -18358,8 +18715,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let id = id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let id = id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/ach-relationships/{}/default", client
                         .baseurl,
@@ -18396,7 +18765,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18437,7 +18806,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::AchTransferEditableResource::try_from(v)
@@ -18487,7 +18862,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18528,7 +18903,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::WireTransferEditableResource::try_from(v)
@@ -18578,7 +18959,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18619,7 +19000,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CheckRequestEditableResource::try_from(v)
@@ -18669,7 +19056,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -18710,7 +19097,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ZelleTransferEditableResource::try_from(v)
@@ -18763,11 +19156,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                is_desc: Err("is_desc was not initialized".to_string()),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                account_id: Err(String::new()),
+                is_desc: Err(String::new()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -18831,11 +19224,41 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let is_desc = is_desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_desc was not initialized",
+                            ),
+                        ))?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transfers", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_transfers", "account_id",
@@ -18890,9 +19313,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                transfer_id: Err("transfer_id was not initialized".to_string()),
-                comment: Err("comment was not initialized".to_string()),
+                account_id: Err(String::new()),
+                transfer_id: Err(String::new()),
+                comment: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -18935,9 +19358,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
-                    let comment = comment.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let transfer_id = transfer_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "transfer_id was not initialized",
+                            ),
+                        ))?;
+                    let comment = comment
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "comment was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transfers/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("cancel_transfer",
@@ -18977,8 +19418,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                transfer_id: Err("transfer_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                transfer_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19011,8 +19452,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let transfer_id = transfer_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let transfer_id = transfer_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "transfer_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transfers/{}/fees", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_transfer_fees",
@@ -19058,9 +19511,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                mechanism: Err("mechanism was not initialized".to_string()),
-                is_deposit: Err("is_deposit was not initialized".to_string()),
+                account_id: Err(String::new()),
+                mechanism: Err(String::new()),
+                is_deposit: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19103,9 +19556,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let mechanism = mechanism.map_err(Error::InvalidRequest)?;
-                    let is_deposit = is_deposit.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let mechanism = mechanism
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "mechanism was not initialized",
+                            ),
+                        ))?;
+                    let is_deposit = is_deposit
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_deposit was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transfers/ira_constraints/{}/{}", client
                         .baseurl,
@@ -19155,7 +19626,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
                 body: Ok(::std::default::Default::default()),
@@ -19221,7 +19692,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let body = body
@@ -19285,13 +19762,13 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 desc: Ok(None),
                 filter: Ok(None),
                 is_blotter: Ok(None),
                 is_report: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
                 sort_field: Ok(None),
             }
         }
@@ -19401,13 +19878,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let desc = desc.map_err(Error::InvalidRequest)?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
                     let is_blotter = is_blotter.map_err(Error::InvalidRequest)?;
                     let is_report = is_report.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
                     let sort_field = sort_field.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders", client.baseurl,
@@ -19474,7 +19969,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
                 user_id: Ok(None),
@@ -19551,7 +20046,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let user_id = user_id.map_err(Error::InvalidRequest)?;
@@ -19612,9 +20113,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19660,14 +20161,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyOrderResource::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/preview/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("preview_replace_order",
@@ -19713,8 +20231,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19745,8 +20263,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_order", "account_id", &
@@ -19792,9 +20322,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19840,14 +20370,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyOrderResource::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("replace_order", "account_id",
@@ -19893,8 +20440,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19923,8 +20470,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("cancel_order", "account_id",
@@ -19960,8 +20519,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -19995,8 +20554,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders/{}/details", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_order_details",
@@ -20041,8 +20612,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -20073,8 +20644,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/verified/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_verified_order",
@@ -20120,8 +20703,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                symbol: Err("symbol was not initialized".to_string()),
+                account_id: Err(String::new()),
+                symbol: Err(String::new()),
                 price: Ok(None),
             }
         }
@@ -20167,8 +20750,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let price = price.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/preview/limits/{}", client.baseurl,
@@ -20308,7 +20903,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
                 body: Ok(::std::default::Default::default()),
@@ -20374,7 +20969,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let body = body
@@ -20436,11 +21037,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 desc: Ok(None),
                 filter: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
                 sort_field: Ok(None),
             }
         }
@@ -20528,11 +21129,29 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let desc = desc.map_err(Error::InvalidRequest)?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
                     let sort_field = sort_field.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/syncorders", client.baseurl,
@@ -20593,7 +21212,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
                 user_id: Ok(None),
@@ -20670,7 +21289,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let user_id = user_id.map_err(Error::InvalidRequest)?;
@@ -20731,9 +21356,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -20779,14 +21404,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyOrderResource::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/preview/syncorders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("preview_replace_sync_order",
@@ -20832,8 +21474,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -20864,8 +21506,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_sync_order",
@@ -20911,9 +21565,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -20959,14 +21613,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyOrderResource::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("replace_sync_order",
@@ -21012,8 +21683,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                account_id: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -21042,8 +21713,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/syncorders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("cancel_sync_order",
@@ -21079,7 +21762,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21123,7 +21806,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::BuyMutualFundResource::try_from(v)
@@ -21173,7 +21861,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21217,7 +21905,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::SellMutualFundResource::try_from(v)
@@ -21267,7 +21960,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21312,7 +22005,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ExchangeMutualFundResource::try_from(v)
@@ -21363,7 +22061,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21408,7 +22106,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::LiquidateMutualFundResource::try_from(v)
@@ -21459,7 +22162,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21503,7 +22206,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::BuyMutualFundResource::try_from(v)
@@ -21554,7 +22262,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21598,7 +22306,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::SellMutualFundResource::try_from(v)
@@ -21649,7 +22362,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21694,7 +22407,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ExchangeMutualFundResource::try_from(v)
@@ -21745,7 +22463,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
+                clearing_number: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -21790,7 +22508,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::LiquidateMutualFundResource::try_from(v)
@@ -21841,8 +22564,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                clearing_number: Err("clearing_number was not initialized".to_string()),
-                order_id: Err("order_id was not initialized".to_string()),
+                clearing_number: Err(String::new()),
+                order_id: Err(String::new()),
             }
         }
         pub fn clearing_number<V>(mut self, value: V) -> Self
@@ -21875,8 +22598,19 @@ pub mod builder {
             let response = {
                 let result = {
                     let clearing_number = clearing_number
-                        .map_err(Error::InvalidRequest)?;
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "clearing_number was not initialized",
+                            ),
+                        ))?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/orders/mutual-funds/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("cancel_mutual_fund_order",
@@ -21917,13 +22651,13 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                desc: Err("desc was not initialized".to_string()),
+                account_id: Err(String::new()),
+                desc: Err(String::new()),
                 filter: Ok(None),
                 is_report: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_field: Err("sort_field was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_field: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -22019,13 +22753,43 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let desc = desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "desc was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
                     let is_report = is_report.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_field = sort_field
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_field was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/positions", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_positions", "account_id",
@@ -22087,8 +22851,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                symbol: Err("symbol was not initialized".to_string()),
+                account_id: Err(String::new()),
+                symbol: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
             }
@@ -22150,8 +22914,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let url = format!(
@@ -22203,7 +22979,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -22228,7 +23004,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/positions/groups", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_position_groups",
@@ -22271,7 +23053,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 count: Ok(None),
             }
         }
@@ -22307,7 +23089,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let count = count.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/positions/top", client.baseurl,
@@ -22444,7 +23232,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                id_or_symbol: Err("id_or_symbol was not initialized".to_string()),
+                id_or_symbol: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
             }
@@ -22497,7 +23285,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
+                    let id_or_symbol = id_or_symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id_or_symbol was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let url = format!(
@@ -22547,7 +23341,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                symbol: Err("symbol was not initialized".to_string()),
+                symbol: Err(String::new()),
             }
         }
         pub fn symbol<V>(mut self, value: V) -> Self
@@ -22570,7 +23364,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/equities/{}/logo", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_equity_logo", "symbol", &
@@ -22605,9 +23405,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                count: Err("count was not initialized".to_string()),
+                count: Err(String::new()),
                 filter: Ok(None),
-                mask: Err("mask was not initialized".to_string()),
+                mask: Err(String::new()),
             }
         }
         pub fn count<V>(mut self, value: V) -> Self
@@ -22654,9 +23454,21 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let count = count.map_err(Error::InvalidRequest)?;
+                    let count = count
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "count was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let mask = mask.map_err(Error::InvalidRequest)?;
+                    let mask = mask
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "mask was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/equities/lookup", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -22701,11 +23513,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                desc: Err("desc was not initialized".to_string()),
+                desc: Err(String::new()),
                 filter: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_field: Err("sort_field was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_field: Err(String::new()),
             }
         }
         pub fn desc<V>(mut self, value: V) -> Self
@@ -22773,11 +23585,35 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let desc = desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "desc was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_field = sort_field
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_field was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/equities", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -22830,8 +23666,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                currency: Err("currency was not initialized".to_string()),
-                target_currency: Err("target_currency was not initialized".to_string()),
+                currency: Err(String::new()),
+                target_currency: Err(String::new()),
             }
         }
         pub fn currency<V>(mut self, value: V) -> Self
@@ -22868,9 +23704,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let currency = currency.map_err(Error::InvalidRequest)?;
+                    let currency = currency
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "currency was not initialized",
+                            ),
+                        ))?;
                     let target_currency = target_currency
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "target_currency was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/currencyRate", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -22919,7 +23766,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                id_or_symbol: Err("id_or_symbol was not initialized".to_string()),
+                id_or_symbol: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
             }
@@ -22972,7 +23819,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let id_or_symbol = id_or_symbol.map_err(Error::InvalidRequest)?;
+                    let id_or_symbol = id_or_symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "id_or_symbol was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let url = format!(
@@ -23026,7 +23879,7 @@ pub mod builder {
                 client: client,
                 currency: Ok(None),
                 exchange: Ok(None),
-                underlying: Err("underlying was not initialized".to_string()),
+                underlying: Err(String::new()),
             }
         }
         pub fn currency<V>(mut self, value: V) -> Self
@@ -23082,7 +23935,13 @@ pub mod builder {
                 let result = {
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
-                    let underlying = underlying.map_err(Error::InvalidRequest)?;
+                    let underlying = underlying
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "underlying was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/options/expirations", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -23135,7 +23994,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                symbol: Err("symbol was not initialized".to_string()),
+                symbol: Err(String::new()),
                 currency: Ok(None),
                 exchange: Ok(None),
                 filter: Ok(None),
@@ -23202,7 +24061,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let currency = currency.map_err(Error::InvalidRequest)?;
                     let exchange = exchange.map_err(Error::InvalidRequest)?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
@@ -23258,11 +24123,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                desc: Err("desc was not initialized".to_string()),
+                desc: Err(String::new()),
                 filter: Ok(None),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_field: Err("sort_field was not initialized".to_string()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_field: Err(String::new()),
             }
         }
         pub fn desc<V>(mut self, value: V) -> Self
@@ -23330,11 +24195,35 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let desc = desc.map_err(Error::InvalidRequest)?;
+                    let desc = desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "desc was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_field = sort_field.map_err(Error::InvalidRequest)?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_field = sort_field
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_field was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/options", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -23387,10 +24276,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                include_securities: Err(
-                    "include_securities was not initialized".to_string(),
-                ),
+                user_id: Err(String::new()),
+                include_securities: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -23426,9 +24313,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let include_securities = include_securities
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "include_securities was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_watchlists", "user_id", &
@@ -23478,10 +24376,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                result_include_securities: Err(
-                    "result_include_securities was not initialized".to_string(),
-                ),
+                user_id: Err(String::new()),
+                result_include_securities: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -23536,9 +24432,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let result_include_securities = result_include_securities
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "result_include_securities was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CreateWatchlistModel::try_from(v)
@@ -23595,11 +24502,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
-                include_securities: Err(
-                    "include_securities was not initialized".to_string(),
-                ),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
+                include_securities: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -23644,10 +24549,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
                     let include_securities = include_securities
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "include_securities was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_watchlist", "user_id", &
@@ -23698,8 +24620,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -23731,8 +24653,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_watchlist", "user_id",
@@ -23769,8 +24703,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -23820,8 +24754,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::SecuritySignature::try_from(v)
@@ -23874,8 +24820,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -23925,8 +24871,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::SecuritySignature::try_from(v)
@@ -23979,9 +24937,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
-                security_id: Err("security_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
+                security_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24024,9 +24982,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-                    let security_id = security_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
+                    let security_id = security_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "security_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("add_security_to_watchlist_by_id",
@@ -24074,9 +25050,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
-                security_id: Err("security_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
+                security_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24119,9 +25095,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-                    let security_id = security_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
+                    let security_id = security_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "security_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists/{}/securities/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("remove_security_from_watchlist_by_id",
@@ -24169,9 +25163,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                watchlist_id: Err("watchlist_id was not initialized".to_string()),
-                name: Err("name was not initialized".to_string()),
+                user_id: Err(String::new()),
+                watchlist_id: Err(String::new()),
+                name: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24217,9 +25211,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let watchlist_id = watchlist_id.map_err(Error::InvalidRequest)?;
-                    let name = name.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let watchlist_id = watchlist_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "watchlist_id was not initialized",
+                            ),
+                        ))?;
+                    let name = name
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "name was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/watchlists/{}/name", client.baseurl,
                         ::brokerkit_runtime::path::segment("rename_watchlist", "user_id",
@@ -24268,11 +25280,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                is_desc: Err("is_desc was not initialized".to_string()),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                user_id: Err(String::new()),
+                is_desc: Err(String::new()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24339,11 +25351,41 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let is_desc = is_desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_desc was not initialized",
+                            ),
+                        ))?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pricealerts", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_price_alerts", "user_id",
@@ -24397,8 +25439,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                user_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24440,13 +25482,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::PriceAlertEditableModel::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pricealerts", client.baseurl,
                         ::brokerkit_runtime::path::segment("create_price_alert",
@@ -24490,8 +25543,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                alert_id: Err("alert_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                alert_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24525,8 +25578,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let alert_id = alert_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "alert_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_price_alert", "user_id",
@@ -24572,9 +25637,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                alert_id: Err("alert_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                user_id: Err(String::new()),
+                alert_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24625,14 +25690,31 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let alert_id = alert_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "alert_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::PriceAlertEditableModel::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("modify_price_alert",
@@ -24678,8 +25760,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                alert_id: Err("alert_id was not initialized".to_string()),
+                user_id: Err(String::new()),
+                alert_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -24711,8 +25793,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
-                    let alert_id = alert_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
+                    let alert_id = alert_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "alert_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/users/{}/pricealerts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_price_alert",
@@ -24963,7 +26057,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                symbol: Err("symbol was not initialized".to_string()),
+                symbol: Err(String::new()),
             }
         }
         pub fn symbol<V>(mut self, value: V) -> Self
@@ -24988,7 +26082,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/news", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -25027,7 +26127,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                symbol: Err("symbol was not initialized".to_string()),
+                symbol: Err(String::new()),
             }
         }
         pub fn symbol<V>(mut self, value: V) -> Self
@@ -25055,7 +26155,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/v1.0/news/corporate-actions", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -25172,13 +26278,13 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 check_code: Ok(None),
                 filter: Ok(None),
-                is_desc: Err("is_desc was not initialized".to_string()),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                is_desc: Err(String::new()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25274,13 +26380,43 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let check_code = check_code.map_err(Error::InvalidRequest)?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_desc was not initialized",
+                            ),
+                        ))?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transactions", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_transactions",
@@ -25342,12 +26478,12 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 filter: Ok(None),
-                is_asc: Err("is_asc was not initialized".to_string()),
-                page_number: Err("page_number was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                is_asc: Err(String::new()),
+                page_number: Err(String::new()),
+                page_size: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25432,12 +26568,42 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let is_asc = is_asc.map_err(Error::InvalidRequest)?;
-                    let page_number = page_number.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let is_asc = is_asc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_asc was not initialized",
+                            ),
+                        ))?;
+                    let page_number = page_number
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_number was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/activity", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_activity", "account_id",
@@ -25495,11 +26661,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 filter: Ok(None),
-                is_asc: Err("is_asc was not initialized".to_string()),
-                report_enum: Err("report_enum was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                is_asc: Err(String::new()),
+                report_enum: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25566,11 +26732,35 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let is_asc = is_asc.map_err(Error::InvalidRequest)?;
-                    let report_enum = report_enum.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let is_asc = is_asc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_asc was not initialized",
+                            ),
+                        ))?;
+                    let report_enum = report_enum
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "report_enum was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/activity/report", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_activity_report",
@@ -25626,12 +26816,12 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 check_code: Ok(None),
                 filter: Ok(None),
-                is_desc: Err("is_desc was not initialized".to_string()),
-                report_enum: Err("report_enum was not initialized".to_string()),
-                sort_by: Err("sort_by was not initialized".to_string()),
+                is_desc: Err(String::new()),
+                report_enum: Err(String::new()),
+                sort_by: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25716,12 +26906,36 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let check_code = check_code.map_err(Error::InvalidRequest)?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let is_desc = is_desc.map_err(Error::InvalidRequest)?;
-                    let report_enum = report_enum.map_err(Error::InvalidRequest)?;
-                    let sort_by = sort_by.map_err(Error::InvalidRequest)?;
+                    let is_desc = is_desc
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_desc was not initialized",
+                            ),
+                        ))?;
+                    let report_enum = report_enum
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "report_enum was not initialized",
+                            ),
+                        ))?;
+                    let sort_by = sort_by
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "sort_by was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transaction/report", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_transaction_report",
@@ -25775,7 +26989,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25797,7 +27011,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/activity/allowed-types", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_allowed_activity_types",
@@ -25839,7 +27059,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -25861,7 +27081,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/accounts/{}/transactions/allowed-types", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_allowed_transaction_types",
@@ -26042,7 +27268,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                session_type: Err("session_type was not initialized".to_string()),
+                session_type: Err(String::new()),
             }
         }
         pub fn session_type<V>(mut self, value: V) -> Self
@@ -26064,7 +27290,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let session_type = session_type.map_err(Error::InvalidRequest)?;
+                    let session_type = session_type
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "session_type was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/streamers/session/recover", client.baseurl,
                     );
@@ -26206,10 +27438,10 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 filter: Ok(None),
-                page: Err("page was not initialized".to_string()),
-                page_size: Err("page_size was not initialized".to_string()),
+                page: Err(String::new()),
+                page_size: Err(String::new()),
                 sort_by: Ok(None),
             }
         }
@@ -26279,10 +27511,28 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let filter = filter.map_err(Error::InvalidRequest)?;
-                    let page = page.map_err(Error::InvalidRequest)?;
-                    let page_size = page_size.map_err(Error::InvalidRequest)?;
+                    let page = page
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page was not initialized",
+                            ),
+                        ))?;
+                    let page_size = page_size
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "page_size was not initialized",
+                            ),
+                        ))?;
                     let sort_by = sort_by.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/v1.0/ipo/accounts/{}/offerings/active", client.baseurl,
@@ -26332,10 +27582,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                offering_reference: Err(
-                    "offering_reference was not initialized".to_string(),
-                ),
+                account_id: Err(String::new()),
+                offering_reference: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -26367,9 +27615,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let offering_reference = offering_reference
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "offering_reference was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/ipo/accounts/{}/offerings/{}/subscribe", client.baseurl,
                         ::brokerkit_runtime::path::segment("subscribe_ipo_offering",
@@ -26405,10 +27664,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                offering_reference: Err(
-                    "offering_reference was not initialized".to_string(),
-                ),
+                account_id: Err(String::new()),
+                offering_reference: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -26440,9 +27697,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let offering_reference = offering_reference
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "offering_reference was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/v1.0/ipo/accounts/{}/offerings/{}/unsubscribe", client
                         .baseurl,

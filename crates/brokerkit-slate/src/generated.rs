@@ -3725,7 +3725,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3760,7 +3760,12 @@ pub mod builder {
                             types::CustomerLoginRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/customers/login", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3799,7 +3804,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                token: Err("token was not initialized".to_string()),
+                token: Err(String::new()),
             }
         }
         pub fn token<V>(mut self, value: V) -> Self
@@ -3824,7 +3829,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let token = token.map_err(Error::InvalidRequest)?;
+                    let token = token
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "token was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/autologin", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3863,7 +3874,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3893,7 +3904,12 @@ pub mod builder {
                         .and_then(|v| {
                             types::RefreshRequest::try_from(v).map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/refresh", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3932,7 +3948,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                session_id: Err("session_id was not initialized".to_string()),
+                session_id: Err(String::new()),
             }
         }
         pub fn session_id<V>(mut self, value: V) -> Self
@@ -3955,7 +3971,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let session_id = session_id.map_err(Error::InvalidRequest)?;
+                    let session_id = session_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "session_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/auth/sessions/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("revoke_session",
@@ -3988,7 +4010,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4021,7 +4043,12 @@ pub mod builder {
                             types::StaffLoginRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/api/admin/users/login", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4061,7 +4088,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4094,7 +4121,12 @@ pub mod builder {
                             types::CustomerLoginRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/api/customer/login", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4133,7 +4165,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -4168,7 +4200,12 @@ pub mod builder {
                             types::RegisterCustomerRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/customers/register", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4980,7 +5017,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5012,7 +5049,12 @@ pub mod builder {
                         .and_then(|v| {
                             types::DepositRequest::try_from(v).map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/customers/me/deposit", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -5051,7 +5093,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5084,7 +5126,12 @@ pub mod builder {
                             types::WithdrawalRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/customers/me/withdraw", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -5124,7 +5171,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                customer_id: Err("customer_id was not initialized".to_string()),
+                customer_id: Err(String::new()),
             }
         }
         pub fn customer_id<V>(mut self, value: V) -> Self
@@ -5148,7 +5195,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let customer_id = customer_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "customer_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/customers/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_customer", "customer_id",
@@ -5191,7 +5244,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                customer_id: Err("customer_id was not initialized".to_string()),
+                customer_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -5233,7 +5286,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let customer_id = customer_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "customer_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CustomerUpdateRequest::try_from(v)
@@ -5328,7 +5387,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -5363,7 +5422,12 @@ pub mod builder {
                             types::ApiTokenCreateRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/api-tokens", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -5402,7 +5466,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                token_id: Err("token_id was not initialized".to_string()),
+                token_id: Err(String::new()),
             }
         }
         pub fn token_id<V>(mut self, value: V) -> Self
@@ -5424,7 +5488,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let token_id = token_id.map_err(Error::InvalidRequest)?;
+                    let token_id = token_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "token_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/api-tokens/{}/rotate", client.baseurl,
                         ::brokerkit_runtime::path::segment("rotate_api_token",
@@ -5466,7 +5536,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                token_id: Err("token_id was not initialized".to_string()),
+                token_id: Err(String::new()),
             }
         }
         pub fn token_id<V>(mut self, value: V) -> Self
@@ -5486,7 +5556,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let token_id = token_id.map_err(Error::InvalidRequest)?;
+                    let token_id = token_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "token_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/api-tokens/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("revoke_api_token",
@@ -5901,7 +5977,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                login: Err("login was not initialized".to_string()),
+                login: Err(String::new()),
             }
         }
         pub fn login<V>(mut self, value: V) -> Self
@@ -5926,7 +6002,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let login = login.map_err(Error::InvalidRequest)?;
+                    let login = login
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "login was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/accounts/{}/state", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_state", "login",
@@ -5969,8 +6051,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                login: Err("login was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                login: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn login<V>(mut self, value: V) -> Self
@@ -6009,13 +6091,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let login = login.map_err(Error::InvalidRequest)?;
+                    let login = login
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "login was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ReopenAccountRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/accounts/{}/reopen", client.baseurl,
                         ::brokerkit_runtime::path::segment("reopen_account", "login", &
@@ -6059,8 +6152,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                login: Err("login was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                login: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn login<V>(mut self, value: V) -> Self
@@ -6097,13 +6190,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let login = login.map_err(Error::InvalidRequest)?;
+                    let login = login
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "login was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::CloseAccountRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/accounts/{}/close", client.baseurl,
                         ::brokerkit_runtime::path::segment("close_account", "login", &
@@ -6148,7 +6252,7 @@ pub mod builder {
             Self {
                 client: client,
                 x_customer_login: Ok(None),
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn x_customer_login<V>(mut self, value: V) -> Self
@@ -6196,7 +6300,12 @@ pub mod builder {
                             types::PreflightRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/orders/preflight", client.baseurl,);
                     let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
                         1usize,
@@ -6318,7 +6427,7 @@ pub mod builder {
             Self {
                 client: client,
                 x_customer_login: Ok(None),
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn x_customer_login<V>(mut self, value: V) -> Self
@@ -6364,7 +6473,12 @@ pub mod builder {
                             types::PlaceOrderRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/orders", client.baseurl,);
                     let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
                         1usize,
@@ -6486,7 +6600,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                position_id: Err("position_id was not initialized".to_string()),
+                position_id: Err(String::new()),
                 x_customer_login: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
@@ -6541,7 +6655,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let position_id = position_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "position_id was not initialized",
+                            ),
+                        ))?;
                     let x_customer_login = x_customer_login
                         .map_err(Error::InvalidRequest)?;
                     let body = body
@@ -6600,7 +6720,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -6633,7 +6753,12 @@ pub mod builder {
                             types::InstrumentCreateRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/instruments", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -6672,7 +6797,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                symbol: Err("symbol was not initialized".to_string()),
+                symbol: Err(String::new()),
             }
         }
         pub fn symbol<V>(mut self, value: V) -> Self
@@ -6695,7 +6820,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/instruments/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_instrument", "symbol", &
@@ -6787,8 +6918,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                group_id: Err("group_id was not initialized".to_string()),
-                symbol: Err("symbol was not initialized".to_string()),
+                group_id: Err(String::new()),
+                symbol: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6843,8 +6974,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let group_id = group_id.map_err(Error::InvalidRequest)?;
-                    let symbol = symbol.map_err(Error::InvalidRequest)?;
+                    let group_id = group_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "group_id was not initialized",
+                            ),
+                        ))?;
+                    let symbol = symbol
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "symbol was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::GroupInstrumentUpsertRequest::try_from(v)
@@ -6896,8 +7039,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                group_id: Err("group_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                group_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn group_id<V>(mut self, value: V) -> Self
@@ -6939,13 +7082,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let group_id = group_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "group_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::GroupInstrumentBulkRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/groups/{}/instruments/bulk", client.baseurl,
                         ::brokerkit_runtime::path::segment("bulk_upsert_group_instruments",
@@ -6988,7 +7142,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                group_id: Err("group_id was not initialized".to_string()),
+                group_id: Err(String::new()),
             }
         }
         pub fn group_id<V>(mut self, value: V) -> Self
@@ -7012,7 +7166,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let group_id = group_id.map_err(Error::InvalidRequest)?;
+                    let group_id = group_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "group_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/broker/groups/{}/swap-rates", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_group_swap_rates",
@@ -7405,7 +7565,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -7438,7 +7598,12 @@ pub mod builder {
                             types::ManualTransactionRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/transactions/manual", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -7478,7 +7643,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                tx_id: Err("tx_id was not initialized".to_string()),
+                tx_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -7519,7 +7684,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let tx_id = tx_id.map_err(Error::InvalidRequest)?;
+                    let tx_id = tx_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tx_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::DeclineTransactionRequest::try_from(v)
@@ -7569,7 +7740,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                tx_id: Err("tx_id was not initialized".to_string()),
+                tx_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -7610,7 +7781,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let tx_id = tx_id.map_err(Error::InvalidRequest)?;
+                    let tx_id = tx_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tx_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ApproveTransactionRequest::try_from(v)
@@ -7659,7 +7836,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -7692,7 +7869,12 @@ pub mod builder {
                             types::TransferRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/transactions/transfer", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -7731,7 +7913,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                customer_id: Err("customer_id was not initialized".to_string()),
+                customer_id: Err(String::new()),
             }
         }
         pub fn customer_id<V>(mut self, value: V) -> Self
@@ -7755,7 +7937,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+                    let customer_id = customer_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "customer_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/risk/customers/{}/profile", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_customer_risk_profile",

@@ -3264,7 +3264,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3294,7 +3294,12 @@ pub mod builder {
                         .and_then(|v| {
                             types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/jwt/token", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3334,7 +3339,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3365,7 +3370,12 @@ pub mod builder {
                             types::RefreshTokenRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/jwt/refresh", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3451,7 +3461,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3483,7 +3493,12 @@ pub mod builder {
                         .and_then(|v| {
                             types::JwtCredentials::try_from(v).map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/jwt/accounts/tokens", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3615,7 +3630,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -3640,7 +3655,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/accounts/{}/state", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account_state",
@@ -3683,7 +3704,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 locale: Ok(None),
             }
         }
@@ -3719,7 +3740,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let locale = locale.map_err(Error::InvalidRequest)?;
                     let url = format!(
                         "{}/trade/accounts/{}/instruments", client.baseurl,
@@ -3765,11 +3792,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                tradable_instrument_id: Err(
-                    "tradable_instrument_id was not initialized".to_string(),
-                ),
+                tradable_instrument_id: Err(String::new()),
                 locale: Ok(None),
-                route_id: Err("route_id was not initialized".to_string()),
+                route_id: Err(String::new()),
             }
         }
         pub fn tradable_instrument_id<V>(mut self, value: V) -> Self
@@ -3813,9 +3838,20 @@ pub mod builder {
             let response = {
                 let result = {
                     let tradable_instrument_id = tradable_instrument_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tradable_instrument_id was not initialized",
+                            ),
+                        ))?;
                     let locale = locale.map_err(Error::InvalidRequest)?;
-                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "route_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/instruments/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_instrument_details",
@@ -3860,7 +3896,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                session_id: Err("session_id was not initialized".to_string()),
+                session_id: Err(String::new()),
             }
         }
         pub fn session_id<V>(mut self, value: V) -> Self
@@ -3882,7 +3918,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let session_id = session_id.map_err(Error::InvalidRequest)?;
+                    let session_id = session_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "session_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/sessions/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_session_details",
@@ -3924,9 +3966,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                session_status_id: Err(
-                    "session_status_id was not initialized".to_string(),
-                ),
+                session_status_id: Err(String::new()),
             }
         }
         pub fn session_status_id<V>(mut self, value: V) -> Self
@@ -3951,7 +3991,12 @@ pub mod builder {
             let response = {
                 let result = {
                     let session_status_id = session_status_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "session_status_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/sessionStatuses/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_session_status",
@@ -3994,10 +4039,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                route_id: Err("route_id was not initialized".to_string()),
-                tradable_instrument_id: Err(
-                    "tradable_instrument_id was not initialized".to_string(),
-                ),
+                route_id: Err(String::new()),
+                tradable_instrument_id: Err(String::new()),
             }
         }
         pub fn route_id<V>(mut self, value: V) -> Self
@@ -4030,9 +4073,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "route_id was not initialized",
+                            ),
+                        ))?;
                     let tradable_instrument_id = tradable_instrument_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tradable_instrument_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/trade/quotes", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4079,11 +4133,9 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                bar_type: Err("bar_type was not initialized".to_string()),
-                route_id: Err("route_id was not initialized".to_string()),
-                tradable_instrument_id: Err(
-                    "tradable_instrument_id was not initialized".to_string(),
-                ),
+                bar_type: Err(String::new()),
+                route_id: Err(String::new()),
+                tradable_instrument_id: Err(String::new()),
             }
         }
         pub fn bar_type<V>(mut self, value: V) -> Self
@@ -4125,10 +4177,27 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let bar_type = bar_type.map_err(Error::InvalidRequest)?;
-                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let bar_type = bar_type
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "bar_type was not initialized",
+                            ),
+                        ))?;
+                    let route_id = route_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "route_id was not initialized",
+                            ),
+                        ))?;
                     let tradable_instrument_id = tradable_instrument_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tradable_instrument_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/trade/dailyBar", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4175,10 +4244,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                route_id: Err("route_id was not initialized".to_string()),
-                tradable_instrument_id: Err(
-                    "tradable_instrument_id was not initialized".to_string(),
-                ),
+                route_id: Err(String::new()),
+                tradable_instrument_id: Err(String::new()),
             }
         }
         pub fn route_id<V>(mut self, value: V) -> Self
@@ -4211,9 +4278,20 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let route_id = route_id.map_err(Error::InvalidRequest)?;
+                    let route_id = route_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "route_id was not initialized",
+                            ),
+                        ))?;
                     let tradable_instrument_id = tradable_instrument_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tradable_instrument_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/trade/depth", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4262,13 +4340,11 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                from: Err("from was not initialized".to_string()),
-                resolution: Err("resolution was not initialized".to_string()),
-                route_id: Err("route_id was not initialized".to_string()),
-                to: Err("to was not initialized".to_string()),
-                tradable_instrument_id: Err(
-                    "tradable_instrument_id was not initialized".to_string(),
-                ),
+                from: Err(String::new()),
+                resolution: Err(String::new()),
+                route_id: Err(String::new()),
+                to: Err(String::new()),
+                tradable_instrument_id: Err(String::new()),
             }
         }
         pub fn from<V>(mut self, value: V) -> Self
@@ -4337,12 +4413,41 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let from = from.map_err(Error::InvalidRequest)?;
-                    let resolution = resolution.map_err(Error::InvalidRequest)?;
-                    let route_id = route_id.map_err(Error::InvalidRequest)?;
-                    let to = to.map_err(Error::InvalidRequest)?;
+                    let from = from
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "from was not initialized",
+                            ),
+                        ))?;
+                    let resolution = resolution
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "resolution was not initialized",
+                            ),
+                        ))?;
+                    let route_id = route_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "route_id was not initialized",
+                            ),
+                        ))?;
+                    let to = to
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "to was not initialized",
+                            ),
+                        ))?;
                     let tradable_instrument_id = tradable_instrument_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "tradable_instrument_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/trade/history", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -4395,7 +4500,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -4420,7 +4525,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/accounts/{}/positions", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_positions", "account_id",
@@ -4464,7 +4575,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 strategy_id: Ok(None),
                 tradable_instrument_id: Ok(None),
             }
@@ -4516,7 +4627,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
                     let tradable_instrument_id = tradable_instrument_id
                         .map_err(Error::InvalidRequest)?;
@@ -4576,7 +4693,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 from: Ok(None),
                 to: Ok(None),
                 tradable_instrument_id: Ok(None),
@@ -4636,7 +4753,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let from = from.map_err(Error::InvalidRequest)?;
                     let to = to.map_err(Error::InvalidRequest)?;
                     let tradable_instrument_id = tradable_instrument_id
@@ -4691,8 +4814,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                account_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -4732,13 +4855,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::PlaceOrderRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/accounts/{}/orders", client.baseurl,
                         ::brokerkit_runtime::path::segment("place_order", "account_id", &
@@ -4783,7 +4917,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 tradable_instrument_id: Ok(None),
             }
         }
@@ -4821,7 +4955,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let tradable_instrument_id = tradable_instrument_id
                         .map_err(Error::InvalidRequest)?;
                     let url = format!(
@@ -4874,7 +5014,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
                 from: Ok(None),
                 to: Ok(None),
                 tradable_instrument_id: Ok(None),
@@ -4934,7 +5074,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let from = from.map_err(Error::InvalidRequest)?;
                     let to = to.map_err(Error::InvalidRequest)?;
                     let tradable_instrument_id = tradable_instrument_id
@@ -4988,7 +5134,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -5013,7 +5159,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/accounts/{}/executions", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_executions",
@@ -5055,7 +5207,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                order_id: Err("order_id was not initialized".to_string()),
+                order_id: Err(String::new()),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -5080,7 +5232,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/trade/orders/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("cancel_order", "order_id", &
@@ -5123,7 +5281,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                order_id: Err("order_id was not initialized".to_string()),
+                order_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -5164,7 +5322,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let order_id = order_id.map_err(Error::InvalidRequest)?;
+                    let order_id = order_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "order_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyOrderRequest::try_from(v)
@@ -5216,7 +5380,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                position_id: Err("position_id was not initialized".to_string()),
+                position_id: Err(String::new()),
                 qty: Ok(None),
                 strategy_id: Ok(None),
                 body: Ok(::std::default::Default::default()),
@@ -5287,7 +5451,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let position_id = position_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "position_id was not initialized",
+                            ),
+                        ))?;
                     let qty = qty.map_err(Error::InvalidRequest)?;
                     let strategy_id = strategy_id.map_err(Error::InvalidRequest)?;
                     let body = body
@@ -5346,7 +5516,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                position_id: Err("position_id was not initialized".to_string()),
+                position_id: Err(String::new()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -5389,7 +5559,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let position_id = position_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "position_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ModifyPositionRequest::try_from(v)

@@ -138,3 +138,42 @@ async fn the_deadline_bounds_the_whole_operation() {
         "cut at the deadline"
     );
 }
+
+#[tokio::test]
+async fn a_call_missing_a_required_value_names_it_and_sends_nothing() {
+    let (server, session, _) = session_with(|b| b).await;
+    let err = session
+        .call(|c| c.get_quotes().route_id(INFO).send())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Failure(Failure::InvalidRequest(m)) if m == "tradable_instrument_id was not initialized"
+        ),
+        "{err:?}"
+    );
+    let err = session
+        .call(|c| c.place_order().account_id("1").send())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Failure(Failure::InvalidRequest(m)) if m == "no value supplied for body"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.hits.get("GET", "/trade/quotes"), 0);
+    let quote = session
+        .call(|c| {
+            c.get_quotes()
+                .route_id(INFO)
+                .tradable_instrument_id(EURUSD)
+                .send()
+        })
+        .await
+        .unwrap();
+    assert_eq!(quote.status, 200);
+    assert_eq!(server.hits.get("GET", "/trade/quotes"), 1);
+}

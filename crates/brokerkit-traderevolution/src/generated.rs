@@ -1422,7 +1422,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -1450,7 +1450,12 @@ pub mod builder {
                         .and_then(|v| {
                             types::TokenRequest::try_from(v).map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/token", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -1489,7 +1494,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                token: Err("token was not initialized".to_string()),
+                token: Err(String::new()),
             }
         }
         pub fn token<V>(mut self, value: V) -> Self
@@ -1512,7 +1517,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let token = token.map_err(Error::InvalidRequest)?;
+                    let token = token
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "token was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/token/refresh", client.baseurl,);
                     let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
                         1usize,
@@ -1555,7 +1566,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -1588,7 +1599,12 @@ pub mod builder {
                             types::OneTimeTokenRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/external/token/verify", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -1627,7 +1643,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                token: Err("token was not initialized".to_string()),
+                token: Err(String::new()),
             }
         }
         pub fn token<V>(mut self, value: V) -> Self
@@ -1652,7 +1668,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let token = token.map_err(Error::InvalidRequest)?;
+                    let token = token
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "token was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/auth/pfixtoken/verify", client.baseurl,);
                     let mut header_map = ::reqwest::header::HeaderMap::with_capacity(
                         1usize,
@@ -1878,7 +1900,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -1909,7 +1931,12 @@ pub mod builder {
                             types::CreateUserRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/users", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -1948,7 +1975,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -1968,7 +1995,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/users/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_user", "user_id", &
@@ -2010,7 +2043,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -2030,7 +2063,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/users/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_user", "user_id", &
@@ -2064,7 +2103,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -2084,7 +2123,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/users/{}/resetPassword", client.baseurl,
                         ::brokerkit_runtime::path::segment("reset_user_password",
@@ -2119,8 +2164,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
-                body: Err("no value supplied for body".to_string()),
+                user_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -2157,13 +2202,24 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::ChangePasswordRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/users/{}/changePassword", client.baseurl,
                         ::brokerkit_runtime::path::segment("change_user_password",
@@ -2197,7 +2253,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                user_id: Err("user_id was not initialized".to_string()),
+                user_id: Err(String::new()),
             }
         }
         pub fn user_id<V>(mut self, value: V) -> Self
@@ -2219,7 +2275,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let user_id = user_id.map_err(Error::InvalidRequest)?;
+                    let user_id = user_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "user_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/users/{}/accounts", client.baseurl,
                         ::brokerkit_runtime::path::segment("list_user_accounts",
@@ -2310,7 +2372,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -2343,7 +2405,12 @@ pub mod builder {
                             types::PasswordBlacklistEntry::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/passwordBlacklist", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client.client.post(url).json(&body).build()?;
@@ -2452,7 +2519,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -2485,7 +2552,12 @@ pub mod builder {
                             types::CreateAccountRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/accounts", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -2524,7 +2596,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -2544,7 +2616,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/accounts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("get_account", "account_id", &
@@ -2586,7 +2664,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                account_id: Err("account_id was not initialized".to_string()),
+                account_id: Err(String::new()),
             }
         }
         pub fn account_id<V>(mut self, value: V) -> Self
@@ -2606,7 +2684,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let account_id = account_id.map_err(Error::InvalidRequest)?;
+                    let account_id = account_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "account_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/accounts/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_account",
@@ -2640,7 +2724,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -2671,7 +2755,12 @@ pub mod builder {
                             types::CloseAccountRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/closeAccount", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client.client.post(url).json(&body).build()?;
@@ -2857,7 +2946,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -2891,7 +2980,12 @@ pub mod builder {
                             types::CreateAccountPresetRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/accountPresets", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -2939,7 +3033,7 @@ pub mod builder {
                 account_id: Ok(None),
                 account_name: Ok(None),
                 currency_id: Ok(None),
-                is_settled: Err("is_settled was not initialized".to_string()),
+                is_settled: Err(String::new()),
                 operation_type_id: Ok(None),
                 position_id: Ok(None),
                 sort: Ok(None),
@@ -3049,7 +3143,13 @@ pub mod builder {
                     let account_id = account_id.map_err(Error::InvalidRequest)?;
                     let account_name = account_name.map_err(Error::InvalidRequest)?;
                     let currency_id = currency_id.map_err(Error::InvalidRequest)?;
-                    let is_settled = is_settled.map_err(Error::InvalidRequest)?;
+                    let is_settled = is_settled
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "is_settled was not initialized",
+                            ),
+                        ))?;
                     let operation_type_id = operation_type_id
                         .map_err(Error::InvalidRequest)?;
                     let position_id = position_id.map_err(Error::InvalidRequest)?;
@@ -3122,7 +3222,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Err("no value supplied for body".to_string()),
+                body: Err(String::new()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3156,7 +3256,12 @@ pub mod builder {
                             types::CreateAccountOperationRequest::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!("{}/accountOperations", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
@@ -3325,10 +3430,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                asset_balance_id: Err(
-                    "asset_balance_id was not initialized".to_string(),
-                ),
-                body: Err("no value supplied for body".to_string()),
+                asset_balance_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn asset_balance_id<V>(mut self, value: V) -> Self
@@ -3368,13 +3471,23 @@ pub mod builder {
             let response = {
                 let result = {
                     let asset_balance_id = asset_balance_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "asset_balance_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::AssetBalanceChange::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/assetsBalances/{}/deposit", client.baseurl,
                         ::brokerkit_runtime::path::segment("deposit_asset_balance",
@@ -3418,10 +3531,8 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                asset_balance_id: Err(
-                    "asset_balance_id was not initialized".to_string(),
-                ),
-                body: Err("no value supplied for body".to_string()),
+                asset_balance_id: Err(String::new()),
+                body: Err(String::new()),
             }
         }
         pub fn asset_balance_id<V>(mut self, value: V) -> Self
@@ -3461,13 +3572,23 @@ pub mod builder {
             let response = {
                 let result = {
                     let asset_balance_id = asset_balance_id
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "asset_balance_id was not initialized",
+                            ),
+                        ))?;
                     let body = body
                         .and_then(|v| {
                             types::AssetBalanceChange::try_from(v)
                                 .map_err(|e| e.to_string())
                         })
-                        .map_err(Error::InvalidRequest)?;
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "no value supplied for body",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/assetsBalances/{}/withdrawal", client.baseurl,
                         ::brokerkit_runtime::path::segment("withdraw_asset_balance",
@@ -3510,7 +3631,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                position_id: Err("position_id was not initialized".to_string()),
+                position_id: Err(String::new()),
             }
         }
         pub fn position_id<V>(mut self, value: V) -> Self
@@ -3533,7 +3654,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let position_id = position_id.map_err(Error::InvalidRequest)?;
+                    let position_id = position_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "position_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!(
                         "{}/positions/{}", client.baseurl,
                         ::brokerkit_runtime::path::segment("delete_position",
@@ -3759,7 +3886,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                report_id: Err("report_id was not initialized".to_string()),
+                report_id: Err(String::new()),
                 account_id: Ok(None),
                 asset_name: Ok(None),
                 end_date: Ok(None),
@@ -3850,7 +3977,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let report_id = report_id.map_err(Error::InvalidRequest)?;
+                    let report_id = report_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "report_id was not initialized",
+                            ),
+                        ))?;
                     let account_id = account_id.map_err(Error::InvalidRequest)?;
                     let asset_name = asset_name.map_err(Error::InvalidRequest)?;
                     let end_date = end_date.map_err(Error::InvalidRequest)?;
@@ -3908,7 +4041,7 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                error_id: Err("error_id was not initialized".to_string()),
+                error_id: Err(String::new()),
             }
         }
         pub fn error_id<V>(mut self, value: V) -> Self
@@ -3933,7 +4066,13 @@ pub mod builder {
             };
             let response = {
                 let result = {
-                    let error_id = error_id.map_err(Error::InvalidRequest)?;
+                    let error_id = error_id
+                        .map_err(|e| Error::InvalidRequest(
+                            ::brokerkit_runtime::operation::unset_or(
+                                e,
+                                "error_id was not initialized",
+                            ),
+                        ))?;
                     let url = format!("{}/methods/errors", client.baseurl,);
                     #[allow(unused_mut)]
                     let mut request = client
