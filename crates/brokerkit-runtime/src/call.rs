@@ -356,13 +356,17 @@ pub fn send<'a>(
         attempt: 1,
         paced: Duration::ZERO,
     };
-    let mut first = span.in_scope(|| match attempts.turn() {
-        None => {
-            let again = attempts.prepare(&mut request);
-            First::Sent(client.execute(request), again)
+    // Entered for this block, not through `in_scope`: a closure's result is copied out of it.
+    let mut first = {
+        let _entered = span.enter();
+        match attempts.turn() {
+            None => {
+                let again = attempts.prepare(&mut request);
+                First::Sent(client.execute(request), again)
+            }
+            Some(turn) => First::Waiting(turn, Box::new(request)),
         }
-        Some(turn) => First::Waiting(turn, Box::new(request)),
-    });
+    };
     async move {
         // Borrowed where it lies: taken apart by value, the answer and the copy would be
         // moved into room of their own in this future, beside their old room.
