@@ -344,7 +344,10 @@ pub fn send<'a>(
         elapsed_ms = tracing::field::Empty,
         paced_ms = tracing::field::Empty,
     );
-    let started = tokio::time::Instant::now();
+    // The clock is read only for what needs it: a deadline, or a span that records the time
+    // taken (issue 12: two reads a call that nothing used).
+    let started =
+        (pipeline.deadline.is_some() || !span.is_disabled()).then(tokio::time::Instant::now);
     let mut attempts = Attempts {
         client,
         tokens,
@@ -385,7 +388,9 @@ pub fn send<'a>(
         // call's future).
         let record = tracing::Span::current();
         record.record("attempt", attempts.attempt);
-        record.record("elapsed_ms", attempts.started.elapsed().as_millis() as u64);
+        if let Some(started) = attempts.started {
+            record.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        }
         record.record("paced_ms", attempts.paced.as_millis() as u64);
         let response = result?;
         record.record("status", response.status().as_u16());
@@ -418,7 +423,8 @@ struct Attempts<'a> {
     rate_class: Option<&'static str>,
     idempotent: bool,
     account: Option<HeaderValue>,
-    started: tokio::time::Instant,
+    /// When the call was made; `None` when neither a deadline nor a span needs it.
+    started: Option<tokio::time::Instant>,
     /// The attempt under way, from 1.
     attempt: u32,
     /// The time spent waiting for turns, in all.
@@ -429,7 +435,7 @@ impl<'a> Attempts<'a> {
     /// When the pipeline's deadline ends the call (worked out, not kept: every call's future
     /// would have room for it).
     fn deadline(&self) -> Option<tokio::time::Instant> {
-        self.pipeline.deadline.map(|d| self.started + d)
+        Some(self.started? + self.pipeline.deadline?)
     }
 
     /// Counts this attempt under the rate limit: `None` when it may go at once.
@@ -446,7 +452,10 @@ impl<'a> Attempts<'a> {
         match self.deadline() {
             Some(deadline) => tokio::time::timeout_at(deadline, turn)
                 .await
-                .unwrap_or_else(|_| deadline.saturating_duration_since(self.started)),
+                .unwrap_or_else(|_| {
+                    self.started
+                        .map_or(Duration::ZERO, |s| deadline.saturating_duration_since(s))
+                }),
             None => turn.await,
         }
     }
