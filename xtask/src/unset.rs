@@ -24,20 +24,10 @@ use std::collections::BTreeMap;
 /// Rewrites every operation builder in the top-level `mod builder`; returns how many values.
 pub fn defer_unset_messages(file: &mut syn::File) -> Result<usize, String> {
     let mut rewritten = 0;
-    for item in &mut file.items {
-        let syn::Item::Mod(m) = item else { continue };
-        if m.ident != "builder" {
-            continue;
-        }
-        let Some((_, items)) = m.content.as_mut() else {
-            continue;
-        };
-        for item in items.iter_mut() {
-            let syn::Item::Impl(i) = item else { continue };
-            let ty = i.self_ty.to_token_stream().to_string().replace(' ', "");
-            rewritten += rewrite_impl(i).map_err(|e| format!("`{ty}`: {e}"))?;
-        }
-    }
+    crate::builder_fns::each_impl(file, |i| {
+        rewritten += rewrite_impl(i)?;
+        Ok(())
+    })?;
     Ok(rewritten)
 }
 
